@@ -1,0 +1,61 @@
+// Bundles edgecore, cloudcore and keadm into single files under dist/ and reports where the bytes go.
+// Native add-ons (serialport, onoff, epoll) stay external: edgecore loads them lazily.
+import { build, analyzeMetafile } from 'esbuild';
+import { readFileSync, statSync, chmodSync, rmSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+/** dist/edgecore.js must stay under this (bytes); KubeEdge's edgecore is 95 MiB. */
+export const EDGECORE_BUDGET = 1.5 * 1024 * 1024;
+
+const bundles = [
+  { name: 'edgecore', entry: 'runtime/entry.ts', budget: EDGECORE_BUDGET },
+  { name: 'cloudcore', entry: 'cloud-stub/entry.ts' },
+  { name: 'keadm', entry: 'runtime/keadm/entry.ts' },
+];
+
+// ESM output still meets CommonJS dependencies (require, __dirname): give them what they expect.
+const banner = [
+  '#!/usr/bin/env node',
+  "import { createRequire as __kcr } from 'node:module';",
+  "import { fileURLToPath as __kfu } from 'node:url';",
+  "import { dirname as __kdn } from 'node:path';",
+  'const require = __kcr(import.meta.url);',
+  'const __filename = __kfu(import.meta.url);',
+  'const __dirname = __kdn(__filename);',
+].join('\n');
+
+const external = ['serialport', '@serialport/*', 'onoff', 'epoll', 'bufferutil', 'utf-8-validate', 'cbor-extract'];
+const quiet = process.argv.includes('--quiet');
+rmSync('dist', { recursive: true, force: true });
+let failed = false;
+for (const b of bundles) {
+  const outfile = `dist/${b.name}.js`;
+  const result = await build({
+    entryPoints: [b.entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    minify: true,
+    legalComments: 'none',
+    metafile: true,
+    banner: { js: banner },
+    external,
+    define: { __KUBEEDGE_VERSION__: JSON.stringify(pkg.version) },
+    logLevel: 'warning',
+  });
+  chmodSync(outfile, 0o755);
+  const size = statSync(outfile).size;
+  const over = b.budget !== undefined && size > b.budget;
+  console.log(`${outfile}  ${(size / 1024).toFixed(1)} KiB${b.budget ? `  (budget ${(b.budget / 1024).toFixed(0)} KiB${over ? ', OVER' : ''})` : ''}`);
+  if (!quiet) {
+    const top = (await analyzeMetafile(result.metafile, { verbose: false })).split('\n').filter((l) => l.trim()).slice(1, 7);
+    console.log(top.join('\n'));
+  }
+  if (over) failed = true;
+}
+if (failed) {
+  console.error('build.mjs: dist/edgecore.js is over its size budget');
+  process.exit(1);
+}

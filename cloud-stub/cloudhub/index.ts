@@ -1,0 +1,197 @@
+/**
+ * CloudHub: the cloud end of the EdgeHub link. A WebSocket server over mutual TLS on
+ * `wss://HOST:10000/<projectID>/<nodeName>/events`. The client certificate must be signed by the
+ * CA and name `system:node:<node_id>` for the node the connection claims. One session per node
+ * (a new connection replaces the old one), at most `nodeLimit` sessions.
+ *
+ * On the cloud bus, messages for an edge carry `node/<nodeName>/` before their resource (as
+ * KubeEdge does); CloudHub strips it on the way out and adds it on the way in.
+ */
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { Module, ModuleContext } from '../../runtime/core/module.js';
+import type { Message } from '../../runtime/core/message.js';
+import { ACK_CONTENT, Operation, isResponse, newMessage } from '../../runtime/core/message.js';
+import { errorText } from '../../runtime/core/errors.js';
+import type { Logger } from '../../runtime/core/log.js';
+import type { CloudHubConfig } from '../config.js';
+import type { ObjectStore } from '../store/objects.js';
+import { NodeSession } from './session.js';
+import { nodeResource, splitNodeResource, ControllerGroup, HubEvent, SESSION_LISTENERS } from '../routes.js';
+
+export interface TlsMaterial {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+}
+
+export interface CloudHubDeps {
+  config: CloudHubConfig;
+  tls: () => TlsMaterial;
+  store: ObjectStore;
+}
+
+export interface CloudHub extends Module {
+  /** the bound port (useful when the config asks for port 0) */
+  port(): number;
+  sessions(): ReadonlyMap<string, NodeSession>;
+}
+
+const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const EVENTS_PATH = /^\/([^/]+)\/([^/]+)\/events\/?$/;
+
+/** upstream groups and the cloud module group that handles them */
+const upstreamGroups: Record<string, string> = {
+  resource: ControllerGroup.edge,
+  twin: ControllerGroup.device,
+  user: ControllerGroup.edge,
+};
+
+export function createCloudHub(deps: CloudHubDeps): CloudHub {
+  const sessions = new Map<string, NodeSession>();
+  let server: Server | undefined;
+  let wss: WebSocketServer | undefined;
+  let ctx: ModuleContext | undefined;
+  let log: Logger | undefined;
+
+  const notify = (operation: string, node: string): void => {
+    for (const group of SESSION_LISTENERS) {
+      const msg = newMessage({ source: 'cloudhub', group, operation, resource: nodeResource(node, '') }, null);
+      try {
+        ctx?.bus.sendToGroup(group, msg);
+      } catch (err) {
+        log?.debug(`cannot tell ${group} that ${node} ${operation}: ${errorText(err)}`);
+      }
+    }
+  };
+
+  const refuse = (socket: Duplex, status: number, text: string, reason: string, req: IncomingMessage): void => {
+    log?.warn(`refused connection from ${req.socket.remoteAddress ?? '?'} to ${req.url ?? ''}: ${reason}`);
+    socket.write(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: text/plain\r\n\r\n${reason}\n`);
+    socket.destroy();
+  };
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const match = EVENTS_PATH.exec((req.url ?? '').split('?')[0] ?? '');
+    if (!match) return refuse(socket, 404, 'Not Found', `path ${req.url ?? ''} is not /<projectID>/<nodeName>/events`, req);
+    const [, projectId, node] = match as unknown as [string, string, string];
+    const nodeHeader = req.headers['node_id'];
+    const projectHeader = req.headers['project_id'];
+    if (nodeHeader !== undefined && nodeHeader !== node) return refuse(socket, 400, 'Bad Request', `node_id header ${String(nodeHeader)} does not match path node ${node}`, req);
+    if (projectHeader !== undefined && projectHeader !== projectId) return refuse(socket, 400, 'Bad Request', `project_id header does not match the path`, req);
+    if (!NODE_NAME.test(node)) return refuse(socket, 400, 'Bad Request', `node name ${JSON.stringify(node)} is not a valid DNS subdomain`, req);
+    const tlsSocket = req.socket as TLSSocket;
+    const cn = tlsSocket.getPeerCertificate?.()?.subject?.CN;
+    if (!tlsSocket.authorized) return refuse(socket, 401, 'Unauthorized', `client certificate not authorized: ${String(tlsSocket.authorizationError ?? 'none presented')}`, req);
+    if (cn !== `system:node:${node}`) return refuse(socket, 403, 'Forbidden', `certificate CN ${JSON.stringify(cn)} may not act as node ${node}`, req);
+    if (!sessions.has(node) && sessions.size >= deps.config.nodeLimit) return refuse(socket, 503, 'Service Unavailable', `node limit ${deps.config.nodeLimit} reached`, req);
+    wss?.handleUpgrade(req, socket, head, (ws) => attach(node, ws));
+  };
+
+  const attach = (node: string, ws: WebSocket): void => {
+    if (!ctx || !log) return;
+    const old = sessions.get(node);
+    if (old) old.close(4000, 'replaced by a new connection of the same node');
+    const session = new NodeSession({
+      node,
+      ws,
+      clock: ctx.clock,
+      log,
+      keepaliveMs: deps.config.keepaliveInterval * 1000,
+      maxFrameBytes: deps.config.maxFrameBytes,
+      onMessages: (s, msgs) => {
+        for (const m of msgs) upstream(s, m);
+      },
+      onAcked: (s, msg) => {
+        const rv = msg.header.resourceversion;
+        if (rv !== undefined) deps.store.recordAck(s.node, msg.route.resource, Number(rv), msg.route.operation === Operation.delete);
+      },
+      onClose: (s, reason) => {
+        if (sessions.get(s.node) !== s) return;
+        sessions.delete(s.node);
+        log?.info(`${s.node}: disconnected: ${reason}`);
+        notify(HubEvent.disconnected, s.node);
+      },
+    });
+    sessions.set(node, session);
+    session.start();
+    log.info(`${node}: connected (${sessions.size} edges online)`);
+    notify(HubEvent.connected, node);
+  };
+
+  const upstream = (session: NodeSession, msg: Message): void => {
+    if (isResponse(msg)) {
+      if (msg.content === ACK_CONTENT) session.onAck(msg.header.parent_msg_id as string);
+      else log?.warn(`${session.node}: edge could not take ${msg.route.resource}: ${JSON.stringify(msg.content).slice(0, 200)}`);
+      return;
+    }
+    const group = upstreamGroups[msg.route.group];
+    const internal: Message = { ...msg, route: { ...msg.route, resource: nodeResource(session.node, msg.route.resource) } };
+    try {
+      if (!group) throw new Error(`no cloud module handles group ${JSON.stringify(msg.route.group)}`);
+      ctx?.bus.sendToGroup(group, internal);
+    } catch (err) {
+      log?.warn(`${session.node}: cannot route ${msg.route.group}/${msg.route.operation} ${msg.route.resource}: ${errorText(err)}`);
+      session.sendNow(newMessage({ source: 'cloudhub', group: msg.route.group, operation: Operation.response, resource: msg.route.resource }, { error: errorText(err) }, { parentId: msg.header.msg_id }));
+    }
+  };
+
+  /** messages from cloud modules to an edge */
+  const downstream = (msg: Message): void => {
+    const target = splitNodeResource(msg.route.resource);
+    if (!target) {
+      log?.warn(`dropped a message without a node in its resource: ${msg.route.resource}`);
+      return;
+    }
+    const session = sessions.get(target.node);
+    if (!session) {
+      log?.debug(`${target.node} is offline; ${target.resource} waits for its next sync`);
+      return;
+    }
+    const out: Message = { ...msg, route: { ...msg.route, resource: target.resource } };
+    if (isResponse(out)) session.sendNow(out);
+    else session.deliver(out);
+  };
+
+  return {
+    name: 'cloudhub',
+    group: 'cloudhub',
+    port: () => {
+      const addr = server?.address();
+      return typeof addr === 'object' && addr ? addr.port : 0;
+    },
+    sessions: () => sessions,
+    async start(c) {
+      ctx = c;
+      log = c.log;
+      c.bus.register('cloudhub', 'cloudhub', downstream, { queueLimit: 100_000 });
+      const { ca, cert, key } = deps.tls();
+      wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.maxFrameBytes, perMessageDeflate: false });
+      server = createServer({ ca, cert, key, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (_req, res) => {
+        res.writeHead(426, { 'content-type': 'text/plain' }).end('use a WebSocket on /<projectID>/<nodeName>/events\n');
+      });
+      server.on('upgrade', onUpgrade);
+      server.on('tlsClientError', (err, socket) => {
+        log?.warn(`refused TLS from ${socket.remoteAddress ?? '?'}: ${err.message}`);
+      });
+      const { address, port } = deps.config.websocket;
+      await new Promise<void>((resolve, reject) => {
+        server?.once('error', reject);
+        server?.listen(port, address, () => resolve());
+      });
+      log.info(`listening on wss://${address}:${this.port()}/<projectID>/<nodeName>/events`);
+    },
+    async stop() {
+      for (const s of sessions.values()) s.close(1001, 'cloudcore stopping');
+      sessions.clear();
+      ctx?.bus.unregister('cloudhub');
+      wss?.close();
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      server?.closeAllConnections?.();
+      server = undefined;
+    },
+  } satisfies CloudHub;
+}

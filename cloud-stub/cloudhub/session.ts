@@ -1,0 +1,134 @@
+/**
+ * One connected edge: its socket, its codec (chosen by the edge's first frame: binary is CBOR,
+ * text is KubeEdge's JSON), its keepalive deadline and its delivery queue.
+ */
+import type { WebSocket } from 'ws';
+import type { Clock, Timer } from '../../runtime/core/clock.js';
+import { codecFor, decodeFrame, encodeFrame, cborCodec, type Codec } from '../../runtime/core/codec.js';
+import { errorText } from '../../runtime/core/errors.js';
+import type { Logger } from '../../runtime/core/log.js';
+import type { Message } from '../../runtime/core/message.js';
+import { Delivery } from './delivery.js';
+
+export interface SessionOptions {
+  node: string;
+  ws: WebSocket;
+  clock: Clock;
+  log: Logger;
+  keepaliveMs: number;
+  maxFrameBytes: number;
+  onMessages(session: NodeSession, msgs: Message[]): void;
+  onAcked(session: NodeSession, msg: Message): void;
+  onClose(session: NodeSession, reason: string): void;
+}
+
+/** bytes buffered in the socket above which we stop handing it more */
+const HIGH_WATER = 1024 * 1024;
+
+export class NodeSession {
+  readonly node: string;
+  readonly connectedAt: number;
+  lastSeen: number;
+  badFrames = 0;
+  private codec: Codec = cborCodec;
+  private ready = false;
+  private closed = false;
+  private timer: Timer | undefined;
+  readonly delivery: Delivery;
+
+  constructor(private readonly o: SessionOptions) {
+    this.node = o.node;
+    this.connectedAt = this.lastSeen = o.clock.now();
+    this.delivery = new Delivery({
+      window: 256,
+      limit: 50_000,
+      firstResendMs: 5_000,
+      maxResendMs: 60_000,
+      clock: o.clock,
+      send: (batch) => this.sendBatch(batch),
+      acked: (msg) => o.onAcked(this, msg),
+      overflow: (msg) => o.log.warn(`${this.node}: delivery queue full, ${msg.route.resource} waits for the next resync`),
+    });
+  }
+
+  start(): void {
+    const { ws, clock } = this.o;
+    ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
+    ws.on('pong', () => (this.lastSeen = clock.now()));
+    ws.on('close', (code, reason) => this.finish(`closed by edge (${code}${reason.length ? ' ' + reason.toString() : ''})`));
+    ws.on('error', (err) => this.finish(`socket error: ${err.message}`));
+    const tick = Math.max(50, Math.min(1000, this.o.keepaliveMs / 4));
+    this.timer = clock.setInterval(() => this.tick(), tick);
+  }
+
+  private tick(): void {
+    const idle = this.o.clock.now() - this.lastSeen;
+    if (idle > this.o.keepaliveMs) {
+      this.close(4001, `no traffic for ${Math.round(idle)} ms (keepaliveInterval ${this.o.keepaliveMs} ms)`);
+      return;
+    }
+    if (this.ready) this.delivery.pump();
+  }
+
+  private onFrame(data: Buffer, binary: boolean): void {
+    this.lastSeen = this.o.clock.now();
+    let msgs: Message[];
+    try {
+      msgs = decodeFrame(data, binary, this.o.maxFrameBytes);
+    } catch (err) {
+      this.badFrames++;
+      this.o.log.warn(`${this.node}: refused a frame: ${errorText(err)}`);
+      return;
+    }
+    if (!this.ready) {
+      this.codec = codecFor(binary);
+      this.ready = true;
+    }
+    this.o.onMessages(this, msgs);
+  }
+
+  /** Queues a message that needs an acknowledgement and sends it when the window allows. */
+  deliver(msg: Message): void {
+    this.delivery.enqueue(msg);
+    if (this.ready) this.delivery.pump();
+  }
+
+  /** Sends a message once, without tracking (replies and acknowledgements). */
+  sendNow(msg: Message): void {
+    this.sendBatch([msg]);
+  }
+
+  private sendBatch(batch: Message[]): boolean {
+    const { ws } = this.o;
+    if (this.closed || ws.readyState !== ws.OPEN) return false;
+    if (this.codec.binary) {
+      ws.send(encodeFrame(this.codec, batch));
+    } else {
+      for (const m of batch) ws.send(this.codec.encode(m)); // KubeEdge's framing has no batches
+    }
+    return ws.bufferedAmount < HIGH_WATER;
+  }
+
+  onAck(parentId: string): void {
+    if (this.delivery.ack(parentId) && this.ready) this.delivery.pump();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.o.log.info(`${this.node}: closing session: ${reason}`);
+    try {
+      if (code === 4001) this.o.ws.terminate();
+      else this.o.ws.close(code, reason.slice(0, 120));
+    } catch {
+      this.o.ws.terminate();
+    }
+    this.finish(reason);
+  }
+
+  private finish(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.o.clock.clear(this.timer);
+    this.o.onClose(this, reason);
+  }
+}

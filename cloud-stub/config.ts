@@ -1,0 +1,42 @@
+/** cloudcore.yaml, shaped like KubeEdge's CloudCore v1alpha2 config. */
+import { hostname } from 'node:os';
+import { s, type Infer } from '../runtime/core/schema.js';
+
+export const cloudCoreSchema = s.obj({
+  apiVersion: s.str('cloudcore.config.kubeedge.io/v1alpha2', ['cloudcore.config.kubeedge.io/v1alpha2', 'cloudcore.config.kubeedge.io/v1alpha1']),
+  kind: s.str('CloudCore', ['CloudCore']),
+  database: s.obj({ dataSource: s.str('/var/lib/kubeedge/cloudcore.db') }),
+  modules: s.obj({
+    cloudHub: s.obj({
+      enable: s.bool(true),
+      advertiseAddress: s.strs([]),
+      nodeLimit: s.num(1000, { min: 1, integer: true }),
+      keepaliveInterval: s.num(30, { min: 0.1 }),
+      tlsCAFile: s.str('/etc/kubeedge/ca/rootCA.crt'),
+      tlsCAKeyFile: s.str('/etc/kubeedge/ca/rootCA.key'),
+      tlsCertFile: s.str('/etc/kubeedge/certs/server.crt'),
+      tlsPrivateKeyFile: s.str('/etc/kubeedge/certs/server.key'),
+      tokenRefreshDuration: s.num(12, { min: 0.001 }),
+      edgeCertSigningDuration: s.num(365, { min: 0.0001 }),
+      /** largest frame accepted from an edge, bytes */
+      maxFrameBytes: s.num(1024 * 1024, { min: 1024, integer: true }),
+      websocket: s.obj({ enable: s.bool(true), address: s.str('0.0.0.0'), port: s.num(10000, { min: 0, max: 65535, integer: true }) }),
+      https: s.obj({ enable: s.bool(true), address: s.str('0.0.0.0'), port: s.num(10002, { min: 0, max: 65535, integer: true }) }),
+    }),
+    apiServer: s.obj({
+      enable: s.bool(true),
+      address: s.str('0.0.0.0'),
+      port: s.num(6443, { min: 0, max: 65535, integer: true }),
+      tokenFile: s.str('/etc/kubeedge/admin.token'),
+    }),
+    edgeController: s.obj({ enable: s.bool(true) }),
+    deviceController: s.obj({ enable: s.bool(true) }),
+    syncController: s.obj({ enable: s.bool(true) }),
+  }),
+});
+
+export type CloudCoreConfig = Infer<typeof cloudCoreSchema>;
+export type CloudHubConfig = CloudCoreConfig['modules']['cloudHub'];
+export type ApiServerConfig = CloudCoreConfig['modules']['apiServer'];
+
+export const defaultHostname = hostname;

@@ -1,0 +1,115 @@
+/**
+ * EdgeController: node lifecycle. Creates the Node object when an edge first connects, keeps its
+ * Ready condition and lastHeartbeatTime from keepalives, marks it NotReady when the session ends,
+ * and acknowledges the edge's uploads.
+ */
+import type { Module, ModuleContext } from '../../runtime/core/module.js';
+import { Operation, ackOf, type Message } from '../../runtime/core/message.js';
+import { errorText } from '../../runtime/core/errors.js';
+import { CLUSTER_NAMESPACE, type KubeObject, type ObjectStore } from '../store/objects.js';
+import { ControllerGroup, HubEvent, splitNodeResource } from '../routes.js';
+
+export interface NodeLiveStatus {
+  ready: boolean;
+  lastHeartbeatTime: string;
+  lastTransitionTime: string;
+}
+
+export interface EdgeController extends Module {
+  /** live Ready state, fresher than the stored Node object (heartbeats are not persisted) */
+  liveStatus(node: string): NodeLiveStatus | undefined;
+  uploadsAcked(): number;
+}
+
+export function nodeObject(name: string, live: NodeLiveStatus, prev?: KubeObject): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { ...(prev?.metadata ?? {}), name, labels: { ...(prev?.metadata.labels ?? {}), 'node-role.kubernetes.io/edge': '' } },
+    spec: prev?.spec ?? {},
+    status: {
+      ...(prev?.status ?? {}),
+      conditions: [
+        {
+          type: 'Ready',
+          status: live.ready ? 'True' : 'False',
+          reason: live.ready ? 'EdgeReady' : 'EdgeOffline',
+          message: live.ready ? 'edge is connected and posting keepalives' : 'edge link is down',
+          lastHeartbeatTime: live.lastHeartbeatTime,
+          lastTransitionTime: live.lastTransitionTime,
+        },
+      ],
+    },
+  };
+}
+
+export function createEdgeController(deps: { store: ObjectStore }): EdgeController {
+  const live = new Map<string, NodeLiveStatus>();
+  let ctx: ModuleContext | undefined;
+  let uploads = 0;
+
+  const persist = async (node: string): Promise<void> => {
+    const status = live.get(node);
+    if (!status) return;
+    const prev = deps.store.get('node', CLUSTER_NAMESPACE, node);
+    await deps.store.put('node', CLUSTER_NAMESPACE, nodeObject(node, status, prev?.object));
+  };
+
+  const setReady = (node: string, ready: boolean): void => {
+    const now = new Date(ctx?.clock.now() ?? Date.now()).toISOString();
+    const prev = live.get(node);
+    const changed = prev?.ready !== ready;
+    live.set(node, { ready, lastHeartbeatTime: ready ? now : (prev?.lastHeartbeatTime ?? now), lastTransitionTime: changed ? now : (prev?.lastTransitionTime ?? now) });
+    if (changed) {
+      ctx?.log.info(`node ${node} is ${ready ? 'Ready' : 'NotReady'}`);
+      persist(node).catch((err) => ctx?.log.error(`cannot store node ${node}: ${errorText(err)}`));
+    }
+  };
+
+  const handle = (msg: Message): void => {
+    const target = splitNodeResource(msg.route.resource);
+    if (!target) return;
+    const { node } = target;
+    switch (msg.route.operation) {
+      case HubEvent.connected:
+        setReady(node, true);
+        return;
+      case HubEvent.disconnected:
+        setReady(node, false);
+        return;
+      case Operation.keepalive: {
+        const s = live.get(node);
+        if (s?.ready) s.lastHeartbeatTime = new Date(ctx?.clock.now() ?? Date.now()).toISOString();
+        else setReady(node, true);
+        return;
+      }
+      default:
+        if (msg.route.group === 'user') {
+          uploads++;
+          ctx?.bus.send('cloudhub', ackOf(msg, 'edgecontroller')); // resource keeps its node/<name>/ prefix
+          return;
+        }
+        ctx?.log.warn(`${node}: no handler for ${msg.route.group}/${msg.route.operation} ${target.resource}`);
+    }
+  };
+
+  return {
+    name: 'edgecontroller',
+    group: ControllerGroup.edge,
+    liveStatus: (node) => live.get(node),
+    uploadsAcked: () => uploads,
+    async start(c) {
+      ctx = c;
+      c.bus.register('edgecontroller', ControllerGroup.edge, handle, { queueLimit: 100_000 });
+      // a restarted cloudcore knows no session yet: every stored node starts NotReady
+      for (const n of deps.store.list('node')) {
+        const cond = (n.object.status?.conditions as { type: string; lastHeartbeatTime?: string; lastTransitionTime?: string }[] | undefined)?.find((x) => x.type === 'Ready');
+        live.set(n.name, { ready: true, lastHeartbeatTime: cond?.lastHeartbeatTime ?? new Date(0).toISOString(), lastTransitionTime: cond?.lastTransitionTime ?? new Date(0).toISOString() });
+        setReady(n.name, false);
+      }
+    },
+    async stop() {
+      ctx?.bus.unregister('edgecontroller');
+    },
+  } satisfies EdgeController;
+}

@@ -1,0 +1,3 @@
+import { runCloudCore } from './main.js';
+
+void runCloudCore(process.argv.slice(2));

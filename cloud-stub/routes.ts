@@ -1,0 +1,23 @@
+/** Names shared by the cloud's modules: groups on the cloud bus and the node prefix of resources. */
+export const ControllerGroup = {
+  edge: 'edgecontroller',
+  device: 'devicecontroller',
+  sync: 'synccontroller',
+} as const;
+
+/** groups told when an edge connects or disconnects */
+export const SESSION_LISTENERS = [ControllerGroup.edge, ControllerGroup.sync] as const;
+
+export const HubEvent = {
+  connected: 'connected',
+  disconnected: 'disconnected',
+} as const;
+
+export function nodeResource(node: string, resource: string): string {
+  return `node/${node}/${resource}`;
+}
+
+export function splitNodeResource(resource: string): { node: string; resource: string } | undefined {
+  const m = /^node\/([^/]+)\/(.*)$/s.exec(resource);
+  return m ? { node: m[1] as string, resource: m[2] as string } : undefined;
+}

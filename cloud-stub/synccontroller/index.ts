@@ -1,0 +1,105 @@
+/**
+ * SyncController: keeps every connected edge's objects equal to what the cloud says it should
+ * hold. On connect, and whenever an object changes, it compares the node's desired set with
+ * what the node has acknowledged (ObjectSync) and sends exactly the difference: inserts and
+ * updates with their resourceversion, and deletes for what the node should no longer have.
+ */
+import type { Module, ModuleContext } from '../../runtime/core/module.js';
+import { Group, Operation, newMessage, type Message } from '../../runtime/core/message.js';
+import { errorText } from '../../runtime/core/errors.js';
+import { resourceOf, type ChangeEvent, type ObjectStore, type StoredObject } from '../store/objects.js';
+import { ControllerGroup, HubEvent, nodeResource, splitNodeResource } from '../routes.js';
+import { objectsForNode } from '../devicecontroller/selection.js';
+
+export interface SyncController extends Module {
+  /** sends a node what it lacks; returns how many messages were queued */
+  syncNode(node: string): number;
+}
+
+export function createSyncController(deps: { store: ObjectStore; online: () => Iterable<string> }): SyncController {
+  let ctx: ModuleContext | undefined;
+  const online = new Set<string>();
+
+  const send = (node: string, operation: string, resource: string, rv: number, content: unknown): void => {
+    const msg = newMessage({ source: 'synccontroller', group: Group.resource, operation, resource: nodeResource(node, resource) }, content, { resourceVersion: String(rv) });
+    ctx?.bus.send('cloudhub', msg);
+  };
+
+  const syncNode = (node: string): number => {
+    const want = objectsForNode(deps.store, node);
+    const acked = deps.store.ackedFor(node);
+    let queued = 0;
+    for (const [resource, obj] of want) {
+      const have = acked.get(resource);
+      if (have !== undefined && have >= obj.rv) continue;
+      send(node, have === undefined ? Operation.insert : Operation.update, resource, obj.rv, obj.object);
+      queued++;
+    }
+    const deleteRv = deps.store.currentRv();
+    for (const resource of acked.keys()) {
+      if (want.has(resource)) continue;
+      const [namespace, kind, name] = resource.split('/');
+      send(node, Operation.delete, resource, deleteRv, { kind, metadata: { namespace, name } });
+      queued++;
+    }
+    if (queued > 0) ctx?.log.info(`${node}: sending ${queued} changed object(s)`);
+    return queued;
+  };
+
+  const onChange = (ev: ChangeEvent): void => {
+    if (ev.kind === 'node' || online.size === 0) return;
+    const namespace = ev.object.metadata.namespace ?? 'default';
+    const resource = resourceOf(ev.kind, namespace, ev.object.metadata.name);
+    // the nodes concerned: those the object (or a device using the model) is assigned to,
+    // and those that hold it now
+    const nodes = new Set<string>();
+    const nodeOf = (o: { spec?: Record<string, unknown> }): void => {
+      if (typeof o.spec?.nodeName === 'string') nodes.add(o.spec.nodeName);
+    };
+    if (ev.kind === 'device') nodeOf(ev.object);
+    else for (const d of deps.store.list('device', namespace)) nodeOf(d.object);
+    for (const node of online) if (deps.store.ackedFor(node).has(resource)) nodes.add(node);
+    for (const node of nodes) if (online.has(node)) syncNode(node);
+  };
+
+  const handle = (msg: Message): void => {
+    const target = splitNodeResource(msg.route.resource);
+    if (!target) return;
+    if (msg.route.operation === HubEvent.connected) {
+      online.add(target.node);
+      try {
+        syncNode(target.node);
+      } catch (err) {
+        ctx?.log.error(`${target.node}: sync failed: ${errorText(err)}`);
+      }
+    } else if (msg.route.operation === HubEvent.disconnected) {
+      online.delete(target.node);
+    }
+  };
+
+  const listener = (ev: ChangeEvent): void => {
+    try {
+      onChange(ev);
+    } catch (err) {
+      ctx?.log.error(`sync after a change of ${ev.kind} ${ev.object.metadata.name} failed: ${errorText(err)}`);
+    }
+  };
+
+  return {
+    name: 'synccontroller',
+    group: ControllerGroup.sync,
+    syncNode,
+    async start(c) {
+      ctx = c;
+      for (const n of deps.online()) online.add(n);
+      c.bus.register('synccontroller', ControllerGroup.sync, handle, { queueLimit: 100_000 });
+      deps.store.events.on('change', listener);
+    },
+    async stop() {
+      deps.store.events.off('change', listener);
+      ctx?.bus.unregister('synccontroller');
+    },
+  } satisfies SyncController;
+}
+
+export type { StoredObject };

@@ -1,0 +1,53 @@
+/** edgecore.yaml, shaped like KubeEdge's EdgeCore v1alpha2 config. */
+import { hostname } from 'node:os';
+import { s, type Infer } from './core/schema.js';
+
+export const DEFAULT_PROJECT_ID = 'e632aba927ea4ac2b575ec1603d56f10';
+
+export const edgeCoreSchema = s.obj({
+  apiVersion: s.str('edgecore.config.kubeedge.io/v1alpha2', ['edgecore.config.kubeedge.io/v1alpha2', 'edgecore.config.kubeedge.io/v1alpha1']),
+  kind: s.str('EdgeCore', ['EdgeCore']),
+  database: s.obj({ aliasName: s.str('default'), driverName: s.str('sqlite3', ['sqlite3']), dataSource: s.str('/var/lib/kubeedge/edgecore.db') }),
+  modules: s.obj({
+    edgeHub: s.obj({
+      enable: s.bool(true),
+      heartbeat: s.num(15, { min: 0.05 }),
+      httpServer: s.str('https://127.0.0.1:10002'),
+      projectID: s.str(DEFAULT_PROJECT_ID),
+      token: s.str(''),
+      tlsCaFile: s.str('/etc/kubeedge/ca/rootCA.crt'),
+      tlsCertFile: s.str('/etc/kubeedge/certs/server.crt'),
+      tlsPrivateKeyFile: s.str('/etc/kubeedge/certs/server.key'),
+      /** upstream rate limit, in frames (a frame may batch many messages), as KubeEdge's messageQPS/messageBurst */
+      messageQPS: s.num(30, { min: 0.1 }),
+      messageBurst: s.num(60, { min: 1, integer: true }),
+      /** largest frame accepted from the cloud, bytes */
+      maxFrameBytes: s.num(1024 * 1024, { min: 1024, integer: true }),
+      websocket: s.obj({
+        enable: s.bool(true),
+        server: s.str('127.0.0.1:10000'),
+        handshakeTimeout: s.num(30, { min: 0.1 }),
+        readDeadline: s.num(15, { min: 0.1 }),
+        writeDeadline: s.num(15, { min: 0.1 }),
+      }),
+    }),
+    eventBus: s.obj({
+      enable: s.bool(false),
+      mqttMode: s.num(0, { min: 0, max: 2, integer: true }),
+      mqttServerInternal: s.str('tcp://127.0.0.1:1884'),
+      mqttServerExternal: s.str('tcp://127.0.0.1:1883'),
+      mqttQOS: s.num(0, { min: 0, max: 2, integer: true }),
+    }),
+    deviceTwin: s.obj({ enable: s.bool(false) }),
+    metaManager: s.obj({
+      enable: s.bool(true),
+      metaServer: s.obj({ enable: s.bool(true), server: s.str('127.0.0.1:10550') }),
+    }),
+    serviceBus: s.obj({ enable: s.bool(false), server: s.str('127.0.0.1'), port: s.num(9060, { min: 0, max: 65535, integer: true }) }),
+    edged: s.obj({ enable: s.bool(true), hostnameOverride: s.str(hostname().toLowerCase()) }),
+  }),
+});
+
+export type EdgeCoreConfig = Infer<typeof edgeCoreSchema>;
+export type EdgeHubConfig = EdgeCoreConfig['modules']['edgeHub'];
+export type MetaManagerConfig = EdgeCoreConfig['modules']['metaManager'];

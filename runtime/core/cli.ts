@@ -1,0 +1,107 @@
+/** Command-line handling shared by edgecore and cloudcore. */
+import { ConfigError, errorText } from './errors.js';
+import { toYaml } from './configfile.js';
+
+declare const __KUBEEDGE_VERSION__: string | undefined;
+export const VERSION: string = typeof __KUBEEDGE_VERSION__ === 'string' ? __KUBEEDGE_VERSION__ : '0.0.0-dev';
+
+export interface ParsedArgs {
+  flags: Map<string, string | true>;
+  positional: string[];
+}
+
+/** `--name value`, `--name=value` and bare `--flag`; `valued` lists the flags that take a value. */
+export function parseArgs(argv: readonly string[], valued: readonly string[]): ParsedArgs {
+  const flags = new Map<string, string | true>();
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (!a.startsWith('-') || a === '-') {
+      positional.push(a);
+      continue;
+    }
+    const body = a.replace(/^--?/, '');
+    const eq = body.indexOf('=');
+    if (eq >= 0) {
+      flags.set(body.slice(0, eq), body.slice(eq + 1));
+    } else if (valued.includes(body)) {
+      const v = argv[i + 1];
+      if (v === undefined) throw new ConfigError([`--${body} needs a value`]);
+      flags.set(body, v);
+      i++;
+    } else {
+      flags.set(body, true);
+    }
+  }
+  return { flags, positional };
+}
+
+export interface ProgramSpec<C> {
+  name: string;
+  defaultConfigPath: string;
+  usage: string;
+  minConfig(): unknown;
+  defaultConfig(): unknown;
+  load(file: string): C;
+  run(config: C, file: string): Promise<() => Promise<void>>;
+}
+
+/** The shared main(): flags, config loading, one-line fatal errors, and clean stop on SIGTERM/SIGINT. */
+export async function runProgram<C>(spec: ProgramSpec<C>, argv: readonly string[]): Promise<void> {
+  const fail = (msg: string): never => {
+    process.stderr.write(`${spec.name}: ${msg}\n`);
+    process.exit(1);
+  };
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(argv, ['config']);
+  } catch (err) {
+    return fail(errorText(err));
+  }
+  const known = ['config', 'minconfig', 'defaultconfig', 'version', 'help', 'h'];
+  for (const f of args.flags.keys()) if (!known.includes(f)) return fail(`unknown flag --${f} (see --help)`);
+  if (args.flags.has('help') || args.flags.has('h')) {
+    process.stdout.write(spec.usage);
+    return;
+  }
+  if (args.flags.has('version')) {
+    process.stdout.write(`${spec.name} version: v${VERSION}\n`);
+    return;
+  }
+  if (args.flags.has('minconfig')) {
+    process.stdout.write(toYaml(spec.minConfig()));
+    return;
+  }
+  if (args.flags.has('defaultconfig')) {
+    process.stdout.write(toYaml(spec.defaultConfig()));
+    return;
+  }
+  const file = args.flags.get('config');
+  const path = typeof file === 'string' ? file : spec.defaultConfigPath;
+  let config: C;
+  try {
+    config = spec.load(path);
+  } catch (err) {
+    return fail(err instanceof ConfigError ? `invalid config ${path}: ${err.message}` : errorText(err));
+  }
+  let stop: () => Promise<void>;
+  try {
+    stop = await spec.run(config, path);
+  } catch (err) {
+    return fail(errorText(err));
+  }
+  let stopping = false;
+  const shutdown = (sig: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`${new Date().toISOString()} INFO  ${spec.name}: ${sig} received, stopping\n`);
+    const force = setTimeout(() => process.exit(0), 10_000);
+    force.unref();
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}

@@ -1,0 +1,129 @@
+/**
+ * KubeEdge's message envelope (beehive `model.Message`), with its wire field names.
+ * The same shape travels on the internal bus and on the link.
+ */
+import { randomUUID } from 'node:crypto';
+import { FrameError } from './errors.js';
+
+export interface MessageHeader {
+  msg_id: string;
+  parent_msg_id?: string;
+  timestamp: number;
+  resourceversion?: string;
+  sync?: boolean;
+}
+
+export interface MessageRoute {
+  source: string;
+  destination?: string;
+  group: string;
+  operation: string;
+  resource: string;
+}
+
+export interface Message<C = unknown> {
+  header: MessageHeader;
+  route: MessageRoute;
+  content: C;
+}
+
+/** Groups that route messages to modules, as KubeEdge names them. */
+export const Group = {
+  resource: 'resource',
+  twin: 'twin',
+  user: 'user',
+  meta: 'meta',
+  hub: 'hub',
+  bus: 'bus',
+} as const;
+
+/** Operations used on the link (KubeEdge's `model.*Operation`). */
+export const Operation = {
+  insert: 'insert',
+  update: 'update',
+  delete: 'delete',
+  query: 'query',
+  response: 'response',
+  keepalive: 'keepalive',
+  upload: 'upload',
+  error: 'error',
+} as const;
+
+export const ACK_CONTENT = 'OK';
+
+export interface NewMessageOptions {
+  parentId?: string;
+  resourceVersion?: string;
+  sync?: boolean;
+  id?: string;
+  now?: number;
+}
+
+export function newMessage<C>(route: MessageRoute, content: C, opts: NewMessageOptions = {}): Message<C> {
+  const header: MessageHeader = { msg_id: opts.id ?? randomUUID(), timestamp: opts.now ?? Date.now() };
+  if (opts.parentId !== undefined) header.parent_msg_id = opts.parentId;
+  if (opts.resourceVersion !== undefined) header.resourceversion = opts.resourceVersion;
+  if (opts.sync !== undefined) header.sync = opts.sync;
+  const r: MessageRoute = { source: route.source, group: route.group, operation: route.operation, resource: route.resource };
+  if (route.destination !== undefined) r.destination = route.destination;
+  return { header, route: r, content };
+}
+
+/** A reply tied to `to` by `parent_msg_id`, keeping its group and resource (KubeEdge's NewRespByMessage). */
+export function responseTo<C>(to: Message, source: string, content: C): Message<C> {
+  return newMessage(
+    { source, group: to.route.group, operation: Operation.response, resource: to.route.resource },
+    content,
+    { parentId: to.header.msg_id },
+  );
+}
+
+/** The acknowledgement KubeEdge sends: a `response` with content "OK". */
+export function ackOf(to: Message, source: string): Message<string> {
+  return responseTo(to, source, ACK_CONTENT);
+}
+
+export function isResponse(msg: Message): boolean {
+  return msg.route.operation === Operation.response && msg.header.parent_msg_id !== undefined;
+}
+
+/** `<namespace>/<kind>/<name>`, with `null` as the namespace of cluster objects. */
+export interface ResourceKey {
+  namespace: string;
+  kind: string;
+  name: string;
+}
+
+export function parseResource(resource: string): ResourceKey | undefined {
+  const parts = resource.split('/');
+  if (parts.length < 3) return undefined;
+  const [namespace, kind, ...rest] = parts;
+  if (!namespace || !kind || rest.length === 0 || rest.some((p) => p === '')) return undefined;
+  return { namespace, kind, name: rest.join('/') };
+}
+
+export function formatResource(key: ResourceKey): string {
+  return `${key.namespace}/${key.kind}/${key.name}`;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Checks a decoded value is a well-formed envelope and returns it typed; throws a FrameError naming the field. */
+export function validateMessage(value: unknown): Message {
+  if (!isObj(value)) throw new FrameError('message_invalid', 'message is not a map');
+  const { header, route } = value;
+  if (!isObj(header)) throw new FrameError('message_invalid', 'header is not a map');
+  if (!isObj(route)) throw new FrameError('message_invalid', 'route is not a map');
+  if (typeof header.msg_id !== 'string' || header.msg_id === '') throw new FrameError('message_invalid', 'header.msg_id must be a non-empty string');
+  if (typeof header.timestamp !== 'number' || !Number.isFinite(header.timestamp)) throw new FrameError('message_invalid', 'header.timestamp must be a number');
+  for (const f of ['parent_msg_id', 'resourceversion'] as const) {
+    if (header[f] !== undefined && typeof header[f] !== 'string') throw new FrameError('message_invalid', `header.${f} must be a string`);
+  }
+  if (header.sync !== undefined && typeof header.sync !== 'boolean') throw new FrameError('message_invalid', 'header.sync must be a boolean');
+  for (const f of ['source', 'group', 'operation', 'resource'] as const) {
+    if (typeof route[f] !== 'string') throw new FrameError('message_invalid', `route.${f} must be a string`);
+  }
+  if (route.destination !== undefined && typeof route.destination !== 'string') throw new FrameError('message_invalid', 'route.destination must be a string');
+  if (!('content' in value)) throw new FrameError('message_invalid', 'content is missing');
+  return value as unknown as Message;
+}

@@ -1,0 +1,218 @@
+/**
+ * EdgeHub: the edge end of the link. Keeps one session to CloudHub, reconnecting with backoff
+ * and jitter; sends a keepalive every `heartbeat` seconds; dispatches cloud messages to the module
+ * of their group, and replies (parent_msg_id) to the bus so send-and-wait callers wake up; sends
+ * what modules give it upward through a bounded queue, rate-limited in frames and batched, and
+ * never writes faster than the socket drains.
+ */
+import type { Module, ModuleContext } from '../core/module.js';
+import { KubeEdgeError, errorText } from '../core/errors.js';
+import { Group, Operation, isResponse, newMessage, responseTo, type Message } from '../core/message.js';
+import type { Timer } from '../core/clock.js';
+import type { EdgeHubConfig } from '../config.js';
+import { createBackoff, type Backoff } from './backoff.js';
+import { Connection } from './connection.js';
+import { createTokenBucket, type TokenBucket } from './ratelimit.js';
+
+export const EDGEHUB = 'edgehub';
+
+/** events told to the modules of these groups */
+export const HubEvent = { connected: 'connected', disconnected: 'disconnected' } as const;
+const LISTENER_GROUPS = [Group.meta, Group.twin, Group.bus] as const;
+
+/** cloud group → edge module group */
+const DOWNSTREAM: Record<string, string> = {
+  [Group.resource]: Group.meta,
+  [Group.twin]: Group.twin,
+  [Group.user]: Group.bus,
+};
+
+export interface EdgeHubDeps {
+  config: EdgeHubConfig;
+  nodeName: string;
+  tls: () => { ca: Buffer; cert: Buffer; key: Buffer };
+  backoff?: Backoff;
+  /** upstream messages held while the link is down or slow */
+  queueLimit?: number;
+  maxBatch?: number;
+}
+
+export interface EdgeHubStats {
+  connected: boolean;
+  connects: number;
+  queued: number;
+  sent: number;
+  dropped: number;
+  badFrames: number;
+}
+
+export interface EdgeHub extends Module {
+  stats(): EdgeHubStats;
+}
+
+export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
+  const cfg = deps.config;
+  const heartbeatMs = cfg.heartbeat * 1000;
+  const queueLimit = deps.queueLimit ?? 10_000;
+  const maxBatch = deps.maxBatch ?? 128;
+  const backoff = deps.backoff ?? createBackoff(Math.min(1000, heartbeatMs), 30_000);
+  const queue: Message[] = [];
+  let ctx: ModuleContext | undefined;
+  let conn: Connection | undefined;
+  let bucket: TokenBucket | undefined;
+  let reconnectTimer: Timer | undefined;
+  let keepaliveTimer: Timer | undefined;
+  let pumpTimer: Timer | undefined;
+  let stopped = true;
+  let writable = true;
+  const stats: EdgeHubStats = { connected: false, connects: 0, queued: 0, sent: 0, dropped: 0, badFrames: 0 };
+
+  const tell = (operation: string): void => {
+    for (const group of LISTENER_GROUPS) {
+      try {
+        ctx?.bus.sendToGroup(group, newMessage({ source: EDGEHUB, group, operation, resource: 'node' }, deps.nodeName));
+      } catch {
+        /* no module of that group runs */
+      }
+    }
+  };
+
+  const keepalive = (): void => {
+    // keepalives skip the queue and the rate limit: a busy link must not look dead
+    conn?.send([newMessage({ source: EDGEHUB, group: Group.resource, operation: Operation.keepalive, resource: 'node' }, 'ping')]);
+  };
+
+  const pump = (): void => {
+    if (pumpTimer !== undefined) return;
+    while (queue.length > 0 && conn?.isOpen && writable) {
+      if (!bucket?.take()) {
+        pumpTimer = ctx?.clock.setTimeout(() => {
+          pumpTimer = undefined;
+          pump();
+        }, bucket?.waitMs() ?? 10);
+        return;
+      }
+      const batch = queue.splice(0, conn.codec.binary ? maxBatch : 1);
+      stats.sent += batch.length;
+      writable = conn.send(batch);
+    }
+    stats.queued = queue.length;
+  };
+
+  const fromModules = (msg: Message): void => {
+    if (queue.length >= queueLimit) {
+      stats.dropped++;
+      ctx?.log.warn(`upstream queue full (${queueLimit}); refused ${msg.route.operation} ${msg.route.resource}`);
+      // wake a send-and-wait caller at once instead of letting it time out
+      ctx?.bus.sendResp(responseTo(msg, EDGEHUB, { error: new KubeEdgeError('queue_full', 'upstream queue full').message }));
+      return;
+    }
+    queue.push(msg);
+    stats.queued = queue.length;
+    pump();
+  };
+
+  const fromCloud = (msgs: Message[]): void => {
+    for (const msg of msgs) {
+      if (isResponse(msg)) {
+        ctx?.bus.sendResp(msg);
+        continue;
+      }
+      const group = DOWNSTREAM[msg.route.group];
+      try {
+        if (!group) throw new KubeEdgeError('no_route', `no edge module handles group ${JSON.stringify(msg.route.group)}`);
+        ctx?.bus.sendToGroup(group, msg);
+      } catch (err) {
+        ctx?.log.warn(`cannot dispatch ${msg.route.group}/${msg.route.operation} ${msg.route.resource}: ${errorText(err)}`);
+        fromModules(responseTo(msg, EDGEHUB, { error: errorText(err) }));
+      }
+    }
+  };
+
+  const connect = (): void => {
+    reconnectTimer = undefined;
+    if (stopped || !ctx) return;
+    const c = ctx;
+    let tls: { ca: Buffer; cert: Buffer; key: Buffer };
+    try {
+      tls = deps.tls();
+    } catch (err) {
+      c.log.error(`cannot load the edge certificate: ${errorText(err)}`);
+      return scheduleReconnect();
+    }
+    const url = `wss://${cfg.websocket.server}/${cfg.projectID}/${deps.nodeName}/events`;
+    let openedAt = 0;
+    conn = new Connection({
+      url,
+      headers: { node_id: deps.nodeName, project_id: cfg.projectID },
+      tls,
+      heartbeatMs,
+      handshakeTimeoutMs: cfg.websocket.handshakeTimeout * 1000,
+      maxFrameBytes: cfg.maxFrameBytes,
+      clock: c.clock,
+      log: c.log,
+      onMessages: fromCloud,
+      onOpen: () => {
+        openedAt = c.clock.now();
+        stats.connected = true;
+        stats.connects++;
+        writable = true;
+        c.log.info(`connected to ${url}`);
+        keepalive(); // the first frame tells CloudHub which codec we speak
+        keepaliveTimer = c.clock.setInterval(keepalive, heartbeatMs);
+        tell(HubEvent.connected);
+        pump();
+      },
+      onClose: (reason) => {
+        c.clock.clear(keepaliveTimer);
+        if (conn) stats.badFrames += conn.badFrames;
+        conn = undefined;
+        if (stats.connected) {
+          stats.connected = false;
+          tell(HubEvent.disconnected);
+          if (c.clock.now() - openedAt > heartbeatMs * 2) backoff.reset();
+        }
+        if (!stopped) {
+          c.log.warn(`link to the cloud lost: ${reason}`);
+          scheduleReconnect();
+        }
+      },
+      onDrain: () => {
+        if (!writable) {
+          writable = true;
+          pump();
+        }
+      },
+    });
+    conn.open();
+  };
+
+  const scheduleReconnect = (): void => {
+    if (stopped || reconnectTimer !== undefined) return;
+    const delay = backoff.next();
+    ctx?.log.info(`reconnecting in ${delay} ms`);
+    reconnectTimer = ctx?.clock.setTimeout(connect, delay);
+  };
+
+  return {
+    name: EDGEHUB,
+    group: Group.hub,
+    stats: () => ({ ...stats, badFrames: stats.badFrames + (conn?.badFrames ?? 0) }),
+    async start(c) {
+      ctx = c;
+      stopped = false;
+      bucket = createTokenBucket(cfg.messageQPS, cfg.messageBurst, c.clock);
+      c.bus.register(EDGEHUB, Group.hub, fromModules, { queueLimit });
+      connect();
+    },
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      ctx?.clock.clear(reconnectTimer);
+      ctx?.clock.clear(keepaliveTimer);
+      ctx?.clock.clear(pumpTimer);
+      conn?.close('edgecore stopping');
+      ctx?.bus.unregister(EDGEHUB);
+    },
+  } satisfies EdgeHub;
+}

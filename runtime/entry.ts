@@ -1,0 +1,3 @@
+import { runEdgeCore } from './main.js';
+
+void runEdgeCore(process.argv.slice(2));

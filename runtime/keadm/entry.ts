@@ -1,0 +1,3 @@
+import { runKeadm } from './main.js';
+
+void runKeadm(process.argv.slice(2));

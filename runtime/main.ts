@@ -1,0 +1,93 @@
+/** edgecore: the composition root of the edge side. Every module is listed here. */
+import { readFileSync } from 'node:fs';
+import { createBus } from './core/bus.js';
+import { systemClock } from './core/clock.js';
+import { runProgram } from './core/cli.js';
+import { loadConfig } from './core/configfile.js';
+import { errorText } from './core/errors.js';
+import { createLogger } from './core/log.js';
+import { startModules } from './core/module.js';
+import { defaults } from './core/schema.js';
+import { edgeCoreSchema, type EdgeCoreConfig } from './config.js';
+import { createEdgeHub } from './edgehub/index.js';
+import { cloudcoreRunningHere } from './environment.js';
+import { createMetaManager } from './metamanager/index.js';
+
+const usage = `edgecore: the KubeEdge edge runtime (EdgeHub, MetaManager, DeviceTwin, EventBus, ServiceBus, Edged).
+
+Usage: edgecore [--config FILE] | --minconfig | --defaultconfig | --version | --help
+  --config FILE     config file (default /etc/kubeedge/config/edgecore.yaml)
+  --minconfig       print a minimal config
+  --defaultconfig   print the full default config
+Environment: CHECK_EDGECORE_ENVIRONMENT=false lets edgecore run on a host where cloudcore runs.
+`;
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`cannot read ${what} ${path}: ${errorText(err)}`);
+  }
+}
+
+export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promise<void>> {
+  if (process.env.CHECK_EDGECORE_ENVIRONMENT !== 'false') {
+    const pid = cloudcoreRunningHere();
+    if (pid !== undefined) throw new Error(`a cloudcore runs on this host (pid ${pid}); set CHECK_EDGECORE_ENVIRONMENT=false to run edgecore beside it`);
+  }
+  const log = createLogger({ scope: 'edgecore' });
+  const m = config.modules;
+  const nodeName = m.edged.hostnameOverride;
+  const hub = m.edgeHub;
+  const edgeHub = createEdgeHub({
+    config: hub,
+    nodeName,
+    tls: () => ({ ca: readPem(hub.tlsCaFile, 'CA certificate'), cert: readPem(hub.tlsCertFile, 'edge certificate'), key: readPem(hub.tlsPrivateKeyFile, 'edge key') }),
+  });
+  const metaManager = createMetaManager({ config: m.metaManager, dataSource: config.database.dataSource });
+  for (const [name, mod] of Object.entries({ eventBus: m.eventBus, deviceTwin: m.deviceTwin, serviceBus: m.serviceBus })) {
+    if (mod.enable) log.warn(`modules.${name} is enabled, but this build has no ${name} yet; ignoring it`);
+  }
+  const bus = createBus(log.child('bus'));
+  const stop = await startModules(
+    [
+      { module: metaManager, enabled: m.metaManager.enable },
+      { module: edgeHub, enabled: hub.enable && hub.websocket.enable },
+    ],
+    { bus, log, clock: systemClock },
+  );
+  log.info(`edgecore is running as node ${nodeName}${hub.enable ? '' : ' (standalone: edgeHub disabled)'}`);
+  return stop;
+}
+
+export function minimalEdgeConfig(): unknown {
+  return {
+    apiVersion: 'edgecore.config.kubeedge.io/v1alpha2',
+    kind: 'EdgeCore',
+    database: { dataSource: '/var/lib/kubeedge/edgecore.db' },
+    modules: {
+      edgeHub: {
+        heartbeat: 15,
+        httpServer: 'https://127.0.0.1:10002',
+        websocket: { server: '127.0.0.1:10000' },
+        token: '',
+      },
+      edged: { hostnameOverride: defaults(edgeCoreSchema).modules.edged.hostnameOverride },
+    },
+  };
+}
+
+export function runEdgeCore(argv: readonly string[]): Promise<void> {
+  return runProgram<EdgeCoreConfig>(
+    {
+      name: 'edgecore',
+      defaultConfigPath: '/etc/kubeedge/config/edgecore.yaml',
+      usage,
+      minConfig: minimalEdgeConfig,
+      defaultConfig: () => defaults(edgeCoreSchema),
+      load: (file) => loadConfig(file, edgeCoreSchema),
+      run: (config) => startEdgeCore(config),
+    },
+    argv,
+  );
+}

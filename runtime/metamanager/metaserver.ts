@@ -1,0 +1,107 @@
+/**
+ * MetaServer: a read API for local apps over the objects the edge holds, answering while the
+ * cloud is away. Loopback only. Kubernetes-style paths; `?watch=true` streams one JSON event a line.
+ */
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import type { Logger } from '../core/log.js';
+import { parseResource } from '../core/message.js';
+import type { MetaObject, MetaStore } from './store.js';
+
+export interface MetaServer {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  port(): number;
+  changed(resource: string, operation: string): void;
+}
+
+const MAX_WATCHERS = 32;
+const kinds: Record<string, string> = { devices: 'device', devicemodels: 'devicemodel' };
+
+export function splitHostPort(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  const host = address.slice(0, i).replace(/^\[|\]$/g, '') || '127.0.0.1';
+  return { host, port: Number(address.slice(i + 1)) };
+}
+
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIP(host) === 4) return host.startsWith('127.');
+  return host === '::1';
+}
+
+export function createMetaServer(deps: { address: string; store: MetaStore; log: Logger }): MetaServer {
+  let server: Server | undefined;
+  const watchers = new Set<{ res: ServerResponse; kind: string; namespace: string | undefined }>();
+
+  const route = (path: string): { kind: string; namespace: string | undefined; name: string | undefined } | undefined => {
+    let m = /^\/apis\/devices\.kubeedge\.io\/v1beta1\/namespaces\/([^/]+)\/(devices|devicemodels)(?:\/([^/]+))?\/?$/.exec(path);
+    if (m) return { kind: kinds[m[2] as string] as string, namespace: m[1], name: m[3] };
+    m = /^\/apis\/devices\.kubeedge\.io\/v1beta1\/(devices|devicemodels)\/?$/.exec(path);
+    if (m) return { kind: kinds[m[1] as string] as string, namespace: undefined, name: undefined };
+    return undefined;
+  };
+
+  const json = (res: ServerResponse, code: number, body: unknown): void => {
+    res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  };
+  const notFound = (res: ServerResponse, message: string): void =>
+    json(res, 404, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'NotFound', code: 404 });
+
+  return {
+    port: () => {
+      const a = server?.address();
+      return typeof a === 'object' && a ? a.port : 0;
+    },
+    async start() {
+      const { host, port } = splitHostPort(deps.address);
+      if (!isLoopback(host)) throw new Error(`modules.metaManager.metaServer.server must be a loopback address, not ${deps.address}`);
+      server = createServer((req, res) => {
+        const url = new URL(req.url ?? '/', 'http://localhost');
+        if (req.method !== 'GET') return json(res, 405, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'read only', reason: 'MethodNotAllowed', code: 405 });
+        if (url.pathname === '/healthz') return void res.end('ok');
+        const t = route(url.pathname);
+        if (!t) return notFound(res, `no resource at ${url.pathname}`);
+        if (url.searchParams.get('watch') === 'true') {
+          if (watchers.size >= MAX_WATCHERS) return json(res, 429, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'too many watchers', reason: 'TooManyRequests', code: 429 });
+          res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+          const w = { res, kind: t.kind, namespace: t.namespace };
+          watchers.add(w);
+          res.on('close', () => watchers.delete(w));
+          return;
+        }
+        if (t.name !== undefined) {
+          const o = deps.store.get(`${t.namespace}/${t.kind}/${t.name}`);
+          return o ? json(res, 200, o.value) : notFound(res, `${t.kind}s "${t.name}" not found`);
+        }
+        const items = deps.store.list(t.kind, t.namespace).map((o: MetaObject) => o.value);
+        json(res, 200, { apiVersion: 'devices.kubeedge.io/v1beta1', kind: t.kind === 'device' ? 'DeviceList' : 'DeviceModelList', items });
+      });
+      await new Promise<void>((resolve, reject) => {
+        server?.once('error', reject);
+        server?.listen(port, host, () => resolve());
+      });
+      deps.log.info(`MetaServer on http://${host}:${this.port()}`);
+    },
+    changed(resource, operation) {
+      if (watchers.size === 0) return;
+      const key = parseResource(resource);
+      if (!key) return;
+      const obj = deps.store.get(resource);
+      const type = operation === 'delete' ? 'DELETED' : operation === 'insert' ? 'ADDED' : 'MODIFIED';
+      const line = JSON.stringify({ type, object: obj?.value ?? { metadata: { namespace: key.namespace, name: key.name } } }) + '\n';
+      for (const w of watchers) {
+        if (w.kind !== key.kind || (w.namespace !== undefined && w.namespace !== key.namespace)) continue;
+        // a watcher that cannot keep up is dropped rather than buffered without bound
+        if (w.res.writableLength > 1024 * 1024) w.res.destroy();
+        else w.res.write(line);
+      }
+    },
+    async stop() {
+      for (const w of watchers) w.res.destroy();
+      watchers.clear();
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      server = undefined;
+    },
+  };
+}
