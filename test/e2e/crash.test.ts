@@ -1,0 +1,67 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCluster, eventually, readyOf, device, thermometerModel, type Cluster } from './cluster.js';
+
+const DEVICES = '/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices';
+
+describe('cloudcore killed with SIGKILL in the middle of a stream', () => {
+  let c: Cluster;
+  beforeAll(async () => {
+    c = await makeCluster();
+    await c.startCloud();
+  });
+  afterAll(() => c.stop());
+
+  it('the edge reconnects by itself; every acknowledged object arrives once, at its latest version', async () => {
+    const edge = await c.startEdge('edge-crash');
+    await eventually(async () => readyOf((await c.api.call('GET', '/api/v1/nodes/edge-crash')).body) === 'True', 15_000, 'Ready');
+    expect((await c.api.call('POST', `${DEVICES}/../devicemodels`, thermometerModel)).status).toBe(201);
+
+    // What the API acknowledged (2xx), by device: the resourceVersion it answered.
+    const acknowledged = new Map<string, number>();
+    let stopWriting = false;
+    const writer = (async () => {
+      for (let i = 0; !stopWriting; i++) {
+        const name = `d-${i % 40}`;
+        const body = device(name, 'edge-crash', String(i));
+        try {
+          let r = await c.api.call('POST', DEVICES, body);
+          if (r.status === 409) r = await c.api.call('PUT', `${DEVICES}/${name}`, body);
+          if (r.status === 200 || r.status === 201) acknowledged.set(name, Number(r.body.metadata.resourceVersion));
+        } catch {
+          await new Promise((res) => setTimeout(res, 50)); // cloud is down: retry later
+        }
+      }
+    })();
+
+    for (let round = 0; round < 3; round++) {
+      await new Promise((r) => setTimeout(r, 700));
+      await c.cloud?.kill('SIGKILL');
+      await new Promise((r) => setTimeout(r, 300));
+      await c.startCloud();
+    }
+    await new Promise((r) => setTimeout(r, 500));
+    stopWriting = true;
+    await writer;
+    expect(acknowledged.size).toBe(40);
+
+    // the edge noticed the losses and came back on its own
+    expect(edge.proc.count(/link to the cloud lost/)).toBeGreaterThanOrEqual(3);
+    await eventually(async () => readyOf((await c.api.call('GET', '/api/v1/nodes/edge-crash')).body) === 'True', 20_000, 'Ready again');
+
+    // every acknowledged device is at the edge at (at least) the acknowledged version
+    // and exactly the cloud's current version
+    const cloudNow = new Map<string, number>();
+    for (const d of (await c.api.call('GET', DEVICES)).body.items) cloudNow.set(d.metadata.name, Number(d.metadata.resourceVersion));
+    await eventually(async () => {
+      const items = (await edge.meta(DEVICES)).body.items as any[];
+      if (items.length !== 40) return false;
+      return items.every((d) => Number(d.metadata.resourceVersion) === cloudNow.get(d.metadata.name));
+    }, 20_000, 'edge holds the latest version of every device');
+    for (const [name, rv] of acknowledged) expect(cloudNow.get(name)).toBeGreaterThanOrEqual(rv);
+
+    // nothing applied twice: each (object, version) appears in at most one "applied" line
+    const applied = edge.proc.lines.filter((l) => /applied (insert|update) default\/device\//.test(l)).map((l) => /default\/device\/\S+ rv=\d+/.exec(l)?.[0]);
+    expect(applied.length).toBeGreaterThan(40);
+    expect(new Set(applied).size).toBe(applied.length);
+  });
+});
