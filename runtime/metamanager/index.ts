@@ -49,7 +49,11 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
       result = apply(msg);
     } catch (err) {
       ctx?.log.warn(`refused ${msg.route.operation} ${msg.route.resource}: ${errorText(err)}`);
-      ctx?.bus.send(EDGEHUB, responseTo(msg, METAMANAGER, { error: errorText(err) }));
+      try {
+        ctx?.bus.send(EDGEHUB, responseTo(msg, METAMANAGER, { error: errorText(err) }));
+      } catch {
+        /* the link is gone; the cloud resends */
+      }
       return;
     }
     if (result === 'applied') {
@@ -59,10 +63,10 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
       ctx?.log.debug(`already have ${msg.route.resource} rv>=${msg.header.resourceversion ?? ''}, acknowledging again`);
     }
     // acknowledge only what is on disk; not awaited, so a burst shares one write (commits resolve in order)
-    db?.commit().then(
-      () => ctx?.bus.send(EDGEHUB, ackOf(msg, METAMANAGER)),
-      (err: unknown) => ctx?.log.error(`not acknowledging ${msg.route.resource}: ${errorText(err)}`),
-    );
+    db?.commit()
+      .then(() => ctx?.bus.send(EDGEHUB, ackOf(msg, METAMANAGER)))
+      // not acknowledged means the cloud sends it again: nothing is lost
+      .catch((err: unknown) => ctx?.log.warn(`not acknowledging ${msg.route.resource}: ${errorText(err)}`));
   };
 
   return {

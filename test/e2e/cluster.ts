@@ -16,7 +16,7 @@ export interface Cluster {
   cloud: Proc | undefined;
   api: ApiClient;
   startCloud(extra?: Record<string, unknown>): Promise<Proc>;
-  startEdge(node: string, opts?: { server?: string; heartbeat?: number; metaPort?: number; handshakeTimeout?: number }): Promise<Edge>;
+  startEdge(node: string, opts?: { server?: string; heartbeat?: number; metaPort?: number; handshakeTimeout?: number; launcher?: string[]; readyTimeoutMs?: number }): Promise<Edge>;
   stop(): Promise<void>;
 }
 
@@ -97,12 +97,12 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
       writeFileSync(configFile, stringify(config));
       const edge: Edge = {
         node,
-        proc: runBundle('edgecore', ['--config', configFile]),
+        proc: runBundle('edgecore', ['--config', configFile], {}, o.launcher),
         metaPort,
         configFile,
         async restart() {
           await edge.proc.kill('SIGKILL');
-          edge.proc = runBundle('edgecore', ['--config', configFile]);
+          edge.proc = runBundle('edgecore', ['--config', configFile], {}, o.launcher);
           procs.push(edge.proc);
           await edge.proc.waitFor(/edgecore is running/);
         },
@@ -113,7 +113,7 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
         },
       };
       procs.push(edge.proc);
-      await edge.proc.waitFor(/edgecore is running/);
+      await edge.proc.waitFor(/edgecore is running/, o.readyTimeoutMs);
       return edge;
     },
     async stop() {

@@ -1,8 +1,14 @@
 /** Runs a bundle as a child process and lets a test wait for its log lines. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 
-export const ROOT = resolve(import.meta.dirname, '..', '..');
+/** the repository root: the nearest folder above this file (or its bundled copy) with a package.json */
+export const ROOT = ((): string => {
+  let dir = import.meta.dirname;
+  while (!existsSync(resolve(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return dir;
+})();
 
 export interface Proc {
   child: ChildProcess;
@@ -13,8 +19,10 @@ export interface Proc {
   exited: Promise<number | null>;
 }
 
-export function runBundle(name: 'edgecore' | 'cloudcore' | 'keadm', args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [resolve(ROOT, 'dist', `${name}.js`), ...args], {
+/** `launcher` runs the bundle: by default this Node; the ARM test passes qemu and an arm64 Node. */
+export function runBundle(name: 'edgecore' | 'cloudcore' | 'keadm', args: string[], env: Record<string, string> = {}, launcher: string[] = [process.execPath]): Proc {
+  const [cmd, ...pre] = launcher as [string, ...string[]];
+  const child = spawn(cmd, [...pre, resolve(ROOT, 'dist', `${name}.js`), ...args], {
     env: { ...process.env, CHECK_EDGECORE_ENVIRONMENT: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
