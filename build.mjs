@@ -13,9 +13,15 @@ const bundles = [
   { name: 'keadm', entry: 'runtime/keadm/entry.ts' },
 ];
 
+/**
+ * Node flags for a small footprint, in the shebang (and in images/ systemd units): a 1 MiB young
+ * generation saves ~20 KiB per connected edge on the cloud and a few MiB at the edge (bench/link).
+ */
+export const NODE_FLAGS = '--max-semi-space-size=1';
+
 // ESM output still meets CommonJS dependencies (require, __dirname): give them what they expect.
 const banner = [
-  '#!/usr/bin/env node',
+  `#!/usr/bin/env -S node ${NODE_FLAGS}`,
   "import { createRequire as __kcr } from 'node:module';",
   "import { fileURLToPath as __kfu } from 'node:url';",
   "import { dirname as __kdn } from 'node:path';",

@@ -6,7 +6,6 @@ import { createBus } from '../runtime/core/bus.js';
 import { systemClock } from '../runtime/core/clock.js';
 import { runProgram } from '../runtime/core/cli.js';
 import { loadConfig } from '../runtime/core/configfile.js';
-import { openDb } from '../runtime/core/db.js';
 import { errorText } from '../runtime/core/errors.js';
 import { createLogger } from '../runtime/core/log.js';
 import { startModules } from '../runtime/core/module.js';
@@ -15,7 +14,8 @@ import { createApiServer } from './apiserver/index.js';
 import { createCloudHub } from './cloudhub/index.js';
 import { cloudCoreSchema, type CloudCoreConfig } from './config.js';
 import { createEdgeController } from './edgecontroller/index.js';
-import { OBJECT_SCHEMA, ObjectStore } from './store/objects.js';
+import { openJournal } from './store/journal.js';
+import { ObjectStore } from './store/objects.js';
 import { createSyncController } from './synccontroller/index.js';
 
 const usage = `cloudcore: the cloud side of KubeEdge (CloudHub, EdgeController, DeviceController, SyncController, resource API).
@@ -48,8 +48,8 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
   const m = config.modules;
   const hubTls = { ca: readFile(m.cloudHub.tlsCAFile, 'CA certificate'), cert: readFile(m.cloudHub.tlsCertFile, 'server certificate'), key: readFile(m.cloudHub.tlsPrivateKeyFile, 'server key') };
   const token = m.apiServer.enable ? adminToken(m.apiServer.tokenFile) : '';
-  const db = await openDb({ path: config.database.dataSource, schema: OBJECT_SCHEMA, log: log.child('store'), batchMs: 5 });
-  const store = new ObjectStore(db);
+  const journal = await openJournal(config.database.dataSource, log.child('store'));
+  const store = new ObjectStore(journal);
   const bus = createBus(log.child('bus'));
 
   const cloudHub = createCloudHub({ config: m.cloudHub, tls: () => hubTls, store });
@@ -69,7 +69,7 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
   log.info(`cloudcore is running`);
   return async () => {
     await stopModules();
-    await db.close();
+    await journal.close();
   };
 }
 

@@ -18,9 +18,11 @@ export function newRsaKeyPem(bits = 2048): string {
   return generateKeyPairSync('rsa', { modulusLength: bits }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
 }
 
-function serial(): string {
+export function serialNumber(): string {
   const b = randomBytes(16);
-  b[0] = (b[0] as number) & 0x7f; // positive
+  // positive and without a leading zero byte: DER wants the shortest encoding, and OpenSSL
+  // refuses a certificate whose serial starts 0x00 0x0?..0x7? ("illegal padding")
+  b[0] = ((b[0] as number) & 0x3f) | 0x40;
   return b.toString('hex');
 }
 
@@ -34,7 +36,7 @@ export function createCA(opts: { cn?: string; days?: number } = {}): KeyPairPem 
   const key = pki.privateKeyFromPem(keyPem);
   const cert = pki.createCertificate();
   cert.publicKey = pki.setRsaPublicKey(key.n, key.e);
-  cert.serialNumber = serial();
+  cert.serialNumber = serialNumber();
   validity(cert, opts.days ?? 3650);
   const subject = [{ name: 'commonName', value: opts.cn ?? 'KubeEdge' }];
   cert.setSubject(subject);
@@ -60,7 +62,7 @@ function signLeaf(
   const caKey = pki.privateKeyFromPem(ca.key);
   const cert = pki.createCertificate();
   cert.publicKey = publicKey;
-  cert.serialNumber = serial();
+  cert.serialNumber = serialNumber();
   validity(cert, days);
   cert.setSubject(subject);
   cert.setIssuer(caCert.subject.attributes);

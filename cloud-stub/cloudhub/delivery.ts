@@ -4,7 +4,8 @@
  * Keyed by object (route.resource): a newer resourceversion of the same object replaces the queued
  * one, so the queue is bounded by the node's object count (and by `limit`). At most `window`
  * messages are in flight; an unacknowledged one is resent with a doubling delay. An ack for a
- * message that has since been replaced is ignored.
+ * message that has since been replaced is ignored. Sending is O(1) a message: new messages wait in
+ * a FIFO, and only the (window-bounded) in-flight set is scanned for resends.
  */
 import type { Clock } from '../../runtime/core/clock.js';
 import type { Message } from '../../runtime/core/message.js';
@@ -23,6 +24,7 @@ export interface DeliveryOptions {
 }
 
 interface Entry {
+  key: string;
   msg: Message;
   rv: number | undefined;
   sentAt: number | undefined;
@@ -32,7 +34,9 @@ interface Entry {
 export class Delivery {
   private readonly pending = new Map<string, Entry>();
   private readonly byId = new Map<string, string>();
-  private inFlight = 0;
+  private readonly inFlight = new Set<Entry>();
+  private unsent: Entry[] = [];
+  private unsentHead = 0;
   constructor(private readonly opts: DeliveryOptions) {}
 
   get size(): number {
@@ -45,13 +49,15 @@ export class Delivery {
     const prev = this.pending.get(key);
     if (prev) {
       if (prev.rv !== undefined && rv !== undefined && prev.rv >= rv) return; // already queued a newer one
-      this.drop(key, prev);
+      this.drop(prev);
     } else if (this.pending.size >= this.opts.limit) {
       this.opts.overflow(msg);
       return;
     }
-    this.pending.set(key, { msg, rv, sentAt: undefined, resendMs: this.opts.firstResendMs });
+    const entry: Entry = { key, msg, rv, sentAt: undefined, resendMs: this.opts.firstResendMs };
+    this.pending.set(key, entry);
     this.byId.set(msg.header.msg_id, key);
+    this.unsent.push(entry);
   }
 
   ack(parentId: string): boolean {
@@ -60,40 +66,50 @@ export class Delivery {
     const entry = this.pending.get(key);
     this.byId.delete(parentId);
     if (!entry || entry.msg.header.msg_id !== parentId) return false;
-    this.drop(key, entry);
+    this.drop(entry);
     this.opts.acked(entry.msg);
     return true;
   }
 
-  private drop(key: string, entry: Entry): void {
-    if (entry.sentAt !== undefined) this.inFlight--;
-    this.pending.delete(key);
+  private drop(entry: Entry): void {
+    this.inFlight.delete(entry);
+    this.pending.delete(entry.key);
     this.byId.delete(entry.msg.header.msg_id);
   }
 
-  /** Sends what is due: new messages within the window, and resends whose delay has passed. */
-  pump(maxBatch = 64): void {
+  /** Sends new messages while the window allows; with `resend`, also what waited too long for its ack. */
+  pump(opts: { resend?: boolean; maxBatch?: number } = {}): void {
     const now = this.opts.clock.now();
+    const maxBatch = opts.maxBatch ?? 64;
     let batch: Message[] = [];
-    const flush = (): boolean => {
-      if (batch.length === 0) return true;
-      const ok = this.opts.send(batch);
-      batch = [];
-      return ok;
-    };
-    for (const entry of this.pending.values()) {
-      if (entry.sentAt === undefined) {
-        if (this.inFlight >= this.opts.window) continue;
-        this.inFlight++;
-      } else if (now - entry.sentAt < entry.resendMs) {
-        continue;
-      } else {
-        entry.resendMs = Math.min(entry.resendMs * 2, this.opts.maxResendMs);
+    let open = true;
+    const add = (e: Entry): void => {
+      e.sentAt = now;
+      batch.push(e.msg);
+      if (batch.length >= maxBatch) {
+        open = this.opts.send(batch);
+        batch = [];
       }
-      entry.sentAt = now;
-      batch.push(entry.msg);
-      if (batch.length >= maxBatch && !flush()) return;
+    };
+    if (opts.resend) {
+      for (const e of this.inFlight) {
+        if (!open) break;
+        if (e.sentAt !== undefined && now - e.sentAt >= e.resendMs) {
+          e.resendMs = Math.min(e.resendMs * 2, this.opts.maxResendMs);
+          add(e);
+        }
+      }
     }
-    flush();
+    while (open && this.inFlight.size < this.opts.window && this.unsentHead < this.unsent.length) {
+      const e = this.unsent[this.unsentHead++] as Entry;
+      if (this.pending.get(e.key) !== e) continue; // replaced or acknowledged meanwhile
+      this.inFlight.add(e);
+      add(e);
+    }
+    if (this.unsentHead > 1024 && this.unsentHead * 2 > this.unsent.length) {
+      this.unsent = this.unsent.slice(this.unsentHead);
+      this.unsentHead = 0;
+    }
+    if (batch.length > 0) this.opts.send(batch);
   }
 }

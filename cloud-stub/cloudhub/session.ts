@@ -34,13 +34,14 @@ export class NodeSession {
   private ready = false;
   private closed = false;
   private timer: Timer | undefined;
+  private immediate: Message[] = [];
   readonly delivery: Delivery;
 
   constructor(private readonly o: SessionOptions) {
     this.node = o.node;
     this.connectedAt = this.lastSeen = o.clock.now();
     this.delivery = new Delivery({
-      window: 256,
+      window: 1024,
       limit: 50_000,
       firstResendMs: 5_000,
       maxResendMs: 60_000,
@@ -67,7 +68,7 @@ export class NodeSession {
       this.close(4001, `no traffic for ${Math.round(idle)} ms (keepaliveInterval ${this.o.keepaliveMs} ms)`);
       return;
     }
-    if (this.ready) this.delivery.pump();
+    if (this.ready) this.delivery.pump({ resend: true });
   }
 
   private onFrame(data: Buffer, binary: boolean): void {
@@ -80,11 +81,13 @@ export class NodeSession {
       this.o.log.warn(`${this.node}: refused a frame: ${errorText(err)}`);
       return;
     }
-    if (!this.ready) {
+    const first = !this.ready;
+    if (first) {
       this.codec = codecFor(binary);
       this.ready = true;
     }
     this.o.onMessages(this, msgs);
+    if (first) this.delivery.pump(); // what was queued before the edge's first frame goes now
   }
 
   /** Queues a message that needs an acknowledgement and sends it when the window allows. */
@@ -93,9 +96,19 @@ export class NodeSession {
     if (this.ready) this.delivery.pump();
   }
 
-  /** Sends a message once, without tracking (replies and acknowledgements). */
+  /**
+   * Sends a message once, without tracking (replies and acknowledgements). Those made in one turn
+   * of the event loop leave together in one batch frame.
+   */
   sendNow(msg: Message): void {
-    this.sendBatch([msg]);
+    this.immediate.push(msg);
+    if (this.immediate.length === 1) setImmediate(() => this.flushImmediate());
+  }
+
+  private flushImmediate(): void {
+    const batch = this.immediate;
+    this.immediate = [];
+    for (let i = 0; i < batch.length; i += 256) this.sendBatch(batch.slice(i, i + 256));
   }
 
   private sendBatch(batch: Message[]): boolean {

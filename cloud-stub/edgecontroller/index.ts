@@ -1,7 +1,9 @@
 /**
  * EdgeController: node lifecycle. Creates the Node object when an edge first connects, keeps its
  * Ready condition and lastHeartbeatTime from keepalives, marks it NotReady when the session ends,
- * and acknowledges the edge's uploads.
+ * and acknowledges the edge's uploads. Readiness is live state, served over the stored object and
+ * not written on every change: a restarted cloudcore knows no session, so every node starts
+ * NotReady anyway, and a connect storm of thousands of edges must not mean thousands of writes.
  */
 import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import { Operation, ackOf, type Message } from '../../runtime/core/message.js';
@@ -48,11 +50,12 @@ export function createEdgeController(deps: { store: ObjectStore }): EdgeControll
   let ctx: ModuleContext | undefined;
   let uploads = 0;
 
-  const persist = async (node: string): Promise<void> => {
+  /** stores the Node object the first time a node is seen (lazily: a node lost in a crash registers again) */
+  const register = async (node: string): Promise<void> => {
     const status = live.get(node);
-    if (!status) return;
-    const prev = deps.store.get('node', CLUSTER_NAMESPACE, node);
-    await deps.store.put('node', CLUSTER_NAMESPACE, nodeObject(node, status, prev?.object));
+    if (!status || deps.store.get('node', CLUSTER_NAMESPACE, node)) return;
+    await deps.store.put('node', CLUSTER_NAMESPACE, nodeObject(node, status), { lazy: true });
+    ctx?.log.info(`registered node ${node}`);
   };
 
   const setReady = (node: string, ready: boolean): void => {
@@ -62,7 +65,7 @@ export function createEdgeController(deps: { store: ObjectStore }): EdgeControll
     live.set(node, { ready, lastHeartbeatTime: ready ? now : (prev?.lastHeartbeatTime ?? now), lastTransitionTime: changed ? now : (prev?.lastTransitionTime ?? now) });
     if (changed) {
       ctx?.log.info(`node ${node} is ${ready ? 'Ready' : 'NotReady'}`);
-      persist(node).catch((err) => ctx?.log.error(`cannot store node ${node}: ${errorText(err)}`));
+      if (ready) register(node).catch((err) => ctx?.log.error(`cannot store node ${node}: ${errorText(err)}`));
     }
   };
 

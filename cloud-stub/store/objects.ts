@@ -1,11 +1,12 @@
 /**
  * The cloud's object store: Kubernetes-style objects with a uid and a resourceVersion from one
  * global counter, and, per node, the resourceVersion of each object that node has acknowledged
- * (KubeEdge's ObjectSync), so a reconnecting edge is sent exactly what changed.
+ * (KubeEdge's ObjectSync), so a reconnecting edge is sent exactly what changed. Held in memory,
+ * made durable by the journal. Returned objects are shared: callers must not change them.
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Db } from '../../runtime/core/db.js';
+import type { Journal } from './journal.js';
 
 export interface ObjectMeta {
   name: string;
@@ -27,6 +28,7 @@ export interface KubeObject {
 
 /** kinds as they appear in route.resource (`default/device/thermo-1`) */
 export type Kind = 'node' | 'device' | 'devicemodel';
+const KINDS: readonly Kind[] = ['node', 'device', 'devicemodel'];
 
 export const CLUSTER_NAMESPACE = 'null';
 
@@ -45,98 +47,120 @@ export interface ChangeEvent {
   object: KubeObject;
 }
 
-export const OBJECT_SCHEMA = `
-CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, namespace TEXT NOT NULL, name TEXT NOT NULL, rv INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (kind, namespace, name));
-CREATE TABLE IF NOT EXISTS objectsync (node TEXT NOT NULL, resource TEXT NOT NULL, rv INTEGER NOT NULL, PRIMARY KEY (node, resource));
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO counters VALUES ('rv', 0);
-`;
-
 export function resourceOf(kind: Kind, namespace: string, name: string): string {
   return `${namespace}/${kind}/${name}`;
 }
 
+const OBJECTS = 'objects';
+const SYNC = 'objectsync';
+const COUNTERS = 'counters';
+
 export class ObjectStore {
   readonly events = new EventEmitter<{ change: [ChangeEvent] }>();
-  constructor(private readonly db: Db) {
+  private readonly byKind = new Map<Kind, Map<string, StoredObject>>(KINDS.map((k) => [k, new Map()]));
+  private readonly acked = new Map<string, Map<string, number>>();
+  private rv: number;
+
+  constructor(private readonly journal: Journal) {
     this.events.setMaxListeners(50);
+    this.rv = journal.get<number>(COUNTERS, 'rv') ?? 0;
+    for (const [, o] of journal.entries<StoredObject>(OBJECTS)) this.byKind.get(o.kind)?.set(`${o.namespace}/${o.name}`, o);
+    for (const [key, rv] of journal.entries<number>(SYNC)) {
+      const [node, resource] = key.split('\n') as [string, string];
+      this.ackedMap(node).set(resource, rv);
+    }
+  }
+
+  private ackedMap(node: string): Map<string, number> {
+    let m = this.acked.get(node);
+    if (!m) this.acked.set(node, (m = new Map()));
+    return m;
   }
 
   private nextRv(): number {
-    this.db.run(`UPDATE counters SET value = value + 1 WHERE name = 'rv'`);
-    return Number(this.db.get(`SELECT value FROM counters WHERE name = 'rv'`)?.value ?? 0);
+    this.rv++;
+    this.journal.set(COUNTERS, 'rv', this.rv);
+    return this.rv;
   }
 
   currentRv(): number {
-    return Number(this.db.get(`SELECT value FROM counters WHERE name = 'rv'`)?.value ?? 0);
+    return this.rv;
   }
 
   get(kind: Kind, namespace: string, name: string): StoredObject | undefined {
-    const row = this.db.get(`SELECT rv, body FROM objects WHERE kind = ? AND namespace = ? AND name = ?`, [kind, namespace, name]);
-    if (!row) return undefined;
-    return { kind, namespace, name, rv: Number(row.rv), object: JSON.parse(String(row.body)) as KubeObject };
+    return this.byKind.get(kind)?.get(`${namespace}/${name}`);
   }
 
   list(kind: Kind, namespace?: string): StoredObject[] {
-    const rows =
-      namespace === undefined
-        ? this.db.all(`SELECT namespace, name, rv, body FROM objects WHERE kind = ? ORDER BY namespace, name`, [kind])
-        : this.db.all(`SELECT namespace, name, rv, body FROM objects WHERE kind = ? AND namespace = ? ORDER BY name`, [kind, namespace]);
-    return rows.map((r) => ({ kind, namespace: String(r.namespace), name: String(r.name), rv: Number(r.rv), object: JSON.parse(String(r.body)) as KubeObject }));
+    const all = [...(this.byKind.get(kind)?.values() ?? [])];
+    const out = namespace === undefined ? all : all.filter((o) => o.namespace === namespace);
+    return out.sort((a, b) => (a.namespace === b.namespace ? a.name.localeCompare(b.name) : a.namespace.localeCompare(b.namespace)));
   }
 
-  /** Creates or replaces an object, stamping uid, resourceVersion and creationTimestamp; resolves once durable. */
-  async put(kind: Kind, namespace: string, obj: KubeObject): Promise<StoredObject> {
+  /**
+   * Creates or replaces an object, stamping uid, resourceVersion and creationTimestamp. Resolves once
+   * on disk; with `lazy`, at once, persisting within a second (for what the system can write again).
+   */
+  async put(kind: Kind, namespace: string, obj: KubeObject, opts: { lazy?: boolean } = {}): Promise<StoredObject> {
     const name = obj.metadata.name;
-    const stored = this.db.tx(() => {
-      const prev = this.get(kind, namespace, name);
-      const rv = this.nextRv();
-      const metadata: ObjectMeta = {
-        ...obj.metadata,
-        uid: prev?.object.metadata.uid ?? obj.metadata.uid ?? randomUUID(),
-        creationTimestamp: prev?.object.metadata.creationTimestamp ?? new Date().toISOString(),
-        resourceVersion: String(rv),
-      };
-      if (namespace !== CLUSTER_NAMESPACE) metadata.namespace = namespace;
-      const object: KubeObject = { ...obj, metadata };
-      this.db.run(`INSERT OR REPLACE INTO objects (kind, namespace, name, rv, body) VALUES (?, ?, ?, ?, ?)`, [kind, namespace, name, rv, JSON.stringify(object)]);
-      return { kind, namespace, name, rv, object, existed: prev !== undefined };
-    });
-    await this.db.commit();
-    this.events.emit('change', { type: stored.existed ? 'modified' : 'added', kind, rv: stored.rv, object: stored.object });
+    const prev = this.get(kind, namespace, name);
+    const rv = this.nextRv();
+    const metadata: ObjectMeta = {
+      ...obj.metadata,
+      uid: prev?.object.metadata.uid ?? obj.metadata.uid ?? randomUUID(),
+      creationTimestamp: prev?.object.metadata.creationTimestamp ?? new Date().toISOString(),
+      resourceVersion: String(rv),
+    };
+    if (namespace !== CLUSTER_NAMESPACE) metadata.namespace = namespace;
+    const stored: StoredObject = { kind, namespace, name, rv, object: { ...obj, metadata } };
+    this.byKind.get(kind)?.set(`${namespace}/${name}`, stored);
+    this.journal.set(OBJECTS, resourceOf(kind, namespace, name), stored);
+    if (opts.lazy) this.journal.persistLater();
+    else await this.journal.commit();
+    this.events.emit('change', { type: prev ? 'modified' : 'added', kind, rv, object: stored.object });
     return stored;
   }
 
   async delete(kind: Kind, namespace: string, name: string): Promise<StoredObject | undefined> {
-    const removed = this.db.tx(() => {
-      const prev = this.get(kind, namespace, name);
-      if (!prev) return undefined;
-      this.db.run(`DELETE FROM objects WHERE kind = ? AND namespace = ? AND name = ?`, [kind, namespace, name]);
-      return { ...prev, rv: this.nextRv() };
-    });
-    if (!removed) return undefined;
-    await this.db.commit();
+    const prev = this.get(kind, namespace, name);
+    if (!prev) return undefined;
+    this.byKind.get(kind)?.delete(`${namespace}/${name}`);
+    this.journal.delete(OBJECTS, resourceOf(kind, namespace, name));
+    const removed = { ...prev, rv: this.nextRv() };
+    await this.journal.commit();
     this.events.emit('change', { type: 'deleted', kind, rv: removed.rv, object: removed.object });
     return removed;
   }
 
   // --- ObjectSync: what each node has acknowledged ---
 
-  ackedFor(node: string): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const r of this.db.all(`SELECT resource, rv FROM objectsync WHERE node = ?`, [node])) out.set(String(r.resource), Number(r.rv));
-    return out;
+  ackedFor(node: string): ReadonlyMap<string, number> {
+    return this.acked.get(node) ?? new Map();
   }
 
-  /** Records an acknowledgement; a deletion's ack removes the record. Persisted with the next batch. */
+  /**
+   * Records an acknowledgement; a deletion's ack removes the record. Persisted lazily: a record
+   * lost in a crash only makes the cloud send that object again, and the edge skips a version it has.
+   */
   recordAck(node: string, resource: string, rv: number, deleted: boolean): void {
-    if (deleted) this.db.run(`DELETE FROM objectsync WHERE node = ? AND resource = ? AND rv <= ?`, [node, resource, rv]);
-    else this.db.run(`INSERT INTO objectsync (node, resource, rv) VALUES (?, ?, ?) ON CONFLICT (node, resource) DO UPDATE SET rv = excluded.rv WHERE excluded.rv > objectsync.rv`, [node, resource, rv]);
-    void this.db.commit().catch(() => undefined);
+    const m = this.ackedMap(node);
+    const have = m.get(resource);
+    const key = `${node}\n${resource}`;
+    if (deleted) {
+      if (have !== undefined && have <= rv) {
+        m.delete(resource);
+        this.journal.delete(SYNC, key);
+      }
+    } else if (have === undefined || rv > have) {
+      m.set(resource, rv);
+      this.journal.set(SYNC, key, rv);
+    }
+    this.journal.persistLater();
   }
 
   forgetNode(node: string): void {
-    this.db.run(`DELETE FROM objectsync WHERE node = ?`, [node]);
-    void this.db.commit().catch(() => undefined);
+    for (const resource of this.acked.get(node)?.keys() ?? []) this.journal.delete(SYNC, `${node}\n${resource}`);
+    this.acked.delete(node);
+    this.journal.persistLater();
   }
 }

@@ -7,7 +7,7 @@
 import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import { Group, Operation, newMessage, type Message } from '../../runtime/core/message.js';
 import { errorText } from '../../runtime/core/errors.js';
-import { resourceOf, type ChangeEvent, type ObjectStore, type StoredObject } from '../store/objects.js';
+import { resourceOf, type ChangeEvent, type ObjectStore } from '../store/objects.js';
 import { ControllerGroup, HubEvent, nodeResource, splitNodeResource } from '../routes.js';
 import { objectsForNode } from '../devicecontroller/selection.js';
 
@@ -102,4 +102,3 @@ export function createSyncController(deps: { store: ObjectStore; online: () => I
   } satisfies SyncController;
 }
 
-export type { StoredObject };

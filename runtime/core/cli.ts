@@ -102,6 +102,14 @@ export async function runProgram<C>(spec: ProgramSpec<C>, argv: readonly string[
       () => process.exit(1),
     );
   };
+  // SIGUSR2 logs one line of memory figures (after a full GC when started with --expose-gc)
+  process.on('SIGUSR2', () => {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    gc?.();
+    const m = process.memoryUsage();
+    const kib = (n: number): number => Math.round(n / 1024);
+    process.stdout.write(`${new Date().toISOString()} INFO  ${spec.name}: memory rssKiB=${kib(m.rss)} heapUsedKiB=${kib(m.heapUsed)} heapTotalKiB=${kib(m.heapTotal)} externalKiB=${kib(m.external)} arrayBuffersKiB=${kib(m.arrayBuffers)}\n`);
+  });
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 }

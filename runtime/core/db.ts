@@ -25,6 +25,8 @@ export interface Db {
   tx<T>(fn: () => T): T;
   /** resolves when every write made so far is on disk */
   commit(): Promise<void>;
+  /** persists within `maxDelayMs`, for writes whose loss is harmless (each flush copies the whole file) */
+  persistLater(maxDelayMs?: number): void;
   /** bytes of the last persisted file */
   size(): number;
   close(): Promise<void>;
@@ -115,8 +117,17 @@ export async function openDb(opts: DbOptions): Promise<Db> {
     }
   };
 
-  const schedule = (): void => {
-    if (timer === undefined && !closed) timer = setTimeout(() => void flush(), opts.batchMs ?? 5);
+  let timerDue = Infinity;
+  const schedule = (delayMs = opts.batchMs ?? 5): void => {
+    if (closed) return;
+    const due = Date.now() + delayMs;
+    if (timer !== undefined && timerDue <= due) return;
+    if (timer !== undefined) clearTimeout(timer);
+    timerDue = due;
+    timer = setTimeout(() => {
+      timerDue = Infinity;
+      void flush();
+    }, delayMs);
   };
 
   const run = (sql: string, params?: SqlValue[]): number => {
@@ -157,6 +168,9 @@ export async function openDb(opts: DbOptions): Promise<Db> {
         waiting.push({ resolve, reject });
         schedule();
       });
+    },
+    persistLater(maxDelayMs = 1000) {
+      if (persistent) schedule(maxDelayMs);
     },
     size: () => lastSize,
     async close() {

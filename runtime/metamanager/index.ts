@@ -76,7 +76,7 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
     metaServerPort: () => metaServer?.port() ?? 0,
     async start(c) {
       ctx = c;
-      db = await openDb({ path: deps.dataSource, schema: META_SCHEMA, log: c.log, batchMs: 2 });
+      db = await openDb({ path: deps.dataSource, schema: META_SCHEMA, log: c.log, batchMs: 20 });
       store = new MetaStore(db);
       c.bus.register(METAMANAGER, Group.meta, handle, { queueLimit: 10_000 });
       if (deps.config.metaServer.enable) {

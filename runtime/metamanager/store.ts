@@ -53,6 +53,10 @@ export class MetaStore {
     return row ? { key: String(row.key), type: String(row.type), rv: Number(row.rv), value: JSON.parse(String(row.value)) as unknown } : undefined;
   }
 
+  count(type: string): number {
+    return Number(this.db.get(`SELECT COUNT(*) AS n FROM meta WHERE type = ?`, [type])?.n ?? 0);
+  }
+
   /** objects of one type, optionally of one namespace */
   list(type: string, namespace?: string): MetaObject[] {
     const rows =

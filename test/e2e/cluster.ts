@@ -15,7 +15,7 @@ export interface Cluster {
   apiPort: number;
   cloud: Proc | undefined;
   api: ApiClient;
-  startCloud(extra?: Record<string, unknown>): Promise<Proc>;
+  startCloud(extra?: Record<string, unknown>, env?: Record<string, string>): Promise<Proc>;
   startEdge(node: string, opts?: { server?: string; heartbeat?: number; metaPort?: number; handshakeTimeout?: number; launcher?: string[]; readyTimeoutMs?: number }): Promise<Edge>;
   stop(): Promise<void>;
 }
@@ -44,7 +44,7 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
     apiPort,
     cloud: undefined,
     api: apiClient(apiPort, pki.ca.cert, 'test-admin-token'),
-    async startCloud(extra = {}) {
+    async startCloud(extra = {}, env = {}) {
       const config = {
         apiVersion: 'cloudcore.config.kubeedge.io/v1alpha2',
         kind: 'CloudCore',
@@ -66,7 +66,7 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
       };
       const file = join(dir, 'cloudcore.yaml');
       writeFileSync(file, stringify(config));
-      const proc = runBundle('cloudcore', ['--config', file]);
+      const proc = runBundle('cloudcore', ['--config', file], env);
       procs.push(proc);
       cluster.cloud = proc;
       await proc.waitFor(/cloudcore is running/);

@@ -22,7 +22,11 @@ export interface Proc {
 /** `launcher` runs the bundle: by default this Node; the ARM test passes qemu and an arm64 Node. */
 export function runBundle(name: 'edgecore' | 'cloudcore' | 'keadm', args: string[], env: Record<string, string> = {}, launcher: string[] = [process.execPath]): Proc {
   const [cmd, ...pre] = launcher as [string, ...string[]];
-  const child = spawn(cmd, [...pre, resolve(ROOT, 'dist', `${name}.js`), ...args], {
+  return runProcess(cmd, [...pre, resolve(ROOT, 'dist', `${name}.js`), ...args], env, name);
+}
+
+export function runProcess(cmd: string, args: string[], env: Record<string, string> = {}, name = cmd): Proc {
+  const child = spawn(cmd, args, {
     env: { ...process.env, CHECK_EDGECORE_ENVIRONMENT: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

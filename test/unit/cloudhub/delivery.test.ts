@@ -44,16 +44,18 @@ describe('per-node delivery', () => {
     d.pump();
     expect(sent.flat()).toEqual([a, b, c]);
     advance(999);
-    d.pump();
+    d.pump({ resend: true });
     expect(sent.flat()).toHaveLength(3);
     advance(1);
-    d.pump();
+    d.pump(); // resends wait for the timer's pump
+    expect(sent.flat()).toHaveLength(3);
+    d.pump({ resend: true });
     expect(sent.flat().slice(3)).toEqual([b, c]);
     advance(1500);
-    d.pump(); // the next resend waits 2000 ms
+    d.pump({ resend: true }); // the next resend waits 2000 ms
     expect(sent.flat()).toHaveLength(5);
     advance(500);
-    d.pump();
+    d.pump({ resend: true });
     expect(sent.flat()).toHaveLength(7);
   });
 

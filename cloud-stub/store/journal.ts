@@ -1,0 +1,194 @@
+/**
+ * The cloud's durable key-value journal: tables of JSON values held in memory, every change
+ * appended to one file as a JSON line. A commit is a group commit (one write and one fdatasync for
+ * every change made since the last), so a write costs its own bytes, not the whole database; when
+ * the file has grown to several times the live data it is compacted (snapshot to a temp file,
+ * fsync, rename). A torn last line (a crash mid-write) is dropped on replay.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { open, rename, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { KubeEdgeError, errorText } from '../../runtime/core/errors.js';
+import type { Logger } from '../../runtime/core/log.js';
+
+type Entry = { t: string; k: string; v?: unknown };
+
+export interface Journal {
+  get<T>(table: string, key: string): T | undefined;
+  entries<T>(table: string): IterableIterator<[string, T]>;
+  set(table: string, key: string, value: unknown): void;
+  delete(table: string, key: string): boolean;
+  /** resolves when every change so far is on disk */
+  commit(): Promise<void>;
+  /** persists within `maxDelayMs`, for changes whose loss the system repairs by itself */
+  persistLater(maxDelayMs?: number): void;
+  close(): Promise<void>;
+}
+
+export async function openJournal(path: string, log: Logger, opts: { batchMs?: number } = {}): Promise<Journal> {
+  const tables = new Map<string, Map<string, unknown>>();
+  const table = (t: string): Map<string, unknown> => {
+    let m = tables.get(t);
+    if (!m) tables.set(t, (m = new Map()));
+    return m;
+  };
+  const memory = path === ':memory:';
+  let fileBytes = 0;
+  if (!memory && existsSync(path)) {
+    const text = readFileSync(path, 'utf8');
+    fileBytes = Buffer.byteLength(text);
+    const lines = text.split('\n');
+    let bad = 0;
+    lines.forEach((line, i) => {
+      if (line === '') return;
+      try {
+        const e = JSON.parse(line) as Entry;
+        if (typeof e.t !== 'string' || typeof e.k !== 'string') throw new Error('not an entry');
+        if ('v' in e) table(e.t).set(e.k, e.v);
+        else table(e.t).delete(e.k);
+      } catch {
+        if (i >= lines.length - 2) log.warn(`${path}: dropped a torn last entry (a crash mid-write)`);
+        else bad++;
+      }
+    });
+    if (bad > 0) {
+      const aside = `${path}.corrupt-${Date.now()}`;
+      renameSync(path, aside);
+      log.error(`${path}: ${bad} unreadable entries; kept what was readable and moved the file to ${aside}`);
+      fileBytes = 0;
+    }
+  }
+  if (!memory) mkdirSync(dirname(path), { recursive: true });
+
+  let pending: string[] = [];
+  let pendingBytes = 0;
+  let waiting: { resolve(): void; reject(e: Error): void }[] = [];
+  let fh: FileHandle | undefined;
+  let chain: Promise<void> = Promise.resolve();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let timerDue = Infinity;
+  let closed = false;
+  let needsSnapshot = fileBytes === 0 && tables.size > 0; // after a corrupt file was moved aside
+  let nextCompactionCheck = 4 * 1024 * 1024;
+
+  const liveBytes = (): number => {
+    let n = 0;
+    for (const [t, m] of tables) for (const [k, v] of m) n += t.length + k.length + JSON.stringify(v).length + 20;
+    return n;
+  };
+
+  const snapshot = async (): Promise<void> => {
+    const tmp = `${path}.tmp`;
+    const out = await open(tmp, 'w', 0o600);
+    let bytes = 0;
+    try {
+      let chunk: string[] = [];
+      for (const [t, m] of tables) {
+        for (const [k, v] of m) {
+          const line = JSON.stringify({ t, k, v }) + '\n';
+          bytes += Buffer.byteLength(line);
+          chunk.push(line);
+          if (chunk.length >= 1000) {
+            await out.write(chunk.join(''));
+            chunk = [];
+          }
+        }
+      }
+      await out.write(chunk.join(''));
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    await fh?.close();
+    fh = undefined;
+    await rename(tmp, path);
+    const dir = await open(dirname(path), 'r');
+    await dir.sync().finally(() => dir.close());
+    fileBytes = bytes;
+  };
+
+  const flush = async (): Promise<void> => {
+    timer = undefined;
+    timerDue = Infinity;
+    const lines = pending;
+    const batch = waiting;
+    pending = [];
+    pendingBytes = 0;
+    waiting = [];
+    if (memory || (lines.length === 0 && !needsSnapshot)) return batch.forEach((w) => w.resolve());
+    try {
+      let compact = needsSnapshot;
+      if (!compact && fileBytes > nextCompactionCheck) {
+        compact = fileBytes > 3 * liveBytes();
+        nextCompactionCheck = compact ? 4 * 1024 * 1024 : fileBytes * 1.5;
+      }
+      if (compact) {
+        needsSnapshot = false;
+        await snapshot(); // the snapshot holds the pending changes too
+      } else {
+        fh ??= await open(path, 'a', 0o600);
+        const data = lines.join('');
+        await fh.write(data);
+        await fh.datasync();
+        fileBytes += Buffer.byteLength(data);
+      }
+      batch.forEach((w) => w.resolve());
+    } catch (err) {
+      const e = new KubeEdgeError('store_failed', `cannot write ${path}: ${errorText(err)}`);
+      log.error(e.message);
+      pending = lines.concat(pending); // keep them for the next attempt
+      batch.forEach((w) => w.reject(e));
+    }
+  };
+
+  const schedule = (delayMs: number): void => {
+    if (closed) return;
+    const due = Date.now() + delayMs;
+    if (timer !== undefined && timerDue <= due) return;
+    if (timer !== undefined) clearTimeout(timer);
+    timerDue = due;
+    timer = setTimeout(() => {
+      chain = chain.then(flush);
+    }, delayMs);
+  };
+
+  const append = (e: Entry): void => {
+    const line = JSON.stringify(e) + '\n';
+    pending.push(line);
+    pendingBytes += line.length;
+    // a flood of lazy writes must not wait in memory for its timer
+    if (pendingBytes > 1024 * 1024) schedule(0);
+  };
+
+  return {
+    get: <T>(t: string, k: string) => tables.get(t)?.get(k) as T | undefined,
+    entries: <T>(t: string) => (tables.get(t) ?? new Map<string, unknown>()).entries() as IterableIterator<[string, T]>,
+    set(t, k, v) {
+      table(t).set(k, v);
+      append({ t, k, v });
+    },
+    delete(t, k) {
+      const had = tables.get(t)?.delete(k) ?? false;
+      if (had) append({ t, k });
+      return had;
+    },
+    commit() {
+      return new Promise<void>((resolve, reject) => {
+        waiting.push({ resolve, reject });
+        schedule(opts.batchMs ?? 2);
+      });
+    },
+    persistLater(maxDelayMs = 1000) {
+      schedule(maxDelayMs);
+    },
+    async close() {
+      if (closed) return;
+      if (timer !== undefined) clearTimeout(timer);
+      chain = chain.then(flush);
+      await chain;
+      closed = true;
+      await fh?.close();
+      fh = undefined;
+    },
+  };
+}

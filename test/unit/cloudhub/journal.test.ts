@@ -1,0 +1,52 @@
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openJournal } from '../../../cloud-stub/store/journal.js';
+import { createLogger } from '../../../runtime/core/log.js';
+
+const lines: string[] = [];
+const log = createLogger({ sink: { write: (_l, line) => lines.push(line) } });
+const dirs: string[] = [];
+const tmp = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'ke-journal-'));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+describe('cloud journal', () => {
+  it('replays committed changes after a reopen and drops a torn last line', async () => {
+    const path = join(tmp(), 'cloud.db');
+    const j = await openJournal(path, log);
+    j.set('objects', 'a', { n: 1 });
+    j.set('objects', 'b', { n: 2 });
+    j.delete('objects', 'a');
+    await j.commit();
+    await j.close();
+    appendFileSync(path, '{"t":"objects","k":"c","v":{"n"'); // a crash mid-write
+    const again = await openJournal(path, log);
+    expect(again.get('objects', 'a')).toBeUndefined();
+    expect(again.get('objects', 'b')).toEqual({ n: 2 });
+    expect(again.get('objects', 'c')).toBeUndefined();
+    expect(lines.some((l) => l.includes('dropped a torn last entry'))).toBe(true);
+    await again.close();
+  });
+
+  it('compacts a file that grew far past its live data', async () => {
+    const path = join(tmp(), 'cloud.db');
+    const j = await openJournal(path, log);
+    const big = 'x'.repeat(1000);
+    for (let round = 0; round < 12; round++) {
+      for (let i = 0; i < 500; i++) j.set('t', `k${i}`, { big, round });
+      await j.commit();
+    }
+    await j.close();
+    expect(statSync(path).size).toBeLessThan(4 * 1024 * 1024);
+    const again = await openJournal(path, log);
+    expect(again.get('t', 'k7')).toEqual({ big, round: 11 });
+    expect([...again.entries('t')]).toHaveLength(500);
+    await again.close();
+    expect(readdirSync(join(path, '..')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+});
