@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import mqtt from 'mqtt';
 import { makeCluster, type Cluster } from '../test/e2e/cluster.js';
-import { freePort } from '../test/peers/proxy.js';
+import { freePort, startProxy } from '../test/peers/proxy.js';
 import { createBus } from '../runtime/core/bus.js';
 import { openDb } from '../runtime/core/db.js';
 import { systemClock } from '../runtime/core/clock.js';
@@ -164,6 +164,29 @@ async function memoryPerEdge(c: Cluster, proc: Proc, port: number, edges: number
   return { perEdgeKiB: (loaded.rss - idle.rss) / edges, heapPerEdgeKiB: (loaded.heap - idle.heap) / edges, idleKiB: idle.rss, loadedKiB: loaded.rss };
 }
 
+/** Blackholes a live link (a proxy that stops forwarding) and reads how long each side heard nothing. */
+async function deadLinkDetection(): Promise<{ edge: number; cloud: number }> {
+  const heartbeat = 1;
+  const c = await makeCluster({ keepaliveInterval: 2 * heartbeat });
+  try {
+    await c.startCloud();
+    const p = await startProxy(c.hubPort);
+    const edge = await c.startEdge('bench-dead', { server: `127.0.0.1:${p.port}`, heartbeat, handshakeTimeout: 1 });
+    await edge.proc.waitFor(/connected to wss:/, 15_000);
+    await new Promise((r) => setTimeout(r, 1500));
+    const from = edge.proc.lines.length;
+    const cloudFrom = c.cloud!.lines.length;
+    p.blackhole(true);
+    const e = await edge.proc.waitFor(/no answer from the cloud for \d+ ms/, 10_000, from);
+    const cl = await c.cloud!.waitFor(/closing session: no traffic for \d+ ms/, 10_000, cloudFrom);
+    await p.close();
+    const ms = (l: string): number => Number(/for (\d+) ms/.exec(l)?.[1]);
+    return { edge: ms(e) / (heartbeat * 1000), cloud: ms(cl) / (heartbeat * 1000) };
+  } finally {
+    await c.stop();
+  }
+}
+
 async function main(): Promise<void> {
   const rows: Row[] = [];
   const c = await makeCluster({ keepaliveInterval: 30 });
@@ -195,6 +218,9 @@ async function main(): Promise<void> {
   } finally {
     await c.stop();
   }
+  const dead = await deadLinkDetection();
+  rows.push({ metric: 'dead link noticed by the edge (silence before giving up)', ours: dead.edge, unit: 'heartbeats', target: '≤ 2', met: dead.edge <= 2 });
+  rows.push({ metric: 'dead link noticed by the cloud (keepaliveInterval = 2 heartbeats)', ours: dead.cloud, unit: 'heartbeats', target: '≤ 2 + one check', met: dead.cloud <= 2.25 });
   report('link', rows);
 }
 

@@ -58,7 +58,7 @@ export class NodeSession {
     ws.on('pong', () => (this.lastSeen = clock.now()));
     ws.on('close', (code, reason) => this.finish(`closed by edge (${code}${reason.length ? ' ' + reason.toString() : ''})`));
     ws.on('error', (err) => this.finish(`socket error: ${err.message}`));
-    const tick = Math.max(50, Math.min(1000, this.o.keepaliveMs / 4));
+    const tick = Math.max(50, Math.min(1000, this.o.keepaliveMs / 8)); // the deadline is overshot by at most one tick
     this.timer = clock.setInterval(() => this.tick(), tick);
   }
 

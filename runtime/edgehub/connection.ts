@@ -1,7 +1,8 @@
 /**
  * One WebSocket session to CloudHub over mutual TLS. Notices a dead or half-open link on its own:
  * it pings every half heartbeat and gives up when nothing (frame or pong) has come back for
- * 1.5 heartbeats, checked every quarter heartbeat, so a dead link is noticed within two heartbeats.
+ * 1.25 heartbeats, checked every quarter heartbeat: a dead link is noticed within 1.5 heartbeats,
+ * which leaves half a heartbeat for a busy machine's late timers before the two-heartbeat promise.
  */
 import { WebSocket } from 'ws';
 import type { Clock, Timer } from '../core/clock.js';
@@ -118,7 +119,7 @@ export class Connection {
 
   private check(): void {
     const idle = this.o.clock.now() - this.lastSeen;
-    if (idle > this.o.heartbeatMs * 1.5) this.close(`no answer from the cloud for ${Math.round(idle)} ms: link is dead`);
+    if (idle > this.o.heartbeatMs * 1.25) this.close(`no answer from the cloud for ${Math.round(idle)} ms: link is dead`);
   }
 
   close(reason: string): void {
