@@ -14,9 +14,12 @@ export const cloudCoreSchema = s.obj({
       keepaliveInterval: s.num(30, { min: 0.1 }),
       tlsCAFile: s.str('/etc/kubeedge/ca/rootCA.crt'),
       tlsCAKeyFile: s.str('/etc/kubeedge/ca/rootCA.key'),
-      tlsCertFile: s.str('/etc/kubeedge/certs/server.crt'),
-      tlsPrivateKeyFile: s.str('/etc/kubeedge/certs/server.key'),
+      // not KubeEdge's certs/server.crt: that is the edge's certificate, and both may share a host
+      tlsCertFile: s.str('/etc/kubeedge/certs/cloudcore.crt'),
+      tlsPrivateKeyFile: s.str('/etc/kubeedge/certs/cloudcore.key'),
       tokenRefreshDuration: s.num(12, { min: 0.001 }),
+      /** the HMAC secret of join tokens (made when missing); the current token is written beside it, as `token` */
+      tokenSecretFile: s.str('/etc/kubeedge/tokens/tokensecret'),
       edgeCertSigningDuration: s.num(365, { min: 0.0001 }),
       /** largest frame accepted from an edge, bytes */
       maxFrameBytes: s.num(1024 * 1024, { min: 1024, integer: true }),

@@ -1,18 +1,22 @@
 /** cloudcore: the composition root of the cloud side. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { dirname } from 'node:path';
 import { createBus } from '../runtime/core/bus.js';
 import { systemClock } from '../runtime/core/clock.js';
 import { runProgram } from '../runtime/core/cli.js';
 import { loadConfig } from '../runtime/core/configfile.js';
 import { errorText } from '../runtime/core/errors.js';
-import { createLogger } from '../runtime/core/log.js';
+import { createLogger, type Logger } from '../runtime/core/log.js';
 import { startModules } from '../runtime/core/module.js';
 import { defaults } from '../runtime/core/schema.js';
 import { createApiServer } from './apiserver/index.js';
 import { createCloudHub } from './cloudhub/index.js';
-import { cloudCoreSchema, type CloudCoreConfig } from './config.js';
+import { createCertService } from './certs/service.js';
+import { loadTokenSecret, startTokenRotation, tokenFileFor } from './certs/tokens.js';
+import { cloudCoreSchema, type CloudCoreConfig, type CloudHubConfig } from './config.js';
+import { createCA, issueServerCert } from './certs/pki.js';
+import { hostAddress } from './certs/address.js';
 import { createEdgeController } from './edgecontroller/index.js';
 import { openJournal } from './store/journal.js';
 import { ObjectStore } from './store/objects.js';
@@ -43,16 +47,54 @@ export function adminToken(path: string): string {
   return readFileSync(path, 'utf8').trim();
 }
 
+/** As KubeEdge's cloudcore: a CA and a server certificate are made when their files are missing. */
+function ensureCloudCertificates(hub: CloudHubConfig, log: Logger): void {
+  const write = (path: string, data: string, mode: number): void => {
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, data, { mode });
+  };
+  if (!existsSync(hub.tlsCAFile)) {
+    if (existsSync(hub.tlsCertFile)) throw new Error(`${hub.tlsCertFile} exists but its CA ${hub.tlsCAFile} does not; restore the CA or remove both`);
+    const ca = createCA();
+    write(hub.tlsCAFile, ca.cert, 0o644);
+    write(hub.tlsCAKeyFile, ca.key, 0o600);
+    log.info(`made a new CA: ${hub.tlsCAFile}`);
+  }
+  if (!existsSync(hub.tlsCertFile)) {
+    const ca = { cert: readFile(hub.tlsCAFile, 'CA certificate').toString(), key: readFile(hub.tlsCAKeyFile, 'CA key').toString() };
+    const sans = hub.advertiseAddress.length > 0 ? hub.advertiseAddress : [hostAddress()];
+    const server = issueServerCert(ca, { sans });
+    write(hub.tlsCertFile, server.cert, 0o644);
+    write(hub.tlsPrivateKeyFile, server.key, 0o600);
+    log.info(`made the server certificate ${hub.tlsCertFile} for ${[...sans, 'localhost'].join(', ')}`);
+  }
+}
+
 export async function startCloudCore(config: CloudCoreConfig): Promise<() => Promise<void>> {
   const log = createLogger({ scope: 'cloudcore' });
   const m = config.modules;
-  const hubTls = { ca: readFile(m.cloudHub.tlsCAFile, 'CA certificate'), cert: readFile(m.cloudHub.tlsCertFile, 'server certificate'), key: readFile(m.cloudHub.tlsPrivateKeyFile, 'server key') };
+  const hub = m.cloudHub;
+  ensureCloudCertificates(hub, log);
+  const hubTls = { ca: readFile(hub.tlsCAFile, 'CA certificate'), cert: readFile(hub.tlsCertFile, 'server certificate'), key: readFile(hub.tlsPrivateKeyFile, 'server key') };
   const token = m.apiServer.enable ? adminToken(m.apiServer.tokenFile) : '';
   const journal = await openJournal(config.database.dataSource, log.child('store'));
   const store = new ObjectStore(journal);
   const bus = createBus(log.child('bus'));
 
-  const cloudHub = createCloudHub({ config: m.cloudHub, tls: () => hubTls, store });
+  const tokenSecret = loadTokenSecret(hub.tokenSecretFile);
+  const caDer = new X509Certificate(hubTls.ca).raw;
+  const tokens = startTokenRotation({ secret: tokenSecret, caDer, file: tokenFileFor(hub.tokenSecretFile), refreshHours: hub.tokenRefreshDuration, clock: systemClock });
+
+  const cloudHub = createCloudHub({ config: hub, tls: () => hubTls, store });
+  const certService = createCertService({
+    address: hub.https.address,
+    port: hub.https.port,
+    ca: { cert: hubTls.ca.toString(), key: hub.https.enable ? readFile(hub.tlsCAKeyFile, 'CA key').toString() : '' },
+    server: { cert: hubTls.cert.toString(), key: hubTls.key.toString() },
+    tokenSecret,
+    signingDays: hub.edgeCertSigningDuration,
+    store,
+  });
   const edgeController = createEdgeController({ store });
   const syncController = createSyncController({ store, online: () => cloudHub.sessions().keys() });
   const apiServer = createApiServer({ config: m.apiServer, tls: () => hubTls, token: () => token, store, liveStatus: (n) => edgeController.liveStatus(n) });
@@ -61,13 +103,15 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
     [
       { module: edgeController, enabled: m.edgeController.enable },
       { module: syncController, enabled: m.syncController.enable },
-      { module: cloudHub, enabled: m.cloudHub.enable && m.cloudHub.websocket.enable },
+      { module: cloudHub, enabled: hub.enable && hub.websocket.enable },
+      { module: certService, enabled: hub.enable && hub.https.enable },
       { module: apiServer, enabled: m.apiServer.enable },
     ],
     { bus, log, clock: systemClock },
   );
   log.info(`cloudcore is running`);
   return async () => {
+    tokens.stop();
     await stopModules();
     await journal.close();
   };

@@ -10,6 +10,7 @@ import { startModules } from './core/module.js';
 import { defaults } from './core/schema.js';
 import { edgeCoreSchema, type EdgeCoreConfig } from './config.js';
 import { createEdgeHub } from './edgehub/index.js';
+import { certificateSource, ensureEdgeCertificate } from './edgehub/join.js';
 import { cloudcoreRunningHere } from './environment.js';
 import { createMetaManager } from './metamanager/index.js';
 
@@ -38,11 +39,16 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
   const log = createLogger({ scope: 'edgecore' });
   const m = config.modules;
   const nodeName = m.edged.hostnameOverride;
+  if (!/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/.test(nodeName)) {
+    throw new Error(`modules.edged.hostnameOverride ${JSON.stringify(nodeName)} is not a valid node name: lowercase letters, digits, "-" and ".", at most 63`);
+  }
   const hub = m.edgeHub;
+  if (hub.enable) await ensureEdgeCertificate(hub, nodeName, log.child('edgehub'));
   const edgeHub = createEdgeHub({
     config: hub,
     nodeName,
     tls: () => ({ ca: readPem(hub.tlsCaFile, 'CA certificate'), cert: readPem(hub.tlsCertFile, 'edge certificate'), key: readPem(hub.tlsPrivateKeyFile, 'edge key') }),
+    certificates: certificateSource(hub, nodeName),
   });
   const metaManager = createMetaManager({ config: m.metaManager, dataSource: config.database.dataSource });
   for (const [name, mod] of Object.entries({ eventBus: m.eventBus, deviceTwin: m.deviceTwin, serviceBus: m.serviceBus })) {

@@ -108,11 +108,13 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       return reply(200, present(o));
     }
     if (method === 'DELETE' && t.name !== undefined && t.namespace !== undefined) {
+      // a node that joined but never connected has no object, only its name bound to its key
+      const joined = t.kind === 'node' && deps.store.nodeKey(t.name) !== undefined;
       const o = await deps.store.delete(t.kind, ns, t.name);
-      if (!o) throw new ApiError('NotFound', `${t.kind}s "${t.name}" not found`);
+      if (!o && !joined) throw new ApiError('NotFound', `${t.kind}s "${t.name}" not found`);
       if (t.kind === 'node') deps.store.forgetNode(t.name);
       ctx?.log.info(`deleted ${t.kind} ${ns}/${t.name}`);
-      return reply(200, o.object);
+      return reply(200, o?.object ?? { apiVersion: 'v1', kind: 'Node', metadata: { name: t.name } });
     }
     if ((method === 'POST' && t.name === undefined) || (method === 'PUT' && t.name !== undefined)) {
       if (t.kind === 'node' || t.namespace === undefined) throw new ApiError('MethodNotAllowed', `${method} is not supported on ${url.pathname}`);

@@ -27,8 +27,9 @@ export function serialNumber(): string {
 }
 
 function validity(cert: forge.pki.Certificate, days: number, now = Date.now()): void {
-  cert.validity.notBefore = new Date(now - 5 * 60_000); // tolerate small clock skew
-  cert.validity.notAfter = new Date(now + days * 86_400_000);
+  const life = days * 86_400_000;
+  cert.validity.notBefore = new Date(now - Math.min(5 * 60_000, life * 0.05)); // tolerate a little clock skew
+  cert.validity.notAfter = new Date(now + life);
 }
 
 export function createCA(opts: { cn?: string; days?: number } = {}): KeyPairPem {

@@ -54,6 +54,7 @@ export function resourceOf(kind: Kind, namespace: string, name: string): string 
 const OBJECTS = 'objects';
 const SYNC = 'objectsync';
 const COUNTERS = 'counters';
+const NODE_KEYS = 'nodekeys';
 
 export class ObjectStore {
   readonly events = new EventEmitter<{ change: [ChangeEvent] }>();
@@ -158,9 +159,23 @@ export class ObjectStore {
     this.journal.persistLater();
   }
 
+  /** Forgets what a deleted node held and which key owned its name. */
   forgetNode(node: string): void {
     for (const resource of this.acked.get(node)?.keys() ?? []) this.journal.delete(SYNC, `${node}\n${resource}`);
     this.acked.delete(node);
+    this.journal.delete(NODE_KEYS, node);
     this.journal.persistLater();
+  }
+
+  // --- which key a node name belongs to (sha256 of its public key) ---
+
+  nodeKey(node: string): string | undefined {
+    return this.journal.get<string>(NODE_KEYS, node);
+  }
+
+  async bindNodeKey(node: string, fingerprint: string): Promise<void> {
+    if (this.journal.get<string>(NODE_KEYS, node) === fingerprint) return;
+    this.journal.set(NODE_KEYS, node, fingerprint);
+    await this.journal.commit();
   }
 }

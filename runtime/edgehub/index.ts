@@ -13,6 +13,7 @@ import type { EdgeHubConfig } from '../config.js';
 import { createBackoff, type Backoff } from './backoff.js';
 import { Connection } from './connection.js';
 import { createTokenBucket, type TokenBucket } from './ratelimit.js';
+import { renewalAt } from './certificates.js';
 
 export const EDGEHUB = 'edgehub';
 
@@ -27,10 +28,17 @@ const DOWNSTREAM: Record<string, string> = {
   [Group.user]: Group.bus,
 };
 
+/** The edge certificate as EdgeHub sees it: how long it is valid, and how to get a new one. */
+export interface CertificateSource {
+  validity(): { notBefore: number; notAfter: number } | undefined;
+  renew(): Promise<void>;
+}
+
 export interface EdgeHubDeps {
   config: EdgeHubConfig;
   nodeName: string;
   tls: () => { ca: Buffer; cert: Buffer; key: Buffer };
+  certificates?: CertificateSource;
   backoff?: Backoff;
   /** upstream messages held while the link is down or slow */
   queueLimit?: number;
@@ -63,6 +71,7 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
   let reconnectTimer: Timer | undefined;
   let keepaliveTimer: Timer | undefined;
   let pumpTimer: Timer | undefined;
+  let renewTimer: Timer | undefined;
   let stopped = true;
   let writable = true;
   const stats: EdgeHubStats = { connected: false, connects: 0, queued: 0, sent: 0, dropped: 0, badFrames: 0 };
@@ -187,6 +196,35 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
     conn.open();
   };
 
+  /** Renews the certificate 70–90% into its lifetime, then reconnects with the new one. */
+  const scheduleRenewal = (retryMs?: number): void => {
+    const certs = deps.certificates;
+    if (!certs || stopped || !ctx) return;
+    const c = ctx;
+    const validity = certs.validity();
+    const at = retryMs !== undefined ? c.clock.now() + retryMs : validity ? renewalAt(validity) : c.clock.now() + 60_000;
+    // setTimeout fires at once beyond 2^31-1 ms (24.8 days): wait in steps
+    const delay = Math.min(Math.max(0, at - c.clock.now()), 2 ** 31 - 1);
+    c.clock.clear(renewTimer);
+    renewTimer = c.clock.setTimeout(() => {
+      if (c.clock.now() < at - 1000) return scheduleRenewal(at - c.clock.now());
+      c.log.info('renewing the edge certificate');
+      certs.renew().then(
+        () => {
+          c.log.info('edge certificate renewed; reconnecting with it');
+          conn?.close('certificate renewed');
+          scheduleRenewal();
+        },
+        (err: unknown) => {
+          const left = (certs.validity()?.notAfter ?? 0) - c.clock.now();
+          const retry = Math.max(5_000, Math.min(60_000, left / 10));
+          c.log.error(`certificate renewal failed (${errorText(err)}); retrying in ${Math.round(retry / 1000)} s`);
+          scheduleRenewal(retry);
+        },
+      );
+    }, delay);
+  };
+
   const scheduleReconnect = (): void => {
     if (stopped || reconnectTimer !== undefined) return;
     const delay = backoff.next();
@@ -204,6 +242,7 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
       bucket = createTokenBucket(cfg.messageQPS, cfg.messageBurst, c.clock);
       c.bus.register(EDGEHUB, Group.hub, fromModules, { queueLimit });
       connect();
+      scheduleRenewal();
     },
     async stop() {
       if (stopped) return;
@@ -211,6 +250,7 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
       ctx?.clock.clear(reconnectTimer);
       ctx?.clock.clear(keepaliveTimer);
       ctx?.clock.clear(pumpTimer);
+      ctx?.clock.clear(renewTimer);
       conn?.close('edgecore stopping');
       ctx?.bus.unregister(EDGEHUB);
     },

@@ -1,27 +1,49 @@
 /** keadm: the admin tool. One file per command; this file only dispatches. */
 import { VERSION } from '../core/cli.js';
+import { errorText } from '../core/errors.js';
+import { init } from './init.js';
+import { gettoken } from './gettoken.js';
+import { join } from './join.js';
+import { reset } from './reset.js';
+import { apply } from './apply.js';
+import { get } from './get.js';
+import { del } from './delete.js';
+import { UsageError } from './flags.js';
 
 const usage = `keadm: install and manage KubeEdge cloud and edge nodes.
 
 Usage: keadm COMMAND [flags]
-  version    print the version
+  init      [--advertise-address IP[,IP...]] [--config-dir DIR] [--data-dir DIR] [--foreground]
+            make the CA, certificates, token secret and cloudcore.yaml, then start cloudcore
+  gettoken  [--config-dir DIR]                 print the current join token
+  join      --cloudcore-ipport=IP:PORT --token=TOKEN [--edgenode-name NAME] [--certport 10002]
+            [--config-dir DIR] [--data-dir DIR] [--foreground]
+            join this machine as an edge node and start edgecore
+  reset     [--config-dir DIR] [--data-dir DIR]  stop what init or join started and remove what they wrote
+  apply     -f FILE|-                           create or update resources (several YAML documents)
+  get       nodes|devices|devicemodels [NAME] [-n NS] [-o yaml|json]
+  delete    nodes|devices|devicemodels NAME [-n NS]
+  version   print the version
+Defaults: --config-dir /etc/kubeedge, --data-dir /var/lib/kubeedge.
 `;
 
+const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { init, gettoken, join, reset, apply, get, delete: del };
+
 export async function runKeadm(argv: readonly string[]): Promise<void> {
-  const [cmd] = argv;
-  switch (cmd) {
-    case 'version':
-    case '--version':
-      process.stdout.write(`keadm version: v${VERSION}\n`);
-      return;
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      process.stdout.write(usage);
-      return;
-    default:
-      process.stderr.write(`keadm: unknown command ${JSON.stringify(cmd)}; see keadm --help\n`);
-      process.exitCode = 1;
+  const [cmd, ...rest] = argv;
+  if (cmd === 'version' || cmd === '--version') return void process.stdout.write(`keadm version: v${VERSION}\n`);
+  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') return void process.stdout.write(usage);
+  const run = commands[cmd];
+  if (!run) {
+    process.stderr.write(`keadm: unknown command ${JSON.stringify(cmd)}; see keadm --help\n`);
+    process.exitCode = 1;
+    return;
+  }
+  try {
+    process.exitCode = await run(rest);
+  } catch (err) {
+    // one line: the cause and the fix
+    process.stderr.write(`keadm ${cmd}: ${errorText(err).split('\n')[0]}${err instanceof UsageError ? ' (see keadm --help)' : ''}\n`);
+    process.exitCode = 1;
   }
 }

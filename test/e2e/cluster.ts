@@ -13,10 +13,13 @@ export interface Cluster {
   pki: TestPki;
   hubPort: number;
   apiPort: number;
+  certPort: number;
   cloud: Proc | undefined;
   api: ApiClient;
   startCloud(extra?: Record<string, unknown>, env?: Record<string, string>): Promise<Proc>;
-  startEdge(node: string, opts?: { server?: string; heartbeat?: number; metaPort?: number; handshakeTimeout?: number; launcher?: string[]; readyTimeoutMs?: number }): Promise<Edge>;
+  /** the current join token, as cloudcore wrote it */
+  token(): string;
+  startEdge(node: string, opts?: { server?: string; heartbeat?: number; metaPort?: number; handshakeTimeout?: number; launcher?: string[]; readyTimeoutMs?: number; token?: string }): Promise<Edge>;
   stop(): Promise<void>;
 }
 
@@ -34,6 +37,7 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
   const pki = makePki(dir);
   const hubPort = await freePort();
   const apiPort = await freePort();
+  const certPort = await freePort();
   const tokenFile = join(dir, 'admin.token');
   writeFileSync(tokenFile, 'test-admin-token\n');
   const procs: Proc[] = [];
@@ -42,6 +46,7 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
     pki,
     hubPort,
     apiPort,
+    certPort,
     cloud: undefined,
     api: apiClient(apiPort, pki.ca.cert, 'test-admin-token'),
     async startCloud(extra = {}, env = {}) {
@@ -57,8 +62,9 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
             tlsCAKeyFile: pki.caKeyFile,
             tlsCertFile: pki.serverCertFile,
             tlsPrivateKeyFile: pki.serverKeyFile,
+            tokenSecretFile: join(dir, 'tokens', 'tokensecret'),
             websocket: { address: '127.0.0.1', port: hubPort },
-            https: { address: '127.0.0.1', port: 0 },
+            https: { address: '127.0.0.1', port: certPort },
             ...extra,
           },
           apiServer: { address: '127.0.0.1', port: apiPort, tokenFile },
@@ -72,10 +78,14 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
       await proc.waitFor(/cloudcore is running/);
       return proc;
     },
+    token() {
+      return readFileSync(join(dir, 'tokens', 'token'), 'utf8').trim();
+    },
     async startEdge(node, o = {}) {
       const edgeDir = join(dir, node);
       mkdirSync(edgeDir, { recursive: true });
-      const certs = pki.edge(node);
+      // with a token the edge joins by itself (no certificate yet); else it gets one made here
+      const certs = o.token ? { certFile: join(edgeDir, 'certs', 'server.crt'), keyFile: join(edgeDir, 'certs', 'server.key') } : pki.edge(node);
       const metaPort = o.metaPort ?? (await freePort());
       const config = {
         apiVersion: 'edgecore.config.kubeedge.io/v1alpha2',
@@ -84,7 +94,8 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
         modules: {
           edgeHub: {
             heartbeat: o.heartbeat ?? 1,
-            tlsCaFile: pki.caFile,
+            ...(o.token ? { token: o.token, httpServer: `https://127.0.0.1:${certPort}` } : {}),
+            tlsCaFile: o.token ? join(edgeDir, 'ca', 'rootCA.crt') : pki.caFile,
             tlsCertFile: certs.certFile,
             tlsPrivateKeyFile: certs.keyFile,
             websocket: { server: o.server ?? `127.0.0.1:${hubPort}`, handshakeTimeout: o.handshakeTimeout ?? 5 },

@@ -1,0 +1,157 @@
+/**
+ * The certificate service (port 10002), as KubeEdge's:
+ *   GET /ca.crt    the CA certificate, DER
+ *   GET /edge.crt  a PKCS#10 CSR (PEM or DER) in the body, `NodeName: <name>` and either
+ *                  `Authorization: Bearer <jwt>` (a join) or, for a renewal, the node's current
+ *                  client certificate on the TLS connection. Answers the certificate, DER.
+ * A node name belongs to the first key that joined under it; another key gets 409 until the node is
+ * deleted. Every refusal is logged with its reason (never the token).
+ */
+import { createHash, X509Certificate } from 'node:crypto';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
+import forge from 'node-forge';
+import type { Module, ModuleContext } from '../../runtime/core/module.js';
+import { errorText } from '../../runtime/core/errors.js';
+import type { ObjectStore } from '../store/objects.js';
+import { signEdgeCert, type KeyPairPem } from './pki.js';
+import { verifyJwt } from './jwt.js';
+
+export interface CertServiceDeps {
+  address: string;
+  port: number;
+  ca: KeyPairPem;
+  server: { cert: string; key: string };
+  tokenSecret: Buffer;
+  signingDays: number;
+  store: ObjectStore;
+}
+
+export interface CertService extends Module {
+  port(): number;
+  issued(): number;
+}
+
+const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+const MAX_CSR = 16 * 1024;
+
+class Refusal extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function readCsr(body: Buffer): forge.pki.CertificateSigningRequest {
+  const text = body.toString('latin1');
+  try {
+    if (text.includes('-----BEGIN CERTIFICATE REQUEST-----')) return forge.pki.certificationRequestFromPem(text);
+    return forge.pki.certificationRequestFromAsn1(forge.asn1.fromDer(forge.util.createBuffer(text)));
+  } catch (err) {
+    throw new Refusal(400, `the body is not a PKCS#10 certificate request: ${errorText(err)}`);
+  }
+}
+
+export function createCertService(deps: CertServiceDeps): CertService {
+  let server: Server | undefined;
+  let ctx: ModuleContext | undefined;
+  let issued = 0;
+  const caCert = new X509Certificate(deps.ca.cert);
+  const caDer = caCert.raw;
+
+  const issue = async (req: IncomingMessage, body: Buffer): Promise<Buffer> => {
+    const nodeHeader = req.headers['nodename'];
+    const node = typeof nodeHeader === 'string' ? nodeHeader : '';
+    if (!NODE_NAME.test(node)) throw new Refusal(400, `NodeName header ${JSON.stringify(node)} is not a valid node name (lowercase DNS subdomain)`);
+
+    // a renewal: the node's current certificate on this connection
+    const peer = (req.socket as TLSSocket).getPeerX509Certificate?.();
+    let renewal = false;
+    if (peer) {
+      if (!peer.checkIssued(caCert) || !peer.verify(caCert.publicKey)) throw new Refusal(401, 'the client certificate is not signed by this cloud');
+      if (Date.parse(peer.validTo) <= Date.now()) throw new Refusal(401, 'the client certificate has expired; join again with a token');
+      const cn = /CN=([^\n,]+)/.exec(peer.subject)?.[1];
+      if (cn !== `system:node:${node}`) throw new Refusal(403, `certificate of ${cn ?? '?'} may not renew node ${node}`);
+      renewal = true;
+    } else {
+      const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+      if (!auth) throw new Refusal(401, 'a join needs "Authorization: Bearer <token>"; a renewal needs the node certificate');
+      const check = verifyJwt(deps.tokenSecret, auth[1] as string);
+      if (!check.ok) throw new Refusal(401, `token refused: ${check.reason}`);
+    }
+
+    const csr = readCsr(body);
+    if (!csr.verify()) throw new Refusal(400, 'the certificate request is not signed by its own key');
+    const cn = csr.subject.getField('CN')?.value as string | undefined;
+    if (cn !== `system:node:${node}`) throw new Refusal(403, `the request names ${JSON.stringify(cn)}, not system:node:${node}`);
+    const publicKey = csr.publicKey as forge.pki.rsa.PublicKey | null;
+    if (!publicKey) throw new Refusal(400, 'the certificate request has no RSA public key');
+    const spkiDer = Buffer.from(forge.asn1.toDer(forge.pki.publicKeyToAsn1(publicKey)).getBytes(), 'binary');
+    const fingerprint = createHash('sha256').update(spkiDer).digest('hex');
+
+    const bound = deps.store.nodeKey(node);
+    if (!renewal && bound !== undefined && bound !== fingerprint) {
+      throw new Refusal(409, `node name ${node} is already taken by another key; delete that node ("keadm delete node ${node}") or join under another name`);
+    }
+    await deps.store.bindNodeKey(node, fingerprint);
+    const pem = signEdgeCert(deps.ca, publicKey, node, deps.signingDays);
+    issued++;
+    ctx?.log.info(`${renewal ? 'renewed' : 'issued'} the certificate of node ${node} (valid ${deps.signingDays} days)`);
+    return new X509Certificate(pem).raw;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/ca.crt') {
+      res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(caDer);
+      return;
+    }
+    if (req.method === 'GET' && path === '/edge.crt') {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const c of req) {
+        size += (c as Buffer).length;
+        if (size > MAX_CSR) throw new Refusal(413, `a certificate request is at most ${MAX_CSR} bytes`);
+        chunks.push(c as Buffer);
+      }
+      const der = await issue(req, Buffer.concat(chunks));
+      res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(der);
+      return;
+    }
+    throw new Refusal(404, `no such path: ${req.method ?? ''} ${path}`);
+  };
+
+  return {
+    name: 'certservice',
+    group: 'cloudhub',
+    port: () => {
+      const a = server?.address();
+      return typeof a === 'object' && a ? a.port : 0;
+    },
+    issued: () => issued,
+    async start(c) {
+      ctx = c;
+      // client certificates are asked for but optional: joins have none, renewals present theirs
+      server = createServer({ cert: deps.server.cert, key: deps.server.key, ca: deps.ca.cert, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (req, res) => {
+        handle(req, res).catch((err: unknown) => {
+          const status = err instanceof Refusal ? err.status : 500;
+          c.log.warn(`refused ${req.method ?? ''} ${req.url ?? ''} from ${req.socket.remoteAddress ?? '?'} (NodeName ${JSON.stringify(req.headers['nodename'] ?? '')}): ${errorText(err)}`);
+          if (!res.headersSent) res.writeHead(status, { 'content-type': 'text/plain' }).end(errorText(err) + '\n');
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        server?.once('error', reject);
+        server?.listen(deps.port, deps.address, () => resolve());
+      });
+      c.log.info(`certificate service on https://${deps.address}:${this.port()}`);
+    },
+    async stop() {
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      server?.closeAllConnections?.();
+      server = undefined;
+    },
+  } satisfies CertService;
+}

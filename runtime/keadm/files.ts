@@ -1,0 +1,69 @@
+/** Writing keadm's files so that a failure leaves nothing half-written behind. */
+import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync, rmdirSync, readdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/** Throws a clear error when `path` could not be created (its nearest existing folder is not writable). */
+export function checkWritable(path: string): void {
+  let dir = dirname(path);
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  if (!statSync(dir).isDirectory()) throw new Error(`cannot write ${path}: ${dir} is not a folder (choose another --config-dir/--data-dir)`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new Error(`cannot write ${path}: ${dir} is not writable (run as root, or choose --config-dir/--data-dir)`);
+  }
+}
+
+/** Collects writes; `commit()` puts them all in place (temp file and rename each), `rollback()` removes them. */
+export class FileSet {
+  private readonly files: { path: string; data: string; mode: number }[] = [];
+  private readonly written: string[] = [];
+  private readonly madeDirs: string[] = [];
+
+  add(path: string, data: string, mode = 0o644): this {
+    this.files.push({ path, data, mode });
+    return this;
+  }
+
+  check(): void {
+    for (const f of this.files) {
+      if (existsSync(f.path)) throw new Error(`${f.path} already exists; run "keadm reset" first`);
+      checkWritable(f.path);
+    }
+  }
+
+  commit(): void {
+    try {
+      for (const f of this.files) {
+        this.mkdirs(dirname(f.path));
+        const tmp = `${f.path}.tmp`;
+        writeFileSync(tmp, f.data, { mode: f.mode });
+        renameSync(tmp, f.path);
+        this.written.push(f.path);
+      }
+    } catch (err) {
+      this.rollback();
+      throw err;
+    }
+  }
+
+  rollback(): void {
+    for (const p of this.written.splice(0)) rmSync(p, { force: true });
+    for (const d of this.madeDirs.splice(0).reverse()) removeIfEmpty(d);
+  }
+
+  private mkdirs(dir: string): void {
+    if (existsSync(dir)) return;
+    this.mkdirs(dirname(dir));
+    mkdirSync(dir, { mode: 0o755 });
+    this.madeDirs.push(dir);
+  }
+}
+
+export function removeIfEmpty(dir: string): void {
+  try {
+    if (readdirSync(dir).length === 0) rmdirSync(dir);
+  } catch {
+    /* gone already, or not ours to remove */
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * keadm join: checks everything it can first (token, name, address, files), fetches and verifies the
+ * CA, gets the edge certificate, then writes the certificates and edgecore.yaml and starts edgecore.
+ * A failure at any step leaves nothing of it behind.
+ */
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { isIP } from 'node:net';
+import { stringify } from 'yaml';
+import { checkNotExpired, parseToken, TokenError } from '../core/token.js';
+import { fetchCa, requestCertificate } from '../edgehub/certificates.js';
+import { flags, UsageError } from './flags.js';
+import { FileSet } from './files.js';
+import { edgePaths } from './paths.js';
+import { runForeground, startService } from './service.js';
+
+function sameCertificate(a: string, b: string): boolean {
+  try {
+    return new X509Certificate(a).raw.equals(new X509Certificate(b).raw);
+  } catch {
+    return false;
+  }
+}
+
+const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
+
+export async function join(argv: readonly string[]): Promise<number> {
+  const f = flags(argv, ['cloudcore-ipport', 'token', 'edgenode-name', 'certport', 'config-dir', 'data-dir'], ['foreground']);
+  const ipport = f.need('cloudcore-ipport', 'the cloud\'s address, IP:PORT of CloudHub (port 10000)');
+  const token = f.need('token', 'run "keadm gettoken" on the cloud');
+  const node = f.str('edgenode-name', hostname().toLowerCase()) as string;
+  const certPort = Number(f.str('certport', '10002'));
+  const dirs = f.dirs();
+
+  const m = /^(.+):(\d+)$/.exec(ipport);
+  const host = m?.[1]?.replace(/^\[|\]$/g, '');
+  if (!m || !host || !isIP(host)) throw new UsageError(`--cloudcore-ipport ${JSON.stringify(ipport)} is not IP:PORT (for example 192.168.1.10:10000)`);
+  if (!Number.isInteger(certPort) || certPort < 1 || certPort > 65535) throw new UsageError(`--certport ${certPort} is not a port`);
+  if (!NODE_NAME.test(node)) throw new UsageError(`node name ${JSON.stringify(node)} is invalid: use lowercase letters, digits, "-" and ".", at most 63, starting and ending with a letter or digit (--edgenode-name)`);
+  try {
+    checkNotExpired(parseToken(token));
+  } catch (err) {
+    if (err instanceof TokenError) throw new UsageError(err.message);
+    throw err;
+  }
+  const p = edgePaths(dirs);
+  // beside a cloudcore that shares the config folder, the CA file is already there
+  const caThere = existsSync(p.caCert);
+  const files = new FileSet();
+  if (!caThere) files.add(p.caCert, '');
+  files.add(p.cert, '').add(p.key, '').add(p.config, '');
+  files.check(); // before any network call, so a fixable local problem is reported first
+
+  const httpServer = `https://${host.includes(':') ? `[${host}]` : host}:${certPort}`;
+  const ca = await fetchCa(httpServer, token);
+  if (caThere && !sameCertificate(readFileSync(p.caCert, 'utf8'), ca.pem)) throw new Error(`${p.caCert} holds another CA than this cloud's; run "keadm reset" first`);
+  const pair = await requestCertificate({ httpServer, nodeName: node, caPem: ca.pem, token });
+  const config = {
+    apiVersion: 'edgecore.config.kubeedge.io/v1alpha2',
+    kind: 'EdgeCore',
+    database: { dataSource: p.db },
+    modules: {
+      edgeHub: {
+        httpServer,
+        tlsCaFile: p.caCert,
+        tlsCertFile: p.cert,
+        tlsPrivateKeyFile: p.key,
+        token,
+        websocket: { server: ipport },
+      },
+      edged: { hostnameOverride: node },
+    },
+  };
+  const out = new FileSet();
+  if (!caThere) out.add(p.caCert, ca.pem);
+  out.add(p.cert, pair.cert).add(p.key, pair.key, 0o600).add(p.config, stringify(config));
+  out.commit();
+  process.stdout.write(`node ${node} joined ${ipport}: certificate and config written under ${dirs.configDir}\n`);
+  try {
+    if (f.bool('foreground')) {
+      process.stdout.write(`KubeEdge edgecore is running, For logs visit: stdout\n`);
+      return await runForeground('edgecore', p.config, { CHECK_EDGECORE_ENVIRONMENT: process.env.CHECK_EDGECORE_ENVIRONMENT ?? '' });
+    }
+    const started = await startService('edgecore', p.config, dirs.dataDir);
+    process.stdout.write(`KubeEdge edgecore is running, For logs visit: ${started.logs}\n`);
+    return 0;
+  } catch (err) {
+    out.rollback();
+    throw err;
+  }
+}

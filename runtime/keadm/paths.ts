@@ -1,0 +1,39 @@
+/** Where keadm puts things: every path under --config-dir and --data-dir, as KubeEdge lays them out. */
+import { join } from 'node:path';
+
+export interface Dirs {
+  configDir: string;
+  dataDir: string;
+}
+
+export const DEFAULT_DIRS: Dirs = { configDir: '/etc/kubeedge', dataDir: '/var/lib/kubeedge' };
+
+export function cloudPaths({ configDir, dataDir }: Dirs) {
+  return {
+    caCert: join(configDir, 'ca', 'rootCA.crt'),
+    caKey: join(configDir, 'ca', 'rootCA.key'),
+    serverCert: join(configDir, 'certs', 'cloudcore.crt'),
+    serverKey: join(configDir, 'certs', 'cloudcore.key'),
+    config: join(configDir, 'config', 'cloudcore.yaml'),
+    tokenSecret: join(configDir, 'tokens', 'tokensecret'),
+    token: join(configDir, 'tokens', 'token'),
+    adminToken: join(configDir, 'admin.token'),
+    db: join(dataDir, 'cloudcore.db'),
+  };
+}
+
+export function edgePaths({ configDir, dataDir }: Dirs) {
+  return {
+    caCert: join(configDir, 'ca', 'rootCA.crt'),
+    cert: join(configDir, 'certs', 'server.crt'),
+    key: join(configDir, 'certs', 'server.key'),
+    config: join(configDir, 'config', 'edgecore.yaml'),
+    db: join(dataDir, 'edgecore.db'),
+  };
+}
+
+/** Files that share a prefix with a database: its temp file and any file moved aside. */
+export function dbSiblings(db: string): RegExp {
+  const base = db.split('/').pop() ?? db;
+  return new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\.tmp|\\.corrupt-\\d+)?$`);
+}

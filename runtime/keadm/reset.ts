@@ -1,0 +1,33 @@
+/** keadm reset: stops what init or join started and removes what they wrote. */
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { flags } from './flags.js';
+import { removeIfEmpty } from './files.js';
+import { cloudPaths, dbSiblings, edgePaths } from './paths.js';
+import { logFile, stopService } from './service.js';
+
+export async function reset(argv: readonly string[]): Promise<number> {
+  const dirs = flags(argv, ['config-dir', 'data-dir'], ['force']).dirs();
+  const said: string[] = [];
+  for (const program of ['edgecore', 'cloudcore'] as const) said.push(...(await stopService(program, dirs.dataDir)));
+  const c = cloudPaths(dirs);
+  const e = edgePaths(dirs);
+  const files = new Set([c.caCert, c.caKey, c.serverCert, c.serverKey, c.config, c.tokenSecret, c.token, c.adminToken, e.caCert, e.cert, e.key, e.config, logFile(dirs.dataDir, 'cloudcore'), logFile(dirs.dataDir, 'edgecore')]);
+  for (const db of [c.db, e.db]) {
+    if (!existsSync(dirname(db))) continue;
+    const re = dbSiblings(db);
+    for (const f of readdirSync(dirname(db))) if (re.test(f)) files.add(join(dirname(db), f));
+  }
+  let removed = 0;
+  for (const f of files) {
+    if (!existsSync(f)) continue;
+    rmSync(f, { force: true });
+    removed++;
+  }
+  for (const d of new Set([...files].map((f) => dirname(f)))) removeIfEmpty(d);
+  removeIfEmpty(dirs.configDir);
+  removeIfEmpty(dirs.dataDir);
+  for (const s of said) process.stdout.write(`${s}\n`);
+  process.stdout.write(`removed ${removed} file(s) of KubeEdge under ${dirs.configDir} and ${dirs.dataDir}\n`);
+  return 0;
+}

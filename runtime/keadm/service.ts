@@ -1,0 +1,131 @@
+/**
+ * Starting and stopping cloudcore and edgecore the three ways KubeEdge's keadm does: in the
+ * foreground, as a systemd service where systemd runs, or else as a background process with a
+ * pid file and a log file in the data folder.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type Program = 'cloudcore' | 'edgecore';
+
+/** The bundle beside keadm's own file (dist/keadm.js → dist/cloudcore.js). */
+export function bundlePath(program: Program): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), `${program}.js`);
+}
+
+const UNIT_DIR = '/etc/systemd/system';
+const NODE_FLAGS = '--max-semi-space-size=1';
+
+export function systemdRuns(): boolean {
+  return existsSync('/run/systemd/system') && spawnSync('systemctl', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+export function pidFile(dataDir: string, program: Program): string {
+  return join(dataDir, `${program}.pid`);
+}
+
+export function logFile(dataDir: string, program: Program): string {
+  return join(dataDir, `${program}.log`);
+}
+
+/** A hardened unit, as images/ ships it, with this machine's paths filled in. */
+export function unitText(program: Program, configFile: string): string {
+  const template = readFileSync(resolve(dirname(fileURLToPath(import.meta.url)), '..', 'images', 'systemd', `${program}.service`), 'utf8');
+  return template.replaceAll('@NODE@', process.execPath).replaceAll('@NODE_FLAGS@', NODE_FLAGS).replaceAll('@BUNDLE@', bundlePath(program)).replaceAll('@CONFIG@', configFile);
+}
+
+export interface Started {
+  how: 'systemd' | 'background';
+  logs: string;
+}
+
+/** Starts the program in the background (systemd or a detached process) and waits until it says it runs. */
+export async function startService(program: Program, configFile: string, dataDir: string, env: Record<string, string> = {}): Promise<Started> {
+  if (systemdRuns() && existsSync(dirname(UNIT_DIR))) {
+    writeFileSync(join(UNIT_DIR, `${program}.service`), unitText(program, configFile));
+    for (const args of [['daemon-reload'], ['enable', '--now', `${program}.service`]]) {
+      const r = spawnSync('systemctl', args, { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`systemctl ${args.join(' ')} failed: ${r.stderr.trim()}`);
+    }
+    return { how: 'systemd', logs: `journalctl -u ${program}.service -xe` };
+  }
+  mkdirSync(dataDir, { recursive: true });
+  const log = logFile(dataDir, program);
+  const out = openSync(log, 'a', 0o600);
+  const child = spawn(process.execPath, [NODE_FLAGS, bundlePath(program), '--config', configFile], {
+    detached: true,
+    stdio: ['ignore', out, out],
+    env: { ...process.env, ...env },
+  });
+  closeSync(out);
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`could not start ${program}`);
+  writeFileSync(pidFile(dataDir, program), `${pid}\n`);
+  child.unref();
+  // it runs once it logs "<program> is running"; it failed if it exits first
+  const from = existsSync(log) ? readFileSync(log, 'utf8').length : 0;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const text = readFileSync(log, 'utf8').slice(from);
+    if (new RegExp(`${program} is running`).test(text)) return { how: 'background', logs: log };
+    if (!alive(pid)) {
+      rmSync(pidFile(dataDir, program), { force: true });
+      const last = text.trim().split('\n').pop() ?? '';
+      throw new Error(`${program} exited at start: ${last.replace(/^\S+ \S+\s+/, '')}`);
+    }
+    if (Date.now() > deadline) throw new Error(`${program} did not report running within 60 s; see ${log}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Runs the program in the foreground, passing signals on, and returns its exit code. */
+export function runForeground(program: Program, configFile: string, env: Record<string, string> = {}): Promise<number> {
+  const child = spawn(process.execPath, [NODE_FLAGS, bundlePath(program), '--config', configFile], { stdio: 'inherit', env: { ...process.env, ...env } });
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
+  return new Promise((res) => child.on('exit', (code, signal) => res(code ?? (signal ? 1 : 0))));
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Stops what startService started, whichever way; returns what it did. */
+export async function stopService(program: Program, dataDir: string): Promise<string[]> {
+  const done: string[] = [];
+  const unit = join(UNIT_DIR, `${program}.service`);
+  if (existsSync(unit) && systemdRuns()) {
+    spawnSync('systemctl', ['disable', '--now', `${program}.service`], { stdio: 'ignore' });
+    rmSync(unit, { force: true });
+    spawnSync('systemctl', ['daemon-reload'], { stdio: 'ignore' });
+    done.push(`stopped and removed ${program}.service`);
+  }
+  const pf = pidFile(dataDir, program);
+  if (existsSync(pf)) {
+    const pid = Number(readFileSync(pf, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 1 && alive(pid) && isOurs(pid, program)) {
+      process.kill(pid, 'SIGTERM');
+      const deadline = Date.now() + 10_000;
+      while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      if (alive(pid)) process.kill(pid, 'SIGKILL');
+      done.push(`stopped ${program} (pid ${pid})`);
+    }
+    rmSync(pf, { force: true });
+  }
+  return done;
+}
+
+/** Guards against a stale pid file naming some other process now. */
+function isOurs(pid: number, program: Program): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${program}.js`);
+  } catch {
+    return true; // no /proc: trust the pid file
+  }
+}

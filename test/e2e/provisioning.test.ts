@@ -1,0 +1,203 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../peers/proc.js';
+import { alive } from '../../runtime/keadm/service.js';
+import { fetchCa, requestCertificate } from '../../runtime/edgehub/certificates.js';
+import { makeJoinToken } from '../../cloud-stub/certs/tokens.js';
+import { createCA } from '../../cloud-stub/certs/pki.js';
+import { edgeCsrDer, newEdgeKeyPem } from '../../runtime/core/csr.js';
+import { parseToken } from '../../runtime/core/token.js';
+import { makeCluster, eventually, readyOf, device, type Cluster } from './cluster.js';
+
+const keadm = (args: string[], env: Record<string, string> = {}) =>
+  spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), ...args], { encoding: 'utf8', env: { ...process.env, CHECK_EDGECORE_ENVIRONMENT: 'false', ...env }, timeout: 90_000 });
+
+/** every file under a folder (what a reset must leave empty) */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name));
+}
+
+describe('keadm init, gettoken, join and reset', () => {
+  const base = mkdtempSync(join(tmpdir(), 'ke-keadm-'));
+  const cloud = ['--config-dir', join(base, 'cloud', 'etc'), '--data-dir', join(base, 'cloud', 'var')];
+  const edge = ['--config-dir', join(base, 'edge', 'etc'), '--data-dir', join(base, 'edge', 'var')];
+  afterAll(() => {
+    keadm(['reset', ...edge]);
+    keadm(['reset', ...cloud]);
+    rmSync(base, { recursive: true, force: true });
+  });
+
+  it('joins an edge that reaches Ready, and reset leaves nothing running or written', () => {
+    const init = keadm(['init', '--advertise-address', '127.0.0.1', ...cloud]);
+    expect(init.stderr).toBe('');
+    expect(init.stdout).toMatch(/^KubeEdge cloudcore is running, For logs visit: \S+cloudcore\.log$/m);
+    const token = keadm(['gettoken', ...cloud]).stdout.trim();
+    expect(token).toMatch(/^[0-9a-f]{64}\.[\w-]+\.[\w-]+\.[\w-]+$/);
+    const caDer = new X509Certificate(readFileSync(join(base, 'cloud', 'etc', 'ca', 'rootCA.crt'))).raw;
+    expect(parseToken(token).caHash).toBe(execFileSync('sha256sum', { input: caDer, encoding: 'utf8' }).split(' ')[0]);
+
+    const joined = keadm(['join', '--cloudcore-ipport=127.0.0.1:10000', `--token=${token}`, '--edgenode-name', 'pi-1', ...edge]);
+    expect(joined.stderr).toBe('');
+    expect(joined.stdout).toMatch(/^KubeEdge edgecore is running, For logs visit: \S+edgecore\.log$/m);
+    const edgeYaml = readFileSync(join(base, 'edge', 'etc', 'config', 'edgecore.yaml'), 'utf8');
+    expect(edgeYaml).toMatch(new RegExp(`^\\s+token: ${token.replace(/\./g, '\\.')}$`, 'm')); // a line of its own, for sed
+
+    let table = '';
+    for (let i = 0; i < 100 && !/^pi-1\s+Ready/m.test(table); i++) {
+      table = keadm(['get', 'nodes', ...cloud]).stdout;
+      execFileSync('sleep', ['0.2']);
+    }
+    expect(table).toMatch(/^NAME\s+STATUS\s+ROLES\s+AGE$/m);
+    expect(table).toMatch(/^pi-1\s+Ready\s+agent,edge\s+\d+s$/m);
+    const json = JSON.parse(keadm(['get', 'nodes', 'pi-1', '-o', 'json', ...cloud]).stdout);
+    expect(readyOf(json)).toBe('True');
+
+    const pids = ['cloud', 'edge'].map((side) => Number(readFileSync(join(base, side, 'var', `${side}core.pid`), 'utf8')));
+    expect(pids.every(alive)).toBe(true);
+    expect(keadm(['reset', ...edge]).status).toBe(0);
+    expect(keadm(['reset', ...cloud]).status).toBe(0);
+    expect(pids.some(alive)).toBe(false);
+    expect(filesUnder(base)).toEqual([]);
+  });
+
+  it('fails in one line naming the cause and the fix, and writes nothing', () => {
+    const bad = (args: string[], re: RegExp) => {
+      const r = keadm(args);
+      expect(r.status).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(re);
+    };
+    const dirs = ['--config-dir', join(base, 'x', 'etc'), '--data-dir', join(base, 'x', 'var')];
+    const fakeToken = `${'a'.repeat(64)}.eyJhbGciOiJIUzI1NiJ9.${Buffer.from(JSON.stringify({ exp: 1 })).toString('base64url')}.c2ln`;
+    bad(['join', '--cloudcore-ipport=127.0.0.1:10000', `--token=${fakeToken}`, ...dirs], /token expired at 1970-01-01.*keadm gettoken/);
+    bad(['join', '--cloudcore-ipport=127.0.0.1:10000', '--token=garbage', ...dirs], /token is malformed/);
+    const future = `${'a'.repeat(64)}.eyJhbGciOiJIUzI1NiJ9.${Buffer.from(JSON.stringify({ exp: 4e9 })).toString('base64url')}.c2ln`;
+    bad(['join', '--cloudcore-ipport=127.0.0.1:1', `--token=${future}`, '--certport', '1', ...dirs], /cannot reach the cloud's certificate service at 127\.0\.0\.1:1: connection refused/);
+    bad(['join', '--cloudcore-ipport=127.0.0.1:10000', `--token=${future}`, '--edgenode-name', 'Bad_Name', ...dirs], /node name "Bad_Name" is invalid/);
+    bad(['join', '--cloudcore-ipport=somewhere', `--token=${future}`, ...dirs], /is not IP:PORT/);
+    bad(['join', `--token=${future}`, ...dirs], /--cloudcore-ipport is required/);
+    bad(['gettoken', ...dirs], /run "keadm init" first/);
+    bad(['join', '--cloudcore-ipport=127.0.0.1:10000', `--token=${future}`, '--config-dir', '/etc/hostname/kubeedge', '--data-dir', join(base, 'x', 'var')], /cannot write \/etc\/hostname\/kubeedge\/.*\/etc\/hostname is not a folder/);
+    expect(filesUnder(join(base, 'x'))).toEqual([]);
+  });
+});
+
+describe("KubeEdge's binary deployment path, verbatim, on one host", () => {
+  it('cloudcore --minconfig, gettoken, sed the token in, edgecore joins and is Ready', () => {
+    if (process.getuid?.() !== 0) throw new Error('this test needs root: it lays tmpfs over /etc/kubeedge in a private mount namespace');
+    mkdirSync('/etc/kubeedge', { recursive: true });
+    mkdirSync('/var/lib/kubeedge', { recursive: true });
+    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', join(ROOT, 'test', 'e2e', 'binary-path.sh'), join(ROOT, 'dist')], { encoding: 'utf8', timeout: 90_000 });
+    expect(r.stdout + r.stderr).toMatch(/a cloudcore runs on this host \(pid \d+\); set CHECK_EDGECORE_ENVIRONMENT=false/);
+    expect(r.stdout).toMatch(/BINARY-PATH-OK \S+/);
+    expect(r.status).toBe(0);
+  });
+});
+
+describe('certificates, tokens and the certificate service', () => {
+  let c: Cluster;
+  beforeAll(async () => {
+    c = await makeCluster();
+    await c.startCloud({ edgeCertSigningDuration: 0.0002 }); // about 17 s, so rotation shows in a test
+  });
+  afterAll(() => c.stop());
+  const httpServer = () => `https://127.0.0.1:${c.certPort}`;
+
+  it('openssl accepts every certificate and shows the right subject, usage, SANs and dates; s_client without a certificate is refused', async () => {
+    const token = c.token();
+    const ca = await fetchCa(httpServer(), token);
+    const pair = await requestCertificate({ httpServer: httpServer(), nodeName: 'edge-ossl', caPem: ca.pem, token });
+    const certFile = join(c.dir, 'edge-ossl.crt');
+    execFileSync('sh', ['-c', `cat > ${certFile}`], { input: pair.cert });
+    expect(execFileSync('openssl', ['verify', '-CAfile', c.pki.caFile, certFile], { encoding: 'utf8' })).toContain(': OK');
+    const text = execFileSync('openssl', ['x509', '-in', certFile, '-noout', '-subject', '-ext', 'extendedKeyUsage,keyUsage', '-dates'], { encoding: 'utf8' });
+    expect(text).toMatch(/subject=O\s*=\s*system:nodes, CN\s*=\s*system:node:edge-ossl/);
+    expect(text).toContain('TLS Web Client Authentication');
+    expect(text).not.toContain('TLS Web Server Authentication');
+    const notAfter = Date.parse(/notAfter=(.*)/.exec(text)?.[1] ?? '');
+    expect(notAfter - Date.now()).toBeGreaterThan(10_000);
+    expect(notAfter - Date.now()).toBeLessThan(0.0002 * 86_400_000 + 5_000);
+
+    const server = execFileSync('openssl', ['x509', '-in', c.pki.serverCertFile, '-noout', '-ext', 'subjectAltName,extendedKeyUsage'], { encoding: 'utf8' });
+    expect(server).toMatch(/IP Address:127\.0\.0\.1/);
+    expect(server).toMatch(/DNS:localhost/);
+    expect(execFileSync('openssl', ['verify', '-CAfile', c.pki.caFile, c.pki.serverCertFile], { encoding: 'utf8' })).toContain(': OK');
+
+    // TLS 1.3: the server's refusal is an alert after the client's Finished, so keep stdin open a moment
+    const sc = spawnSync('sh', ['-c', `(printf 'GET / HTTP/1.0\r\n\r\n'; sleep 1) | openssl s_client -connect 127.0.0.1:${c.hubPort} -CAfile ${c.pki.caFile}`], { encoding: 'utf8', timeout: 10_000 });
+    expect(sc.stdout + sc.stderr).toMatch(/alert certificate required/);
+    expect(sc.stdout).not.toMatch(/HTTP\/1\.1/);
+    await c.cloud!.waitFor(/refused TLS from .*(certificate|peer did not return)/);
+  });
+
+  it('refuses expired, foreign and mismatched credentials with the right status and a logged reason', async () => {
+    const caPem = (await fetchCa(httpServer(), c.token())).pem;
+    const secret = Buffer.from(readFileSync(join(c.dir, 'tokens', 'tokensecret'), 'utf8').trim(), 'hex');
+    const caDer = new X509Certificate(caPem).raw;
+    const ask = (nodeName: string, token?: string, current?: { cert: string; key: string }) => requestCertificate({ httpServer: httpServer(), nodeName, caPem, token, current });
+
+    // an expired token (signed by this cloud, 25 h old)
+    await expect(ask('edge-s1', makeJoinToken(secret, caDer, Date.now() - 25 * 3600_000))).rejects.toThrow(/refused the join: token refused: token expired/);
+    await c.cloud!.waitFor(/refused GET \/edge\.crt .*"edge-s1".*: token refused: token expired/);
+    // a JWT signed with another key
+    await expect(ask('edge-s2', makeJoinToken(Buffer.alloc(32, 7), caDer, Date.now()))).rejects.toThrow(/token refused: JWT signature does not match this cloud/);
+    // a token for another CA: the edge refuses to trust this cloud before it sends anything
+    await expect(fetchCa(httpServer(), makeJoinToken(secret, new X509Certificate(createCA().cert).raw, Date.now()))).rejects.toThrow(/does not match the token.*refusing to trust it/);
+    // a CSR whose CN names another node: 403
+    const key = await newEdgeKeyPem();
+    const { request } = await import('node:https');
+    const raw = (nodeName: string, body: Buffer, token: string) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = request(`${httpServer()}/edge.crt`, { method: 'GET', ca: caPem, headers: { NodeName: nodeName, Authorization: `Bearer ${parseToken(token).jwt}`, 'content-length': String(body.length) } }, (r) => {
+          let t = '';
+          r.on('data', (d: Buffer) => (t += d.toString()));
+          r.on('end', () => resolve({ status: r.statusCode ?? 0, text: t }));
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    const other = await raw('edge-s3', edgeCsrDer(key, 'edge-other'), c.token());
+    expect(other.status).toBe(403);
+    expect(other.text).toMatch(/names "system:node:edge-other", not system:node:edge-s3/);
+    expect((await raw('edge-s3', Buffer.from('not a csr'), c.token())).status).toBe(400);
+
+    // a renewal with another node's certificate: 403
+    const a = await ask('edge-a', c.token());
+    await expect(ask('edge-b', undefined, a)).rejects.toThrow(/refused the renewal: certificate of system:node:edge-a may not renew node edge-b/);
+    await c.cloud!.waitFor(/certificate of system:node:edge-a may not renew node edge-b/);
+    // a renewal with its own certificate works (and may change the key)
+    const renewed = await ask('edge-a', undefined, a);
+    expect(new X509Certificate(renewed.cert).subject).toContain('CN=system:node:edge-a');
+    // a second join under an existing name with another key: 409
+    await expect(ask('edge-a', c.token())).rejects.toThrow(/refused the join: node name edge-a is already taken by another key/);
+    // ...until that node is deleted
+    expect((await c.api.call('DELETE', '/api/v1/nodes/edge-a')).status).toBe(200);
+    expect(new X509Certificate((await ask('edge-a', c.token())).cert).subject).toContain('CN=system:node:edge-a');
+    expect(c.cloud!.child.exitCode).toBeNull();
+  });
+
+  it('an edge joins with only a token, renews its certificate before expiry and reconnects, losing nothing', async () => {
+    const edge = await c.startEdge('edge-rot', { token: c.token(), heartbeat: 1 });
+    await edge.proc.waitFor(/joined as node edge-rot/);
+    await eventually(async () => readyOf((await c.api.call('GET', '/api/v1/nodes/edge-rot')).body) === 'True', 15_000, 'Ready');
+    const first = new X509Certificate(readFileSync(join(c.dir, 'edge-rot', 'certs', 'server.crt')));
+    // objects created before, during and after the renewal all arrive
+    let n = 0;
+    const writer = setInterval(() => void c.api.call('POST', '/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices', device(`rot-${n++}`, 'edge-rot')), 300);
+    await edge.proc.waitFor(/edge certificate renewed; reconnecting with it/, 30_000);
+    await eventually(async () => edge.proc.count(/connected to wss:/) >= 2, 15_000, 'reconnected');
+    await new Promise((r) => setTimeout(r, 1000));
+    clearInterval(writer);
+    const second = new X509Certificate(readFileSync(join(c.dir, 'edge-rot', 'certs', 'server.crt')));
+    expect(second.serialNumber).not.toBe(first.serialNumber);
+    expect(Date.parse(second.validTo)).toBeGreaterThan(Date.parse(first.validTo));
+    const created = (await c.api.call('GET', '/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices')).body.items.filter((d: any) => d.spec.nodeName === 'edge-rot').length;
+    expect(created).toBeGreaterThan(20);
+    await eventually(async () => (await edge.meta('/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices')).body.items.length === created, 15_000, 'every device at the edge');
+  }, 90_000);
+});
