@@ -86,6 +86,9 @@ export function createEdgeController(deps: { store: ObjectStore }): EdgeControll
         else setReady(node, true);
         return;
       }
+      case Operation.sync:
+        ctx?.bus.send('synccontroller', msg);
+        return;
       default:
         if (msg.route.group === 'user') {
           uploads++;

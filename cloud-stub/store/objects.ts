@@ -55,6 +55,7 @@ const OBJECTS = 'objects';
 const SYNC = 'objectsync';
 const COUNTERS = 'counters';
 const NODE_KEYS = 'nodekeys';
+const NODE_STORES = 'nodestores';
 
 export class ObjectStore {
   readonly events = new EventEmitter<{ change: [ChangeEvent] }>();
@@ -159,12 +160,31 @@ export class ObjectStore {
     this.journal.persistLater();
   }
 
-  /** Forgets what a deleted node held and which key owned its name. */
-  forgetNode(node: string): void {
+  /** Forgets what a node acknowledged, so it is sent everything again. */
+  resetSync(node: string): void {
     for (const resource of this.acked.get(node)?.keys() ?? []) this.journal.delete(SYNC, `${node}\n${resource}`);
     this.acked.delete(node);
-    this.journal.delete(NODE_KEYS, node);
     this.journal.persistLater();
+  }
+
+  /** Forgets what a deleted node held, its store and which key owned its name. */
+  forgetNode(node: string): void {
+    this.resetSync(node);
+    this.journal.delete(NODE_KEYS, node);
+    this.journal.delete(NODE_STORES, node);
+    this.journal.persistLater();
+  }
+
+  /**
+   * Records the id of the store a node announces; true when it differs from the last one (the edge
+   * started afresh, and what it acknowledged before is gone).
+   */
+  nodeStoreChanged(node: string, storeId: string): boolean {
+    const before = this.journal.get<string>(NODE_STORES, node);
+    if (before === storeId) return false;
+    this.journal.set(NODE_STORES, node, storeId);
+    this.journal.persistLater();
+    return before !== undefined;
   }
 
   // --- which key a node name belongs to (sha256 of its public key) ---

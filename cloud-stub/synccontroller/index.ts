@@ -74,6 +74,14 @@ export function createSyncController(deps: { store: ObjectStore; online: () => I
       }
     } else if (msg.route.operation === HubEvent.disconnected) {
       online.delete(target.node);
+    } else if (msg.route.operation === Operation.sync) {
+      const storeId = (msg.content as { storeId?: unknown } | null)?.storeId;
+      if (typeof storeId !== 'string' || storeId === '') return void ctx?.log.warn(`${target.node}: sync message without a storeId`);
+      if (deps.store.nodeStoreChanged(target.node, storeId)) {
+        ctx?.log.info(`${target.node}: the edge's store is new (${storeId}); sending it everything`);
+        deps.store.resetSync(target.node);
+        syncNode(target.node);
+      }
     }
   };
 

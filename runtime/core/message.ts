@@ -47,6 +47,8 @@ export const Operation = {
   keepalive: 'keepalive',
   upload: 'upload',
   error: 'error',
+  /** edge → cloud on connect: `{storeId}` of the edge's database */
+  sync: 'sync',
 } as const;
 
 export const ACK_CONTENT = 'OK';

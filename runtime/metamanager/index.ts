@@ -6,7 +6,7 @@
 import type { Module, ModuleContext } from '../core/module.js';
 import { openDb, type Db } from '../core/db.js';
 import { errorText } from '../core/errors.js';
-import { Group, Operation, ackOf, parseResource, responseTo, type Message } from '../core/message.js';
+import { Group, Operation, ackOf, newMessage, parseResource, responseTo, type Message } from '../core/message.js';
 import type { MetaManagerConfig } from '../config.js';
 import { EDGEHUB, HubEvent } from '../edgehub/index.js';
 import { META_SCHEMA, MetaStore, type ApplyResult } from './store.js';
@@ -42,8 +42,18 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
     }
   };
 
+  /** Tells the cloud which store this edge holds, so a fresh one is sent everything. */
+  const announce = (): void => {
+    if (!store) return;
+    const id = store.storeId();
+    db?.commit()
+      .then(() => ctx?.bus.send(EDGEHUB, newMessage({ source: METAMANAGER, group: Group.resource, operation: Operation.sync, resource: 'node' }, { storeId: id })))
+      .catch((err: unknown) => ctx?.log.warn(`cannot announce the store to the cloud: ${errorText(err)}`));
+  };
+
   const handle = (msg: Message): void => {
-    if (msg.route.source === EDGEHUB && (msg.route.operation === HubEvent.connected || msg.route.operation === HubEvent.disconnected)) return;
+    if (msg.route.source === EDGEHUB && msg.route.operation === HubEvent.connected) return announce();
+    if (msg.route.source === EDGEHUB && msg.route.operation === HubEvent.disconnected) return;
     let result: ApplyResult;
     try {
       result = apply(msg);
@@ -56,15 +66,17 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
       }
       return;
     }
-    if (result === 'applied') {
-      ctx?.log.info(`applied ${msg.route.operation} ${msg.route.resource} rv=${msg.header.resourceversion ?? ''}`);
-      metaServer?.changed(msg.route.resource, msg.route.operation);
-    } else {
-      ctx?.log.debug(`already have ${msg.route.resource} rv>=${msg.header.resourceversion ?? ''}, acknowledging again`);
-    }
     // acknowledge only what is on disk; not awaited, so a burst shares one write (commits resolve in order)
     db?.commit()
-      .then(() => ctx?.bus.send(EDGEHUB, ackOf(msg, METAMANAGER)))
+      .then(() => {
+        if (result === 'applied') {
+          ctx?.log.info(`applied ${msg.route.operation} ${msg.route.resource} rv=${msg.header.resourceversion ?? ''}`);
+          metaServer?.changed(msg.route.resource, msg.route.operation);
+        } else {
+          ctx?.log.debug(`already have ${msg.route.resource} rv>=${msg.header.resourceversion ?? ''}, acknowledging again`);
+        }
+        ctx?.bus.send(EDGEHUB, ackOf(msg, METAMANAGER));
+      })
       // not acknowledged means the cloud sends it again: nothing is lost
       .catch((err: unknown) => ctx?.log.warn(`not acknowledging ${msg.route.resource}: ${errorText(err)}`));
   };

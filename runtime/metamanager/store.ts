@@ -3,11 +3,13 @@
  * resourceVersion of every key (kept after a delete, as a tombstone) so a resent or stale message
  * is recognised and not applied twice.
  */
+import { randomUUID } from 'node:crypto';
 import type { Db } from '../core/db.js';
 
 export const META_SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, type TEXT NOT NULL, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta_version (key TEXT PRIMARY KEY, rv INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS meta_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
 export type ApplyResult = 'applied' | 'stale';
@@ -21,6 +23,18 @@ export interface MetaObject {
 
 export class MetaStore {
   constructor(readonly db: Db) {}
+
+  /**
+   * A random id made with the database. The edge tells it to the cloud on every connect: a new id
+   * (a lost or corrupted file started afresh) makes the cloud send everything again.
+   */
+  storeId(): string {
+    const row = this.db.get(`SELECT value FROM meta_info WHERE key = 'store_id'`);
+    if (row) return String(row.value);
+    const id = randomUUID();
+    this.db.run(`INSERT INTO meta_info (key, value) VALUES ('store_id', ?)`, [id]);
+    return id;
+  }
 
   version(key: string): number | undefined {
     const row = this.db.get(`SELECT rv FROM meta_version WHERE key = ?`, [key]);
