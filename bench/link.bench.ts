@@ -36,7 +36,7 @@ async function inProcessEdge(c: Cluster, node: string) {
   const hub = { ...cfg.modules.edgeHub, heartbeat: 5, messageQPS: 1e6, messageBurst: 1e6, websocket: { ...cfg.modules.edgeHub.websocket, server: `127.0.0.1:${c.hubPort}` } };
   const bus = createBus(quiet);
   const edgeHub = createEdgeHub({ config: hub, nodeName: node, tls: () => ({ ca: Buffer.from(c.pki.ca.cert), cert: Buffer.from(certs.cert), key: Buffer.from(certs.key) }), queueLimit: 100_000 });
-  const meta = createMetaManager({ config: { enable: true, metaServer: { enable: false, server: '127.0.0.1:0' } }, dataSource: join(c.dir, `${node}.db`) });
+  const meta = createMetaManager({ config: { enable: true, outboxLimit: 10_000, metaServer: { enable: false, server: '127.0.0.1:0' } }, dataSource: join(c.dir, `${node}.db`) });
   const stop = await startModules([{ module: meta, enabled: true }, { module: edgeHub, enabled: true }], { bus, log: quiet, clock: systemClock });
   while (!edgeHub.stats().connected) await new Promise((r) => setTimeout(r, 20));
   return { bus, edgeHub, meta, stop };

@@ -32,7 +32,7 @@ export const edgeCoreSchema = s.obj({
       }),
     }),
     eventBus: s.obj({
-      enable: s.bool(false),
+      enable: s.bool(true),
       mqttMode: s.num(0, { min: 0, max: 2, integer: true }),
       mqttServerInternal: s.str('tcp://127.0.0.1:1884'),
       mqttServerExternal: s.str('tcp://127.0.0.1:1883'),
@@ -41,6 +41,8 @@ export const edgeCoreSchema = s.obj({
     deviceTwin: s.obj({ enable: s.bool(false) }),
     metaManager: s.obj({
       enable: s.bool(true),
+      /** messages kept for the cloud while it is away (uploads, twin reports); beyond it, see docs/design.md */
+      outboxLimit: s.num(10_000, { min: 10, integer: true }),
       metaServer: s.obj({ enable: s.bool(true), server: s.str('127.0.0.1:10550') }),
     }),
     serviceBus: s.obj({ enable: s.bool(false), server: s.str('127.0.0.1'), port: s.num(9060, { min: 0, max: 65535, integer: true }) }),

@@ -13,6 +13,7 @@ import { createEdgeHub } from './edgehub/index.js';
 import { certificateSource, ensureEdgeCertificate } from './edgehub/join.js';
 import { cloudcoreRunningHere } from './environment.js';
 import { createMetaManager } from './metamanager/index.js';
+import { createEventBus } from './eventbus/index.js';
 
 const usage = `edgecore: the KubeEdge edge runtime (EdgeHub, MetaManager, DeviceTwin, EventBus, ServiceBus, Edged).
 
@@ -51,7 +52,8 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
     certificates: certificateSource(hub, nodeName),
   });
   const metaManager = createMetaManager({ config: m.metaManager, dataSource: config.database.dataSource });
-  for (const [name, mod] of Object.entries({ eventBus: m.eventBus, deviceTwin: m.deviceTwin, serviceBus: m.serviceBus })) {
+  const eventBus = createEventBus({ config: m.eventBus });
+  for (const [name, mod] of Object.entries({ deviceTwin: m.deviceTwin, serviceBus: m.serviceBus })) {
     if (mod.enable) log.warn(`modules.${name} is enabled, but this build has no ${name} yet; ignoring it`);
   }
   const bus = createBus(log.child('bus'));
@@ -59,6 +61,7 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
     [
       { module: metaManager, enabled: m.metaManager.enable },
       { module: edgeHub, enabled: hub.enable && hub.websocket.enable },
+      { module: eventBus, enabled: m.eventBus.enable },
     ],
     { bus, log, clock: systemClock },
   );

@@ -72,6 +72,7 @@ export class NodeSession {
   }
 
   private onFrame(data: Buffer, binary: boolean): void {
+    if (this.closed) return; // a replaced session's late frames would arrive out of order
     this.lastSeen = this.o.clock.now();
     let msgs: Message[];
     try {

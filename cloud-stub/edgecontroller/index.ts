@@ -69,6 +69,20 @@ export function createEdgeController(deps: { store: ObjectStore }): EdgeControll
     }
   };
 
+  /** An upload from an edge's outbox: applied once, acknowledged once durable. */
+  const takeUpload = async (node: string, topic: string, msg: Message): Promise<void> => {
+    try {
+      const fresh = await deps.store.takeUpload(node, msg.header.resourceversion ?? '');
+      if (fresh) {
+        uploads++;
+        ctx?.log.debug(`upload ${msg.header.resourceversion ?? ''} from ${node} on ${topic}: ${String(msg.content).slice(0, 200)}`);
+      }
+      ctx?.bus.send('cloudhub', ackOf(msg, 'edgecontroller')); // resource keeps its node/<name>/ prefix
+    } catch (err) {
+      ctx?.log.error(`cannot take an upload from ${node}: ${errorText(err)}`);
+    }
+  };
+
   const handle = (msg: Message): void => {
     const target = splitNodeResource(msg.route.resource);
     if (!target) return;
@@ -90,11 +104,7 @@ export function createEdgeController(deps: { store: ObjectStore }): EdgeControll
         ctx?.bus.send('synccontroller', msg);
         return;
       default:
-        if (msg.route.group === 'user') {
-          uploads++;
-          ctx?.bus.send('cloudhub', ackOf(msg, 'edgecontroller')); // resource keeps its node/<name>/ prefix
-          return;
-        }
+        if (msg.route.group === 'user') return void takeUpload(node, target.resource, msg);
         ctx?.log.warn(`${node}: no handler for ${msg.route.group}/${msg.route.operation} ${target.resource}`);
     }
   };

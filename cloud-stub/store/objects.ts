@@ -56,6 +56,7 @@ const SYNC = 'objectsync';
 const COUNTERS = 'counters';
 const NODE_KEYS = 'nodekeys';
 const NODE_STORES = 'nodestores';
+const UPLOADS = 'uploads';
 
 export class ObjectStore {
   readonly events = new EventEmitter<{ change: [ChangeEvent] }>();
@@ -173,6 +174,21 @@ export class ObjectStore {
     this.journal.delete(NODE_KEYS, node);
     this.journal.delete(NODE_STORES, node);
     this.journal.persistLater();
+  }
+
+  /**
+   * Takes the outbox sequence `<storeId>/<seq>` of an upload: true (and recorded, durably) when it is
+   * new, false when this node's store already delivered it (a resend after a crash or a lost ack).
+   */
+  async takeUpload(node: string, version: string): Promise<boolean> {
+    const m = /^(.+)\/(\d+)$/.exec(version);
+    if (!m) return true; // not from an outbox: nothing to deduplicate by
+    const [storeId, seq] = [m[1] as string, Number(m[2])];
+    const last = this.journal.get<{ storeId: string; seq: number }>(UPLOADS, node);
+    if (last && last.storeId === storeId && seq <= last.seq) return false;
+    this.journal.set(UPLOADS, node, { storeId, seq });
+    await this.journal.commit();
+    return true;
   }
 
   /**

@@ -108,12 +108,31 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
     stats.queued = queue.length;
   };
 
+  /** Answers a send-and-wait caller at once that its message did not go. */
+  const refuse = (msg: Message, why: string): void => {
+    if (msg.route.operation === Operation.response) return; // an ack: the cloud resends what it meant
+    ctx?.bus.sendResp(responseTo(msg, EDGEHUB, { error: why }));
+  };
+
+  /**
+   * Nothing waits for a link that is down: what must arrive is kept by its sender (the outbox) and
+   * sent again, in order, on the next link. Queuing it here would send stale messages first.
+   */
+  const dropQueue = (why: string): void => {
+    for (const msg of queue.splice(0)) refuse(msg, why);
+    stats.queued = 0;
+  };
+
   const fromModules = (msg: Message): void => {
+    if (!conn?.isOpen) {
+      refuse(msg, new KubeEdgeError('not_connected', 'the link to the cloud is down').message);
+      return;
+    }
     if (queue.length >= queueLimit) {
       stats.dropped++;
       ctx?.log.warn(`upstream queue full (${queueLimit}); refused ${msg.route.operation} ${msg.route.resource}`);
       // wake a send-and-wait caller at once instead of letting it time out
-      ctx?.bus.sendResp(responseTo(msg, EDGEHUB, { error: new KubeEdgeError('queue_full', 'upstream queue full').message }));
+      refuse(msg, new KubeEdgeError('queue_full', 'upstream queue full').message);
       return;
     }
     queue.push(msg);
@@ -174,6 +193,7 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
       },
       onClose: (reason) => {
         c.clock.clear(keepaliveTimer);
+        dropQueue(`the link to the cloud was lost: ${reason}`);
         if (conn) stats.badFrames += conn.badFrames;
         conn = undefined;
         if (stats.connected) {

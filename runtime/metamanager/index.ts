@@ -6,24 +6,84 @@
 import type { Module, ModuleContext } from '../core/module.js';
 import { openDb, type Db } from '../core/db.js';
 import { errorText } from '../core/errors.js';
-import { Group, Operation, ackOf, newMessage, parseResource, responseTo, type Message } from '../core/message.js';
+import { ACK_CONTENT, Group, Operation, ackOf, newMessage, parseResource, responseTo, type Message } from '../core/message.js';
 import type { MetaManagerConfig } from '../config.js';
 import { EDGEHUB, HubEvent } from '../edgehub/index.js';
 import { META_SCHEMA, MetaStore, type ApplyResult } from './store.js';
 import { createMetaServer, type MetaServer } from './metaserver.js';
+import { OUTBOX_SCHEMA, Outbox } from './outbox.js';
 
 export const METAMANAGER = 'metamanager';
 
 export interface MetaManager extends Module {
   store(): MetaStore | undefined;
+  outbox(): Outbox | undefined;
   metaServerPort(): number;
 }
+
+/** messages of the outbox in flight to the cloud at once */
+const OUTBOX_WINDOW = 128;
 
 export function createMetaManager(deps: { config: MetaManagerConfig; dataSource: string }): MetaManager {
   let ctx: ModuleContext | undefined;
   let db: Db | undefined;
   let store: MetaStore | undefined;
   let metaServer: MetaServer | undefined;
+  let outbox: Outbox | undefined;
+  // the outbox drains while the link is up; a new link starts again from its oldest message
+  let connected = false;
+  let generation = 0;
+  let inFlight = 0;
+  let sentUpTo = 0;
+  /** the outbox sends only what is on disk: else a crash could deliver an upload its app never saw acknowledged */
+  let durableUpTo = 0;
+
+  const drain = (): void => {
+    if (!connected || !outbox || !ctx) return;
+    const c = ctx;
+    const gen = generation;
+    while (inFlight < OUTBOX_WINDOW) {
+      const batch = outbox.next(sentUpTo, Math.min(OUTBOX_WINDOW - inFlight, durableUpTo - sentUpTo));
+      if (batch.length === 0) return;
+      for (const { seq, msg } of batch) {
+        sentUpTo = seq;
+        inFlight++;
+        c.bus.sendSync(EDGEHUB, msg, 30_000).then(
+          (reply) => {
+            if (reply.content === ACK_CONTENT) outbox?.remove(seq);
+            if (gen !== generation) return;
+            inFlight--;
+            if (reply.content === ACK_CONTENT) drain();
+            else c.log.debug(`${msg.route.resource} #${seq} not taken (${JSON.stringify(reply.content).slice(0, 200)}); it stays in the outbox for the next link`);
+          },
+          () => {
+            if (gen === generation) inFlight--; // timed out: the next link resends it
+          },
+        );
+      }
+    }
+  };
+
+  /** An upload from EventBus: into the outbox, then acknowledged once on disk. */
+  const takeUpload = (msg: Message): void => {
+    if (!outbox || !db) return;
+    let seq: number;
+    try {
+      // a message of its own (its own msg_id): the request's id belongs to the producer's wait
+      seq = outbox.add(msg.route.resource, newMessage({ ...msg.route, source: METAMANAGER }, msg.content));
+    } catch (err) {
+      ctx?.bus.sendResp(responseTo(msg, METAMANAGER, { error: errorText(err) }));
+      return;
+    }
+    db.commit().then(
+      () => {
+        durableUpTo = Math.max(durableUpTo, seq);
+        ctx?.bus.sendResp(ackOf(msg, METAMANAGER));
+        drain();
+      },
+      (err: unknown) => ctx?.bus.sendResp(responseTo(msg, METAMANAGER, { error: errorText(err) })),
+    );
+  };
 
   const apply = (msg: Message): ApplyResult => {
     if (!store) throw new Error('store is not open');
@@ -52,8 +112,19 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
   };
 
   const handle = (msg: Message): void => {
-    if (msg.route.source === EDGEHUB && msg.route.operation === HubEvent.connected) return announce();
-    if (msg.route.source === EDGEHUB && msg.route.operation === HubEvent.disconnected) return;
+    if (msg.route.source === EDGEHUB && msg.route.operation === HubEvent.connected) {
+      connected = true;
+      generation++;
+      inFlight = 0;
+      sentUpTo = 0;
+      announce();
+      return drain();
+    }
+    if (msg.route.source === EDGEHUB && msg.route.operation === HubEvent.disconnected) {
+      connected = false;
+      return;
+    }
+    if (msg.route.group === Group.user && msg.route.operation === Operation.upload) return takeUpload(msg);
     let result: ApplyResult;
     try {
       result = apply(msg);
@@ -85,11 +156,15 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
     name: METAMANAGER,
     group: Group.meta,
     store: () => store,
+    outbox: () => outbox,
     metaServerPort: () => metaServer?.port() ?? 0,
     async start(c) {
       ctx = c;
-      db = await openDb({ path: deps.dataSource, schema: META_SCHEMA, log: c.log, batchMs: 20 });
+      db = await openDb({ path: deps.dataSource, schema: META_SCHEMA + OUTBOX_SCHEMA, log: c.log, batchMs: 20 });
       store = new MetaStore(db);
+      outbox = new Outbox(db, store.storeId(), deps.config.outboxLimit, c.log.child('outbox'));
+      durableUpTo = outbox.lastSeq();
+      if (outbox.stats().queued > 0) c.log.info(`${outbox.stats().queued} message(s) wait in the outbox for the cloud`);
       c.bus.register(METAMANAGER, Group.meta, handle, { queueLimit: 10_000 });
       if (deps.config.metaServer.enable) {
         metaServer = createMetaServer({ address: deps.config.metaServer.server, store, log: c.log });

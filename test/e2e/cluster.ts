@@ -19,7 +19,7 @@ export interface Cluster {
   startCloud(extra?: Record<string, unknown>, env?: Record<string, string>): Promise<Proc>;
   /** the current join token, as cloudcore wrote it */
   token(): string;
-  startEdge(node: string, opts?: { server?: string; heartbeat?: number; metaPort?: number; handshakeTimeout?: number; launcher?: string[]; readyTimeoutMs?: number; token?: string }): Promise<Edge>;
+  startEdge(node: string, opts?: { server?: string; heartbeat?: number; metaPort?: number; handshakeTimeout?: number; launcher?: string[]; readyTimeoutMs?: number; token?: string; outboxLimit?: number }): Promise<Edge>;
   stop(): Promise<void>;
 }
 
@@ -27,6 +27,7 @@ export interface Edge {
   node: string;
   proc: Proc;
   metaPort: number;
+  mqttPort: number;
   configFile: string;
   restart(): Promise<void>;
   meta(path: string): Promise<{ status: number; body: any }>;
@@ -87,6 +88,7 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
       // with a token the edge joins by itself (no certificate yet); else it gets one made here
       const certs = o.token ? { certFile: join(edgeDir, 'certs', 'server.crt'), keyFile: join(edgeDir, 'certs', 'server.key') } : pki.edge(node);
       const metaPort = o.metaPort ?? (await freePort());
+      const mqttPort = await freePort();
       const config = {
         apiVersion: 'edgecore.config.kubeedge.io/v1alpha2',
         kind: 'EdgeCore',
@@ -100,7 +102,8 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
             tlsPrivateKeyFile: certs.keyFile,
             websocket: { server: o.server ?? `127.0.0.1:${hubPort}`, handshakeTimeout: o.handshakeTimeout ?? 5 },
           },
-          metaManager: { metaServer: { server: `127.0.0.1:${metaPort}` } },
+          metaManager: { metaServer: { server: `127.0.0.1:${metaPort}` }, ...(o.outboxLimit ? { outboxLimit: o.outboxLimit } : {}) },
+          eventBus: { mqttServerInternal: `tcp://127.0.0.1:${mqttPort}` },
           edged: { hostnameOverride: node },
         },
       };
@@ -110,6 +113,7 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
         node,
         proc: runBundle('edgecore', ['--config', configFile], {}, o.launcher),
         metaPort,
+        mqttPort,
         configFile,
         async restart() {
           await edge.proc.kill('SIGKILL');

@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import mqtt from 'mqtt';
+import { makeCluster, eventually, readyOf, type Cluster } from './cluster.js';
+import type { Proc } from '../peers/proc.js';
+
+/** "upload <store>/<seq> from <node> on <topic>: <payload>" lines of every cloudcore process so far */
+function uploadsSeen(clouds: Proc[], node: string): string[] {
+  const re = new RegExp(`upload \\S+ from ${node} on \\S+: (.*)$`);
+  return clouds.flatMap((p) => p.lines.map((l) => re.exec(l)?.[1]).filter((x): x is string => x !== undefined));
+}
+
+describe('the cloud away: uploads wait in the outbox', () => {
+  let c: Cluster;
+  const clouds: Proc[] = [];
+  const startCloud = async () => {
+    clouds.push(await c.startCloud({}, { KUBEEDGE_LOG_LEVEL: 'debug' }));
+  };
+  beforeAll(async () => {
+    c = await makeCluster();
+    await startCloud();
+  });
+  afterAll(() => c.stop());
+
+  it('every acknowledged upload arrives once, in order, through a cloud outage and an edge restart', async () => {
+    const edge = await c.startEdge('edge-out', { heartbeat: 1 });
+    await eventually(async () => readyOf((await c.api.call('GET', '/api/v1/nodes/edge-out')).body) === 'True', 15_000, 'Ready');
+    const acked: number[] = [];
+    let stop = false;
+    let i = 0;
+    const publisher = (async () => {
+      while (!stop) {
+        let client: mqtt.MqttClient | undefined;
+        try {
+          client = await mqtt.connectAsync(`mqtt://127.0.0.1:${edge.mqttPort}`, { reconnectPeriod: 0, connectTimeout: 2000 });
+          const c0 = client;
+          // mqtt.js leaves a publish pending forever when the broker dies; give up on it then
+          const closed = new Promise<never>((_, reject) => c0.once('close', () => reject(new Error('closed'))));
+          closed.catch(() => undefined);
+          while (!stop) {
+            const n = i++;
+            await Promise.race([client.publishAsync('$hw/events/upload/meter-1', JSON.stringify({ n }), { qos: 1 }), closed]);
+            acked.push(n); // PUBACK: the edge has it on disk
+          }
+          await client.endAsync();
+        } catch (err) {
+          if (process.env.E2E_VERBOSE) console.error("publisher:", err);
+          client?.end(true); // the edge is restarting: connect again
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    })();
+
+    await new Promise((r) => setTimeout(r, 500));
+    await c.cloud!.kill('SIGKILL'); // the cloud goes away
+    await edge.proc.waitFor(/link to the cloud lost/);
+    await new Promise((r) => setTimeout(r, 700));
+    await edge.restart(); // and the edge is restarted while it is away
+    await edge.proc.waitFor(/message\(s\) wait in the outbox for the cloud/);
+    await new Promise((r) => setTimeout(r, 700));
+    stop = true;
+    await publisher;
+    await startCloud(); // the cloud comes back
+
+    expect(acked.length).toBeGreaterThan(50);
+    await eventually(async () => uploadsSeen(clouds, 'edge-out').length >= acked.length, 20_000, 'every upload at the cloud');
+    const seen = uploadsSeen(clouds, 'edge-out').map((p) => (JSON.parse(p) as { n: number }).n);
+    // once each, in order (a publish cut off by the edge restart may have arrived without its PUBACK)
+    expect(new Set(seen).size).toBe(seen.length);
+    expect([...seen].sort((a, b) => a - b)).toEqual(seen);
+    for (const n of acked) expect(seen).toContain(n);
+    await eventually(async () => edge.proc.count(/connected to wss:/) >= 1, 10_000, 'reconnected');
+  }, 90_000);
+
+  it('under a flood the outbox stays within its bound, collapsing a topic to its newest message, and says so', async () => {
+    const edge = await c.startEdge('edge-flood', { heartbeat: 1, outboxLimit: 20 });
+    await eventually(async () => readyOf((await c.api.call('GET', '/api/v1/nodes/edge-flood')).body) === 'True', 15_000, 'Ready');
+    await c.cloud!.kill('SIGKILL');
+    await edge.proc.waitFor(/link to the cloud lost/);
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${edge.mqttPort}`, { reconnectPeriod: 0 });
+    // 20 distinct meters fill it; then 100 more readings of meter-0..4 collapse onto their newest
+    for (let m = 0; m < 20; m++) await client.publishAsync(`$hw/events/upload/meter-${m}`, `first-${m}`, { qos: 1 });
+    for (let k = 0; k < 100; k++) await client.publishAsync(`$hw/events/upload/meter-${k % 5}`, `reading-${k}`, { qos: 1 });
+    // and 3 new meters: no same-topic message to replace, so the oldest goes
+    for (let m = 20; m < 23; m++) await client.publishAsync(`$hw/events/upload/meter-${m}`, `first-${m}`, { qos: 1 });
+    await client.endAsync();
+    await edge.proc.waitFor(/outbox full \(20\): kept only the newest message for \$hw\/events\/upload\/meter-0/);
+    await edge.proc.waitFor(/outbox full \(20\): dropped the oldest message .*; 3 dropped so far/);
+    await startCloud();
+    await eventually(async () => uploadsSeen(clouds, 'edge-flood').length === 20, 20_000, 'the outbox drained');
+    const seen = uploadsSeen(clouds, 'edge-flood');
+    expect(seen).toContain('reading-95'); // the newest of meter-0
+    expect(seen).not.toContain('reading-90');
+    expect(seen).toContain('first-22');
+  }, 60_000);
+});
