@@ -3,13 +3,10 @@
  * bytes per message CBOR vs JSON, and cloudcore's memory per connected edge.
  * Peer: mqtt.js QoS 1 into mosquitto over mutual TLS, in the same run.
  */
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import mqtt from 'mqtt';
 import { makeCluster, type Cluster } from '../test/e2e/cluster.js';
-import { freePort, startProxy } from '../test/peers/proxy.js';
+import { startProxy } from '../test/peers/proxy.js';
 import { createBus } from '../runtime/core/bus.js';
 import { openDb } from '../runtime/core/db.js';
 import { systemClock } from '../runtime/core/clock.js';
@@ -21,9 +18,10 @@ import { defaults } from '../runtime/core/schema.js';
 import { edgeCoreSchema } from '../runtime/config.js';
 import { createEdgeHub } from '../runtime/edgehub/index.js';
 import { createMetaManager } from '../runtime/metamanager/index.js';
-import { issueEdgeCert, newRsaKeyPem, signEdgeCert } from '../cloud-stub/certs/pki.js';
+import { newRsaKeyPem, signEdgeCert } from '../cloud-stub/certs/pki.js';
 import forge from 'node-forge';
 import { percentile, report, type Row } from './lib/report.js';
+import { mosquittoPeer } from './lib/mosquitto.js';
 import { ROOT, runProcess, type Proc } from '../test/peers/proc.js';
 
 const quiet = createLogger({ level: 'error' });
@@ -56,32 +54,6 @@ async function edgeToCloud(bus: ReturnType<typeof createBus>, n: number, window:
   };
   await Promise.all(Array.from({ length: window }, worker));
   return n / ((performance.now() - t0) / 1000);
-}
-
-async function mosquittoPeer(c: Cluster, n: number, window: number): Promise<number> {
-  const port = await freePort();
-  const conf = join(c.dir, 'mosquitto.conf');
-  const edge = c.pki.edge('mqtt-bench');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, `cafile ${c.pki.caFile}`, `certfile ${c.pki.serverCertFile}`, `keyfile ${c.pki.serverKeyFile}`, 'require_certificate true', 'use_identity_as_username true', 'persistence false', 'user root', 'max_inflight_messages 0', 'max_queued_messages 0'].join('\n') + '\n');
-  const broker = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
-  try {
-    await new Promise((r) => setTimeout(r, 400));
-    const client = await mqtt.connectAsync(`mqtts://127.0.0.1:${port}`, { ca: c.pki.ca.cert, cert: edge.cert, key: edge.key, protocolVersion: 4, reconnectPeriod: 0 });
-    const t0 = performance.now();
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < n) {
-        const i = next++;
-        await client.publishAsync(`$hw/events/upload/bench/${i % 16}`, JSON.stringify({ value: String(20 + (i % 10) / 10), seq: i }), { qos: 1 });
-      }
-    };
-    await Promise.all(Array.from({ length: window }, worker));
-    const rate = n / ((performance.now() - t0) / 1000);
-    await client.endAsync();
-    return rate;
-  } finally {
-    broker.kill('SIGKILL');
-  }
 }
 
 async function cloudToEdge(c: Cluster, n: number): Promise<number> {

@@ -18,7 +18,7 @@ import { cloudCoreSchema, type CloudCoreConfig, type CloudHubConfig } from './co
 import { createCA, issueServerCert } from './certs/pki.js';
 import { hostAddress } from './certs/address.js';
 import { createEdgeController } from './edgecontroller/index.js';
-import { openJournal } from './store/journal.js';
+import { openJournal } from '../runtime/core/journal.js';
 import { ObjectStore } from './store/objects.js';
 import { createSyncController } from './synccontroller/index.js';
 

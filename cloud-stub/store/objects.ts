@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Journal } from './journal.js';
+import type { Journal } from '../../runtime/core/journal.js';
 
 export interface ObjectMeta {
   name: string;

@@ -21,7 +21,7 @@ export interface Db {
   run(sql: string, params?: SqlValue[]): number;
   all(sql: string, params?: SqlValue[]): Row[];
   get(sql: string, params?: SqlValue[]): Row | undefined;
-  /** runs fn in one SQLite transaction */
+  /** runs fn in one SQLite transaction (a nested call joins the outer one) */
   tx<T>(fn: () => T): T;
   /** resolves when every write made so far is on disk */
   commit(): Promise<void>;
@@ -72,6 +72,7 @@ export async function openDb(opts: DbOptions): Promise<Db> {
   let flushing: Promise<void> | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
+  let txDepth = 0;
 
   const writeFile = async (data: Uint8Array): Promise<void> => {
     const tmp = `${path}.tmp`;
@@ -152,7 +153,17 @@ export async function openDb(opts: DbOptions): Promise<Db> {
     all,
     get: (sql, params) => all(sql, params)[0],
     tx(fn) {
+      if (txDepth > 0) {
+        // nested: part of the outer transaction
+        txDepth++;
+        try {
+          return fn();
+        } finally {
+          txDepth--;
+        }
+      }
       live.run('BEGIN');
+      txDepth = 1;
       try {
         const out = fn();
         live.run('COMMIT');
@@ -160,6 +171,8 @@ export async function openDb(opts: DbOptions): Promise<Db> {
       } catch (err) {
         live.run('ROLLBACK');
         throw err;
+      } finally {
+        txDepth = 0;
       }
     },
     commit() {

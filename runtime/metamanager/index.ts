@@ -11,7 +11,8 @@ import type { MetaManagerConfig } from '../config.js';
 import { EDGEHUB, HubEvent } from '../edgehub/index.js';
 import { META_SCHEMA, MetaStore, type ApplyResult } from './store.js';
 import { createMetaServer, type MetaServer } from './metaserver.js';
-import { OUTBOX_SCHEMA, Outbox } from './outbox.js';
+import { Outbox } from './outbox.js';
+import { openJournal, type Journal } from '../core/journal.js';
 
 export const METAMANAGER = 'metamanager';
 
@@ -30,6 +31,7 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
   let store: MetaStore | undefined;
   let metaServer: MetaServer | undefined;
   let outbox: Outbox | undefined;
+  let journal: Journal | undefined;
   // the outbox drains while the link is up; a new link starts again from its oldest message
   let connected = false;
   let generation = 0;
@@ -66,7 +68,8 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
 
   /** An upload from EventBus: into the outbox, then acknowledged once on disk. */
   const takeUpload = (msg: Message): void => {
-    if (!outbox || !db) return;
+    if (!outbox) return;
+    const box = outbox;
     let seq: number;
     try {
       // a message of its own (its own msg_id): the request's id belongs to the producer's wait
@@ -75,7 +78,7 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
       ctx?.bus.sendResp(responseTo(msg, METAMANAGER, { error: errorText(err) }));
       return;
     }
-    db.commit().then(
+    box.commit().then(
       () => {
         durableUpTo = Math.max(durableUpTo, seq);
         ctx?.bus.sendResp(ackOf(msg, METAMANAGER));
@@ -160,9 +163,13 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
     metaServerPort: () => metaServer?.port() ?? 0,
     async start(c) {
       ctx = c;
-      db = await openDb({ path: deps.dataSource, schema: META_SCHEMA + OUTBOX_SCHEMA, log: c.log, batchMs: 20 });
+      db = await openDb({ path: deps.dataSource, schema: META_SCHEMA, log: c.log, batchMs: 20 });
       store = new MetaStore(db);
-      outbox = new Outbox(db, store.storeId(), deps.config.outboxLimit, c.log.child('outbox'));
+      const storeId = store.storeId();
+      await db.commit();
+      // a journal of its own: a fresh database (a new store id) starts a fresh outbox sequence
+      journal = await openJournal(deps.dataSource === ':memory:' ? ':memory:' : `${deps.dataSource}.outbox`, c.log.child('outbox'), { batchMs: 2 });
+      outbox = new Outbox(journal, storeId, deps.config.outboxLimit, c.log.child('outbox'));
       durableUpTo = outbox.lastSeq();
       if (outbox.stats().queued > 0) c.log.info(`${outbox.stats().queued} message(s) wait in the outbox for the cloud`);
       c.bus.register(METAMANAGER, Group.meta, handle, { queueLimit: 10_000 });
@@ -174,6 +181,7 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
     async stop() {
       ctx?.bus.unregister(METAMANAGER);
       await metaServer?.stop();
+      await journal?.close();
       await db?.close();
       db = undefined;
     },

@@ -4,17 +4,14 @@
  * one with the same key (the newest report of a property wins), and only when there is none is the
  * oldest message dropped. Both are counted and logged, never silent.
  *
+ * It lives in an append-only journal beside the database (`<dataSource>.outbox`): a message costs
+ * its own bytes on disk, where SQLite through sql.js would rewrite the whole file for each batch.
  * Every message carries `<storeId>/<seq>` as its resourceversion: the cloud applies each sequence
  * number once, so a resend after a crash is acknowledged without being applied again.
  */
-import type { Db } from '../core/db.js';
+import type { Journal } from '../core/journal.js';
 import type { Logger } from '../core/log.js';
 import type { Message } from '../core/message.js';
-
-export const OUTBOX_SCHEMA = `
-CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL, msg TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS outbox_key ON outbox (key);
-`;
 
 export interface OutboxStats {
   queued: number;
@@ -27,65 +24,102 @@ export interface OutboxEntry {
   msg: Message;
 }
 
+interface Stored {
+  key: string;
+  msg: Message;
+}
+
+const MESSAGES = 'outbox';
+const META = 'outbox-meta';
+
 export class Outbox {
   private collapsed = 0;
   private dropped = 0;
-  private count: number;
+  /** seq → message, in insertion (= seq) order */
+  private readonly bySeq = new Map<number, Stored>();
+  private readonly byKey = new Map<string, Set<number>>();
+  private seq: number;
 
   constructor(
-    private readonly db: Db,
+    private readonly journal: Journal,
     private readonly storeId: string,
     private readonly limit: number,
     private readonly log: Logger,
   ) {
-    this.count = Number(db.get('SELECT COUNT(*) AS n FROM outbox')?.n ?? 0);
+    const entries = [...journal.entries<Stored>(MESSAGES)].map(([k, v]) => [Number(k), v] as const).sort((a, b) => a[0] - b[0]);
+    for (const [seq, v] of entries) this.index(seq, v);
+    this.seq = Math.max(journal.get<number>(META, 'seq') ?? 0, entries.at(-1)?.[0] ?? 0);
+  }
+
+  private index(seq: number, v: Stored): void {
+    this.bySeq.set(seq, v);
+    let s = this.byKey.get(v.key);
+    if (!s) this.byKey.set(v.key, (s = new Set()));
+    s.add(seq);
+  }
+
+  private forget(seq: number): boolean {
+    const v = this.bySeq.get(seq);
+    if (!v) return false;
+    this.bySeq.delete(seq);
+    const s = this.byKey.get(v.key);
+    s?.delete(seq);
+    if (s?.size === 0) this.byKey.delete(v.key);
+    this.journal.delete(MESSAGES, String(seq));
+    return true;
   }
 
   stats(): OutboxStats {
-    return { queued: this.count, collapsed: this.collapsed, dropped: this.dropped };
+    return { queued: this.bySeq.size, collapsed: this.collapsed, dropped: this.dropped };
   }
 
   /** the newest sequence number queued */
   lastSeq(): number {
-    return Number(this.db.get('SELECT MAX(seq) AS s FROM outbox')?.s ?? 0);
+    return this.seq;
   }
 
-  /** Queues a message and returns its sequence number (the caller commits before acknowledging its producer). */
+  /** Queues a message and returns its sequence number; `commit()` before acknowledging its producer. */
   add(key: string, msg: Message): number {
-    return this.db.tx(() => {
-      if (this.count >= this.limit) {
-        const removed = this.db.run('DELETE FROM outbox WHERE key = ?', [key]);
-        if (removed > 0) {
-          this.collapsed += removed;
-          this.count -= removed;
-          if (this.collapsed === removed || this.collapsed % 1000 === 0) this.log.warn(`outbox full (${this.limit}): kept only the newest message for ${key} (${this.collapsed} collapsed so far)`);
-        } else {
-          const oldest = this.db.get('SELECT seq, key FROM outbox ORDER BY seq LIMIT 1');
-          this.db.run('DELETE FROM outbox WHERE seq = ?', [Number(oldest?.seq)]);
-          this.count--;
-          this.dropped++;
-          this.log.warn(`outbox full (${this.limit}): dropped the oldest message (${String(oldest?.key)}); ${this.dropped} dropped so far`);
-        }
+    if (this.bySeq.size >= this.limit) {
+      const same = [...(this.byKey.get(key) ?? [])];
+      if (same.length > 0) {
+        for (const s of same) this.forget(s);
+        this.collapsed += same.length;
+        if (this.collapsed === same.length || this.collapsed % 1000 === 0) this.log.warn(`outbox full (${this.limit}): kept only the newest message for ${key} (${this.collapsed} collapsed so far)`);
+      } else {
+        const oldest = this.bySeq.keys().next().value as number;
+        const what = this.bySeq.get(oldest)?.key;
+        this.forget(oldest);
+        this.dropped++;
+        this.log.warn(`outbox full (${this.limit}): dropped the oldest message (${what ?? '?'}); ${this.dropped} dropped so far`);
       }
-      this.db.run('INSERT INTO outbox (key, msg) VALUES (?, ?)', [key, JSON.stringify(msg)]);
-      this.count++;
-      return Number(this.db.get('SELECT last_insert_rowid() AS s')?.s);
-    });
+    }
+    const seq = ++this.seq;
+    const v: Stored = { key, msg };
+    this.index(seq, v);
+    this.journal.set(MESSAGES, String(seq), v);
+    this.journal.set(META, 'seq', seq);
+    return seq;
+  }
+
+  commit(): Promise<void> {
+    return this.journal.commit();
   }
 
   /** The oldest messages after `afterSeq`, stamped with their sequence number. */
   next(afterSeq: number, max: number): OutboxEntry[] {
-    return this.db.all('SELECT seq, msg FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?', [afterSeq, max]).map((r) => {
-      const seq = Number(r.seq);
-      const msg = JSON.parse(String(r.msg)) as Message;
-      msg.header.resourceversion = `${this.storeId}/${seq}`;
-      return { seq, msg };
-    });
+    const out: OutboxEntry[] = [];
+    if (max <= 0) return out;
+    for (const [seq, v] of this.bySeq) {
+      if (seq <= afterSeq) continue;
+      out.push({ seq, msg: { ...v.msg, header: { ...v.msg.header, resourceversion: `${this.storeId}/${seq}` } } });
+      if (out.length >= max) break;
+    }
+    return out;
   }
 
   /** Forgets an acknowledged message; persisted lazily (a resend is recognised by the cloud). */
   remove(seq: number): void {
-    this.count -= this.db.run('DELETE FROM outbox WHERE seq = ?', [seq]);
-    this.db.persistLater(500);
+    if (this.forget(seq)) this.journal.persistLater(500);
   }
 }

@@ -59,13 +59,17 @@ describe('edgecore killed with SIGKILL, and its database damaged', () => {
     await eventually(async () => (await edge.meta(DEVICES)).body.items.length === 5, 10_000, 'synced');
     const dbFile = join(c.dir, 'edge-bad-db', 'edgecore.db');
 
+    const fresh = /edge-bad-db: the edge's store is new/;
     for (const damage of [(f: string) => truncateSync(f, 100), (f: string) => writeFileSync(f, 'garbage '.repeat(500))]) {
+      await new Promise((r) => setTimeout(r, 1000)); // every acknowledgement has reached the cloud
+      const before = c.cloud!.count(fresh);
       await edge.proc.kill('SIGKILL');
       damage(dbFile);
       await edge.restart();
       await edge.proc.waitFor(/database .*edgecore\.db cannot be opened .*; moved it to .*\.corrupt-\d+ and starting empty/);
+      // the cloud learns the store is new and sends everything again
+      await eventually(async () => c.cloud!.count(fresh) > before, 15_000, 'the cloud noticed the new store');
       await eventually(async () => (await edge.meta(DEVICES)).body.items.length === 5, 15_000, 'resynced after a fresh start');
-      await c.cloud!.waitFor(/edge-bad-db: the edge's store is new/);
     }
     expect(readyOf((await c.api.call('GET', '/api/v1/nodes/edge-bad-db')).body)).toBe('True');
   }, 60_000);

@@ -1,5 +1,5 @@
 /**
- * The cloud's durable key-value journal: tables of JSON values held in memory, every change
+ * A durable key-value journal (the cloud's store, the edge's outbox): tables of JSON values held in memory, every change
  * appended to one file as a JSON line. A commit is a group commit (one write and one fdatasync for
  * every change made since the last), so a write costs its own bytes, not the whole database; when
  * the file has grown to several times the live data it is compacted (snapshot to a temp file,
@@ -8,8 +8,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { KubeEdgeError, errorText } from '../../runtime/core/errors.js';
-import type { Logger } from '../../runtime/core/log.js';
+import { KubeEdgeError, errorText } from './errors.js';
+import type { Logger } from './log.js';
 
 type Entry = { t: string; k: string; v?: unknown };
 

@@ -2,7 +2,7 @@ import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openJournal } from '../../../cloud-stub/store/journal.js';
+import { openJournal } from '../../../runtime/core/journal.js';
 import { createLogger } from '../../../runtime/core/log.js';
 
 const lines: string[] = [];

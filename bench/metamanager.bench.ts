@@ -1,0 +1,161 @@
+/**
+ * The edge's store and outbox: durable, acknowledged uploads per second edge→cloud (an app publishes
+ * QoS 1 into the edge's broker; PUBACK once on disk; done once the cloud acknowledged), beside
+ * mqtt.js QoS 1 into mosquitto over mutual TLS; time to persist against database size, beside a
+ * plain write+fsync of the same bytes; edgecore's RSS with 10 and with 10,000 stored objects,
+ * beside a bare node process.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, openSync, fsyncSync, closeSync, writeSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { stringify } from 'yaml';
+import { writeFileSync } from 'node:fs';
+import { makeCluster, type Cluster } from '../test/e2e/cluster.js';
+import { freePort } from '../test/peers/proxy.js';
+import { runBundle } from '../test/peers/proc.js';
+import { createBus } from '../runtime/core/bus.js';
+import { openDb } from '../runtime/core/db.js';
+import { systemClock } from '../runtime/core/clock.js';
+import { createLogger } from '../runtime/core/log.js';
+import { startModules } from '../runtime/core/module.js';
+import { defaults } from '../runtime/core/schema.js';
+import { edgeCoreSchema } from '../runtime/config.js';
+import { createEdgeHub } from '../runtime/edgehub/index.js';
+import { createMetaManager } from '../runtime/metamanager/index.js';
+import { createEventBus } from '../runtime/eventbus/index.js';
+import { META_SCHEMA, MetaStore } from '../runtime/metamanager/store.js';
+import { mosquittoPeer } from './lib/mosquitto.js';
+import { report, type Row } from './lib/report.js';
+
+const quiet = createLogger({ level: 'error' });
+const N = Number(process.env.BENCH_MESSAGES ?? 20_000);
+
+async function durableUploads(c: Cluster, n: number, window: number): Promise<number> {
+  const node = 'bench-outbox';
+  const certs = c.pki.edge(node);
+  const cfg = defaults(edgeCoreSchema);
+  const mqttPort = await freePort();
+  const hub = { ...cfg.modules.edgeHub, heartbeat: 5, messageQPS: 1e6, messageBurst: 1e6, websocket: { ...cfg.modules.edgeHub.websocket, server: `127.0.0.1:${c.hubPort}` } };
+  const bus = createBus(quiet);
+  const meta = createMetaManager({ config: { enable: true, outboxLimit: 2 * n, metaServer: { enable: false, server: '127.0.0.1:0' } }, dataSource: join(c.dir, `${node}.db`) });
+  const edgeHub = createEdgeHub({ config: hub, nodeName: node, tls: () => ({ ca: Buffer.from(c.pki.ca.cert), cert: Buffer.from(certs.cert), key: Buffer.from(certs.key) }) });
+  const eventBus = createEventBus({ config: { ...cfg.modules.eventBus, mqttServerInternal: `tcp://127.0.0.1:${mqttPort}` } });
+  const stop = await startModules([{ module: meta, enabled: true }, { module: edgeHub, enabled: true }, { module: eventBus, enabled: true }], { bus, log: quiet, clock: systemClock });
+  while (!edgeHub.stats().connected) await new Promise((r) => setTimeout(r, 10));
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { reconnectPeriod: 0 });
+  const t0 = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < n) {
+      const i = next++;
+      await client.publishAsync(`$hw/events/upload/bench/${i % 16}`, JSON.stringify({ value: String(20 + (i % 10) / 10), seq: i }), { qos: 1 });
+    }
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+  while ((meta.outbox()?.stats().queued ?? 1) > 0) await new Promise((r) => setTimeout(r, 2));
+  const rate = n / ((performance.now() - t0) / 1000);
+  await client.endAsync();
+  await stop();
+  return rate;
+}
+
+async function persistTimes(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'ke-persist-'));
+  try {
+    for (const size of [1_000, 10_000, 100_000]) {
+      const path = join(dir, `db-${size}.db`);
+      const db = await openDb({ path, schema: META_SCHEMA, log: quiet, batchMs: 0 });
+      const store = new MetaStore(db);
+      const value = { apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'Device', metadata: { name: 'x', namespace: 'default' }, spec: { nodeName: 'edge-1', properties: [{ name: 'temperature', desired: { value: '20' } }] } };
+      db.tx(() => {
+        for (let i = 0; i < size; i++) store.put(`default/device/d-${i}`, 'device', i + 1, value);
+      });
+      await db.commit();
+      const times: number[] = [];
+      for (let k = 0; k < 5; k++) {
+        store.put(`default/device/d-0`, 'device', size + 10 + k, value);
+        const t0 = performance.now();
+        await db.commit();
+        times.push(performance.now() - t0);
+      }
+      const bytes = db.size();
+      await db.close();
+      // the peer: the same number of bytes, written and fsynced
+      const data = readFileSync(path);
+      const peer: number[] = [];
+      for (let k = 0; k < 5; k++) {
+        const t0 = performance.now();
+        const fd = openSync(join(dir, 'raw'), 'w');
+        writeSync(fd, data);
+        fsyncSync(fd);
+        closeSync(fd);
+        peer.push(performance.now() - t0);
+      }
+      const med = (a: number[]): number => a.sort((x, y) => x - y)[2] as number;
+      rows.push({ metric: `time to persist one change, ${size.toLocaleString('en')} rows (${(bytes / 1024 / 1024).toFixed(1)} MiB)`, ours: med(times), peer: med(peer), peerName: 'write+fsync of the same bytes', ratio: med(times) / med(peer), unit: 'ms' });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+/** edgecore standalone (edgeHub off) on a database holding `objects` devices, after it settles */
+async function edgeRss(objects: number): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'ke-rss-'));
+  try {
+    const dbPath = join(dir, 'edgecore.db');
+    const db = await openDb({ path: dbPath, schema: META_SCHEMA, log: quiet });
+    const store = new MetaStore(db);
+    db.tx(() => {
+      for (let i = 0; i < objects; i++) store.put(`default/device/d-${i}`, 'device', i + 1, { apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'Device', metadata: { name: `d-${i}`, namespace: 'default' }, spec: { nodeName: 'edge-1', deviceModelRef: { name: 'thermometer' }, properties: [{ name: 'temperature', desired: { value: '20' } }] } });
+    });
+    await db.close();
+    const config = join(dir, 'edgecore.yaml');
+    writeFileSync(config, stringify({ database: { dataSource: dbPath }, modules: { edgeHub: { enable: false }, metaManager: { metaServer: { server: `127.0.0.1:${await freePort()}` } }, eventBus: { mqttServerInternal: `tcp://127.0.0.1:${await freePort()}` }, edged: { hostnameOverride: 'edge-1' } } }));
+    const p = runBundle('edgecore', ['--config', config], {}, [process.execPath, '--max-semi-space-size=1']);
+    await p.waitFor(/edgecore is running/);
+    await new Promise((r) => setTimeout(r, 3000));
+    const rss = rssOf(p.child.pid as number);
+    await p.kill('SIGKILL');
+    return rss;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function bareNodeRss(): Promise<number> {
+  const p = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 3000));
+  const rss = rssOf(p.pid as number);
+  p.kill('SIGKILL');
+  return rss;
+}
+
+const rows: Row[] = [];
+const c = await makeCluster({ keepaliveInterval: 30 });
+try {
+  await c.startCloud();
+  await durableUploads(c, 2000, 256); // warm-up
+  const ours = await durableUploads(c, N, 256);
+  const peer = await mosquittoPeer(c, N, 256);
+  rows.push({ metric: 'durable acknowledged uploads/s edge→cloud (app QoS1 → outbox on disk → cloud ack)', ours, peer, peerName: 'mqtt.js QoS1→mosquitto mTLS', ratio: ours / peer, unit: 'msg/s', target: 'ratio ≥ 1', met: ours >= peer });
+} finally {
+  await c.stop();
+}
+rows.push(...(await persistTimes()));
+const bare = await bareNodeRss();
+const small = await edgeRss(10);
+const big = await edgeRss(10_000);
+rows.push({ metric: 'edgecore idle RSS: embedded broker, 10 devices stored (standalone)', ours: small / 1024, peer: bare / 1024, peerName: 'bare node', ratio: small / bare, unit: 'MiB', target: 'ratio ≤ 1.35', met: small / bare <= 1.35 });
+rows.push({ metric: 'edgecore RSS with 10,000 stored objects', ours: big / 1024, peer: bare / 1024, peerName: 'bare node', ratio: big / bare, unit: 'MiB' });
+report('metamanager', rows);
+process.exit(0);
