@@ -7,6 +7,7 @@ import { loadConfig } from './core/configfile.js';
 import { errorText } from './core/errors.js';
 import { createLogger } from './core/log.js';
 import { startModules } from './core/module.js';
+import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './core/names.js';
 import { defaults } from './core/schema.js';
 import { edgeCoreSchema, type EdgeCoreConfig } from './config.js';
 import { createEdgeHub } from './edgehub/index.js';
@@ -40,8 +41,8 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
   const log = createLogger({ scope: 'edgecore' });
   const m = config.modules;
   const nodeName = m.edged.hostnameOverride;
-  if (!/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/.test(nodeName)) {
-    throw new Error(`modules.edged.hostnameOverride ${JSON.stringify(nodeName)} is not a valid node name: lowercase letters, digits, "-" and ".", at most 63`);
+  if (!isDnsSubdomain(nodeName)) {
+    throw new Error(`modules.edged.hostnameOverride ${JSON.stringify(nodeName)} is not a valid node name: ${DNS_SUBDOMAIN_RULE}`);
   }
   const hub = m.edgeHub;
   if (hub.enable) await ensureEdgeCertificate(hub, nodeName, log.child('edgehub'));

@@ -11,6 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import { errorText } from '../../runtime/core/errors.js';
+import { boundPort } from '../../runtime/core/net.js';
 import type { ApiServerConfig } from '../config.js';
 import { CLUSTER_NAMESPACE, type Kind, type KubeObject, type ObjectStore, type StoredObject } from '../store/objects.js';
 import type { NodeLiveStatus } from '../edgecontroller/index.js';
@@ -139,10 +140,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   return {
     name: 'apiserver',
     group: 'apiserver',
-    port: () => {
-      const a = server?.address();
-      return typeof a === 'object' && a ? a.port : 0;
-    },
+    port: () => boundPort(server),
     async start(c) {
       ctx = c;
       const { cert, key } = deps.tls();

@@ -1,8 +1,8 @@
 /** Checks an object posted to the resource API; problems become a 422 Invalid Status naming each field. */
 import { CLUSTER_NAMESPACE, type Kind, type KubeObject } from '../store/objects.js';
 import { ApiError } from './status.js';
+import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../../runtime/core/names.js';
 
-const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const expected: Record<Kind, { apiVersion: string; kind: string }> = {
   node: { apiVersion: 'v1', kind: 'Node' },
   device: { apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'Device' },
@@ -21,7 +21,7 @@ export function validateObject(kind: Kind, body: unknown, namespace: string, pat
   if (!isObj(meta)) {
     causes.push({ field: 'metadata', message: 'is required' });
   } else {
-    if (typeof meta.name !== 'string' || !NAME.test(meta.name)) causes.push({ field: 'metadata.name', message: 'must be a lowercase DNS subdomain (a-z, 0-9, "-", ".")' });
+    if (typeof meta.name !== 'string' || !isDnsSubdomain(meta.name)) causes.push({ field: 'metadata.name', message: `must be a DNS subdomain: ${DNS_SUBDOMAIN_RULE}` });
     else if (pathName !== undefined && meta.name !== pathName) causes.push({ field: 'metadata.name', message: `does not match the name in the URL (${pathName})` });
     if (meta.namespace !== undefined && meta.namespace !== namespace && namespace !== CLUSTER_NAMESPACE) causes.push({ field: 'metadata.namespace', message: `does not match the namespace in the URL (${namespace})` });
   }

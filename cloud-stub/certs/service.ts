@@ -14,6 +14,8 @@ import type { TLSSocket } from 'node:tls';
 import forge from 'node-forge';
 import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import { errorText } from '../../runtime/core/errors.js';
+import { isDnsSubdomain } from '../../runtime/core/names.js';
+import { boundPort } from '../../runtime/core/net.js';
 import type { ObjectStore } from '../store/objects.js';
 import { signEdgeCert, type KeyPairPem } from './pki.js';
 import { verifyJwt } from './jwt.js';
@@ -33,7 +35,6 @@ export interface CertService extends Module {
   issued(): number;
 }
 
-const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const MAX_CSR = 16 * 1024;
 
 class Refusal extends Error {
@@ -65,7 +66,7 @@ export function createCertService(deps: CertServiceDeps): CertService {
   const issue = async (req: IncomingMessage, body: Buffer): Promise<Buffer> => {
     const nodeHeader = req.headers['nodename'];
     const node = typeof nodeHeader === 'string' ? nodeHeader : '';
-    if (!NODE_NAME.test(node)) throw new Refusal(400, `NodeName header ${JSON.stringify(node)} is not a valid node name (lowercase DNS subdomain)`);
+    if (!isDnsSubdomain(node)) throw new Refusal(400, `NodeName header ${JSON.stringify(node)} is not a valid node name (lowercase DNS subdomain)`);
 
     // a renewal: the node's current certificate on this connection
     const peer = (req.socket as TLSSocket).getPeerX509Certificate?.();
@@ -127,10 +128,7 @@ export function createCertService(deps: CertServiceDeps): CertService {
   return {
     name: 'certservice',
     group: 'cloudhub',
-    port: () => {
-      const a = server?.address();
-      return typeof a === 'object' && a ? a.port : 0;
-    },
+    port: () => boundPort(server),
     issued: () => issued,
     async start(c) {
       ctx = c;

@@ -16,6 +16,8 @@ import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import type { Message } from '../../runtime/core/message.js';
 import { ACK_CONTENT, Operation, isResponse, newMessage } from '../../runtime/core/message.js';
 import { errorText } from '../../runtime/core/errors.js';
+import { isDnsSubdomain } from '../../runtime/core/names.js';
+import { boundPort } from '../../runtime/core/net.js';
 import type { Logger } from '../../runtime/core/log.js';
 import type { CloudHubConfig } from '../config.js';
 import type { ObjectStore } from '../store/objects.js';
@@ -40,7 +42,6 @@ export interface CloudHub extends Module {
   sessions(): ReadonlyMap<string, NodeSession>;
 }
 
-const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const EVENTS_PATH = /^\/([^/]+)\/([^/]+)\/events\/?$/;
 
 /** upstream groups and the cloud module group that handles them */
@@ -82,7 +83,7 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
     const projectHeader = req.headers['project_id'];
     if (nodeHeader !== undefined && nodeHeader !== node) return refuse(socket, 400, 'Bad Request', `node_id header ${String(nodeHeader)} does not match path node ${node}`, req);
     if (projectHeader !== undefined && projectHeader !== projectId) return refuse(socket, 400, 'Bad Request', `project_id header does not match the path`, req);
-    if (!NODE_NAME.test(node)) return refuse(socket, 400, 'Bad Request', `node name ${JSON.stringify(node)} is not a valid DNS subdomain`, req);
+    if (!isDnsSubdomain(node)) return refuse(socket, 400, 'Bad Request', `node name ${JSON.stringify(node)} is not a valid DNS subdomain`, req);
     const tlsSocket = req.socket as TLSSocket;
     const cn = tlsSocket.getPeerCertificate?.()?.subject?.CN;
     if (!tlsSocket.authorized) return refuse(socket, 401, 'Unauthorized', `client certificate not authorized: ${String(tlsSocket.authorizationError ?? 'none presented')}`, req);
@@ -159,10 +160,7 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
   return {
     name: 'cloudhub',
     group: 'cloudhub',
-    port: () => {
-      const addr = server?.address();
-      return typeof addr === 'object' && addr ? addr.port : 0;
-    },
+    port: () => boundPort(server),
     sessions: () => sessions,
     async start(c) {
       ctx = c;

@@ -10,7 +10,7 @@ import type { Module, ModuleContext } from '../core/module.js';
 import { errorText } from '../core/errors.js';
 import { Group, Operation, newMessage } from '../core/message.js';
 import type { EdgeCoreConfig } from '../config.js';
-import { isLoopback } from '../metamanager/metaserver.js';
+import { boundPort, isLoopback } from '../core/net.js';
 import { METAMANAGER } from '../metamanager/index.js';
 
 export type EventBusConfig = EdgeCoreConfig['modules']['eventBus'];
@@ -45,14 +45,12 @@ export function createEventBus(deps: { config: EventBusConfig }): EventBus {
   return {
     name: 'eventbus',
     group: Group.bus,
-    port: () => {
-      const a = server?.address();
-      return typeof a === 'object' && a ? a.port : 0;
-    },
+    port: () => boundPort(server),
     async start(c) {
       ctx = c;
       const cfg = deps.config;
       if (cfg.mqttMode === 2) throw new Error('modules.eventBus.mqttMode 2 (an external broker only) is not in this build yet; use 0');
+      if (cfg.mqttMode === 1) c.log.warn('modules.eventBus.mqttMode 1: the external broker is not in this build yet; running the internal one only');
       const { host, port } = parseMqttUrl(cfg.mqttServerInternal);
       if (!isLoopback(host)) throw new Error(`modules.eventBus.mqttServerInternal must be a loopback address, not ${host}`);
       broker = await Aedes.createBroker({

@@ -9,6 +9,7 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { stringify } from 'yaml';
 import { checkNotExpired, parseToken, TokenError } from '../core/token.js';
+import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../core/names.js';
 import { fetchCa, requestCertificate } from '../edgehub/certificates.js';
 import { flags, UsageError } from './flags.js';
 import { FileSet } from './files.js';
@@ -23,7 +24,6 @@ function sameCertificate(a: string, b: string): boolean {
   }
 }
 
-const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
 
 export async function join(argv: readonly string[]): Promise<number> {
   const f = flags(argv, ['cloudcore-ipport', 'token', 'edgenode-name', 'certport', 'config-dir', 'data-dir'], ['foreground']);
@@ -37,7 +37,7 @@ export async function join(argv: readonly string[]): Promise<number> {
   const host = m?.[1]?.replace(/^\[|\]$/g, '');
   if (!m || !host || !isIP(host)) throw new UsageError(`--cloudcore-ipport ${JSON.stringify(ipport)} is not IP:PORT (for example 192.168.1.10:10000)`);
   if (!Number.isInteger(certPort) || certPort < 1 || certPort > 65535) throw new UsageError(`--certport ${certPort} is not a port`);
-  if (!NODE_NAME.test(node)) throw new UsageError(`node name ${JSON.stringify(node)} is invalid: use lowercase letters, digits, "-" and ".", at most 63, starting and ending with a letter or digit (--edgenode-name)`);
+  if (!isDnsSubdomain(node)) throw new UsageError(`node name ${JSON.stringify(node)} is invalid: use ${DNS_SUBDOMAIN_RULE} (--edgenode-name)`);
   try {
     checkNotExpired(parseToken(token));
   } catch (err) {

@@ -9,6 +9,7 @@ import { apply } from './apply.js';
 import { get } from './get.js';
 import { del } from './delete.js';
 import { UsageError } from './flags.js';
+import { quickstart } from './quickstart.js';
 
 const usage = `keadm: install and manage KubeEdge cloud and edge nodes.
 
@@ -23,11 +24,12 @@ Usage: keadm COMMAND [flags]
   apply     -f FILE|-                           create or update resources (several YAML documents)
   get       nodes|devices|devicemodels [NAME] [-n NS] [-o yaml|json]
   delete    nodes|devices|devicemodels NAME [-n NS]
+  quickstart  a cloudcore and an edge joined to it, on this machine, in a temporary folder (npm start)
   version   print the version
 Defaults: --config-dir /etc/kubeedge, --data-dir /var/lib/kubeedge.
 `;
 
-const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { init, gettoken, join, reset, apply, get, delete: del };
+const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { init, gettoken, join, reset, apply, get, delete: del, quickstart };
 
 export async function runKeadm(argv: readonly string[]): Promise<void> {
   const [cmd, ...rest] = argv;

@@ -3,9 +3,9 @@
  * cloud is away. Loopback only. Kubernetes-style paths; `?watch=true` streams one JSON event a line.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import { isIP } from 'node:net';
 import type { Logger } from '../core/log.js';
 import { parseResource } from '../core/message.js';
+import { boundPort, isLoopback, splitHostPort } from '../core/net.js';
 import type { MetaObject, MetaStore } from './store.js';
 
 export interface MetaServer {
@@ -17,18 +17,6 @@ export interface MetaServer {
 
 const MAX_WATCHERS = 32;
 const kinds: Record<string, string> = { devices: 'device', devicemodels: 'devicemodel' };
-
-export function splitHostPort(address: string): { host: string; port: number } {
-  const i = address.lastIndexOf(':');
-  const host = address.slice(0, i).replace(/^\[|\]$/g, '') || '127.0.0.1';
-  return { host, port: Number(address.slice(i + 1)) };
-}
-
-export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (isIP(host) === 4) return host.startsWith('127.');
-  return host === '::1';
-}
 
 export function createMetaServer(deps: { address: string; store: MetaStore; log: Logger }): MetaServer {
   let server: Server | undefined;
@@ -49,10 +37,7 @@ export function createMetaServer(deps: { address: string; store: MetaStore; log:
     json(res, 404, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'NotFound', code: 404 });
 
   return {
-    port: () => {
-      const a = server?.address();
-      return typeof a === 'object' && a ? a.port : 0;
-    },
+    port: () => boundPort(server),
     async start() {
       const { host, port } = splitHostPort(deps.address);
       if (!isLoopback(host)) throw new Error(`modules.metaManager.metaServer.server must be a loopback address, not ${deps.address}`);

@@ -1,0 +1,138 @@
+/**
+ * keadm quickstart (what `npm start` runs): a cloudcore and an edge joined to it with a real token,
+ * on this machine, in a temporary folder, on free ports. It prints what runs where and how to try
+ * it; Ctrl-C stops everything and removes the folder. (A simulated Modbus device joins it with the
+ * drivers.)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { bundlePath } from './service.js';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function start(program: 'cloudcore' | 'edgecore', config: string, log: string): ChildProcess {
+  const child = spawn(process.execPath, ['--max-semi-space-size=1', bundlePath(program), '--config', config], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, CHECK_EDGECORE_ENVIRONMENT: 'false' },
+  });
+  const sink = (b: Buffer): void => writeFileSync(log, b, { flag: 'a' });
+  child.stdout?.on('data', sink);
+  child.stderr?.on('data', sink);
+  return child;
+}
+
+async function waitFor(file: string, re: RegExp, child: ChildProcess, what: string): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    if (existsSync(file) && re.test(readFileSync(file, 'utf8'))) return;
+    if (child.exitCode !== null) throw new Error(`${what} exited: ${readFileSync(file, 'utf8').trim().split('\n').pop() ?? ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${what} did not start within 60 s; see ${file}`);
+}
+
+export async function quickstart(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'kubeedge-quickstart-'));
+  const children: ChildProcess[] = [];
+  const cleanup = (): void => {
+    for (const c of children) c.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const [hub, certs, api, meta, mqtt] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const cloudYaml = join(dir, 'cloudcore.yaml');
+    writeFileSync(
+      cloudYaml,
+      stringify({
+        database: { dataSource: join(dir, 'cloud', 'cloudcore.db') },
+        modules: {
+          cloudHub: {
+            advertiseAddress: ['127.0.0.1'],
+            tlsCAFile: join(dir, 'cloud', 'ca', 'rootCA.crt'),
+            tlsCAKeyFile: join(dir, 'cloud', 'ca', 'rootCA.key'),
+            tlsCertFile: join(dir, 'cloud', 'certs', 'cloudcore.crt'),
+            tlsPrivateKeyFile: join(dir, 'cloud', 'certs', 'cloudcore.key'),
+            tokenSecretFile: join(dir, 'cloud', 'tokens', 'tokensecret'),
+            websocket: { address: '127.0.0.1', port: hub },
+            https: { address: '127.0.0.1', port: certs },
+          },
+          apiServer: { address: '127.0.0.1', port: api, tokenFile: join(dir, 'cloud', 'admin.token') },
+        },
+      }),
+    );
+    const cloudLog = join(dir, 'cloudcore.log');
+    const cloud = start('cloudcore', cloudYaml, cloudLog);
+    children.push(cloud);
+    await waitFor(cloudLog, /cloudcore is running/, cloud, 'cloudcore');
+    const token = readFileSync(join(dir, 'cloud', 'tokens', 'token'), 'utf8').trim();
+
+    const edgeYaml = join(dir, 'edgecore.yaml');
+    writeFileSync(
+      edgeYaml,
+      stringify({
+        database: { dataSource: join(dir, 'edge', 'edgecore.db') },
+        modules: {
+          edgeHub: {
+            heartbeat: 5,
+            httpServer: `https://127.0.0.1:${certs}`,
+            token,
+            tlsCaFile: join(dir, 'edge', 'ca', 'rootCA.crt'),
+            tlsCertFile: join(dir, 'edge', 'certs', 'server.crt'),
+            tlsPrivateKeyFile: join(dir, 'edge', 'certs', 'server.key'),
+            websocket: { server: `127.0.0.1:${hub}` },
+          },
+          metaManager: { metaServer: { server: `127.0.0.1:${meta}` } },
+          eventBus: { mqttServerInternal: `tcp://127.0.0.1:${mqtt}` },
+          edged: { hostnameOverride: 'edge-quickstart' },
+        },
+      }),
+    );
+    const edgeLog = join(dir, 'edgecore.log');
+    const edge = start('edgecore', edgeYaml, edgeLog);
+    children.push(edge);
+    await waitFor(edgeLog, /connected to wss:/, edge, 'edgecore');
+
+    const adminToken = readFileSync(join(dir, 'cloud', 'admin.token'), 'utf8').trim();
+    const ca = join(dir, 'cloud', 'ca', 'rootCA.crt');
+    process.stdout.write(`
+KubeEdge quick start: a cloud and an edge joined to it with a real token, in ${dir}
+
+  cloudcore   CloudHub wss://127.0.0.1:${hub}   certificates https://127.0.0.1:${certs}   API https://127.0.0.1:${api}
+              log ${cloudLog}
+  edgecore    node edge-quickstart   MQTT tcp://127.0.0.1:${mqtt}   MetaServer http://127.0.0.1:${meta}
+              log ${edgeLog}
+
+Try it, in another terminal:
+  curl -s --cacert ${ca} -H "Authorization: Bearer ${adminToken}" https://127.0.0.1:${api}/api/v1/nodes/edge-quickstart
+  curl -s --cacert ${ca} -H "Authorization: Bearer ${adminToken}" -H 'content-type: application/json' \\
+       -X POST https://127.0.0.1:${api}/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices \\
+       -d '{"apiVersion":"devices.kubeedge.io/v1beta1","kind":"Device","metadata":{"name":"thermo-1"},"spec":{"nodeName":"edge-quickstart","deviceModelRef":{"name":"thermometer"},"properties":[{"name":"setpoint","desired":{"value":"21"}}]}}'
+  curl -s http://127.0.0.1:${meta}/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices     # the edge's copy
+  mosquitto_pub -p ${mqtt} -q 1 -t '$hw/events/upload/meter-1' -m '{"kwh":"12.5"}'              # to the cloud, through the outbox
+
+Ctrl-C stops both and removes ${dir}.
+`);
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+      for (const c of children) c.once('exit', () => resolve());
+    });
+    process.stdout.write('stopping\n');
+    return 0;
+  } finally {
+    cleanup();
+  }
+}
