@@ -6,12 +6,11 @@
  * beside a bare node process.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, openSync, fsyncSync, closeSync, writeSync, rmSync, readFileSync } from 'node:fs';
+import { mkdtempSync, openSync, fsyncSync, closeSync, writeSync, rmSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { stringify } from 'yaml';
-import { writeFileSync } from 'node:fs';
 import { makeCluster, type Cluster } from '../test/e2e/cluster.js';
 import { freePort } from '../test/peers/proxy.js';
 import { runBundle } from '../test/peers/proc.js';
@@ -27,7 +26,7 @@ import { createMetaManager } from '../runtime/metamanager/index.js';
 import { createEventBus } from '../runtime/eventbus/index.js';
 import { META_SCHEMA, MetaStore } from '../runtime/metamanager/store.js';
 import { mosquittoPeer } from './lib/mosquitto.js';
-import { report, type Row } from './lib/report.js';
+import { report, rssKiB, type Row } from './lib/report.js';
 
 const quiet = createLogger({ level: 'error' });
 const N = Number(process.env.BENCH_MESSAGES ?? 20_000);
@@ -103,11 +102,6 @@ async function persistTimes(): Promise<Row[]> {
   return rows;
 }
 
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
-}
-
 /** edgecore standalone (edgeHub off) on a database holding `objects` devices, after it settles */
 async function edgeRss(objects: number): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'ke-rss-'));
@@ -124,7 +118,7 @@ async function edgeRss(objects: number): Promise<number> {
     const p = runBundle('edgecore', ['--config', config], {}, [process.execPath, '--max-semi-space-size=1']);
     await p.waitFor(/edgecore is running/);
     await new Promise((r) => setTimeout(r, 3000));
-    const rss = rssOf(p.child.pid as number);
+    const rss = rssKiB(p.child.pid as number);
     await p.kill('SIGKILL');
     return rss;
   } finally {
@@ -135,7 +129,7 @@ async function edgeRss(objects: number): Promise<number> {
 async function bareNodeRss(): Promise<number> {
   const p = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
   await new Promise((r) => setTimeout(r, 3000));
-  const rss = rssOf(p.pid as number);
+  const rss = rssKiB(p.pid as number);
   p.kill('SIGKILL');
   return rss;
 }

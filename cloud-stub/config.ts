@@ -1,5 +1,4 @@
 /** cloudcore.yaml, shaped like KubeEdge's CloudCore v1alpha2 config. */
-import { hostname } from 'node:os';
 import { s, type Infer } from '../runtime/core/schema.js';
 
 export const cloudCoreSchema = s.obj({
@@ -41,5 +40,3 @@ export const cloudCoreSchema = s.obj({
 export type CloudCoreConfig = Infer<typeof cloudCoreSchema>;
 export type CloudHubConfig = CloudCoreConfig['modules']['cloudHub'];
 export type ApiServerConfig = CloudCoreConfig['modules']['apiServer'];
-
-export const defaultHostname = hostname;

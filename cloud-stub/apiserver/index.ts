@@ -119,7 +119,13 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     }
     if ((method === 'POST' && t.name === undefined) || (method === 'PUT' && t.name !== undefined)) {
       if (t.kind === 'node' || t.namespace === undefined) throw new ApiError('MethodNotAllowed', `${method} is not supported on ${url.pathname}`);
-      const obj = validateObject(t.kind, await readBody(req), ns, t.name);
+      const modelProperties = (spec: Record<string, unknown>): ReadonlySet<string> | undefined => {
+        const ref = spec.deviceModelRef as { name?: unknown } | undefined;
+        const model = typeof ref?.name === 'string' ? deps.store.get('devicemodel', ns, ref.name) : undefined;
+        const props = model?.object.spec?.properties;
+        return Array.isArray(props) ? new Set(props.map((p) => (p as { name?: string }).name ?? '')) : undefined;
+      };
+      const obj = validateObject(t.kind, await readBody(req), ns, t.name, modelProperties);
       const prev = deps.store.get(t.kind, ns, obj.metadata.name);
       if (method === 'POST' && prev) throw new ApiError('AlreadyExists', `${t.kind}s "${obj.metadata.name}" already exists`);
       if (method === 'PUT' && !prev) throw new ApiError('NotFound', `${t.kind}s "${obj.metadata.name}" not found`);

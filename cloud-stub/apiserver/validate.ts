@@ -1,6 +1,7 @@
 /** Checks an object posted to the resource API; problems become a 422 Invalid Status naming each field. */
 import { CLUSTER_NAMESPACE, type Kind, type KubeObject } from '../store/objects.js';
 import { ApiError } from './status.js';
+import { checkDeviceModelSpec, checkDeviceSpec } from './devices.js';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../../runtime/core/names.js';
 
 const expected: Record<Kind, { apiVersion: string; kind: string }> = {
@@ -11,7 +12,11 @@ const expected: Record<Kind, { apiVersion: string; kind: string }> = {
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export function validateObject(kind: Kind, body: unknown, namespace: string, pathName: string | undefined): KubeObject {
+/**
+ * `modelProperties` looks up the property names of the model a device spec references (undefined
+ * when that model does not exist yet: it may be applied after the device, as with KubeEdge).
+ */
+export function validateObject(kind: Kind, body: unknown, namespace: string, pathName: string | undefined, modelProperties?: (spec: Record<string, unknown>) => ReadonlySet<string> | undefined): KubeObject {
   const causes: { field: string; message: string }[] = [];
   if (!isObj(body)) throw new ApiError('BadRequest', 'the body must be a JSON object');
   const want = expected[kind];
@@ -25,7 +30,10 @@ export function validateObject(kind: Kind, body: unknown, namespace: string, pat
     else if (pathName !== undefined && meta.name !== pathName) causes.push({ field: 'metadata.name', message: `does not match the name in the URL (${pathName})` });
     if (meta.namespace !== undefined && meta.namespace !== namespace && namespace !== CLUSTER_NAMESPACE) causes.push({ field: 'metadata.namespace', message: `does not match the namespace in the URL (${namespace})` });
   }
-  if (body.spec !== undefined && !isObj(body.spec)) causes.push({ field: 'spec', message: 'must be an object' });
+  if (kind !== 'node') {
+    if (!isObj(body.spec)) causes.push({ field: 'spec', message: 'is required and must be an object' });
+    else causes.push(...(kind === 'device' ? checkDeviceSpec(body.spec, modelProperties?.(body.spec)) : checkDeviceModelSpec(body.spec)));
+  }
   if (causes.length) {
     const name = isObj(meta) && typeof meta.name === 'string' ? meta.name : '';
     throw new ApiError('Invalid', `${want.kind} "${name}" is invalid: ${causes.map((c) => `${c.field}: ${c.message}`).join('; ')}`, causes);

@@ -104,10 +104,6 @@ export function parseResource(resource: string): ResourceKey | undefined {
   return { namespace, kind, name: rest.join('/') };
 }
 
-export function formatResource(key: ResourceKey): string {
-  return `${key.namespace}/${key.kind}/${key.name}`;
-}
-
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Checks a decoded value is a well-formed envelope and returns it typed; throws a FrameError naming the field. */

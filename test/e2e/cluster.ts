@@ -178,7 +178,3 @@ export const thermometerModel = {
   metadata: { name: 'thermometer', namespace: 'default' },
   spec: { properties: [{ name: 'setpoint', type: 'INT', accessMode: 'ReadWrite' }] },
 };
-
-export function readText(path: string): string {
-  return readFileSync(path, 'utf8');
-}

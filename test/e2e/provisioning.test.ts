@@ -57,6 +57,22 @@ describe('keadm init, gettoken, join and reset', () => {
     const json = JSON.parse(keadm(['get', 'nodes', 'pi-1', '-o', 'json', ...cloud]).stdout);
     expect(readyOf(json)).toBe('True');
 
+    // manifests: several documents from stdin, then get and delete
+    const manifests = [
+      'apiVersion: devices.kubeedge.io/v1beta1\nkind: DeviceModel\nmetadata: {name: thermometer}\nspec:\n  properties: [{name: temperature, type: FLOAT, accessMode: ReadOnly}]',
+      'apiVersion: devices.kubeedge.io/v1beta1\nkind: Device\nmetadata: {name: thermo-1}\nspec:\n  deviceModelRef: {name: thermometer}\n  nodeName: pi-1\n  properties: [{name: temperature}]',
+    ].join('\n---\n');
+    const applied = spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), 'apply', '-f', '-', ...cloud], { input: manifests, encoding: 'utf8' });
+    expect(applied.stdout).toBe('devicemodel.devices.kubeedge.io/thermometer created\ndevice.devices.kubeedge.io/thermo-1 created\n');
+    const again = spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), 'apply', '-f', '-', ...cloud], { input: manifests, encoding: 'utf8' });
+    expect(again.stdout).toContain('device.devices.kubeedge.io/thermo-1 configured');
+    expect(keadm(['get', 'devices', ...cloud]).stdout).toMatch(/^NAME\s+NODE\s+MODEL\s+PROTOCOL\s+STATE\s+AGE\nthermo-1\s+pi-1\s+thermometer\s/);
+    const bad = spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), 'apply', '-f', '-', ...cloud], { input: 'apiVersion: devices.kubeedge.io/v1beta1\nkind: DeviceModel\nmetadata: {name: broken}\nspec: {properties: [{name: x, type: NUMBER}]}', encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/document 1 \(devicemodel.devices.kubeedge.io\/broken\): .*spec.properties\[0\].type: must be one of INT, FLOAT/);
+    expect(keadm(['delete', 'device', 'thermo-1', ...cloud]).stdout).toBe('device.devices.kubeedge.io "thermo-1" deleted\n');
+    expect(keadm(['get', 'devices', ...cloud]).stdout).toBe('No resources found in default namespace.\n');
+
     const pids = ['cloud', 'edge'].map((side) => Number(readFileSync(join(base, side, 'var', `${side}core.pid`), 'utf8')));
     expect(pids.every(alive)).toBe(true);
     expect(keadm(['reset', ...edge]).status).toBe(0);

@@ -1,0 +1,190 @@
+/**
+ * Device and DeviceModel specs, checked as KubeEdge's v1beta1 CRDs describe them (the fields, types
+ * and enums of shared/spec/kubeedge-crds), plus the protocols this runtime drives and their
+ * configData keys (CONTRACT.md section 5). Each problem names its field path.
+ */
+export interface Problem {
+  field: string;
+  message: string;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** property names become twin keys, so they follow KubeEdge's twin key rule */
+const PROPERTY_NAME = /^[a-zA-Z0-9-_.,:/@#]{1,128}$/;
+export const PROPERTY_TYPES = ['INT', 'FLOAT', 'DOUBLE', 'STRING', 'BOOLEAN', 'BYTES', 'STREAM'] as const;
+export const ACCESS_MODES = ['ReadWrite', 'ReadOnly'] as const;
+export const PROTOCOLS = ['modbus', 'serial', 'gpio'] as const;
+const REGISTERS = ['CoilRegister', 'DiscreteInputRegister', 'HoldingRegister', 'InputRegister'];
+const MODBUS_TYPES = ['int16', 'uint16', 'int32', 'uint32', 'float32', 'float64', 'boolean', 'string'];
+const SERIAL_TYPES = ['int', 'float', 'boolean', 'string'];
+const PARITY = ['none', 'even', 'odd', 'mark', 'space'];
+
+class Checker {
+  readonly problems: Problem[] = [];
+  bad(field: string, message: string): void {
+    this.problems.push({ field, message });
+  }
+  str(o: Obj, key: string, path: string, opts: { required?: boolean; oneOf?: readonly string[] } = {}): string | undefined {
+    const v = o[key];
+    if (v === undefined || v === null) {
+      if (opts.required) this.bad(`${path}.${key}`, 'is required');
+      return undefined;
+    }
+    if (typeof v !== 'string') return void this.bad(`${path}.${key}`, `must be a string, not ${JSON.stringify(v)}`);
+    if (opts.oneOf && !opts.oneOf.includes(v)) this.bad(`${path}.${key}`, `must be one of ${opts.oneOf.join(', ')}, not ${JSON.stringify(v)}`);
+    return v;
+  }
+  num(o: Obj, key: string, path: string, opts: { integer?: boolean; min?: number; max?: number; required?: boolean } = {}): void {
+    const v = o[key];
+    if (v === undefined || v === null) return void (opts.required && this.bad(`${path}.${key}`, 'is required'));
+    if (typeof v !== 'number' || !Number.isFinite(v)) return this.bad(`${path}.${key}`, `must be a number, not ${JSON.stringify(v)}`);
+    if (opts.integer && !Number.isInteger(v)) this.bad(`${path}.${key}`, `must be a whole number, not ${v}`);
+    if (opts.min !== undefined && v < opts.min) this.bad(`${path}.${key}`, `must be at least ${opts.min}, not ${v}`);
+    if (opts.max !== undefined && v > opts.max) this.bad(`${path}.${key}`, `must be at most ${opts.max}, not ${v}`);
+  }
+  bool(o: Obj, key: string, path: string): void {
+    const v = o[key];
+    if (v !== undefined && v !== null && typeof v !== 'boolean') this.bad(`${path}.${key}`, `must be true or false, not ${JSON.stringify(v)}`);
+  }
+  obj(o: Obj, key: string, path: string, required = false): Obj | undefined {
+    const v = o[key];
+    if (v === undefined || v === null) return void (required && this.bad(`${path}.${key}`, 'is required'));
+    if (!isObj(v)) return void this.bad(`${path}.${key}`, 'must be an object');
+    return v;
+  }
+  list(o: Obj, key: string, path: string, required = false): unknown[] | undefined {
+    const v = o[key];
+    if (v === undefined || v === null) return void (required && this.bad(`${path}.${key}`, 'is required'));
+    if (!Array.isArray(v)) return void this.bad(`${path}.${key}`, 'must be a list');
+    return v;
+  }
+}
+
+function protocolConfig(c: Checker, protocol: string, cfg: Obj, path: string): void {
+  switch (protocol) {
+    case 'modbus':
+      if (cfg.serialPort !== undefined) {
+        c.str(cfg, 'serialPort', path, { required: true });
+        c.num(cfg, 'baudRate', path, { integer: true, min: 1 });
+        c.num(cfg, 'dataBits', path, { integer: true, min: 5, max: 8 });
+        c.str(cfg, 'parity', path, { oneOf: PARITY });
+        c.num(cfg, 'stopBits', path, { integer: true, min: 1, max: 2 });
+      } else {
+        c.str(cfg, 'ip', path, { required: true });
+        c.num(cfg, 'port', path, { integer: true, min: 1, max: 65535 });
+      }
+      c.num(cfg, 'slaveID', path, { integer: true, min: 0, max: 255 });
+      return;
+    case 'serial':
+      c.str(cfg, 'serialPort', path, { required: true });
+      c.num(cfg, 'baudRate', path, { integer: true, min: 1 });
+      c.num(cfg, 'dataBits', path, { integer: true, min: 5, max: 8 });
+      c.str(cfg, 'parity', path, { oneOf: PARITY });
+      c.num(cfg, 'stopBits', path, { integer: true, min: 1, max: 2 });
+      return;
+    case 'gpio':
+      c.str(cfg, 'chip', path);
+      return;
+  }
+}
+
+function visitorConfig(c: Checker, protocol: string, cfg: Obj, path: string): void {
+  switch (protocol) {
+    case 'modbus':
+      c.str(cfg, 'register', path, { required: true, oneOf: REGISTERS });
+      c.num(cfg, 'offset', path, { required: true, integer: true, min: 0, max: 65535 });
+      c.num(cfg, 'limit', path, { integer: true, min: 1, max: 125 });
+      c.num(cfg, 'scale', path);
+      c.bool(cfg, 'isSwap', path);
+      c.bool(cfg, 'isRegisterSwap', path);
+      c.str(cfg, 'dataType', path, { oneOf: MODBUS_TYPES });
+      return;
+    case 'serial': {
+      c.str(cfg, 'command', path);
+      c.str(cfg, 'delimiter', path);
+      const pattern = c.str(cfg, 'pattern', path);
+      if (pattern !== undefined) {
+        try {
+          new RegExp(pattern);
+        } catch (err) {
+          c.bad(`${path}.pattern`, `is not a regular expression: ${(err as Error).message}`);
+        }
+      }
+      c.str(cfg, 'dataType', path, { oneOf: SERIAL_TYPES });
+      c.num(cfg, 'scale', path);
+      return;
+    }
+    case 'gpio':
+      c.num(cfg, 'pin', path, { required: true, integer: true, min: 0, max: 1023 });
+      c.str(cfg, 'direction', path, { required: true, oneOf: ['in', 'out'] });
+      c.str(cfg, 'edge', path, { oneOf: ['none', 'rising', 'falling', 'both'] });
+      c.bool(cfg, 'activeLow', path);
+      c.num(cfg, 'debounceMs', path, { min: 0 });
+      return;
+  }
+}
+
+function uniqueNames(c: Checker, items: unknown[], path: string): Obj[] {
+  const seen = new Set<string>();
+  const out: Obj[] = [];
+  items.forEach((item, i) => {
+    const p = `${path}[${i}]`;
+    if (!isObj(item)) return c.bad(p, 'must be an object');
+    const name = c.str(item, 'name', p, { required: true });
+    if (name !== undefined && !PROPERTY_NAME.test(name)) c.bad(`${p}.name`, 'must be 1–128 of a-z A-Z 0-9 - _ . , : / @ #');
+    if (name !== undefined && seen.has(name)) c.bad(`${p}.name`, `${JSON.stringify(name)} is declared twice`);
+    if (name !== undefined) seen.add(name);
+    out.push(item);
+  });
+  return out;
+}
+
+export function checkDeviceModelSpec(spec: Obj): Problem[] {
+  const c = new Checker();
+  const props = c.list(spec, 'properties', 'spec', true);
+  if (props && props.length === 0) c.bad('spec.properties', 'must declare at least one property');
+  c.str(spec, 'protocol', 'spec');
+  uniqueNames(c, props ?? [], 'spec.properties').forEach((p, i) => {
+    const path = `spec.properties[${i}]`;
+    c.str(p, 'type', path, { required: true, oneOf: PROPERTY_TYPES });
+    c.str(p, 'accessMode', path, { required: true, oneOf: ACCESS_MODES });
+    for (const k of ['minimum', 'maximum', 'unit', 'description']) c.str(p, k, path);
+  });
+  return c.problems;
+}
+
+/** `modelProperties`: the property names of the referenced model, when it exists. */
+export function checkDeviceSpec(spec: Obj, modelProperties?: ReadonlySet<string>): Problem[] {
+  const c = new Checker();
+  const ref = c.obj(spec, 'deviceModelRef', 'spec', true);
+  if (ref) c.str(ref, 'name', 'spec.deviceModelRef', { required: true });
+  c.str(spec, 'nodeName', 'spec');
+  const protocol = c.obj(spec, 'protocol', 'spec');
+  let protocolName: string | undefined;
+  if (protocol) {
+    protocolName = c.str(protocol, 'protocolName', 'spec.protocol', { required: true, oneOf: PROTOCOLS });
+    const cfg = c.obj(protocol, 'configData', 'spec.protocol');
+    if (cfg && protocolName && (PROTOCOLS as readonly string[]).includes(protocolName)) protocolConfig(c, protocolName, cfg, 'spec.protocol.configData');
+  }
+  uniqueNames(c, c.list(spec, 'properties', 'spec') ?? [], 'spec.properties').forEach((p, i) => {
+    const path = `spec.properties[${i}]`;
+    const name = typeof p.name === 'string' ? p.name : undefined;
+    if (name !== undefined && modelProperties && !modelProperties.has(name)) c.bad(`${path}.name`, `${JSON.stringify(name)} is not a property of the device's model`);
+    const desired = c.obj(p, 'desired', path);
+    if (desired) c.str(desired, 'value', `${path}.desired`);
+    c.num(p, 'collectCycle', path, { integer: true, min: 0 });
+    c.num(p, 'reportCycle', path, { integer: true, min: 0 });
+    c.bool(p, 'reportToCloud', path);
+    const visitors = c.obj(p, 'visitors', path);
+    if (visitors) {
+      const vp = c.str(visitors, 'protocolName', `${path}.visitors`, { oneOf: PROTOCOLS });
+      if (vp !== undefined && protocolName !== undefined && vp !== protocolName) c.bad(`${path}.visitors.protocolName`, `must be the device's protocol ${JSON.stringify(protocolName)}, not ${JSON.stringify(vp)}`);
+      const cfg = c.obj(visitors, 'configData', `${path}.visitors`);
+      const proto = vp ?? protocolName;
+      if (cfg && proto && (PROTOCOLS as readonly string[]).includes(proto)) visitorConfig(c, proto, cfg, `${path}.visitors.configData`);
+    }
+  });
+  return c.problems;
+}
