@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger, redact } from '../../../runtime/core/log.js';
+import { makeJoinToken } from '../../../cloud-stub/certs/tokens.js';
+import { newRsaKeyPem } from '../../../cloud-stub/certs/pki.js';
+
+describe('logs never carry a secret', () => {
+  it('masks join tokens, bare JWTs, bearer tokens and private keys, one line per event', () => {
+    const token = makeJoinToken(Buffer.alloc(32, 1), Buffer.from('ca'), Date.now());
+    const jwt = token.slice(65);
+    const key = newRsaKeyPem(1024);
+    const lines: string[] = [];
+    const log = createLogger({ sink: { write: (_l, line) => lines.push(line) } });
+    log.warn(`join failed with token ${token}`);
+    log.info(`jwt ${jwt} and Authorization: Bearer abc.def-123`);
+    log.error(`bad key\n${key}`);
+    const all = lines.join('\n');
+    expect(lines).toHaveLength(3);
+    expect(all).not.toContain(jwt.split('.')[2]);
+    expect(all).not.toContain('abc.def-123');
+    expect(all).not.toMatch(/BEGIN RSA PRIVATE KEY|MII/);
+    expect(redact('Bearer secret-value')).toBe('Bearer ***');
+  });
+});
