@@ -42,6 +42,7 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
   const tokenFile = join(dir, 'admin.token');
   writeFileSync(tokenFile, 'test-admin-token\n');
   const procs: Proc[] = [];
+  let started = false;
   const cluster: Cluster = {
     dir,
     pki,
@@ -64,11 +65,11 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
             tlsCertFile: pki.serverCertFile,
             tlsPrivateKeyFile: pki.serverKeyFile,
             tokenSecretFile: join(dir, 'tokens', 'tokensecret'),
-            websocket: { address: '127.0.0.1', port: hubPort },
-            https: { address: '127.0.0.1', port: certPort },
+            websocket: { address: '127.0.0.1', port: cluster.hubPort },
+            https: { address: '127.0.0.1', port: cluster.certPort },
             ...extra,
           },
-          apiServer: { address: '127.0.0.1', port: apiPort, tokenFile },
+          apiServer: { address: '127.0.0.1', port: cluster.apiPort, tokenFile },
         },
       };
       const file = join(dir, 'cloudcore.yaml');
@@ -76,7 +77,21 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
       const proc = runBundle('cloudcore', ['--config', file], env);
       procs.push(proc);
       cluster.cloud = proc;
-      await proc.waitFor(/cloudcore is running/);
+      try {
+        await proc.waitFor(/cloudcore is running/);
+      } catch (err) {
+        // a port from freePort() can be taken by a parallel test before cloudcore binds it: on the
+        // first start (no edge knows the ports yet) pick new ones and try again
+        if (cluster.cloud === proc && !started && proc.lines.some((l) => l.includes('EADDRINUSE'))) {
+          cluster.hubPort = await freePort();
+          cluster.apiPort = await freePort();
+          cluster.certPort = await freePort();
+          cluster.api = apiClient(cluster.apiPort, pki.ca.cert, 'test-admin-token');
+          return cluster.startCloud(extra, env);
+        }
+        throw err;
+      }
+      started = true;
       return proc;
     },
     token() {
@@ -96,11 +111,11 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
         modules: {
           edgeHub: {
             heartbeat: o.heartbeat ?? 1,
-            ...(o.token ? { token: o.token, httpServer: `https://127.0.0.1:${certPort}` } : {}),
+            ...(o.token ? { token: o.token, httpServer: `https://127.0.0.1:${cluster.certPort}` } : {}),
             tlsCaFile: o.token ? join(edgeDir, 'ca', 'rootCA.crt') : pki.caFile,
             tlsCertFile: certs.certFile,
             tlsPrivateKeyFile: certs.keyFile,
-            websocket: { server: o.server ?? `127.0.0.1:${hubPort}`, handshakeTimeout: o.handshakeTimeout ?? 5 },
+            websocket: { server: o.server ?? `127.0.0.1:${cluster.hubPort}`, handshakeTimeout: o.handshakeTimeout ?? 5 },
           },
           metaManager: { metaServer: { server: `127.0.0.1:${metaPort}` }, ...(o.outboxLimit ? { outboxLimit: o.outboxLimit } : {}) },
           eventBus: { mqttServerInternal: `tcp://127.0.0.1:${mqttPort}` },

@@ -13,8 +13,8 @@ describe('a half-open link (a proxy that silently stops forwarding)', () => {
     proxy = await startProxy(c.hubPort);
   });
   afterAll(async () => {
-    await proxy.close();
-    await c.stop();
+    await proxy?.close();
+    await c?.stop();
   });
 
   it('both sides notice within two heartbeats and recover when it forwards again', async () => {
