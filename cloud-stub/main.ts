@@ -5,8 +5,7 @@ import { dirname } from 'node:path';
 import { createBus } from '../runtime/core/bus.js';
 import { systemClock } from '../runtime/core/clock.js';
 import { runProgram } from '../runtime/core/cli.js';
-import { loadConfig } from '../runtime/core/configfile.js';
-import { errorText } from '../runtime/core/errors.js';
+import { loadConfig, readRequiredFile } from '../runtime/core/configfile.js';
 import { createLogger, type Logger } from '../runtime/core/log.js';
 import { startModules } from '../runtime/core/module.js';
 import { defaults } from '../runtime/core/schema.js';
@@ -30,13 +29,7 @@ Usage: cloudcore [--config FILE] | --minconfig | --defaultconfig | --version | -
   --defaultconfig   print the full default config
 `;
 
-function readFile(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new Error(`cannot read ${what} ${path}: ${errorText(err)} (run "keadm init" or fix modules.cloudHub in the config)`);
-  }
-}
+const readFile = (path: string, what: string): Buffer => readRequiredFile(path, what, 'run "keadm init" or fix modules.cloudHub in the config');
 
 /** The admin bearer token: read from its file, or made with a random value when the file is missing. */
 export function adminToken(path: string): string {

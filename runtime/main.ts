@@ -1,10 +1,8 @@
 /** edgecore: the composition root of the edge side. Every module is listed here. */
-import { readFileSync } from 'node:fs';
 import { createBus } from './core/bus.js';
 import { systemClock } from './core/clock.js';
 import { runProgram } from './core/cli.js';
-import { loadConfig } from './core/configfile.js';
-import { errorText } from './core/errors.js';
+import { loadConfig, readRequiredFile } from './core/configfile.js';
 import { createLogger } from './core/log.js';
 import { startModules } from './core/module.js';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './core/names.js';
@@ -25,14 +23,6 @@ Usage: edgecore [--config FILE] | --minconfig | --defaultconfig | --version | --
 Environment: CHECK_EDGECORE_ENVIRONMENT=false lets edgecore run on a host where cloudcore runs.
 `;
 
-function readPem(path: string, what: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new Error(`cannot read ${what} ${path}: ${errorText(err)}`);
-  }
-}
-
 export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promise<void>> {
   if (process.env.CHECK_EDGECORE_ENVIRONMENT !== 'false') {
     const pid = cloudcoreRunningHere();
@@ -49,7 +39,7 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
   const edgeHub = createEdgeHub({
     config: hub,
     nodeName,
-    tls: () => ({ ca: readPem(hub.tlsCaFile, 'CA certificate'), cert: readPem(hub.tlsCertFile, 'edge certificate'), key: readPem(hub.tlsPrivateKeyFile, 'edge key') }),
+    tls: () => ({ ca: readRequiredFile(hub.tlsCaFile, 'CA certificate'), cert: readRequiredFile(hub.tlsCertFile, 'edge certificate'), key: readRequiredFile(hub.tlsPrivateKeyFile, 'edge key') }),
     certificates: certificateSource(hub, nodeName),
   });
   const metaManager = createMetaManager({ config: m.metaManager, dataSource: config.database.dataSource });

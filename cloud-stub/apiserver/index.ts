@@ -11,7 +11,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import { errorText } from '../../runtime/core/errors.js';
-import { boundPort } from '../../runtime/core/net.js';
+import { boundPort, closeServer, listen } from '../../runtime/core/net.js';
 import type { ApiServerConfig } from '../config.js';
 import { CLUSTER_NAMESPACE, type Kind, type KubeObject, type ObjectStore, type StoredObject } from '../store/objects.js';
 import type { NodeLiveStatus } from '../edgecontroller/index.js';
@@ -157,15 +157,11 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
           if (!res.headersSent) res.writeHead(e.code, { 'content-type': 'application/json' }).end(JSON.stringify(e.toStatus()));
         });
       });
-      await new Promise<void>((resolve, reject) => {
-        server?.once('error', reject);
-        server?.listen(deps.config.port, deps.config.address, () => resolve());
-      });
+      await listen(server, deps.config.port, deps.config.address);
       c.log.info(`resource API on https://${deps.config.address}:${this.port()}`);
     },
     async stop() {
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-      server?.closeAllConnections?.();
+      await closeServer(server);
       server = undefined;
     },
   } satisfies ApiServer;

@@ -15,7 +15,7 @@ import forge from 'node-forge';
 import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import { errorText } from '../../runtime/core/errors.js';
 import { isDnsSubdomain } from '../../runtime/core/names.js';
-import { boundPort } from '../../runtime/core/net.js';
+import { boundPort, closeServer, listen } from '../../runtime/core/net.js';
 import type { ObjectStore } from '../store/objects.js';
 import { signEdgeCert, type KeyPairPem } from './pki.js';
 import { verifyJwt } from './jwt.js';
@@ -32,7 +32,6 @@ export interface CertServiceDeps {
 
 export interface CertService extends Module {
   port(): number;
-  issued(): number;
 }
 
 const MAX_CSR = 16 * 1024;
@@ -59,7 +58,6 @@ function readCsr(body: Buffer): forge.pki.CertificateSigningRequest {
 export function createCertService(deps: CertServiceDeps): CertService {
   let server: Server | undefined;
   let ctx: ModuleContext | undefined;
-  let issued = 0;
   const caCert = new X509Certificate(deps.ca.cert);
   const caDer = caCert.raw;
 
@@ -99,7 +97,6 @@ export function createCertService(deps: CertServiceDeps): CertService {
     }
     await deps.store.bindNodeKey(node, fingerprint);
     const pem = signEdgeCert(deps.ca, publicKey, node, deps.signingDays);
-    issued++;
     ctx?.log.info(`${renewal ? 'renewed' : 'issued'} the certificate of node ${node} (valid ${deps.signingDays} days)`);
     return new X509Certificate(pem).raw;
   };
@@ -129,7 +126,6 @@ export function createCertService(deps: CertServiceDeps): CertService {
     name: 'certservice',
     group: 'cloudhub',
     port: () => boundPort(server),
-    issued: () => issued,
     async start(c) {
       ctx = c;
       // client certificates are asked for but optional: joins have none, renewals present theirs
@@ -140,15 +136,11 @@ export function createCertService(deps: CertServiceDeps): CertService {
           if (!res.headersSent) res.writeHead(status, { 'content-type': 'text/plain' }).end(errorText(err) + '\n');
         });
       });
-      await new Promise<void>((resolve, reject) => {
-        server?.once('error', reject);
-        server?.listen(deps.port, deps.address, () => resolve());
-      });
+      await listen(server, deps.port, deps.address);
       c.log.info(`certificate service on https://${deps.address}:${this.port()}`);
     },
     async stop() {
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-      server?.closeAllConnections?.();
+      await closeServer(server);
       server = undefined;
     },
   } satisfies CertService;

@@ -17,7 +17,7 @@ import type { Message } from '../../runtime/core/message.js';
 import { ACK_CONTENT, Operation, isResponse, newMessage } from '../../runtime/core/message.js';
 import { errorText } from '../../runtime/core/errors.js';
 import { isDnsSubdomain } from '../../runtime/core/names.js';
-import { boundPort } from '../../runtime/core/net.js';
+import { boundPort, closeServer, listen } from '../../runtime/core/net.js';
 import type { Logger } from '../../runtime/core/log.js';
 import type { CloudHubConfig } from '../config.js';
 import type { ObjectStore } from '../store/objects.js';
@@ -176,10 +176,7 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
         log?.warn(`refused TLS from ${socket.remoteAddress ?? '?'}: ${err.message}`);
       });
       const { address, port } = deps.config.websocket;
-      await new Promise<void>((resolve, reject) => {
-        server?.once('error', reject);
-        server?.listen(port, address, () => resolve());
-      });
+      await listen(server, port, address);
       log.info(`listening on wss://${address}:${this.port()}/<projectID>/<nodeName>/events`);
     },
     async stop() {
@@ -187,8 +184,7 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
       sessions.clear();
       ctx?.bus.unregister('cloudhub');
       wss?.close();
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-      server?.closeAllConnections?.();
+      await closeServer(server);
       server = undefined;
     },
   } satisfies CloudHub;

@@ -20,7 +20,6 @@ export interface NodeLiveStatus {
 export interface EdgeController extends Module {
   /** live Ready state, fresher than the stored Node object (heartbeats are not persisted) */
   liveStatus(node: string): NodeLiveStatus | undefined;
-  uploadsAcked(): number;
 }
 
 export function nodeObject(name: string, live: NodeLiveStatus, prev?: KubeObject): KubeObject {
@@ -48,7 +47,6 @@ export function nodeObject(name: string, live: NodeLiveStatus, prev?: KubeObject
 export function createEdgeController(deps: { store: ObjectStore }): EdgeController {
   const live = new Map<string, NodeLiveStatus>();
   let ctx: ModuleContext | undefined;
-  let uploads = 0;
 
   /** stores the Node object the first time a node is seen (lazily: a node lost in a crash registers again) */
   const register = async (node: string): Promise<void> => {
@@ -74,7 +72,6 @@ export function createEdgeController(deps: { store: ObjectStore }): EdgeControll
     try {
       const fresh = await deps.store.takeUpload(node, msg.header.resourceversion ?? '');
       if (fresh) {
-        uploads++;
         ctx?.log.debug(`upload ${msg.header.resourceversion ?? ''} from ${node} on ${topic}: ${String(msg.content).slice(0, 200)}`);
       }
       ctx?.bus.send('cloudhub', ackOf(msg, 'edgecontroller')); // resource keeps its node/<name>/ prefix
@@ -113,7 +110,6 @@ export function createEdgeController(deps: { store: ObjectStore }): EdgeControll
     name: 'edgecontroller',
     group: ControllerGroup.edge,
     liveStatus: (node) => live.get(node),
-    uploadsAcked: () => uploads,
     async start(c) {
       ctx = c;
       c.bus.register('edgecontroller', ControllerGroup.edge, handle, { queueLimit: 100_000 });

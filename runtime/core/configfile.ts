@@ -20,6 +20,15 @@ export function loadConfig<F extends Fields>(file: string, schema: ObjField<F>):
   return validate(schema, doc ?? {});
 }
 
+/** Reads a file a program needs, or throws one line naming it, why, and (with `fix`) what to do. */
+export function readRequiredFile(path: string, what: string, fix = ''): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`cannot read ${what} ${path}: ${errorText(err)}${fix ? ` (${fix})` : ''}`);
+  }
+}
+
 export function toYaml(value: unknown): string {
   return stringify(value, { lineWidth: 0 });
 }

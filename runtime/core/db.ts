@@ -25,8 +25,6 @@ export interface Db {
   tx<T>(fn: () => T): T;
   /** resolves when every write made so far is on disk */
   commit(): Promise<void>;
-  /** persists within `maxDelayMs`, for writes whose loss is harmless (each flush copies the whole file) */
-  persistLater(maxDelayMs?: number): void;
   /** bytes of the last persisted file */
   size(): number;
   close(): Promise<void>;
@@ -118,17 +116,8 @@ export async function openDb(opts: DbOptions): Promise<Db> {
     }
   };
 
-  let timerDue = Infinity;
-  const schedule = (delayMs = opts.batchMs ?? 5): void => {
-    if (closed) return;
-    const due = Date.now() + delayMs;
-    if (timer !== undefined && timerDue <= due) return;
-    if (timer !== undefined) clearTimeout(timer);
-    timerDue = due;
-    timer = setTimeout(() => {
-      timerDue = Infinity;
-      void flush();
-    }, delayMs);
+  const schedule = (): void => {
+    if (timer === undefined && !closed) timer = setTimeout(() => void flush(), opts.batchMs ?? 5);
   };
 
   const run = (sql: string, params?: SqlValue[]): number => {
@@ -181,9 +170,6 @@ export async function openDb(opts: DbOptions): Promise<Db> {
         waiting.push({ resolve, reject });
         schedule();
       });
-    },
-    persistLater(maxDelayMs = 1000) {
-      if (persistent) schedule(maxDelayMs);
     },
     size: () => lastSize,
     async close() {

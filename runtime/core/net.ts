@@ -1,6 +1,5 @@
 /** Small network helpers shared by the local servers. */
-import type { AddressInfo } from 'node:net';
-import { isIP } from 'node:net';
+import { createServer, isIP, type AddressInfo, type Server } from 'node:net';
 
 /** The port a listening server is bound to (the config may ask for port 0), or 0 before it listens. */
 export function boundPort(server: { address(): AddressInfo | string | null } | undefined): number {
@@ -18,4 +17,32 @@ export function isLoopback(host: string): boolean {
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   return host === '::1';
+}
+
+/** Listens, resolving once bound, rejecting with the bind error (EADDRINUSE, EACCES, ...). */
+export function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** Stops listening and ends open connections at once (an idle keep-alive client would else hold the stop). */
+export function closeServer(server: Server | undefined): Promise<void> {
+  if (!server) return Promise.resolve();
+  const done = new Promise<void>((resolve) => server.close(() => resolve()));
+  (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+  return done;
+}
+
+/** A port free on loopback right now (for the quick start and tests). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await listen(s, 0, '127.0.0.1');
+  const port = boundPort(s);
+  await closeServer(s);
+  return port;
 }

@@ -10,7 +10,7 @@ import type { Module, ModuleContext } from '../core/module.js';
 import { errorText } from '../core/errors.js';
 import { Group, Operation, newMessage } from '../core/message.js';
 import type { EdgeCoreConfig } from '../config.js';
-import { boundPort, isLoopback } from '../core/net.js';
+import { boundPort, closeServer, isLoopback, listen } from '../core/net.js';
 import { METAMANAGER } from '../metamanager/index.js';
 
 export type EventBusConfig = EdgeCoreConfig['modules']['eventBus'];
@@ -70,14 +70,11 @@ export function createEventBus(deps: { config: EventBusConfig }): EventBus {
       });
       const b = broker;
       server = createServer((socket) => b.handle(socket));
-      await new Promise<void>((resolve, reject) => {
-        server?.once('error', reject);
-        server?.listen(port, host, () => resolve());
-      });
+      await listen(server, port, host);
       c.log.info(`MQTT broker on tcp://${host}:${this.port()}; ${UPLOAD_PREFIX}# goes to the cloud`);
     },
     async stop() {
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await closeServer(server);
       await new Promise<void>((resolve) => (broker ? broker.close(() => resolve()) : resolve()));
       server = undefined;
       broker = undefined;

@@ -6,26 +6,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { bundlePath } from './service.js';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../core/net.js';
+import { bundlePath, NODE_FLAGS } from './service.js';
 
 function start(program: 'cloudcore' | 'edgecore', config: string, log: string): ChildProcess {
-  const child = spawn(process.execPath, ['--max-semi-space-size=1', bundlePath(program), '--config', config], {
+  const child = spawn(process.execPath, [NODE_FLAGS, bundlePath(program), '--config', config], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, CHECK_EDGECORE_ENVIRONMENT: 'false' },
   });

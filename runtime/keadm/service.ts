@@ -16,7 +16,8 @@ export function bundlePath(program: Program): string {
 }
 
 const UNIT_DIR = '/etc/systemd/system';
-const NODE_FLAGS = '--max-semi-space-size=1';
+/** as build.mjs puts in the bundles' shebang: a small young generation */
+export const NODE_FLAGS = '--max-semi-space-size=1';
 
 export function systemdRuns(): boolean {
   return existsSync('/run/systemd/system') && spawnSync('systemctl', ['--version'], { stdio: 'ignore' }).status === 0;

@@ -19,7 +19,6 @@ export const METAMANAGER = 'metamanager';
 export interface MetaManager extends Module {
   store(): MetaStore | undefined;
   outbox(): Outbox | undefined;
-  metaServerPort(): number;
 }
 
 /** messages of the outbox in flight to the cloud at once */
@@ -160,7 +159,6 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
     group: Group.meta,
     store: () => store,
     outbox: () => outbox,
-    metaServerPort: () => metaServer?.port() ?? 0,
     async start(c) {
       ctx = c;
       db = await openDb({ path: deps.dataSource, schema: META_SCHEMA, log: c.log, batchMs: 20 });

@@ -5,7 +5,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../core/log.js';
 import { parseResource } from '../core/message.js';
-import { boundPort, isLoopback, splitHostPort } from '../core/net.js';
+import { boundPort, closeServer, isLoopback, listen, splitHostPort } from '../core/net.js';
 import type { MetaObject, MetaStore } from './store.js';
 
 export interface MetaServer {
@@ -62,10 +62,7 @@ export function createMetaServer(deps: { address: string; store: MetaStore; log:
         const items = deps.store.list(t.kind, t.namespace).map((o: MetaObject) => o.value);
         json(res, 200, { apiVersion: 'devices.kubeedge.io/v1beta1', kind: t.kind === 'device' ? 'DeviceList' : 'DeviceModelList', items });
       });
-      await new Promise<void>((resolve, reject) => {
-        server?.once('error', reject);
-        server?.listen(port, host, () => resolve());
-      });
+      await listen(server, port, host);
       deps.log.info(`MetaServer on http://${host}:${this.port()}`);
     },
     changed(resource, operation) {
@@ -85,7 +82,7 @@ export function createMetaServer(deps: { address: string; store: MetaStore; log:
     async stop() {
       for (const w of watchers) w.res.destroy();
       watchers.clear();
-      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      await closeServer(server);
       server = undefined;
     },
   };

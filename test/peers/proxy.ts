@@ -56,11 +56,4 @@ export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): 
   return proxy;
 }
 
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const a = s.address();
-  const port = typeof a === 'object' && a ? a.port : 0;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort } from '../../runtime/core/net.js';
