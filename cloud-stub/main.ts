@@ -20,6 +20,7 @@ import { createEdgeController } from './edgecontroller/index.js';
 import { openJournal } from '../runtime/core/journal.js';
 import { ObjectStore } from './store/objects.js';
 import { createSyncController } from './synccontroller/index.js';
+import { createDeviceController } from './devicecontroller/index.js';
 
 const usage = `cloudcore: the cloud side of KubeEdge (CloudHub, EdgeController, DeviceController, SyncController, resource API).
 
@@ -96,6 +97,7 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
     [
       { module: edgeController, enabled: m.edgeController.enable },
       { module: syncController, enabled: m.syncController.enable },
+      { module: createDeviceController({ store }), enabled: m.deviceController.enable },
       { module: cloudHub, enabled: hub.enable && hub.websocket.enable },
       { module: certService, enabled: hub.enable && hub.https.enable },
       { module: apiServer, enabled: m.apiServer.enable },

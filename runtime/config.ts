@@ -38,7 +38,11 @@ export const edgeCoreSchema = s.obj({
       mqttServerExternal: s.str('tcp://127.0.0.1:1883'),
       mqttQOS: s.num(0, { min: 0, max: 2, integer: true }),
     }),
-    deviceTwin: s.obj({ enable: s.bool(false) }),
+    deviceTwin: s.obj({
+      enable: s.bool(true),
+      /** standalone (edgeHub disabled): Device and DeviceModel manifests are read from this folder, and re-read when it changes */
+      manifestDir: s.str('/etc/kubeedge/devices'),
+    }),
     metaManager: s.obj({
       enable: s.bool(true),
       /** messages kept for the cloud while it is away (uploads, twin reports); beyond it, see docs/design.md */

@@ -13,6 +13,12 @@ import { certificateSource, ensureEdgeCertificate } from './edgehub/join.js';
 import { cloudcoreRunningHere } from './environment.js';
 import { createMetaManager } from './metamanager/index.js';
 import { createEventBus } from './eventbus/index.js';
+import { createDeviceTwin } from './devicetwin/index.js';
+import { openManifestFolder } from './devicetwin/manifests.js';
+
+const raise = (message: string): never => {
+  throw new Error(message);
+};
 
 const usage = `edgecore: the KubeEdge edge runtime (EdgeHub, MetaManager, DeviceTwin, EventBus, ServiceBus, Edged).
 
@@ -44,20 +50,31 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
   });
   const metaManager = createMetaManager({ config: m.metaManager, dataSource: config.database.dataSource });
   const eventBus = createEventBus({ config: m.eventBus });
-  for (const [name, mod] of Object.entries({ deviceTwin: m.deviceTwin, serviceBus: m.serviceBus })) {
-    if (mod.enable) log.warn(`modules.${name} is enabled, but this build has no ${name} yet; ignoring it`);
-  }
+  if (m.deviceTwin.enable && !m.metaManager.enable) throw new Error('modules.deviceTwin needs modules.metaManager (its store); enable it or disable deviceTwin');
+  // standalone, devices come from the manifest folder; else from the cloud through MetaManager
+  const manifests = hub.enable ? undefined : openManifestFolder(m.deviceTwin.manifestDir, log.child('manifests'));
+  const deviceTwin = createDeviceTwin({
+    nodeName,
+    db: () => metaManager.store()?.db ?? raise('the edge store is not open'),
+    source: manifests ?? metaManager.deviceSource(),
+    reportToCloud: hub.enable,
+  });
+  if (m.serviceBus.enable) log.warn('modules.serviceBus is enabled, but this build has no ServiceBus yet; ignoring it');
   const bus = createBus(log.child('bus'));
   const stop = await startModules(
     [
       { module: metaManager, enabled: m.metaManager.enable },
       { module: edgeHub, enabled: hub.enable && hub.websocket.enable },
+      { module: deviceTwin, enabled: m.deviceTwin.enable },
       { module: eventBus, enabled: m.eventBus.enable },
     ],
     { bus, log, clock: systemClock },
   );
-  log.info(`edgecore is running as node ${nodeName}${hub.enable ? '' : ' (standalone: edgeHub disabled)'}`);
-  return stop;
+  log.info(`edgecore is running as node ${nodeName}${hub.enable ? '' : ` (standalone: edgeHub disabled; devices from ${m.deviceTwin.manifestDir})`}`);
+  return async () => {
+    manifests?.close();
+    await stop();
+  };
 }
 
 export function minimalEdgeConfig(): unknown {

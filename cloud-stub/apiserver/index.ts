@@ -81,6 +81,10 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   };
 
   const present = (o: StoredObject): KubeObject => {
+    if (o.kind === 'device') {
+      const st = deps.store.deviceStatus(o.namespace, o.name);
+      return st ? { ...o.object, status: st.status } : o.object;
+    }
     if (o.kind !== 'node') return o.object;
     const live = deps.liveStatus(o.name);
     return live ? nodeObject(o.name, live, o.object) : o.object;
@@ -133,12 +137,11 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       if (prev && wantRv !== undefined && wantRv !== '' && wantRv !== String(prev.rv)) {
         throw new ApiError('Conflict', `the object has been modified (resourceVersion ${wantRv}, now ${prev.rv}); read it again and retry`);
       }
-      // status is written by the system, not by users
-      if (prev?.object.status) obj.status = prev.object.status;
-      else delete obj.status;
+      // status is written by the system (kept apart, see DeviceController), not by users
+      delete obj.status;
       const stored = await deps.store.put(t.kind, ns, obj);
       ctx?.log.info(`${prev ? 'updated' : 'created'} ${t.kind} ${ns}/${obj.metadata.name} (resourceVersion ${stored.rv})`);
-      return reply(prev ? 200 : 201, stored.object);
+      return reply(prev ? 200 : 201, present(stored));
     }
     throw new ApiError('MethodNotAllowed', `${method} is not supported on ${url.pathname}`);
   };

@@ -8,23 +8,8 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Journal } from '../../runtime/core/journal.js';
 
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  creationTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
-
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta;
-  spec?: Record<string, unknown>;
-  status?: Record<string, unknown>;
-}
+import type { KubeObject, ObjectMeta } from '../../runtime/devices/types.js';
+export type { KubeObject, ObjectMeta };
 
 /** kinds as they appear in route.resource (`default/device/thermo-1`) */
 export type Kind = 'node' | 'device' | 'devicemodel';
@@ -57,6 +42,15 @@ const COUNTERS = 'counters';
 const NODE_KEYS = 'nodekeys';
 const NODE_STORES = 'nodestores';
 const UPLOADS = 'uploads';
+const DEVICE_STATUS = 'devicestatus';
+
+/** A device's status as its edge last reported it, and which report that was (`<storeId>/<seq>`). */
+export interface DeviceStatusRecord {
+  status: Record<string, unknown>;
+  node: string;
+  storeId: string;
+  seq: number;
+}
 
 export class ObjectStore {
   readonly events = new EventEmitter<{ change: [ChangeEvent] }>();
@@ -129,10 +123,23 @@ export class ObjectStore {
     if (!prev) return undefined;
     this.byKind.get(kind)?.delete(`${namespace}/${name}`);
     this.journal.delete(OBJECTS, resourceOf(kind, namespace, name));
+    if (kind === 'device') this.journal.delete(DEVICE_STATUS, `${namespace}/${name}`);
     const removed = { ...prev, rv: this.nextRv() };
     await this.journal.commit();
     this.events.emit('change', { type: 'deleted', kind, rv: removed.rv, object: removed.object });
     return removed;
+  }
+
+  // --- device status: kept apart from the Device, so a report does not send the Device back to its edge ---
+
+  deviceStatus(namespace: string, name: string): DeviceStatusRecord | undefined {
+    return this.journal.get<DeviceStatusRecord>(DEVICE_STATUS, `${namespace}/${name}`);
+  }
+
+  /** Resolves once on disk. */
+  async setDeviceStatus(namespace: string, name: string, record: DeviceStatusRecord): Promise<void> {
+    this.journal.set(DEVICE_STATUS, `${namespace}/${name}`, record);
+    await this.journal.commit();
   }
 
   // --- ObjectSync: what each node has acknowledged ---

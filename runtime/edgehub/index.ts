@@ -10,7 +10,7 @@ import { KubeEdgeError, errorText } from '../core/errors.js';
 import { Group, Operation, isResponse, newMessage, responseTo, type Message } from '../core/message.js';
 import type { Timer } from '../core/clock.js';
 import type { EdgeHubConfig } from '../config.js';
-import { createBackoff, type Backoff } from './backoff.js';
+import { createBackoff, type Backoff } from '../core/backoff.js';
 import { Connection } from './connection.js';
 import { createTokenBucket, type TokenBucket } from './ratelimit.js';
 import { renewalAt } from './certificates.js';

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../core/log.js';
 import type { EdgeHubConfig } from '../config.js';
-import { createBackoff } from './backoff.js';
+import { createBackoff } from '../core/backoff.js';
 import { currentCertificate, fetchCa, JoinError, requestCertificate, saveCertificate, type CertFiles } from './certificates.js';
 import type { CertificateSource } from './index.js';
 

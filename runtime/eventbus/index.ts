@@ -1,25 +1,47 @@
 /**
- * EventBus: MQTT at the edge, as KubeEdge's. Mode 0 (the default) runs an embedded broker (aedes) on
- * `mqttServerInternal`, loopback only. Messages published to `$hw/events/upload/#` go to the cloud:
- * a QoS 1 publish is acknowledged to the app only once it is in the outbox on disk.
- * The twin topics arrive with DeviceTwin; modes 1 and 2 (an external broker) with them.
+ * EventBus: MQTT at the edge, as KubeEdge's. Mode 0 (the default) runs an embedded broker (aedes)
+ * on `mqttServerInternal`, loopback only; mode 2 uses an external broker (`mqttServerExternal`,
+ * mosquitto for example); mode 1 both. It subscribes KubeEdge's twin, state and membership topics
+ * and hands them to DeviceTwin, publishes what DeviceTwin answers, and sends `$hw/events/upload/#`
+ * to the cloud: a QoS 1 upload is acknowledged to its publisher only once it is in the outbox on disk.
  */
 import { createServer, type Server } from 'node:net';
-import { Aedes } from 'aedes';
+import { Aedes, type AedesPublishPacket } from 'aedes';
 import type { Module, ModuleContext } from '../core/module.js';
 import { errorText } from '../core/errors.js';
-import { Group, Operation, newMessage } from '../core/message.js';
+import { Group, Operation, newMessage, type Message } from '../core/message.js';
 import type { EdgeCoreConfig } from '../config.js';
 import { boundPort, closeServer, isLoopback, listen } from '../core/net.js';
 import { METAMANAGER } from '../metamanager/index.js';
+import { createMqttClient, type MqttClient } from './client.js';
 
 export type EventBusConfig = EdgeCoreConfig['modules']['eventBus'];
 
+export const EVENTBUS = 'eventbus';
+export const DEVICETWIN = 'devicetwin';
 export const UPLOAD_PREFIX = '$hw/events/upload/';
-/** the largest upload payload taken (an MQTT message may be 256 MiB; a Pi cannot hold many) */
-export const MAX_UPLOAD_BYTES = 64 * 1024;
+/** the largest payload taken (an MQTT message may be 256 MiB; a Pi cannot hold many) */
+export const MAX_PAYLOAD_BYTES = 64 * 1024;
+
+/** The topics DeviceTwin answers (CONTRACT.md section 7). */
+export const TWIN_TOPICS = [
+  '$hw/events/device/+/+/twin/update',
+  '$hw/events/device/+/+/twin/get',
+  '$hw/events/device/+/+/twin/cloud_updated',
+  '$hw/events/device/+/+/state/update',
+  '$hw/events/node/+/membership/get',
+] as const;
+
+/** Operations between EventBus and DeviceTwin. */
+export const BusOperation = {
+  /** EventBus → DeviceTwin: a message arrived on `route.resource` (the topic); content is the payload text */
+  message: 'message',
+  /** DeviceTwin → EventBus: publish content on `route.resource` */
+  publish: 'publish',
+} as const;
 
 export interface EventBus extends Module {
+  /** the embedded broker's port (0 when it does not run) */
   port(): number;
 }
 
@@ -33,51 +55,105 @@ export function createEventBus(deps: { config: EventBusConfig }): EventBus {
   let ctx: ModuleContext | undefined;
   let broker: Aedes | undefined;
   let server: Server | undefined;
+  let external: MqttClient | undefined;
+  let dropped = 0;
+  const qos = Math.min(deps.config.mqttQOS, 1) as 0 | 1;
 
   const upload = (topic: string, payload: Buffer): Promise<void> => {
-    if (payload.length > MAX_UPLOAD_BYTES) return Promise.reject(new Error(`upload of ${payload.length} bytes is over the ${MAX_UPLOAD_BYTES}-byte limit`));
-    const msg = newMessage({ source: 'eventbus', group: Group.user, operation: Operation.upload, resource: topic }, payload.toString('utf8'));
+    if (payload.length > MAX_PAYLOAD_BYTES) return Promise.reject(new Error(`upload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`));
+    const msg = newMessage({ source: EVENTBUS, group: Group.user, operation: Operation.upload, resource: topic }, payload.toString('utf8'));
     return (ctx as ModuleContext).bus.sendSync(METAMANAGER, msg, 10_000).then((reply) => {
       if (reply.content !== 'OK') throw new Error(`not stored: ${JSON.stringify(reply.content)}`);
     });
   };
 
+  /** a twin, state or membership message for DeviceTwin (which checks its size); its inbox is bounded, so a flood is shed here */
+  const toTwin = (topic: string, payload: Buffer): void => {
+    try {
+      ctx?.bus.send(DEVICETWIN, newMessage({ source: EVENTBUS, group: Group.twin, operation: BusOperation.message, resource: topic }, payload));
+    } catch (err) {
+      dropped++;
+      if (dropped === 1 || dropped % 1000 === 0) ctx?.log.warn(`dropped a message on ${topic}: ${errorText(err)} (${dropped} so far)`);
+    }
+  };
+
+  const publish = (msg: Message): void => {
+    const topic = msg.route.resource;
+    const payload = typeof msg.content === 'string' ? msg.content : JSON.stringify(msg.content);
+    if (broker) broker.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain: false, dup: false }, () => undefined);
+    external?.publish(topic, payload, qos);
+  };
+
+  const startInternal = async (c: ModuleContext): Promise<void> => {
+    const { host, port } = parseMqttUrl(deps.config.mqttServerInternal);
+    if (!isLoopback(host)) throw new Error(`modules.eventBus.mqttServerInternal must be a loopback address, not ${host}`);
+    broker = await Aedes.createBroker({
+      concurrency: 100,
+      queueLimit: 1000,
+      maxClientsIdLength: 128,
+      authorizePublish: (_client, packet, done) => {
+        if (!packet.topic.startsWith(UPLOAD_PREFIX)) return done(null);
+        upload(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)).then(
+          () => done(null),
+          (err: unknown) => {
+            c.log.warn(`refused an upload to ${packet.topic}: ${errorText(err)}`);
+            done(err as Error);
+          },
+        );
+      },
+    });
+    const b = broker;
+    const deliver = (packet: AedesPublishPacket, cb: () => void): void => {
+      toTwin(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+      cb();
+    };
+    await Promise.all(TWIN_TOPICS.map((t) => new Promise<void>((resolve) => b.subscribe(t, deliver, resolve))));
+    server = createServer((socket) => b.handle(socket));
+    await listen(server, port, host);
+    c.log.info(`MQTT broker on tcp://${host}:${boundPort(server)}; ${UPLOAD_PREFIX}# goes to the cloud`);
+  };
+
+  const startExternal = (c: ModuleContext): void => {
+    const { host, port } = parseMqttUrl(deps.config.mqttServerExternal);
+    // with both brokers, apps upload through the internal one (stored before its PUBACK)
+    const topics = deps.config.mqttMode === 2 ? [...TWIN_TOPICS, `${UPLOAD_PREFIX}#`] : [...TWIN_TOPICS];
+    external = createMqttClient({
+      host,
+      port,
+      topics,
+      log: c.log.child('mqtt'),
+      onMessage: (m) => {
+        if (!m.topic.startsWith(UPLOAD_PREFIX)) {
+          toTwin(m.topic, m.payload);
+          return m.ack();
+        }
+        // the broker's message is acknowledged once stored: unacknowledged, a QoS 1 one comes again
+        upload(m.topic, m.payload).then(m.ack, (err: unknown) => c.log.warn(`refused an upload to ${m.topic}: ${errorText(err)}`));
+      },
+    });
+    c.log.info(`using the external MQTT broker tcp://${host}:${port}`);
+  };
+
   return {
-    name: 'eventbus',
+    name: EVENTBUS,
     group: Group.bus,
     port: () => boundPort(server),
     async start(c) {
       ctx = c;
-      const cfg = deps.config;
-      if (cfg.mqttMode === 2) throw new Error('modules.eventBus.mqttMode 2 (an external broker only) is not in this build yet; use 0');
-      if (cfg.mqttMode === 1) c.log.warn('modules.eventBus.mqttMode 1: the external broker is not in this build yet; running the internal one only');
-      const { host, port } = parseMqttUrl(cfg.mqttServerInternal);
-      if (!isLoopback(host)) throw new Error(`modules.eventBus.mqttServerInternal must be a loopback address, not ${host}`);
-      broker = await Aedes.createBroker({
-        concurrency: 100,
-        queueLimit: 1000,
-        maxClientsIdLength: 128,
-        authorizePublish: (_client, packet, done) => {
-          if (!packet.topic.startsWith(UPLOAD_PREFIX)) return done(null);
-          upload(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)).then(
-            () => done(null),
-            (err: unknown) => {
-              c.log.warn(`refused an upload to ${packet.topic}: ${errorText(err)}`);
-              done(err as Error);
-            },
-          );
-        },
-      });
-      const b = broker;
-      server = createServer((socket) => b.handle(socket));
-      await listen(server, port, host);
-      c.log.info(`MQTT broker on tcp://${host}:${this.port()}; ${UPLOAD_PREFIX}# goes to the cloud`);
+      c.bus.register(EVENTBUS, Group.bus, (msg) => {
+        if (msg.route.operation === BusOperation.publish) publish(msg);
+      }, { queueLimit: 10_000 });
+      if (deps.config.mqttMode <= 1) await startInternal(c);
+      if (deps.config.mqttMode >= 1) startExternal(c);
     },
     async stop() {
+      ctx?.bus.unregister(EVENTBUS);
+      await external?.close();
       await closeServer(server);
       await new Promise<void>((resolve) => (broker ? broker.close(() => resolve()) : resolve()));
       server = undefined;
       broker = undefined;
+      external = undefined;
     },
   } satisfies EventBus;
 }

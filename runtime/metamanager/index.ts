@@ -8,18 +8,25 @@ import { openDb, type Db } from '../core/db.js';
 import { errorText } from '../core/errors.js';
 import { ACK_CONTENT, Group, Operation, ackOf, newMessage, parseResource, responseTo, type Message } from '../core/message.js';
 import type { MetaManagerConfig } from '../config.js';
+import type { KubeObject } from '../devices/types.js';
 import { EDGEHUB, HubEvent } from '../edgehub/index.js';
 import { META_SCHEMA, MetaStore, type ApplyResult } from './store.js';
 import { createMetaServer, type MetaServer } from './metaserver.js';
 import { Outbox } from './outbox.js';
 import { openJournal, type Journal } from '../core/journal.js';
+import type { DeviceSource, ObjectChange } from '../devicetwin/index.js';
 
 export const METAMANAGER = 'metamanager';
 
 export interface MetaManager extends Module {
   store(): MetaStore | undefined;
   outbox(): Outbox | undefined;
+  /** devices and models as the cloud sent them, for DeviceTwin */
+  deviceSource(): DeviceSource;
 }
+
+/** kinds DeviceTwin is told of, models first so a device finds its model */
+const DEVICE_KINDS = ['devicemodel', 'device'];
 
 /** messages of the outbox in flight to the cloud at once */
 const OUTBOX_WINDOW = 128;
@@ -38,6 +45,7 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
   let sentUpTo = 0;
   /** the outbox sends only what is on disk: else a crash could deliver an upload its app never saw acknowledged */
   let durableUpTo = 0;
+  const deviceListeners: ((c: ObjectChange) => void)[] = [];
 
   const drain = (): void => {
     if (!connected || !outbox || !ctx) return;
@@ -104,6 +112,27 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
     }
   };
 
+  /** In the same write as the object: DeviceTwin's rows are committed (and acknowledged) with it. */
+  const tellDeviceTwin = (msg: Message): void => {
+    const key = parseResource(msg.route.resource);
+    if (!key || !DEVICE_KINDS.includes(key.kind)) return;
+    const change: ObjectChange = {
+      operation: msg.route.operation as ObjectChange['operation'],
+      kind: key.kind,
+      namespace: key.namespace,
+      name: key.name,
+      rv: Number(msg.header.resourceversion),
+      ...(msg.route.operation === Operation.delete ? {} : { object: msg.content as KubeObject }),
+    };
+    for (const l of deviceListeners) {
+      try {
+        l(change);
+      } catch (err) {
+        ctx?.log.error(`DeviceTwin failed on ${msg.route.resource}: ${errorText(err)}`);
+      }
+    }
+  };
+
   /** Tells the cloud which store this edge holds, so a fresh one is sent everything. */
   const announce = (): void => {
     if (!store) return;
@@ -127,6 +156,7 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
       return;
     }
     if (msg.route.group === Group.user && msg.route.operation === Operation.upload) return takeUpload(msg);
+    if (msg.route.group === Group.twin && msg.route.operation === Operation.update) return takeUpload(msg); // a twin report
     let result: ApplyResult;
     try {
       result = apply(msg);
@@ -139,6 +169,7 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
       }
       return;
     }
+    if (result === 'applied') tellDeviceTwin(msg);
     // acknowledge only what is on disk; not awaited, so a burst shares one write (commits resolve in order)
     db?.commit()
       .then(() => {
@@ -159,6 +190,16 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
     group: Group.meta,
     store: () => store,
     outbox: () => outbox,
+    deviceSource: () => ({
+      replay: () =>
+        DEVICE_KINDS.flatMap((kind) =>
+          (store?.list(kind) ?? []).map((o): ObjectChange => {
+            const key = parseResource(o.key) as { namespace: string; name: string };
+            return { operation: 'insert', kind, namespace: key.namespace, name: key.name, rv: o.rv, object: o.value as KubeObject };
+          }),
+        ),
+      subscribe: (l) => void deviceListeners.push(l),
+    }),
     async start(c) {
       ctx = c;
       db = await openDb({ path: deps.dataSource, schema: META_SCHEMA, log: c.log, batchMs: 20 });

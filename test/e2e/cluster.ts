@@ -19,7 +19,7 @@ export interface Cluster {
   startCloud(extra?: Record<string, unknown>, env?: Record<string, string>): Promise<Proc>;
   /** the current join token, as cloudcore wrote it */
   token(): string;
-  startEdge(node: string, opts?: { server?: string; heartbeat?: number; metaPort?: number; handshakeTimeout?: number; launcher?: string[]; readyTimeoutMs?: number; token?: string; outboxLimit?: number }): Promise<Edge>;
+  startEdge(node: string, opts?: { server?: string; heartbeat?: number; metaPort?: number; handshakeTimeout?: number; launcher?: string[]; readyTimeoutMs?: number; token?: string; outboxLimit?: number; modules?: Record<string, Record<string, unknown>> }): Promise<Edge>;
   stop(): Promise<void>;
 }
 
@@ -72,7 +72,9 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
           apiServer: { address: '127.0.0.1', port: cluster.apiPort, tokenFile },
         },
       };
-      const file = join(dir, 'cloudcore.yaml');
+      // where keadm looks for it with --config-dir <dir>
+      mkdirSync(join(dir, 'config'), { recursive: true });
+      const file = join(dir, 'config', 'cloudcore.yaml');
       writeFileSync(file, stringify(config));
       const proc = runBundle('cloudcore', ['--config', file], env);
       procs.push(proc);
@@ -120,8 +122,9 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
           metaManager: { metaServer: { server: `127.0.0.1:${metaPort}` }, ...(o.outboxLimit ? { outboxLimit: o.outboxLimit } : {}) },
           eventBus: { mqttServerInternal: `tcp://127.0.0.1:${mqttPort}` },
           edged: { hostnameOverride: node },
-        },
+        } as Record<string, Record<string, unknown>>,
       };
+      for (const [k, v] of Object.entries(o.modules ?? {})) config.modules[k] = { ...config.modules[k], ...v };
       const configFile = join(edgeDir, 'edgecore.yaml');
       writeFileSync(configFile, stringify(config));
       const edge: Edge = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createBackoff } from '../../../runtime/edgehub/backoff.js';
+import { createBackoff } from '../../../runtime/core/backoff.js';
 import { createTokenBucket } from '../../../runtime/edgehub/ratelimit.js';
 import type { Clock } from '../../../runtime/core/clock.js';
 

@@ -6,7 +6,7 @@ import { createLogger } from '../../../runtime/core/log.js';
 import type { Message } from '../../../runtime/core/message.js';
 import { startModules } from '../../../runtime/core/module.js';
 import { createMetaManager } from '../../../runtime/metamanager/index.js';
-import { createEventBus, MAX_UPLOAD_BYTES } from '../../../runtime/eventbus/index.js';
+import { createEventBus, MAX_PAYLOAD_BYTES } from '../../../runtime/eventbus/index.js';
 import { freePort } from '../../peers/proxy.js';
 import { defaults } from '../../../runtime/core/schema.js';
 import { edgeCoreSchema } from '../../../runtime/config.js';
@@ -47,7 +47,7 @@ describe('EventBus: the embedded broker', () => {
     const { port, uploads } = await broker();
     const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
     const closed = new Promise<void>((r) => c.once('close', () => r()));
-    c.publish('$hw/events/upload/big', Buffer.alloc(MAX_UPLOAD_BYTES + 1, 65), { qos: 1 });
+    c.publish('$hw/events/upload/big', Buffer.alloc(MAX_PAYLOAD_BYTES + 1, 65), { qos: 1 });
     await closed; // MQTT 3.1.1 has no negative PUBACK: the broker drops that client
     expect(uploads()).toEqual([]);
     const again = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });

@@ -1,0 +1,93 @@
+/**
+ * DeviceController: what edges report of their devices becomes the Device's status
+ * (`status.twins[].reported/observedDesired`, `status.state`, `status.lastOnlineTime`). Desired
+ * values travel the other way inside the Device itself, which SyncController sends to the device's
+ * node (with its model) whenever it changes; moving a device to another node moves it.
+ *
+ * A report is a snapshot of the whole device from the edge's outbox, numbered `<storeId>/<seq>`:
+ * only a newer one than the last applied is written (a resend or a late one is acknowledged and
+ * skipped), and only from the node the device is assigned to: a node can only speak for its own.
+ */
+import type { Module, ModuleContext } from '../../runtime/core/module.js';
+import { Operation, ackOf, parseResource, type Message } from '../../runtime/core/message.js';
+import { errorText } from '../../runtime/core/errors.js';
+import type { ObjectStore } from '../store/objects.js';
+import { ControllerGroup, splitNodeResource } from '../routes.js';
+import { deviceNodeName } from './selection.js';
+
+interface ReportedTwin {
+  propertyName: string;
+  reported?: { value: string; metadata?: { timestamp?: number | string } };
+  observedDesired?: { value: string; metadata?: { timestamp?: number | string } };
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The Device status KubeEdge 1.15–1.22 writes, from an edge's report; throws on a malformed one. */
+export function statusOfReport(content: unknown): Record<string, unknown> {
+  if (!isObj(content) || !Array.isArray(content.twins) || typeof content.state !== 'string') throw new Error('a twin report needs twins[] and state');
+  const value = (v: ReportedTwin['reported']): Record<string, unknown> | undefined =>
+    v && typeof v.value === 'string' ? { value: v.value, metadata: { timestamp: String(v.metadata?.timestamp ?? '') } } : undefined;
+  const twins = (content.twins as unknown[]).filter(isObj).map((t) => {
+    const r = t as unknown as ReportedTwin;
+    if (typeof r.propertyName !== 'string') throw new Error('a reported twin needs a propertyName');
+    const reported = value(r.reported);
+    const observedDesired = value(r.observedDesired);
+    return { propertyName: r.propertyName, ...(reported ? { reported } : {}), ...(observedDesired ? { observedDesired } : {}) };
+  });
+  return { twins, state: content.state, ...(typeof content.lastOnlineTime === 'string' ? { lastOnlineTime: content.lastOnlineTime } : {}) };
+}
+
+export function createDeviceController(deps: { store: ObjectStore }): Module {
+  let ctx: ModuleContext | undefined;
+
+  const take = async (node: string, resource: string, msg: Message): Promise<void> => {
+    const key = parseResource(resource);
+    const dev = key && key.kind === 'device' ? deps.store.get('device', key.namespace, key.name) : undefined;
+    if (!key || !dev) {
+      ctx?.log.debug(`${node}: report for ${resource}, which is not a device (any more); skipped`);
+      return;
+    }
+    if (deviceNodeName(dev) !== node) {
+      ctx?.log.warn(`${node}: report for device ${key.namespace}/${key.name}, which belongs to ${deviceNodeName(dev) ?? 'no node'}; skipped`);
+      return;
+    }
+    const m = /^(.+)\/(\d+)$/.exec(msg.header.resourceversion ?? '');
+    const [storeId, seq] = m ? [m[1] as string, Number(m[2])] : ['', 0];
+    const last = deps.store.deviceStatus(key.namespace, key.name);
+    if (last && last.node === node && last.storeId === storeId && seq <= last.seq) return; // resent or late
+    let status: Record<string, unknown>;
+    try {
+      status = statusOfReport(msg.content);
+    } catch (err) {
+      // a malformed report would be malformed again: acknowledge it so it leaves the edge's outbox
+      ctx?.log.warn(`${node}: report for ${resource} refused: ${errorText(err)}`);
+      return;
+    }
+    await deps.store.setDeviceStatus(key.namespace, key.name, { status, node, storeId, seq });
+    ctx?.log.debug(`${node}: status of ${key.namespace}/${key.name} (${storeId}/${seq})`);
+  };
+
+  const handle = (msg: Message): void => {
+    const target = splitNodeResource(msg.route.resource);
+    if (!target || msg.route.operation !== Operation.update) return;
+    take(target.node, target.resource, msg).then(
+      // acknowledged once durable, or when it is one to skip: either way it leaves the edge's outbox
+      () => ctx?.bus.send('cloudhub', ackOf(msg, ControllerGroup.device)),
+      // not acknowledged: the edge sends it again
+      (err: unknown) => ctx?.log.error(`${target.node}: cannot store the status of ${target.resource}: ${errorText(err)}`),
+    );
+  };
+
+  return {
+    name: ControllerGroup.device,
+    group: ControllerGroup.device,
+    async start(c) {
+      ctx = c;
+      c.bus.register(ControllerGroup.device, ControllerGroup.device, handle, { queueLimit: 100_000 });
+    },
+    async stop() {
+      ctx?.bus.unregister(ControllerGroup.device);
+    },
+  };
+}

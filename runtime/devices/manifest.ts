@@ -1,0 +1,68 @@
+/**
+ * Checks a Device, DeviceModel or Node manifest as a whole (apiVersion, kind, metadata, spec).
+ * Shared by the cloud's resource API and the standalone edge's manifest folder, so a manifest is
+ * judged the same way wherever it is applied. Each problem names its field path.
+ */
+import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../core/names.js';
+import { checkDeviceModelSpec, checkDeviceSpec, type Problem } from './spec.js';
+import type { KubeObject } from './types.js';
+
+export type ManifestKind = 'node' | 'device' | 'devicemodel';
+
+export const DEVICE_API_VERSION = 'devices.kubeedge.io/v1beta1';
+
+const expected: Record<ManifestKind, { apiVersion: string; kind: string }> = {
+  node: { apiVersion: 'v1', kind: 'Node' },
+  device: { apiVersion: DEVICE_API_VERSION, kind: 'Device' },
+  devicemodel: { apiVersion: DEVICE_API_VERSION, kind: 'DeviceModel' },
+};
+
+/** `Device` → `device`, for the kinds this runtime knows */
+export function manifestKind(kind: unknown): ManifestKind | undefined {
+  return (Object.keys(expected) as ManifestKind[]).find((k) => expected[k].kind === kind);
+}
+
+export function kindName(kind: ManifestKind): string {
+  return expected[kind].kind;
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export interface ManifestCheck {
+  /** the namespace the object goes to; a different `metadata.namespace` is a problem */
+  namespace?: string;
+  /** the name in the URL, when there is one */
+  pathName?: string;
+  /** property names of the model a device spec references, when that model exists */
+  modelProperties?: (spec: Record<string, unknown>) => ReadonlySet<string> | undefined;
+}
+
+export function checkManifest(kind: ManifestKind, body: unknown, opts: ManifestCheck = {}): { object?: KubeObject; problems: Problem[] } {
+  if (!isObj(body)) return { problems: [{ field: '', message: 'must be an object' }] };
+  const problems: Problem[] = [];
+  const want = expected[kind];
+  if (body.apiVersion !== want.apiVersion) problems.push({ field: 'apiVersion', message: `must be ${want.apiVersion}` });
+  if (body.kind !== want.kind) problems.push({ field: 'kind', message: `must be ${want.kind}` });
+  const meta = body.metadata;
+  if (!isObj(meta)) {
+    problems.push({ field: 'metadata', message: 'is required' });
+  } else {
+    if (typeof meta.name !== 'string' || !isDnsSubdomain(meta.name)) problems.push({ field: 'metadata.name', message: `must be a DNS subdomain: ${DNS_SUBDOMAIN_RULE}` });
+    else if (opts.pathName !== undefined && meta.name !== opts.pathName) problems.push({ field: 'metadata.name', message: `does not match the name in the URL (${opts.pathName})` });
+    if (meta.namespace !== undefined && typeof meta.namespace !== 'string') problems.push({ field: 'metadata.namespace', message: 'must be a string' });
+    else if (meta.namespace !== undefined && opts.namespace !== undefined && kind !== 'node' && meta.namespace !== opts.namespace) {
+      problems.push({ field: 'metadata.namespace', message: `does not match the namespace in the URL (${opts.namespace})` });
+    }
+  }
+  if (kind !== 'node') {
+    if (!isObj(body.spec)) problems.push({ field: 'spec', message: 'is required and must be an object' });
+    else problems.push(...(kind === 'device' ? checkDeviceSpec(body.spec, opts.modelProperties?.(body.spec)) : checkDeviceModelSpec(body.spec)));
+  }
+  return problems.length ? { problems } : { object: body as unknown as KubeObject, problems };
+}
+
+export function describeProblems(kind: ManifestKind, body: unknown, problems: readonly Problem[]): string {
+  const meta = isObj(body) && isObj(body.metadata) ? body.metadata : {};
+  const name = typeof meta.name === 'string' ? meta.name : '';
+  return `${kindName(kind)} "${name}" is invalid: ${problems.map((c) => (c.field ? `${c.field}: ${c.message}` : c.message)).join('; ')}`;
+}

@@ -1,0 +1,83 @@
+/** MQTT apps for tests: mqtt.js (an independent client) and mosquitto (a real external broker). */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect } from 'node:net';
+import mqtt, { type MqttClient } from 'mqtt';
+import { freePort } from './proxy.js';
+
+export interface App {
+  client: MqttClient;
+  /** every message received so far, in order */
+  received: { topic: string; body: any }[];
+  /** the first message on `topic` (received from now on, or already) that satisfies `pred` */
+  next(topic: string, pred?: (body: any) => boolean, timeoutMs?: number): Promise<any>;
+  publish(topic: string, body: unknown): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function mqttApp(port: number, subscribe: string[] = ['$hw/events/#']): Promise<App> {
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, protocolVersion: 4 });
+  const received: App['received'] = [];
+  const waiters = new Set<() => void>();
+  client.on('message', (topic, payload) => {
+    let body: unknown = payload.toString();
+    try {
+      body = JSON.parse(payload.toString());
+    } catch {
+      /* keep the text */
+    }
+    received.push({ topic, body });
+    for (const w of waiters) w();
+  });
+  await client.subscribeAsync(subscribe, { qos: 1 });
+  return {
+    client,
+    received,
+    next(topic, pred = () => true, timeoutMs = 15_000) {
+      const from = 0;
+      return new Promise((resolve, reject) => {
+        const check = (): boolean => {
+          const hit = received.slice(from).find((m) => m.topic === topic && pred(m.body));
+          if (hit) resolve(hit.body);
+          return hit !== undefined;
+        };
+        if (check()) return;
+        const timer = setTimeout(() => {
+          waiters.delete(w);
+          reject(new Error(`no message on ${topic} within ${timeoutMs} ms; got: ${JSON.stringify(received.slice(-5))}`));
+        }, timeoutMs);
+        const w = (): void => {
+          if (check()) {
+            clearTimeout(timer);
+            waiters.delete(w);
+          }
+        };
+        waiters.add(w);
+      });
+    },
+    async publish(topic, body) {
+      await client.publishAsync(topic, typeof body === 'string' ? body : JSON.stringify(body), { qos: 1 });
+    },
+    close: () => client.endAsync(),
+  };
+}
+
+/** A plain mosquitto on a free loopback port (no TLS: it is the edge's local broker). */
+export async function startMosquitto(dir: string): Promise<{ port: number; proc: ChildProcess; stop(): void }> {
+  const port = await freePort();
+  const conf = join(dir, `mosquitto-${port}.conf`);
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'user root'].join('\n') + '\n');
+  const proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+  for (let i = 0; i < 50; i++) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        r(true);
+      }).on('error', () => r(false));
+    });
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { port, proc, stop: () => proc.kill('SIGKILL') };
+}
