@@ -196,3 +196,26 @@ export const thermometerModel = {
   metadata: { name: 'thermometer', namespace: 'default' },
   spec: { properties: [{ name: 'setpoint', type: 'INT', accessMode: 'ReadWrite' }] },
 };
+
+export const thermostatModel = {
+  apiVersion: 'devices.kubeedge.io/v1beta1',
+  kind: 'DeviceModel',
+  metadata: { name: 'thermostat', namespace: 'default' },
+  spec: {
+    properties: [
+      { name: 'temperature', type: 'FLOAT', accessMode: 'ReadOnly', unit: 'C' },
+      { name: 'setpoint', type: 'INT', accessMode: 'ReadWrite' },
+      { name: 'label', type: 'STRING', accessMode: 'ReadWrite' },
+    ],
+  },
+};
+
+/** a device driven by a local MQTT app (no protocol: no driver polls it) */
+export function thermostat(name: string, nodeName: string, setpoint: string): Record<string, unknown> {
+  return {
+    apiVersion: 'devices.kubeedge.io/v1beta1',
+    kind: 'Device',
+    metadata: { name, namespace: 'default' },
+    spec: { deviceModelRef: { name: 'thermostat' }, nodeName, properties: [{ name: 'setpoint', desired: { value: setpoint } }] },
+  };
+}

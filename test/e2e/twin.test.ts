@@ -2,34 +2,11 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { eventually, makeCluster, type Cluster, type Edge } from './cluster.js';
+import { eventually, makeCluster, thermostat, thermostatModel, type Cluster, type Edge } from './cluster.js';
 import { mqttApp, startMosquitto, type App } from '../peers/mqtt.js';
 import { ROOT } from '../peers/proc.js';
 
 const API = '/apis/devices.kubeedge.io/v1beta1/namespaces/default';
-
-export const thermostatModel = {
-  apiVersion: 'devices.kubeedge.io/v1beta1',
-  kind: 'DeviceModel',
-  metadata: { name: 'thermostat', namespace: 'default' },
-  spec: {
-    properties: [
-      { name: 'temperature', type: 'FLOAT', accessMode: 'ReadOnly', unit: 'C' },
-      { name: 'setpoint', type: 'INT', accessMode: 'ReadWrite' },
-      { name: 'label', type: 'STRING', accessMode: 'ReadWrite' },
-    ],
-  },
-};
-
-/** a device driven by a local MQTT app (no protocol: no driver polls it) */
-export function thermostat(name: string, nodeName: string, setpoint: string): Record<string, unknown> {
-  return {
-    apiVersion: 'devices.kubeedge.io/v1beta1',
-    kind: 'Device',
-    metadata: { name, namespace: 'default' },
-    spec: { deviceModelRef: { name: 'thermostat' }, nodeName, properties: [{ name: 'setpoint', desired: { value: setpoint } }] },
-  };
-}
 
 const keadmApply = (c: Cluster, objects: unknown[]): string => {
   const r = spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), 'apply', '-f', '-', '--config-dir', c.dir], {
