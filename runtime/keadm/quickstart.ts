@@ -35,8 +35,14 @@ async function waitFor(file: string, re: RegExp, child: ChildProcess, what: stri
 export async function quickstart(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'kubeedge-quickstart-'));
   const children: ChildProcess[] = [];
-  const cleanup = (): void => {
-    for (const c of children) c.kill('SIGTERM');
+  /** stops the children (SIGKILL after 5 s) and waits for them, so nothing outlives the quick start */
+  const cleanup = async (): Promise<void> => {
+    const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+    const exited = running.map((c) => new Promise<void>((resolve) => c.once('exit', () => resolve())));
+    for (const c of running) c.kill('SIGTERM');
+    const force = setTimeout(() => running.forEach((c) => c.kill('SIGKILL')), 5000);
+    await Promise.all(exited);
+    clearTimeout(force);
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -121,6 +127,6 @@ Ctrl-C stops both and removes ${dir}.
     process.stdout.write('stopping\n');
     return 0;
   } finally {
-    cleanup();
+    await cleanup();
   }
 }
