@@ -43,6 +43,8 @@ export const edgeCoreSchema = s.obj({
       /** standalone (edgeHub disabled): Device and DeviceModel manifests are read from this folder, and re-read when it changes */
       manifestDir: s.str('/etc/kubeedge/devices'),
     }),
+    /** drivers in-process (Modbus, serial, GPIO) for devices of this node; disable it to leave them to external mappers */
+    deviceManager: s.obj({ enable: s.bool(true) }),
     metaManager: s.obj({
       enable: s.bool(true),
       /** messages kept for the cloud while it is away (uploads, twin reports); beyond it, see docs/design.md */

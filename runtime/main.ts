@@ -15,6 +15,8 @@ import { createMetaManager } from './metamanager/index.js';
 import { createEventBus } from './eventbus/index.js';
 import { createDeviceTwin } from './devicetwin/index.js';
 import { openManifestFolder } from './devicetwin/manifests.js';
+import { createDeviceManager } from './devicemanager/index.js';
+import { modbusDriver } from '../drivers/modbus/index.js';
 
 const raise = (message: string): never => {
   throw new Error(message);
@@ -59,6 +61,7 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
     source: manifests ?? metaManager.deviceSource(),
     reportToCloud: hub.enable,
   });
+  const deviceManager = createDeviceManager({ twin: deviceTwin, drivers: [modbusDriver()] });
   if (m.serviceBus.enable) log.warn('modules.serviceBus is enabled, but this build has no ServiceBus yet; ignoring it');
   const bus = createBus(log.child('bus'));
   const stop = await startModules(
@@ -67,6 +70,7 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
       { module: edgeHub, enabled: hub.enable && hub.websocket.enable },
       { module: deviceTwin, enabled: m.deviceTwin.enable },
       { module: eventBus, enabled: m.eventBus.enable },
+      { module: deviceManager, enabled: m.deviceTwin.enable && m.deviceManager.enable },
     ],
     { bus, log, clock: systemClock },
   );

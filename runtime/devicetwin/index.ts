@@ -58,6 +58,7 @@ export interface DeviceTwinEvents {
 export interface DeviceTwin extends Module {
   readonly events: EventEmitter<DeviceTwinEvents>;
   device(id: string): DeviceRecord | undefined;
+  deviceIds(): string[];
   spec(id: string): { device: DeviceSpec; model?: DeviceModelSpec } | undefined;
   /** reported values from a driver, as an app's `twin/update` with `actual` would set them */
   report(id: string, actual: Record<string, string>): Promise<void>;
@@ -98,20 +99,23 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
     if (topic) publish(topic, { ...stamp(eventId), code, reason: errorText(err) });
   };
 
+  /** properties whose spec says `reportToCloud: false`: their values stay at the edge */
+  const localOnly = (id: string): ReadonlySet<string> => new Set((specs.get(id)?.spec.properties ?? []).filter((p) => p.reportToCloud === false).map((p) => p.name));
+
   const report = (dev: DeviceRecord): Promise<void> => {
     if (!deps.reportToCloud || !ctx) return Promise.resolve();
-    const msg = newMessage({ source: DEVICETWIN, group: Group.twin, operation: Operation.update, resource: `${dev.namespace}/device/${dev.name}` }, reportOf(dev));
+    const msg = newMessage({ source: DEVICETWIN, group: Group.twin, operation: Operation.update, resource: `${dev.namespace}/device/${dev.name}` }, reportOf(dev, localOnly(dev.id)));
     return ctx.bus.sendSync(METAMANAGER, msg, 30_000).then((reply) => {
       if (reply.content !== 'OK') throw new Error(`the outbox did not take the report: ${JSON.stringify(reply.content)}`);
     });
   };
 
   /** Stores the device (or its removal), then, once on disk and in the outbox, runs `after`. */
-  const save = (dev: DeviceRecord | undefined, removedId?: string, after?: () => void): Promise<void> => {
+  const save = (dev: DeviceRecord | undefined, removedId?: string, after?: () => void, toCloud = true): Promise<void> => {
     if (!store) return Promise.reject(new Error('the twin store is not open'));
     if (dev) store.put(dev);
     if (removedId !== undefined) store.remove(removedId);
-    return Promise.all([store.commit(), dev ? report(dev) : undefined]).then(() => after?.());
+    return Promise.all([store.commit(), dev && toCloud ? report(dev) : undefined]).then(() => after?.());
   };
 
   const publishDelta = (dev: DeviceRecord): void => {
@@ -192,11 +196,18 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
       return Promise.resolve();
     }
     records.set(dev.id, next);
-    return save(next, undefined, () => {
-      if (resultTopic) publish(resultTopic, { ...stamp(outcome.eventId), twin: outcome.result });
-      publish(deviceTopic(dev.id, 'twin/update/document'), { ...stamp(outcome.eventId), twin: outcome.document });
-      publishDelta(next);
-    });
+    const local = localOnly(dev.id);
+    const toCloud = Object.keys(outcome.result).some((k) => !local.has(k));
+    return save(
+      next,
+      undefined,
+      () => {
+        if (resultTopic) publish(resultTopic, { ...stamp(outcome.eventId), twin: outcome.result });
+        publish(deviceTopic(dev.id, 'twin/update/document'), { ...stamp(outcome.eventId), twin: outcome.document });
+        publishDelta(next);
+      },
+      toCloud,
+    );
   };
 
   const changeState = (dev: DeviceRecord, state: string, eventId: string, resultTopic: string | undefined): Promise<void> => {
@@ -253,6 +264,7 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
     group: Group.twin,
     events,
     device: (id) => records.get(id),
+    deviceIds: () => [...specs.keys()],
     spec(id) {
       const s = specs.get(id);
       if (!s) return undefined;

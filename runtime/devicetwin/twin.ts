@@ -238,10 +238,11 @@ export interface TwinReport {
   lastOnlineTime?: string;
 }
 
-export function reportOf(dev: DeviceRecord): TwinReport {
+/** `localOnly`: properties whose reported values stay at the edge (`reportToCloud: false`) */
+export function reportOf(dev: DeviceRecord, localOnly: ReadonlySet<string> = new Set()): TwinReport {
   const twins = Object.entries(dev.twins).map(([propertyName, t]) => ({
     propertyName,
-    ...(t.actual ? { reported: t.actual } : {}),
+    ...(t.actual && !localOnly.has(propertyName) ? { reported: t.actual } : {}),
     ...(t.expected ? { observedDesired: t.expected } : {}),
   }));
   return { twins, state: dev.state, ...(dev.lastOnlineTime ? { lastOnlineTime: dev.lastOnlineTime } : {}) };
