@@ -6,6 +6,7 @@
  * closed serial port is reported lost, and the device manager opens the device again.
  */
 import type { ModbusRTU as Client } from 'modbus-serial/ModbusRTU.js';
+import type { EventEmitter } from 'node:events';
 import type { ConfigData } from '../../runtime/devices/types.js';
 import { errorText } from '../../runtime/core/errors.js';
 import type { DeviceConnection, DeviceInfo, Driver, DriverHooks, PropertyVisitor, ReadResult } from '../types.js';
@@ -28,6 +29,8 @@ interface Line {
   /** runs one request on the line, after every request before it, with the line's gap */
   run<T>(slave: number, timeoutMs: number, fn: (c: Client) => Promise<T>): Promise<T>;
   lost: Set<(reason: string) => void>;
+  /** closed or dropped: a new open makes a new line */
+  dead: boolean;
   refs: number;
   key: string;
 }
@@ -35,22 +38,34 @@ interface Line {
 function makeLine(client: Client, key: string, gapMs: number): Line {
   let tail: Promise<unknown> = Promise.resolve();
   let queued = 0;
+  const die = (reason: string): void => {
+    if (line.dead) return;
+    line.dead = true;
+    for (const l of line.lost) l(reason);
+  };
   const line: Line = {
     client,
     key,
     refs: 0,
+    dead: false,
     lost: new Set(),
     run(slave, timeoutMs, fn) {
       if (queued >= MAX_QUEUED) return Promise.reject(new Error(`${key}: ${MAX_QUEUED} requests already wait for this line`));
       queued++;
       const task = tail.then(async () => {
-        if (!client.isOpen) throw new Error(`${key} is not open`);
+        if (line.dead || !client.isOpen) {
+          die(`${key} closed`);
+          throw new Error(`${key} is not open`);
+        }
         client.setID(slave);
         client.setTimeout(timeoutMs);
         let timer: NodeJS.Timeout | undefined;
         try {
           // modbus-serial's own timeout, and ours in case a port never answers at all
           return await Promise.race([fn(client), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('Timed out')), timeoutMs + 100)))]);
+        } catch (err) {
+          if (!client.isOpen) die(`${key} closed`);
+          throw err;
         } finally {
           clearTimeout(timer);
           if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
@@ -60,12 +75,10 @@ function makeLine(client: Client, key: string, gapMs: number): Line {
       return task;
     },
   };
-  client.on('close', () => {
-    for (const l of line.lost) l(`${key} closed`);
-  });
-  client.on('error', (err: unknown) => {
-    for (const l of line.lost) l(`${key}: ${errorText(err)}`);
-  });
+  client.on('close', () => die(`${key} closed`));
+  client.on('error', (err: unknown) => die(`${key}: ${errorText(err)}`));
+  // modbus-serial does not always relay a dropped TCP connection: watch its socket too
+  (client as unknown as { _port?: { _client?: EventEmitter } })._port?._client?.on?.('close', () => die(`${key}: connection closed by the slave`));
   return line;
 }
 
@@ -96,6 +109,10 @@ async function openRtu(cfg: ConfigData): Promise<Line> {
     pending.catch(() => rtuLines.delete(path));
   }
   const line = await pending;
+  if (line.dead && rtuLines.get(path) === pending) {
+    rtuLines.delete(path);
+    return openRtu(cfg);
+  }
   if (line.key !== key) throw new Error(`${path} is already open at ${line.key.split('@')[1]} baud; every device on one line must use the same settings`);
   return line;
 }
@@ -110,9 +127,10 @@ async function openTcp(cfg: ConfigData, timeoutMs: number): Promise<Line> {
   return makeLine(client, `tcp://${ip}:${port}`, 0);
 }
 
-function closeLine(line: Line): Promise<void> {
-  if (--line.refs > 0) return Promise.resolve();
-  for (const [path, p] of rtuLines) void p.then((l) => l === line && rtuLines.delete(path)).catch(() => undefined);
+async function closeLine(line: Line): Promise<void> {
+  if (--line.refs > 0) return;
+  line.dead = true;
+  for (const [path, p] of rtuLines) if ((await p.catch(() => undefined)) === line) rtuLines.delete(path);
   return new Promise((resolve) => {
     if (!line.client.isOpen) return resolve();
     line.client.close(() => resolve());

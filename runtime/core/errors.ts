@@ -38,5 +38,8 @@ export class FrameError extends KubeEdgeError {
 }
 
 export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  if (err instanceof Error) return err.message;
+  // some libraries reject with plain objects (modbus-serial's timeout is {name, message, errno})
+  if (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string') return (err as { message: string }).message;
+  return String(err);
 }

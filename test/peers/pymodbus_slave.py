@@ -59,7 +59,8 @@ context = ModbusServerContext(slaves={1: store, 2: store}, single=False)
 
 if sys.argv[1] == 'tcp':
     from pymodbus.server import StartTcpServer
-    StartTcpServer(context=context, address=('127.0.0.1', int(sys.argv[2])))
+    # reuse_address: a slave that comes back binds its port again at once (TIME_WAIT of the killed one)
+    StartTcpServer(context=context, address=('127.0.0.1', int(sys.argv[2])), allow_reuse_address=True)
 else:
     from pymodbus.server import StartSerialServer
     from pymodbus.transaction import ModbusRtuFramer
