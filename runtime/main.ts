@@ -17,6 +17,8 @@ import { createDeviceTwin } from './devicetwin/index.js';
 import { openManifestFolder } from './devicetwin/manifests.js';
 import { createDeviceManager } from './devicemanager/index.js';
 import { modbusDriver } from '../drivers/modbus/index.js';
+import { serialDriver } from '../drivers/serial/index.js';
+import { gpioDriver } from '../drivers/gpio/index.js';
 
 const raise = (message: string): never => {
   throw new Error(message);
@@ -61,7 +63,7 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
     source: manifests ?? metaManager.deviceSource(),
     reportToCloud: hub.enable,
   });
-  const deviceManager = createDeviceManager({ twin: deviceTwin, drivers: [modbusDriver()] });
+  const deviceManager = createDeviceManager({ twin: deviceTwin, drivers: [modbusDriver(), serialDriver(), gpioDriver()] });
   if (m.serviceBus.enable) log.warn('modules.serviceBus is enabled, but this build has no ServiceBus yet; ignoring it');
   const bus = createBus(log.child('bus'));
   const stop = await startModules(

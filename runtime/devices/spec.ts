@@ -76,6 +76,7 @@ function protocolConfig(c: Checker, protocol: string, cfg: Obj, path: string): v
         c.num(cfg, 'port', path, { integer: true, min: 1, max: 65535 });
       }
       c.num(cfg, 'slaveID', path, { integer: true, min: 0, max: 255 });
+      c.num(cfg, 'timeout', path, { integer: true, min: 1 });
       return;
     case 'serial':
       c.str(cfg, 'serialPort', path, { required: true });
@@ -83,6 +84,7 @@ function protocolConfig(c: Checker, protocol: string, cfg: Obj, path: string): v
       c.num(cfg, 'dataBits', path, { integer: true, min: 5, max: 8 });
       c.str(cfg, 'parity', path, { oneOf: PARITY });
       c.num(cfg, 'stopBits', path, { integer: true, min: 1, max: 2 });
+      c.num(cfg, 'timeout', path, { integer: true, min: 1 });
       return;
     case 'gpio':
       c.str(cfg, 'chip', path);
@@ -103,6 +105,7 @@ function visitorConfig(c: Checker, protocol: string, cfg: Obj, path: string): vo
       return;
     case 'serial': {
       c.str(cfg, 'command', path);
+      c.str(cfg, 'writeCommand', path);
       c.str(cfg, 'delimiter', path);
       const pattern = c.str(cfg, 'pattern', path);
       if (pattern !== undefined) {
