@@ -1,0 +1,35 @@
+import { existsSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../runtime/core/log.js';
+import { gpioDriver, pickChip, type GpioChip } from '../../drivers/gpio/index.js';
+
+const chips: GpioChip[] = [
+  { name: 'gpiochip0', base: 0, label: 'other-chip', ngpio: 8 },
+  { name: 'gpiochip512', base: 512, label: 'pinctrl-bcm2711', ngpio: 58 },
+  { name: 'gpiochip570', base: 570, label: 'raspberrypi-exp-gpio', ngpio: 8 },
+];
+
+describe('GPIO: which chip a BCM pin is on', () => {
+  it('takes the Pi’s pin controller by default, wherever the kernel put its base', () => {
+    expect(pickChip(chips).base).toBe(512);
+    expect(pickChip([{ name: 'gpiochip0', base: 0, label: 'pinctrl-bcm2835', ngpio: 54 }]).base).toBe(0); // kernels before 6.6
+    expect(pickChip([{ name: 'gpiochip571', base: 571, label: 'pinctrl-rp1', ngpio: 54 }]).base).toBe(571); // Pi 5
+  });
+  it('takes the chip the manifest names, by label or name, and says which exist when it is not there', () => {
+    expect(pickChip(chips, 'raspberrypi-exp-gpio').base).toBe(570);
+    expect(pickChip(chips, 'gpiochip0').base).toBe(0);
+    expect(() => pickChip(chips, 'nope')).toThrow(/GPIO chip "nope" not found; there are gpiochip0 \(other-chip\), gpiochip512/);
+    expect(() => pickChip([])).toThrow(/no GPIO chip/);
+  });
+});
+
+describe('GPIO on a machine without it', () => {
+  it('refuses to open a device with a clear reason', async () => {
+    expect(existsSync('/sys/class/gpio/export')).toBe(false); // this machine has no sysfs GPIO (the fake tree is in gpio e2e)
+    const open = gpioDriver().open(
+      { id: 'default/p', config: {}, properties: [{ name: 'led', type: 'boolean', writable: true, config: { pin: 18, direction: 'out' } }] },
+      { log: createLogger({ level: 'error' }), pushed: () => undefined, lost: () => undefined },
+    );
+    await expect(open).rejects.toThrow(/GPIO is not available on this machine: \/sys\/class\/gpio\/export cannot be opened/);
+  });
+});
