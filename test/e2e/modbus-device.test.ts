@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import ModbusSerial from 'modbus-serial';
+import { eventually, makeCluster, type Cluster } from './cluster.js';
+import { pymodbusSlave } from '../peers/serial.js';
+import { freePort } from '../peers/proxy.js';
+
+const API = '/apis/devices.kubeedge.io/v1beta1/namespaces/default';
+
+const model = {
+  apiVersion: 'devices.kubeedge.io/v1beta1',
+  kind: 'DeviceModel',
+  metadata: { name: 'plc' },
+  spec: {
+    properties: [
+      { name: 'temperature', type: 'FLOAT', accessMode: 'ReadOnly' },
+      { name: 'setpoint', type: 'INT', accessMode: 'ReadWrite' },
+      { name: 'counter', type: 'INT', accessMode: 'ReadOnly' },
+    ],
+  },
+};
+
+const plc = (port: number, setpoint: string, counterOffset = 30) => ({
+  apiVersion: 'devices.kubeedge.io/v1beta1',
+  kind: 'Device',
+  metadata: { name: 'plc-1' },
+  spec: {
+    deviceModelRef: { name: 'plc' },
+    nodeName: 'edge-mb',
+    protocol: { protocolName: 'modbus', configData: { ip: '127.0.0.1', port, slaveID: 1, timeout: 300 } },
+    properties: [
+      { name: 'temperature', collectCycle: 200, visitors: { protocolName: 'modbus', configData: { register: 'InputRegister', offset: 0, dataType: 'int16', scale: 0.1 } } },
+      { name: 'setpoint', collectCycle: 200, desired: { value: setpoint }, visitors: { protocolName: 'modbus', configData: { register: 'HoldingRegister', offset: 60, dataType: 'int16' } } },
+      { name: 'counter', collectCycle: 200, visitors: { protocolName: 'modbus', configData: { register: 'HoldingRegister', offset: counterOffset, dataType: 'uint16' } } },
+    ],
+  },
+});
+
+describe('a Modbus device end to end: cloud manifest → driver → twin → cloud status, and back', () => {
+  let c: Cluster;
+  let port: number;
+  let slave: Awaited<ReturnType<typeof pymodbusSlave>>;
+  const status = async (): Promise<any> => (await c.api.call('GET', `${API}/devices/plc-1`)).body.status ?? {};
+  const reported = async (prop: string): Promise<string | undefined> => (await status()).twins?.find((t: any) => t.propertyName === prop)?.reported?.value;
+  const register = async (addr: number): Promise<number> => {
+    const m = new (ModbusSerial as unknown as new () => import('modbus-serial/ModbusRTU.js').ModbusRTU)();
+    await m.connectTCP('127.0.0.1', { port });
+    m.setID(1);
+    try {
+      return (await m.readHoldingRegisters(addr, 1)).data[0] as number;
+    } finally {
+      m.close(() => undefined);
+    }
+  };
+
+  beforeAll(async () => {
+    port = await freePort();
+    slave = await pymodbusSlave('tcp', port);
+    c = await makeCluster();
+    await c.startCloud();
+    await c.startEdge('edge-mb');
+  });
+  afterAll(async () => {
+    await slave?.stop();
+    await c?.stop();
+  });
+
+  it('a register value appears in status.twins; a desired value lands in the slave’s register', async () => {
+    expect((await c.api.call('POST', `${API}/devicemodels`, model)).status).toBe(201);
+    expect((await c.api.call('POST', `${API}/devices`, plc(port, '25'))).status).toBe(201);
+    await eventually(async () => (await reported('temperature')) === '21.5', 20_000, 'temperature in status.twins');
+    expect(await reported('counter')).toBe('100');
+    // the desired value given with the device was written, read back and reported
+    await eventually(async () => (await register(60)) === 25, 20_000, 'setpoint 25 in the register');
+    await eventually(async () => (await reported('setpoint')) === '25', 20_000, 'setpoint reported');
+    expect((await status()).state).toBe('online');
+    // a new desired value applied on the cloud
+    const cur = (await c.api.call('GET', `${API}/devices/plc-1`)).body;
+    cur.spec.properties[1].desired.value = '-7';
+    expect((await c.api.call('PUT', `${API}/devices/plc-1`, cur)).status).toBe(200);
+    await eventually(async () => (await register(60)) === 0xfff9, 20_000, 'setpoint -7 in the register');
+    await eventually(async () => (await reported('setpoint')) === '-7', 20_000, 'setpoint -7 reported');
+    const sp = (await status()).twins.find((t: any) => t.propertyName === 'setpoint');
+    expect(sp.observedDesired.value).toBe('-7');
+  });
+
+  it('takes a changed device without a restart', async () => {
+    const cur = (await c.api.call('GET', `${API}/devices/plc-1`)).body;
+    cur.spec.properties[2].visitors.configData.offset = 35;
+    expect((await c.api.call('PUT', `${API}/devices/plc-1`, cur)).status).toBe(200);
+    await eventually(async () => (await reported('counter')) === '105', 20_000, 'the new register read');
+  });
+
+  it('follows the transport: offline when the slave goes away, online when it is back', async () => {
+    await slave.stop();
+    await eventually(async () => (await status()).state === 'offline', 20_000, 'offline');
+    slave = await pymodbusSlave('tcp', port);
+    await eventually(async () => (await status()).state === 'online', 40_000, 'online again');
+    expect(await reported('temperature')).toBe('21.5');
+  });
+});
