@@ -1,16 +1,18 @@
 /**
- * keadm quickstart (what `npm start` runs): a cloudcore and an edge joined to it with a real token,
- * on this machine, in a temporary folder, on free ports. It prints what runs where and how to try
- * it; Ctrl-C stops everything and removes the folder. (A simulated Modbus device joins it with the
- * drivers.)
+ * keadm quickstart (what `npm start` runs): a cloudcore, an edge joined to it with a real token,
+ * and a simulated Modbus TCP thermostat that the edge drives as a Device, all on this machine, in
+ * a temporary folder, on free ports. It prints what runs where and how to watch the twin and set
+ * a desired value; Ctrl-C stops everything and removes the folder.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { parseAllDocuments, stringify } from 'yaml';
 import { freePort } from '../core/net.js';
 import { bundlePath, NODE_FLAGS } from './service.js';
+import { startThermostat, type Thermostat } from '../../drivers/modbus/simulator.js';
+import { openApi, statusMessage } from './api.js';
 
 function start(program: 'cloudcore' | 'edgecore', config: string, log: string): ChildProcess {
   const child = spawn(process.execPath, [NODE_FLAGS, bundlePath(program), '--config', config], {
@@ -35,6 +37,7 @@ async function waitFor(file: string, re: RegExp, child: ChildProcess, what: stri
 export async function quickstart(): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'kubeedge-quickstart-'));
   const children: ChildProcess[] = [];
+  let thermostat: Thermostat | undefined;
   /** stops the children (SIGKILL after 5 s) and waits for them, so nothing outlives the quick start */
   const cleanup = async (): Promise<void> => {
     const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
@@ -43,11 +46,14 @@ export async function quickstart(): Promise<number> {
     const force = setTimeout(() => running.forEach((c) => c.kill('SIGKILL')), 5000);
     await Promise.all(exited);
     clearTimeout(force);
+    await thermostat?.close();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    const [hub, certs, api, meta, mqtt] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
-    const cloudYaml = join(dir, 'cloudcore.yaml');
+    const [hub, certs, api, meta, mqtt, modbus] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+    // where keadm finds it with --config-dir
+    const cloudYaml = join(dir, 'config', 'cloudcore.yaml');
+    mkdirSync(join(dir, 'config'));
     writeFileSync(
       cloudYaml,
       stringify({
@@ -99,25 +105,33 @@ export async function quickstart(): Promise<number> {
     children.push(edge);
     await waitFor(edgeLog, /connected to wss:/, edge, 'edgecore');
 
+    thermostat = await startThermostat({ port: modbus });
+    const manifest = join(dir, 'thermostat.yaml');
+    writeFileSync(manifest, thermostatManifests(modbus));
+    const keadm = `node ${bundlePath('keadm')}`;
+    const applied = await applyFile(manifest, dir);
     const adminToken = readFileSync(join(dir, 'cloud', 'admin.token'), 'utf8').trim();
     const ca = join(dir, 'cloud', 'ca', 'rootCA.crt');
     process.stdout.write(`
-KubeEdge quick start: a cloud and an edge joined to it with a real token, in ${dir}
+KubeEdge quick start: a cloud, an edge joined to it with a real token, and a simulated Modbus device, in ${dir}
 
-  cloudcore   CloudHub wss://127.0.0.1:${hub}   certificates https://127.0.0.1:${certs}   API https://127.0.0.1:${api}
-              log ${cloudLog}
-  edgecore    node edge-quickstart   MQTT tcp://127.0.0.1:${mqtt}   MetaServer http://127.0.0.1:${meta}
-              log ${edgeLog}
+  cloudcore     CloudHub wss://127.0.0.1:${hub}   certificates https://127.0.0.1:${certs}   API https://127.0.0.1:${api}
+                log ${cloudLog}
+  edgecore      node edge-quickstart   MQTT tcp://127.0.0.1:${mqtt}   MetaServer http://127.0.0.1:${meta}
+                log ${edgeLog}
+  thermostat-1  a simulated Modbus TCP thermostat on 127.0.0.1:${modbus} (input register 0: temperature x 10,
+                holding register 0: setpoint x 10, coil 0: heating), driven by the edge as Device thermostat-1
+                ${applied}
 
 Try it, in another terminal:
+  mosquitto_sub -p ${mqtt} -v -t '$hw/events/device/default/thermostat-1/twin/update/document'   # the twin changing, at the edge
+  ${keadm} get devices thermostat-1 -o yaml --config-dir ${dir}                  # status.twins, in the cloud
+  sed -i 's/value: "21"/value: "25"/' ${manifest} && ${keadm} apply -f ${manifest} --config-dir ${dir}   # a new setpoint
   curl -s --cacert ${ca} -H "Authorization: Bearer ${adminToken}" https://127.0.0.1:${api}/api/v1/nodes/edge-quickstart
-  curl -s --cacert ${ca} -H "Authorization: Bearer ${adminToken}" -H 'content-type: application/json' \\
-       -X POST https://127.0.0.1:${api}/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices \\
-       -d '{"apiVersion":"devices.kubeedge.io/v1beta1","kind":"Device","metadata":{"name":"thermo-1"},"spec":{"nodeName":"edge-quickstart","deviceModelRef":{"name":"thermometer"},"properties":[{"name":"setpoint","desired":{"value":"21"}}]}}'
   curl -s http://127.0.0.1:${meta}/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices     # the edge's copy
   mosquitto_pub -p ${mqtt} -q 1 -t '$hw/events/upload/meter-1' -m '{"kwh":"12.5"}'              # to the cloud, through the outbox
 
-Ctrl-C stops both and removes ${dir}.
+Ctrl-C stops everything and removes ${dir}.
 `);
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
@@ -129,4 +143,54 @@ Ctrl-C stops both and removes ${dir}.
   } finally {
     await cleanup();
   }
+}
+
+/** The thermostat's DeviceModel and Device, as a user would write them. */
+function thermostatManifests(port: number): string {
+  return `apiVersion: devices.kubeedge.io/v1beta1
+kind: DeviceModel
+metadata:
+  name: thermostat
+spec:
+  properties:
+    - {name: temperature, type: FLOAT, accessMode: ReadOnly, unit: C}
+    - {name: setpoint, type: FLOAT, accessMode: ReadWrite, unit: C}
+    - {name: heating, type: BOOLEAN, accessMode: ReadOnly}
+---
+apiVersion: devices.kubeedge.io/v1beta1
+kind: Device
+metadata:
+  name: thermostat-1
+spec:
+  deviceModelRef: {name: thermostat}
+  nodeName: edge-quickstart
+  protocol:
+    protocolName: modbus
+    configData: {ip: 127.0.0.1, port: ${port}, slaveID: 1}
+  properties:
+    - name: temperature
+      collectCycle: 1000
+      visitors: {protocolName: modbus, configData: {register: InputRegister, offset: 0, dataType: int16, scale: 0.1}}
+    - name: setpoint
+      collectCycle: 1000
+      desired: {value: "21"}
+      visitors: {protocolName: modbus, configData: {register: HoldingRegister, offset: 0, dataType: int16, scale: 0.1}}
+    - name: heating
+      collectCycle: 1000
+      visitors: {protocolName: modbus, configData: {register: CoilRegister, offset: 0}}
+`;
+}
+
+/** Applies the manifests as `keadm apply -f` does; returns a line saying so. */
+async function applyFile(file: string, configDir: string): Promise<string> {
+  const api = openApi({ configDir, dataDir: configDir });
+  const done: string[] = [];
+  for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
+    const obj = doc.toJS() as { kind: string; metadata: { name: string } };
+    const plural = obj.kind === 'Device' ? 'devices' : 'devicemodels';
+    const r = await api.call('POST', `/apis/devices.kubeedge.io/v1beta1/namespaces/default/${plural}`, obj);
+    if (r.status !== 201) throw new Error(`cannot apply ${obj.kind} ${obj.metadata.name}: ${statusMessage(r)}`);
+    done.push(`${obj.kind.toLowerCase()}/${obj.metadata.name}`);
+  }
+  return `applied from ${file}: ${done.join(', ')}`;
 }

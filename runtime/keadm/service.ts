@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 export type Program = 'cloudcore' | 'edgecore';
 
 /** The bundle beside keadm's own file (dist/keadm.js → dist/cloudcore.js). */
-export function bundlePath(program: Program): string {
+export function bundlePath(program: Program | 'keadm'): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), `${program}.js`);
 }
 
