@@ -51,27 +51,29 @@ function makeLine(client: Client, key: string, gapMs: number): Line {
     lost: new Set(),
     run(slave, timeoutMs, fn) {
       if (queued >= MAX_QUEUED) return Promise.reject(new Error(`${key}: ${MAX_QUEUED} requests already wait for this line`));
-      queued++;
-      const task = tail.then(async () => {
+      const exec = async (): Promise<Awaited<ReturnType<typeof fn>>> => {
         if (line.dead || !client.isOpen) {
           die(`${key} closed`);
           throw new Error(`${key} is not open`);
         }
         client.setID(slave);
-        client.setTimeout(timeoutMs);
-        let timer: NodeJS.Timeout | undefined;
+        client.setTimeout(timeoutMs); // modbus-serial has none by default: a silent slave would hang the line
         try {
-          // modbus-serial's own timeout, and ours in case a port never answers at all
-          return await Promise.race([fn(client), new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('Timed out')), timeoutMs + 100)))]);
+          return await fn(client);
         } catch (err) {
           if (!client.isOpen) die(`${key} closed`);
           throw err;
         } finally {
-          clearTimeout(timer);
           if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
         }
-      });
-      tail = task.catch(() => undefined).finally(() => queued--);
+      };
+      queued++;
+      // an idle line runs the request at once; a busy one after every request before it
+      const task = queued === 1 ? exec() : tail.then(exec);
+      tail = task.then(
+        () => void queued--,
+        () => void queued--,
+      );
       return task;
     },
   };
@@ -171,10 +173,13 @@ export function modbusDriver(opts: ModbusDriverOptions = {}): Driver {
       line.lost.add(onLost);
       const specs = new Map<string, RegisterSpec>(device.properties.map((p) => [p.name, registerSpec(p.config)]));
       const specOf = (p: PropertyVisitor): RegisterSpec => specs.get(p.name) ?? registerSpec(p.config);
+      // the device manager reads the same list every cycle: plan it once
+      const plans = new WeakMap<readonly PropertyVisitor[], ReadRequest<PropertyVisitor>[]>();
       return {
         async read(props): Promise<ReadResult> {
           const out: ReadResult = new Map();
-          const plan = planReads(props.map((p) => ({ item: p, spec: specOf(p) })), opts.coalesce !== false);
+          let plan = plans.get(props);
+          if (!plan) plans.set(props, (plan = planReads(props.map((p) => ({ item: p, spec: specOf(p) })), opts.coalesce !== false)));
           for (const req of plan) {
             try {
               opts.onRequest?.();

@@ -101,7 +101,7 @@ export function serialDriver(opts: { onStats?: (s: SerialStats) => void } = {}):
       await new Promise<void>((resolve, reject) => (port as unknown as { open(cb: (err?: Error | null) => void): void }).open((err) => (err ? reject(new Error(`cannot open ${path}: ${err.message}`)) : resolve())));
 
       const onLine = (raw: string): void => {
-        const line = raw.replace(/\r$/, '');
+        const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
         if (line === '') return;
         stats.lines++;
         let matched = false;
@@ -132,13 +132,13 @@ export function serialDriver(opts: { onStats?: (s: SerialStats) => void } = {}):
 
       port.on('data', (chunk: Buffer) => {
         buffer += chunk.toString('latin1');
-        let i: number;
-        while ((i = buffer.indexOf(delimiter)) >= 0) {
-          const line = buffer.slice(0, i);
-          buffer = buffer.slice(i + delimiter.length);
-          if (line.length > MAX_LINE) stats.overlong++;
-          else onLine(line);
+        let start = 0;
+        for (let i = buffer.indexOf(delimiter); i >= 0; i = buffer.indexOf(delimiter, start)) {
+          if (i - start > MAX_LINE) stats.overlong++;
+          else onLine(buffer.slice(start, i));
+          start = i + delimiter.length;
         }
+        buffer = start === 0 ? buffer : buffer.slice(start);
         if (buffer.length > MAX_LINE) {
           // no delimiter in sight: a partial line or noise; dropped, never buffered without end
           stats.overlong++;

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from './proc.js';
 
 export interface PtyPair {
   /** the end the driver opens */
@@ -36,7 +36,8 @@ export async function ptyPair(dir: string, name: string): Promise<PtyPair> {
   };
 }
 
-const PYMODBUS_SLAVE = fileURLToPath(new URL('./pymodbus_slave.py', import.meta.url));
+// from the repository root: benches run this file bundled elsewhere
+const PYMODBUS_SLAVE = join(ROOT, 'test', 'peers', 'pymodbus_slave.py');
 
 /** Debian's pymodbus as a TCP slave (`tcp`, port) or RTU slave (`rtu`, serial port, baud); see pymodbus_slave.py */
 export async function pymodbusSlave(...args: [mode: 'tcp', port: number] | [mode: 'rtu', path: string, baud: number]): Promise<{ proc: ChildProcess; stop(): Promise<void> }> {
