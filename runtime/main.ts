@@ -20,10 +20,6 @@ import { modbusDriver } from '../drivers/modbus/index.js';
 import { serialDriver } from '../drivers/serial/index.js';
 import { gpioDriver } from '../drivers/gpio/index.js';
 
-const raise = (message: string): never => {
-  throw new Error(message);
-};
-
 const usage = `edgecore: the KubeEdge edge runtime (EdgeHub, MetaManager, DeviceTwin, EventBus, ServiceBus, Edged).
 
 Usage: edgecore [--config FILE] | --minconfig | --defaultconfig | --version | --help
@@ -54,12 +50,12 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
   });
   const metaManager = createMetaManager({ config: m.metaManager, dataSource: config.database.dataSource });
   const eventBus = createEventBus({ config: m.eventBus });
-  if (m.deviceTwin.enable && !m.metaManager.enable) throw new Error('modules.deviceTwin needs modules.metaManager (its store); enable it or disable deviceTwin');
+  if (m.deviceTwin.enable && !m.metaManager.enable && hub.enable) throw new Error('modules.deviceTwin needs modules.metaManager (the devices the cloud sends); enable it or disable deviceTwin');
   // standalone, devices come from the manifest folder; else from the cloud through MetaManager
   const manifests = hub.enable ? undefined : openManifestFolder(m.deviceTwin.manifestDir, log.child('manifests'));
   const deviceTwin = createDeviceTwin({
     nodeName,
-    db: () => metaManager.store()?.db ?? raise('the edge store is not open'),
+    dataSource: config.database.dataSource,
     source: manifests ?? metaManager.deviceSource(),
     reportToCloud: hub.enable,
   });

@@ -29,7 +29,7 @@ import {
 } from './twin.js';
 import { TwinStore } from './store.js';
 import { deviceTopic, membershipTopic, parseTopic, resultTopicOf, type Request } from './topics.js';
-import type { Db } from '../core/db.js';
+import { openJournal } from '../core/journal.js';
 
 /** A device or model that was stored, changed or deleted (by the cloud through MetaManager, or a manifest file). */
 export interface ObjectChange {
@@ -68,7 +68,8 @@ export interface DeviceTwin extends Module {
 
 export interface DeviceTwinDeps {
   nodeName: string;
-  db: () => Db;
+  /** the edge database's path (`:memory:` for none); twins go to `<dataSource>.twins` */
+  dataSource: string;
   source: DeviceSource;
   /** false when standalone: nothing goes to a cloud */
   reportToCloud: boolean;
@@ -284,7 +285,7 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
     },
     async start(c) {
       ctx = c;
-      store = new TwinStore(deps.db());
+      store = new TwinStore(await openJournal(deps.dataSource === ':memory:' ? ':memory:' : `${deps.dataSource}.twins`, c.log.child('twins'), { batchMs: 2 }));
       for (const dev of store.all()) records.set(dev.id, dev);
       ready = true;
       const known = new Set<string>();
@@ -301,7 +302,8 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
     async stop() {
       ready = false;
       ctx?.bus.unregister(DEVICETWIN);
-      await store?.commit().catch(() => undefined);
+      await store?.close().catch(() => undefined);
+      store = undefined;
     },
   } satisfies DeviceTwin;
 }

@@ -1,31 +1,36 @@
 /**
- * Twins on disk: one row per device in the edge's database (beside MetaManager's tables, so a
- * device object and the twin it produced are committed in the same write).
+ * Twins on disk: one entry per device in an append-only journal beside the database
+ * (`<dataSource>.twins`), as the outbox is. A twin update costs its own bytes, where sql.js would
+ * rewrite the whole database file for every batch. The device objects stay in MetaManager's
+ * database; on start DeviceTwin reconciles the two, so a crash between their writes heals.
  */
-import type { Db } from '../core/db.js';
+import type { Journal } from '../core/journal.js';
 import type { DeviceRecord } from './twin.js';
 
-export const TWIN_SCHEMA = `CREATE TABLE IF NOT EXISTS twin_device (id TEXT PRIMARY KEY, value TEXT NOT NULL)`;
+const DEVICES = 'devices';
 
 export class TwinStore {
-  constructor(private readonly db: Db) {
-    db.run(TWIN_SCHEMA);
-  }
+  constructor(private readonly journal: Journal) {}
 
   all(): DeviceRecord[] {
-    return this.db.all(`SELECT value FROM twin_device ORDER BY id`).map((r) => JSON.parse(String(r.value)) as DeviceRecord);
+    return [...this.journal.entries<DeviceRecord>(DEVICES)].map(([, v]) => v);
   }
 
+  /** the record is kept as given: callers replace records, never change one in place */
   put(dev: DeviceRecord): void {
-    this.db.run(`INSERT OR REPLACE INTO twin_device (id, value) VALUES (?, ?)`, [dev.id, JSON.stringify(dev)]);
+    this.journal.set(DEVICES, dev.id, dev);
   }
 
   remove(id: string): void {
-    this.db.run(`DELETE FROM twin_device WHERE id = ?`, [id]);
+    this.journal.delete(DEVICES, id);
   }
 
   /** resolves when every write so far is on disk */
   commit(): Promise<void> {
-    return this.db.commit();
+    return this.journal.commit();
+  }
+
+  close(): Promise<void> {
+    return this.journal.close();
   }
 }
