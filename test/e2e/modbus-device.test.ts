@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ModbusSerial from 'modbus-serial';
-import { eventually, makeCluster, type Cluster } from './cluster.js';
+import { eventually, makeCluster, type Cluster, type Edge } from './cluster.js';
+import { mqttApp } from '../peers/mqtt.js';
 import { pymodbusSlave } from '../peers/serial.js';
 import { freePort } from '../peers/proxy.js';
 
@@ -37,27 +38,29 @@ const plc = (port: number, setpoint: string, counterOffset = 30) => ({
 
 describe('a Modbus device end to end: cloud manifest → driver → twin → cloud status, and back', () => {
   let c: Cluster;
+  let edge: Edge;
   let port: number;
   let slave: Awaited<ReturnType<typeof pymodbusSlave>>;
   const status = async (): Promise<any> => (await c.api.call('GET', `${API}/devices/plc-1`)).body.status ?? {};
   const reported = async (prop: string): Promise<string | undefined> => (await status()).twins?.find((t: any) => t.propertyName === prop)?.reported?.value;
-  const register = async (addr: number): Promise<number> => {
+  const client = async <T>(fn: (m: import('modbus-serial/ModbusRTU.js').ModbusRTU) => Promise<T>): Promise<T> => {
     const m = new (ModbusSerial as unknown as new () => import('modbus-serial/ModbusRTU.js').ModbusRTU)();
     await m.connectTCP('127.0.0.1', { port });
     m.setID(1);
     try {
-      return (await m.readHoldingRegisters(addr, 1)).data[0] as number;
+      return await fn(m);
     } finally {
       m.close(() => undefined);
     }
   };
+  const register = (addr: number): Promise<number> => client(async (m) => (await m.readHoldingRegisters(addr, 1)).data[0] as number);
 
   beforeAll(async () => {
     port = await freePort();
     slave = await pymodbusSlave('tcp', port);
     c = await makeCluster();
     await c.startCloud();
-    await c.startEdge('edge-mb');
+    edge = await c.startEdge('edge-mb');
   });
   afterAll(async () => {
     await slave?.stop();
@@ -88,6 +91,35 @@ describe('a Modbus device end to end: cloud manifest → driver → twin → clo
     cur.spec.properties[2].visitors.configData.offset = 35;
     expect((await c.api.call('PUT', `${API}/devices/plc-1`, cur)).status).toBe(200);
     await eventually(async () => (await reported('counter')) === '105', 20_000, 'the new register read');
+  });
+
+  it('keeps reading a healthy device while another cannot be reached; ReadOnly and reportToCloud are honoured', async () => {
+    const dead = plc(await freePort(), '1') as any; // nothing listens there
+    dead.metadata.name = 'plc-dead';
+    expect((await c.api.call('POST', `${API}/devices`, dead)).status).toBe(201);
+    await eventually(async () => (await c.api.call('GET', `${API}/devices/plc-dead`)).body.status?.state === 'offline', 20_000, 'plc-dead offline');
+    await edge.proc.waitFor(/default\/plc-dead: cannot open: .*ECONNREFUSED.*; retrying in \d+ ms/);
+    // the healthy one still follows its registers at its own pace
+    await client((m) => m.writeRegister(35, 4242));
+    await eventually(async () => (await reported('counter')) === '4242', 5000, 'a changed register reported while plc-dead retries');
+    // a desired value for a ReadOnly property is not written; a property with reportToCloud: false stays at the edge
+    const cur = (await c.api.call('GET', `${API}/devices/plc-1`)).body;
+    cur.spec.properties[0].desired = { value: '99' };
+    cur.spec.properties[2].reportToCloud = false;
+    expect((await c.api.call('PUT', `${API}/devices/plc-1`, cur)).status).toBe(200);
+    await edge.proc.waitFor(/default\/plc-1: temperature is ReadOnly in its model; desired value 99 not written/);
+    await client((m) => m.writeRegister(35, 4343));
+    const app = await mqttApp(edge.mqttPort);
+    try {
+      await eventually(async () => {
+        await app.publish('$hw/events/device/default/plc-1/twin/get', { event_id: 'g' });
+        return (await app.next('$hw/events/device/default/plc-1/twin/get/result', (b) => b.twin?.counter?.actual?.value === '4343', 1000).catch(() => false)) !== false;
+      }, 10_000, 'counter 4343 at the edge');
+    } finally {
+      await app.close();
+    }
+    await eventually(async () => (await reported('counter')) === undefined, 10_000, 'counter no longer reported to the cloud');
+    expect(await reported('temperature')).toBe('21.5');
   });
 
   it('follows the transport: offline when the slave goes away, online when it is back', async () => {

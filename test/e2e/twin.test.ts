@@ -229,3 +229,37 @@ describe('twins through an external mosquitto (mqttMode 2), with mosquitto_pub a
     expect(got.at(-1).twin.setpoint.expected.value).toBe('24');
   });
 });
+
+describe('both brokers (mqttMode 1): apps on either one are served', () => {
+  let c: Cluster;
+  let broker: Awaited<ReturnType<typeof startMosquitto>>;
+  let edge: Edge;
+  const apps: App[] = [];
+  beforeAll(async () => {
+    c = await makeCluster();
+    broker = await startMosquitto(c.dir);
+    await c.startCloud();
+    edge = await c.startEdge('edge-both', { modules: { eventBus: { mqttMode: 1, mqttServerExternal: `tcp://127.0.0.1:${broker.port}` } } });
+  });
+  afterAll(async () => {
+    for (const a of apps) await a.close();
+    broker?.stop();
+    await c?.stop();
+  });
+
+  it('answers an update from the external broker, and both brokers carry the delta', async () => {
+    const inner = await mqttApp(edge.mqttPort);
+    const outer = await mqttApp(broker.port);
+    apps.push(inner, outer);
+    await edge.proc.waitFor(/connected to the external MQTT broker/);
+    await c.api.call('POST', `${API}/devicemodels`, thermostatModel);
+    await c.api.call('POST', `${API}/devices`, thermostat('thermo-3', 'edge-both', '30'));
+    await inner.next('$hw/events/node/edge-both/membership/updated', (b) => b.added_devices?.some((d: any) => d.id === 'default/thermo-3'));
+    await outer.publish('$hw/events/device/default/thermo-3/twin/update', { event_id: 'x1', twin: { setpoint: { actual: { value: '29' } } } });
+    expect(await outer.next('$hw/events/device/default/thermo-3/twin/update/result', (b) => b.event_id === 'x1')).toMatchObject({ twin: { setpoint: { actual: { value: '29' } } } });
+    for (const a of [inner, outer]) {
+      const d = await a.next('$hw/events/device/default/thermo-3/twin/update/delta', (b) => b.twin?.setpoint?.actual?.value === '29');
+      expect(d.delta).toEqual({ setpoint: '30' });
+    }
+  });
+});
