@@ -21,17 +21,7 @@ export const DEFAULT_COLLECT_CYCLE_MS = 1000;
 /** a cycle shorter than this is raised to it: a busy loop would starve every other device */
 const MIN_CYCLE_MS = 10;
 
-export interface DeviceStats {
-  reads: number;
-  readErrors: number;
-  writes: number;
-  writeErrors: number;
-  reports: number;
-}
-
-export interface DeviceManager extends Module {
-  stats(id: string): DeviceStats | undefined;
-}
+export type DeviceManager = Module;
 
 interface Plan {
   info: DeviceInfo;
@@ -65,14 +55,12 @@ export function planDevice(id: string, spec: DeviceSpec, model: DeviceModelSpec 
 
 interface Runner {
   fingerprint: string;
-  stats: DeviceStats;
   reconcile(): void;
   stop(): Promise<void>;
 }
 
 function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger): Runner {
   const { id } = plan.info;
-  const stats: DeviceStats = { reads: 0, readErrors: 0, writes: 0, writeErrors: 0, reports: 0 };
   const backoff = createBackoff(1000, 30_000);
   const timers = new Set<NodeJS.Timeout>();
   let conn: DeviceConnection | undefined;
@@ -128,7 +116,6 @@ function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger): R
       }, nextDue - now);
     }
     if (Object.keys(values).length === 0) return;
-    stats.reports++;
     twin.report(id, values).catch((err: unknown) => log.warn(`${id}: values not taken by the twin: ${errorText(err)}`));
   };
 
@@ -139,7 +126,6 @@ function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger): R
   };
 
   const noteError = (name: string, err: Error): void => {
-    stats.readErrors++;
     if (lastError.get(name) === err.message) return;
     lastError.set(name, err.message);
     log.warn(`${id}: ${name}: ${err.message}`);
@@ -150,7 +136,6 @@ function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger): R
     let ok = 0;
     for (const p of props) {
       const v = result.get(p.name);
-      stats.reads++;
       if (v instanceof Error || v === undefined) {
         noteError(p.name, v ?? new Error('no value'));
         continue;
@@ -192,13 +177,11 @@ function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger): R
           continue;
         }
         try {
-          stats.writes++;
           await c.write(p, value);
           written.set(name, value);
           log.info(`${id}: wrote ${name} = ${value}`);
           await readAndReport([p], c); // read back: the device's own value is what gets reported
         } catch (err) {
-          stats.writeErrors++;
           log.warn(`${id}: cannot write ${name} = ${value}: ${errorText(err)}; retrying on the next cycle`);
         }
       }
@@ -252,7 +235,6 @@ function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger): R
   open();
   return {
     fingerprint: plan.fingerprint,
-    stats,
     reconcile,
     async stop() {
       stopped = true;
@@ -288,7 +270,6 @@ export function createDeviceManager(deps: { twin: DeviceTwin; drivers: readonly 
   return {
     name: DEVICEMANAGER,
     group: 'devicemanager',
-    stats: (id) => runners.get(id)?.stats,
     async start(c) {
       ctx = c;
       deps.twin.events.on('device', onDevice);

@@ -138,14 +138,14 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
 
   // --- devices and models from the cloud or the manifest folder ---
 
-  const refresh = (id: string, now_: number): void => {
+  const refresh = (id: string): void => {
     const s = specs.get(id);
     if (!s) return;
     const existing = records.get(id);
     const [namespace, name] = id.split('/') as [string, string];
     const dev = existing ? structuredClone(existing) : newDevice(namespace, name, s.spec.deviceModelRef.name);
     const before = structuredClone(dev.twins);
-    const changed = applySpec(dev, s.spec, models.get(`${namespace}/${s.spec.deviceModelRef.name}`), s.rv, now_);
+    const changed = applySpec(dev, s.spec, models.get(`${namespace}/${s.spec.deviceModelRef.name}`), s.rv, now());
     if (existing && changed.length === 0 && existing.model === dev.model) {
       events.emit('device', id, s.spec);
       return;
@@ -167,7 +167,7 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
     if (c.kind === 'devicemodel') {
       if (c.operation === 'delete' || !c.object?.spec) models.delete(id);
       else models.set(id, c.object.spec as unknown as DeviceModelSpec);
-      for (const [devId, s] of specs) if (devId.startsWith(`${c.namespace}/`) && s.spec.deviceModelRef.name === c.name) refresh(devId, now());
+      for (const [devId, s] of specs) if (devId.startsWith(`${c.namespace}/`) && s.spec.deviceModelRef.name === c.name) refresh(devId);
       return;
     }
     if (c.kind !== 'device') return;
@@ -175,7 +175,7 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
     const mine = spec && (spec.nodeName === undefined || spec.nodeName === '' || spec.nodeName === deps.nodeName);
     if (c.operation !== 'delete' && spec && mine) {
       specs.set(id, { spec, rv: c.rv });
-      refresh(id, now());
+      refresh(id);
       return;
     }
     specs.delete(id);

@@ -103,6 +103,39 @@ describe('Modbus TCP against pymodbus (an independent slave)', () => {
     await conn.close();
   });
 
+  it('writes and reads back every data type with each swap, laid out in the registers as the swap says', async () => {
+    const values: Record<string, { type: TwinType; value: string; bytes: (v: number) => Buffer }> = {
+      int16: { type: 'int', value: '-12345', bytes: (v) => (b => (b.writeInt16BE(v), b))(Buffer.alloc(2)) },
+      uint16: { type: 'int', value: '54321', bytes: (v) => (b => (b.writeUInt16BE(v), b))(Buffer.alloc(2)) },
+      int32: { type: 'int', value: '-123456789', bytes: (v) => (b => (b.writeInt32BE(v), b))(Buffer.alloc(4)) },
+      uint32: { type: 'int', value: '4000000000', bytes: (v) => (b => (b.writeUInt32BE(v), b))(Buffer.alloc(4)) },
+      float32: { type: 'float', value: '-2.5', bytes: (v) => (b => (b.writeFloatBE(v), b))(Buffer.alloc(4)) },
+      float64: { type: 'float', value: '1234.5678', bytes: (v) => (b => (b.writeDoubleBE(v), b))(Buffer.alloc(8)) },
+    };
+    const other = new (ModbusSerial as unknown as new () => import('modbus-serial/ModbusRTU.js').ModbusRTU)();
+    await other.connectTCP('127.0.0.1', { port });
+    other.setID(1);
+    try {
+      for (const [dataType, v] of Object.entries(values)) {
+        for (const [isSwap, isRegisterSwap] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+          const p = prop('w', v.type, { register: 'HoldingRegister', offset: 80, dataType, isSwap, isRegisterSwap }, true);
+          const { conn } = await open({ ip: '127.0.0.1', port, slaveID: 1 }, [p]);
+          await conn.write(p, v.value);
+          expect((await readValues(conn, [p])).w, `${dataType} isSwap=${isSwap} isRegisterSwap=${isRegisterSwap}`).toBe(v.value);
+          // the registers, read by another client: big-endian bytes, then the swaps
+          const be = v.bytes(Number(v.value));
+          const words: number[] = [];
+          for (let i = 0; i < be.length; i += 2) words.push(isSwap ? be.readUInt16LE(i) : be.readUInt16BE(i));
+          if (isRegisterSwap) words.reverse();
+          expect((await other.readHoldingRegisters(80, words.length)).data).toEqual(words);
+          await conn.close();
+        }
+      }
+    } finally {
+      other.close(() => undefined);
+    }
+  });
+
   it('turns an exception response into that property’s error, and the others still read', async () => {
     const props = [prop('ok', 'int', { register: 'HoldingRegister', offset: 0, dataType: 'int16' }), prop('beyond', 'int', { register: 'HoldingRegister', offset: 100, dataType: 'int16' })];
     const { conn } = await open({ ip: '127.0.0.1', port, slaveID: 1 }, props);
