@@ -130,19 +130,25 @@ export function serialDriver(opts: { onStats?: (s: SerialStats) => void } = {}):
         opts.onStats?.(stats);
       };
 
+      /** the rest of a line already dropped as overlong is skipped up to its delimiter */
+      let skipping = false;
       port.on('data', (chunk: Buffer) => {
         buffer += chunk.toString('latin1');
         let start = 0;
         for (let i = buffer.indexOf(delimiter); i >= 0; i = buffer.indexOf(delimiter, start)) {
-          if (i - start > MAX_LINE) stats.overlong++;
+          if (skipping) skipping = false;
+          else if (i - start > MAX_LINE) stats.overlong++;
           else onLine(buffer.slice(start, i));
           start = i + delimiter.length;
         }
         buffer = start === 0 ? buffer : buffer.slice(start);
         if (buffer.length > MAX_LINE) {
           // no delimiter in sight: a partial line or noise; dropped, never buffered without end
-          stats.overlong++;
-          hooks.log.warn(`${device.id}: dropped ${buffer.length} bytes without a delimiter (${stats.overlong} so far)`);
+          if (!skipping) {
+            stats.overlong++;
+            hooks.log.warn(`${device.id}: dropped a line of more than ${MAX_LINE} bytes without a delimiter (${stats.overlong} so far)`);
+          }
+          skipping = true;
           buffer = '';
         }
       });
