@@ -15,9 +15,11 @@ const bundles = [
 
 /**
  * Node flags for a small footprint, in the shebang (and in images/ systemd units): a 1 MiB young
- * generation saves ~20 KiB per connected edge on the cloud and a few MiB at the edge (bench/link).
+ * generation saves ~20 KiB per connected edge on the cloud and a few MiB at the edge (bench/link);
+ * compiling WebAssembly with the baseline compiler only (no optimizing tier for sql.js) saves
+ * ~20 MiB of edgecore's RSS (bench/metamanager). Keep in step with runtime/keadm/service.ts.
  */
-export const NODE_FLAGS = '--max-semi-space-size=1';
+export const NODE_FLAGS = '--max-semi-space-size=1 --liftoff-only';
 
 // ESM output still meets CommonJS dependencies (require, __dirname): give them what they expect.
 const banner = [

@@ -16,8 +16,8 @@ export function bundlePath(program: Program | 'keadm'): string {
 }
 
 const UNIT_DIR = '/etc/systemd/system';
-/** as build.mjs puts in the bundles' shebang: a small young generation */
-export const NODE_FLAGS = '--max-semi-space-size=1';
+/** as build.mjs puts in the bundles' shebang: a small young generation, baseline-compiled WebAssembly */
+export const NODE_FLAGS = '--max-semi-space-size=1 --liftoff-only';
 
 export function systemdRuns(): boolean {
   return existsSync('/run/systemd/system') && spawnSync('systemctl', ['--version'], { stdio: 'ignore' }).status === 0;
