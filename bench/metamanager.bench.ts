@@ -27,7 +27,7 @@ import { createEventBus } from '../runtime/eventbus/index.js';
 import { META_SCHEMA, MetaStore } from '../runtime/metamanager/store.js';
 import { mosquittoPeer } from './lib/mosquitto.js';
 import { report, rssKiB, type Row } from './lib/report.js';
-import { NODE_FLAGS } from '../runtime/keadm/service.js';
+import { NODE_ARGS } from '../runtime/keadm/service.js';
 
 const quiet = createLogger({ level: 'error' });
 const N = Number(process.env.BENCH_MESSAGES ?? 20_000);
@@ -125,7 +125,7 @@ async function edgeRss(objects: number, twins = 0): Promise<number> {
     const config = join(dir, 'edgecore.yaml');
     writeFileSync(config, stringify({ database: { dataSource: dbPath }, modules: { edgeHub: { enable: false }, deviceTwin: { manifestDir: manifests }, metaManager: { metaServer: { server: `127.0.0.1:${await freePort()}` } }, eventBus: { mqttServerInternal: `tcp://127.0.0.1:${await freePort()}` }, edged: { hostnameOverride: 'edge-1' } } }));
     // as the shebang and the systemd units run it
-    const p = runBundle('edgecore', ['--config', config], {}, [process.execPath, ...NODE_FLAGS.split(' ')]);
+    const p = runBundle('edgecore', ['--config', config], {}, [process.execPath, ...NODE_ARGS]);
     await p.waitFor(/edgecore is running/);
     await new Promise((r) => setTimeout(r, 3000));
     const rss = rssKiB(p.child.pid as number);

@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
 import { freePort } from '../core/net.js';
-import { bundlePath, NODE_FLAGS } from './service.js';
+import { bundlePath, NODE_ARGS } from './service.js';
 import { startThermostat, type Thermostat } from '../../drivers/modbus/simulator.js';
 import { openApi, statusMessage } from './api.js';
 
 function start(program: 'cloudcore' | 'edgecore', config: string, log: string): ChildProcess {
-  const child = spawn(process.execPath, [NODE_FLAGS, bundlePath(program), '--config', config], {
+  const child = spawn(process.execPath, [...NODE_ARGS, bundlePath(program), '--config', config], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, CHECK_EDGECORE_ENVIRONMENT: 'false' },
   });

@@ -17,7 +17,8 @@ export function bundlePath(program: Program | 'keadm'): string {
 
 const UNIT_DIR = '/etc/systemd/system';
 /** as build.mjs puts in the bundles' shebang: a small young generation, baseline-compiled WebAssembly */
-export const NODE_FLAGS = '--max-semi-space-size=1 --liftoff-only';
+export const NODE_ARGS: readonly string[] = ['--max-semi-space-size=1', '--liftoff-only'];
+export const NODE_FLAGS = NODE_ARGS.join(' ');
 
 export function systemdRuns(): boolean {
   return existsSync('/run/systemd/system') && spawnSync('systemctl', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -55,7 +56,7 @@ export async function startService(program: Program, configFile: string, dataDir
   mkdirSync(dataDir, { recursive: true });
   const log = logFile(dataDir, program);
   const out = openSync(log, 'a', 0o600);
-  const child = spawn(process.execPath, [NODE_FLAGS, bundlePath(program), '--config', configFile], {
+  const child = spawn(process.execPath, [...NODE_ARGS, bundlePath(program), '--config', configFile], {
     detached: true,
     stdio: ['ignore', out, out],
     env: { ...process.env, ...env },
@@ -83,7 +84,7 @@ export async function startService(program: Program, configFile: string, dataDir
 
 /** Runs the program in the foreground, passing signals on, and returns its exit code. */
 export function runForeground(program: Program, configFile: string, env: Record<string, string> = {}): Promise<number> {
-  const child = spawn(process.execPath, [NODE_FLAGS, bundlePath(program), '--config', configFile], { stdio: 'inherit', env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [...NODE_ARGS, bundlePath(program), '--config', configFile], { stdio: 'inherit', env: { ...process.env, ...env } });
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
   return new Promise((res) => child.on('exit', (code, signal) => res(code ?? (signal ? 1 : 0))));
 }
