@@ -213,7 +213,7 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
       if (outbox.stats().queued > 0) c.log.info(`${outbox.stats().queued} message(s) wait in the outbox for the cloud`);
       c.bus.register(METAMANAGER, Group.meta, handle, { queueLimit: 10_000 });
       if (deps.config.metaServer.enable) {
-        metaServer = createMetaServer({ address: deps.config.metaServer.server, store, log: c.log });
+        metaServer = createMetaServer({ address: deps.config.metaServer.server, store, log: c.log, outbox: () => outbox?.stats() });
         await metaServer.start();
       }
     },

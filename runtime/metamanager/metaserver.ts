@@ -7,6 +7,7 @@ import type { Logger } from '../core/log.js';
 import { parseResource } from '../core/message.js';
 import { boundPort, closeServer, isLoopback, listen, splitHostPort } from '../core/net.js';
 import type { MetaObject, MetaStore } from './store.js';
+import type { OutboxStats } from './outbox.js';
 
 export interface MetaServer {
   start(): Promise<void>;
@@ -18,7 +19,7 @@ export interface MetaServer {
 const MAX_WATCHERS = 32;
 const kinds: Record<string, string> = { devices: 'device', devicemodels: 'devicemodel' };
 
-export function createMetaServer(deps: { address: string; store: MetaStore; log: Logger }): MetaServer {
+export function createMetaServer(deps: { address: string; store: MetaStore; log: Logger; outbox?: () => OutboxStats | undefined }): MetaServer {
   let server: Server | undefined;
   const watchers = new Set<{ res: ServerResponse; kind: string; namespace: string | undefined }>();
 
@@ -45,6 +46,8 @@ export function createMetaServer(deps: { address: string; store: MetaStore; log:
         const url = new URL(req.url ?? '/', 'http://localhost');
         if (req.method !== 'GET') return json(res, 405, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'read only', reason: 'MethodNotAllowed', code: 405 });
         if (url.pathname === '/healthz') return void res.end('ok');
+        // what waits for the cloud: messages queued, collapsed and dropped since start
+        if (url.pathname === '/outbox') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(deps.outbox?.() ?? {}));
         const t = route(url.pathname);
         if (!t) return notFound(res, `no resource at ${url.pathname}`);
         if (url.searchParams.get('watch') === 'true') {
