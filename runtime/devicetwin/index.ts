@@ -227,7 +227,9 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
     let body: Record<string, unknown> | undefined;
     try {
       if (payload.length > MAX_PAYLOAD_BYTES) throw new TwinError(400, `payload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`);
-      body = parsePayload(payload.toString('utf8'));
+      // a get needs nothing but an optional event_id: an empty payload (mosquitto_pub -n) asks too
+      const isGet = req.kind === 'membership' || req.action === 'twin/get';
+      body = isGet && payload.length === 0 ? {} : parsePayload(payload.toString('utf8'));
       if (req.kind === 'membership') {
         if (req.node !== deps.nodeName) throw new TwinError(404, `node ${req.node} is not this node (${deps.nodeName})`);
         return publish(resultTopic as string, { ...stamp(eventIdOf(body)), devices: [...records.values()].map(memberOf) });

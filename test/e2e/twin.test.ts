@@ -138,6 +138,9 @@ describe('twins end to end, through the embedded broker (mqtt.js as the app)', (
     await refused({ state: 'sleepy' }, /state must be one of/, 'state/update');
     await refused('x'.repeat(70 * 1024), /over the 65536-byte limit/);
     expect((await get(app, id)).twin).toEqual(before);
+    // a get needs no payload at all
+    await app.client.publishAsync(`$hw/events/device/${id}/twin/get`, '', { qos: 1 });
+    expect((await app.next(`$hw/events/device/${id}/twin/get/result`, (b) => b.event_id === '')).twin).toEqual(before);
     // an unknown device is a 404 on its own result topic
     await app.publish('$hw/events/device/default/nope/twin/update', { event_id: 'n1', twin: {} });
     expect(await app.next('$hw/events/device/default/nope/twin/update/result', (b) => b.event_id === 'n1')).toMatchObject({ code: 404 });
