@@ -5,6 +5,9 @@ import { stringify } from 'yaml';
 import { eventually, makeCluster, thermostat, thermostatModel, type Cluster, type Edge } from './cluster.js';
 import { mqttApp, startMosquitto, type App } from '../peers/mqtt.js';
 import { ROOT } from '../peers/proc.js';
+import { openRawEdge } from '../peers/rawedge.js';
+import { cborCodec } from '../../runtime/core/codec.js';
+import { newMessage } from '../../runtime/core/message.js';
 
 const API = '/apis/devices.kubeedge.io/v1beta1/namespaces/default';
 
@@ -264,5 +267,34 @@ describe('both brokers (mqttMode 1): apps on either one are served', () => {
       const d = await a.next('$hw/events/device/default/thermo-3/twin/update/delta', (b) => b.twin?.setpoint?.actual?.value === '29');
       expect(d.delta).toEqual({ setpoint: '30' });
     }
+  });
+});
+
+describe('a node can only report its own devices', () => {
+  let c: Cluster;
+  beforeAll(async () => {
+    c = await makeCluster();
+    await c.startCloud();
+  });
+  afterAll(() => c?.stop());
+
+  it('skips (and logs) a report for a device assigned to another node; the owner’s reports are taken', async () => {
+    await c.api.call('POST', `${API}/devicemodels`, thermostatModel);
+    await c.api.call('POST', `${API}/devices`, thermostat('thermo-own', 'edge-owner', '1'));
+    const report = (node: string, value: string, seq: number) =>
+      newMessage({ source: 'metamanager', group: 'twin', operation: 'update', resource: 'default/device/thermo-own' }, { twins: [{ propertyName: 'temperature', reported: { value, metadata: { timestamp: Date.now() } } }], state: 'online' }, { resourceVersion: `store-${node}/${seq}` });
+    for (const [node, value] of [['edge-intruder', '66.6'], ['edge-owner', '20.5']] as const) {
+      const certs = c.pki.edge(node);
+      const raw = await openRawEdge({ port: c.hubPort, node, ca: c.pki.ca.cert, cert: certs.cert, key: certs.key });
+      raw.keepalive();
+      const msg = report(node, value, 1);
+      raw.sendRaw(cborCodec.encode(msg) as Buffer);
+      // acknowledged either way, so it leaves the sender's outbox
+      await eventually(async () => raw.frames.some((f) => (cborCodec.decode(f.data) as any)?.header?.parent_msg_id === msg.header.msg_id), 10_000, `ack to ${node}`);
+      raw.ws.close();
+    }
+    await c.cloud?.waitFor(/edge-intruder: report for device default\/thermo-own, which belongs to edge-owner; skipped/);
+    const twins = (await c.api.call('GET', `${API}/devices/thermo-own`)).body.status.twins;
+    expect(twins.find((t: any) => t.propertyName === 'temperature').reported.value).toBe('20.5');
   });
 });
