@@ -52,6 +52,11 @@ function words(buf: Buffer, spec: RegisterSpec): number[] {
 /** The twin value of the registers (or coils) read for this property. */
 export function decode(raw: readonly number[] | readonly boolean[], spec: RegisterSpec, type: TwinType): string {
   if (isBitRegister(spec.register)) return formatNumber(raw[0] ? 1 : 0, type === 'string' ? 'boolean' : type);
+  // the common case, one plain word, without a buffer
+  if (!spec.isSwap && (spec.limit === 1 || !spec.isRegisterSwap) && (spec.dataType === 'int16' || spec.dataType === 'uint16')) {
+    const w = (raw[0] as number) & 0xffff;
+    return formatNumber((spec.dataType === 'int16' ? (w << 16) >> 16 : w) * spec.scale, type);
+  }
   const buf = ordered((raw as number[]).slice(0, spec.limit), spec);
   let n: number;
   switch (spec.dataType) {

@@ -51,21 +51,20 @@ function makeLine(client: Client, key: string, gapMs: number): Line {
     lost: new Set(),
     run(slave, timeoutMs, fn) {
       if (queued >= MAX_QUEUED) return Promise.reject(new Error(`${key}: ${MAX_QUEUED} requests already wait for this line`));
-      const exec = async (): Promise<Awaited<ReturnType<typeof fn>>> => {
+      const exec = (): Promise<Awaited<ReturnType<typeof fn>>> => {
         if (line.dead || !client.isOpen) {
           die(`${key} closed`);
-          throw new Error(`${key} is not open`);
+          return Promise.reject(new Error(`${key} is not open`));
         }
         client.setID(slave);
         client.setTimeout(timeoutMs); // modbus-serial has none by default: a silent slave would hang the line
-        try {
-          return await fn(client);
-        } catch (err) {
-          if (!client.isOpen) die(`${key} closed`);
-          throw err;
-        } finally {
-          if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
-        }
+        const request = fn(client) as Promise<Awaited<ReturnType<typeof fn>>>;
+        if (gapMs === 0) return request; // TCP: a dropped connection is seen by the socket and by the next request
+        const gap = (): Promise<void> => new Promise((r) => setTimeout(r, gapMs));
+        return request.then(
+          (v) => gap().then(() => v),
+          (err: unknown) => gap().then(() => Promise.reject(err)),
+        );
       };
       queued++;
       // an idle line runs the request at once; a busy one after every request before it
@@ -140,16 +139,16 @@ async function closeLine(line: Line): Promise<void> {
   });
 }
 
-async function readOne(c: Client, req: ReadRequest<unknown>): Promise<number[] | boolean[]> {
+function readOne(c: Client, req: ReadRequest<unknown>): Promise<number[] | boolean[]> {
   switch (req.register) {
     case 'CoilRegister':
-      return (await c.readCoils(req.offset, req.count)).data.slice(0, req.count);
+      return c.readCoils(req.offset, req.count).then((r) => r.data.slice(0, req.count));
     case 'DiscreteInputRegister':
-      return (await c.readDiscreteInputs(req.offset, req.count)).data.slice(0, req.count);
+      return c.readDiscreteInputs(req.offset, req.count).then((r) => r.data.slice(0, req.count));
     case 'HoldingRegister':
-      return (await c.readHoldingRegisters(req.offset, req.count)).data;
+      return c.readHoldingRegisters(req.offset, req.count).then((r) => r.data);
     case 'InputRegister':
-      return (await c.readInputRegisters(req.offset, req.count)).data;
+      return c.readInputRegisters(req.offset, req.count).then((r) => r.data);
   }
 }
 
