@@ -19,7 +19,7 @@ import { ptyPair, pymodbusSlave } from '../test/peers/serial.js';
 import { report, type Row } from './lib/report.js';
 
 const log = createLogger({ level: 'error' });
-const READS = 5000;
+const READS = 3000;
 const rows: Row[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'ke-bench-drivers-'));
 const hooks = { log, pushed: () => undefined, lost: () => undefined };
@@ -53,15 +53,13 @@ try {
   };
   await bareRate(); // warm both up
   await oursRate();
-  // interleaved, best of five each: the slave (Python) and the machine are noisy
-  const bare: number[] = [];
-  const ours: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    bare.push(await bareRate());
-    ours.push(await oursRate());
-  }
-  const [b, o] = [Math.max(...bare), Math.max(...ours)];
-  rows.push({ metric: 'Modbus TCP reads/s through the driver (pymodbus slave, one register, sequential)', ours: o, peer: b, peerName: 'bare modbus-serial loop, same slave', ratio: o / b, unit: 'reads/s', target: 'ratio ≥ 0.9', met: o / b >= 0.9 });
+  // interleaved pairs: the slave (Python) and the machine drift, so each pair is compared in its own
+  // moment and the median pair is reported
+  const pairs: { bare: number; ours: number }[] = [];
+  for (let i = 0; i < 7; i++) pairs.push({ bare: await bareRate(), ours: await oursRate() });
+  pairs.sort((x, y) => x.ours / x.bare - y.ours / y.bare);
+  const mid = pairs[3] as { bare: number; ours: number };
+  rows.push({ metric: 'Modbus TCP reads/s through the driver (pymodbus slave, one register, sequential; median of 7 interleaved pairs)', ours: mid.ours, peer: mid.bare, peerName: 'bare modbus-serial loop, same slave', ratio: mid.ours / mid.bare, unit: 'reads/s', target: 'ratio ≥ 0.9', met: mid.ours / mid.bare >= 0.9 });
 
   // a device of 20 neighbouring registers: requests per poll, and polls/s
   const twenty: PropertyVisitor[] = Array.from({ length: 20 }, (_, i) => ({ name: `r${i}`, type: 'int', writable: false, config: { register: 'HoldingRegister', offset: 30 + i, dataType: 'uint16' } }));
