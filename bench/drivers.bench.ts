@@ -13,7 +13,7 @@ import { SerialPort, ReadlineParser } from 'serialport';
 import { createLogger } from '../runtime/core/log.js';
 import { modbusDriver } from '../drivers/modbus/index.js';
 import { serialDriver } from '../drivers/serial/index.js';
-import type { PropertyVisitor } from '../drivers/types.js';
+import type { PropertyVisitor } from '../drivers/core/types.js';
 import { freePort } from '../test/peers/proxy.js';
 import { ptyPair, pymodbusSlave } from '../test/peers/serial.js';
 import { report, type Row } from './lib/report.js';

@@ -9,8 +9,8 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { errorText } from '../../runtime/core/errors.js';
-import type { DeviceConnection, DeviceInfo, Driver, DriverHooks, PropertyVisitor, ReadResult } from '../types.js';
-import { bool, formatNumber, num, parseNumber, str } from '../types.js';
+import type { DeviceConnection, DeviceInfo, Driver, DriverHooks, PropertyVisitor, ReadResult } from '../core/types.js';
+import { bool, formatNumber, num, parseNumber, str } from '../core/types.js';
 
 export const GPIO_ROOT = '/sys/class/gpio';
 const MIN_SAMPLE_MS = 10;

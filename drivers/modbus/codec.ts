@@ -4,7 +4,7 @@
  * order of the words) and scale (value = raw × scale; a write divides by it).
  */
 import type { ConfigData, TwinType } from '../../runtime/devices/types.js';
-import { bool, formatNumber, num, parseNumber, str } from '../types.js';
+import { bool, formatNumber, num, parseNumber, str } from '../core/types.js';
 
 export type RegisterKind = 'CoilRegister' | 'DiscreteInputRegister' | 'HoldingRegister' | 'InputRegister';
 export type DataType = 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64' | 'boolean' | 'string';

@@ -9,8 +9,8 @@
  */
 import type { ConfigData, TwinType } from '../../runtime/devices/types.js';
 import { errorText } from '../../runtime/core/errors.js';
-import type { DeviceConnection, DeviceInfo, Driver, DriverHooks, PropertyVisitor, ReadResult } from '../types.js';
-import { formatNumber, num, str } from '../types.js';
+import type { DeviceConnection, DeviceInfo, Driver, DriverHooks, PropertyVisitor, ReadResult } from '../core/types.js';
+import { formatNumber, num, str } from '../core/types.js';
 
 /** the longest line kept while waiting for its delimiter */
 export const MAX_LINE = 1024;

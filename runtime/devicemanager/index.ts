@@ -14,7 +14,7 @@ import { createBackoff } from '../core/backoff.js';
 import { twinTypeOf, type DeviceModelSpec, type DeviceSpec } from '../devices/types.js';
 import type { DeviceTwin } from '../devicetwin/index.js';
 import { deltaOf } from '../devicetwin/twin.js';
-import type { DeviceConnection, DeviceInfo, Driver, PropertyVisitor } from '../../drivers/types.js';
+import type { DeviceConnection, DeviceInfo, Driver, PropertyVisitor } from '../../drivers/core/types.js';
 
 export const DEVICEMANAGER = 'devicemanager';
 export const DEFAULT_COLLECT_CYCLE_MS = 1000;

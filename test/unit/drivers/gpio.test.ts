@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../runtime/core/log.js';
-import { gpioDriver, pickChip, type GpioChip } from '../../drivers/gpio/index.js';
+import { createLogger } from '../../../runtime/core/log.js';
+import { gpioDriver, pickChip, type GpioChip } from '../../../drivers/gpio/index.js';
 
 const chips: GpioChip[] = [
   { name: 'gpiochip0', base: 0, label: 'other-chip', ngpio: 8 },

@@ -2,8 +2,8 @@
  * What a driver is to the device manager: it opens a device's transport and reads and writes its
  * properties. Values cross this line as twin strings, already typed and scaled.
  */
-import type { Logger } from '../runtime/core/log.js';
-import type { ConfigData, TwinType } from '../runtime/devices/types.js';
+import type { Logger } from '../../runtime/core/log.js';
+import type { ConfigData, TwinType } from '../../runtime/devices/types.js';
 
 export interface PropertyVisitor {
   /** the property (and twin) name */
