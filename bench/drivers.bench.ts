@@ -8,14 +8,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import ModbusSerial from 'modbus-serial';
 import { SerialPort, ReadlineParser } from 'serialport';
 import { createLogger } from '../runtime/core/log.js';
 import { modbusDriver } from '../drivers/modbus/index.js';
 import { serialDriver } from '../drivers/serial/index.js';
 import type { PropertyVisitor } from '../drivers/core/types.js';
 import { freePort } from '../test/peers/proxy.js';
-import { ptyPair, pymodbusSlave } from '../test/peers/serial.js';
+import { modbusClient, ptyPair, pymodbusSlave } from '../test/peers/serial.js';
 import { report, type Row } from './lib/report.js';
 
 const log = createLogger({ level: 'error' });
@@ -29,10 +28,7 @@ const slave = await pymodbusSlave('tcp', port);
 try {
   // bare modbus-serial, sequential reads of one register
   const bareRate = async (): Promise<number> => {
-    const c = new (ModbusSerial as unknown as new () => import('modbus-serial/ModbusRTU.js').ModbusRTU)();
-    await c.connectTCP('127.0.0.1', { port });
-    c.setID(1);
-    c.setTimeout(1000);
+    const c = await modbusClient(port);
     const t0 = performance.now();
     for (let i = 0; i < READS; i++) await c.readHoldingRegisters(0, 1);
     const r = READS / ((performance.now() - t0) / 1000);

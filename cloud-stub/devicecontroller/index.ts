@@ -14,6 +14,7 @@ import { errorText } from '../../runtime/core/errors.js';
 import type { ObjectStore } from '../store/objects.js';
 import { ControllerGroup, splitNodeResource } from '../routes.js';
 import { deviceNodeName } from './selection.js';
+import { isObj } from '../../runtime/core/guards.js';
 
 interface ReportedTwin {
   propertyName: string;
@@ -21,7 +22,6 @@ interface ReportedTwin {
   observedDesired?: { value: string; metadata?: { timestamp?: number | string } };
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** The Device status KubeEdge 1.15–1.22 writes, from an edge's report; throws on a malformed one. */
 export function statusOfReport(content: unknown): Record<string, unknown> {

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { FrameError } from './errors.js';
+import { isObj } from './guards.js';
 
 export interface MessageHeader {
   msg_id: string;
@@ -104,7 +105,6 @@ export function parseResource(resource: string): ResourceKey | undefined {
   return { namespace, kind, name: rest.join('/') };
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Checks a decoded value is a well-formed envelope and returns it typed; throws a FrameError naming the field. */
 export function validateMessage(value: unknown): Message {

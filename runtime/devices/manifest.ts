@@ -6,6 +6,7 @@
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../core/names.js';
 import { checkDeviceModelSpec, checkDeviceSpec, type Problem } from './spec.js';
 import type { KubeObject } from './types.js';
+import { isObj } from '../core/guards.js';
 
 export type ManifestKind = 'node' | 'device' | 'devicemodel';
 
@@ -26,7 +27,6 @@ export function kindName(kind: ManifestKind): string {
   return expected[kind].kind;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export interface ManifestCheck {
   /** the namespace the object goes to; a different `metadata.namespace` is a problem */

@@ -3,13 +3,13 @@
  * and enums of shared/spec/kubeedge-crds), plus the protocols this runtime drives and their
  * configData keys (CONTRACT.md section 5). Each problem names its field path.
  */
+import { isObj } from '../core/guards.js';
 export interface Problem {
   field: string;
   message: string;
 }
 
 type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** property names become twin keys, so they follow KubeEdge's twin key rule */
 const PROPERTY_NAME = /^[a-zA-Z0-9-_.,:/@#]{1,128}$/;

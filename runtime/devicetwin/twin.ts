@@ -4,6 +4,7 @@
  * rules that change them. Pure: no I/O, so every rule is testable on its own.
  */
 import { fitsTwinType, twinTypeOf, type DeviceModelSpec, type DeviceSpec, type TwinType } from '../devices/types.js';
+import { isObj } from '../core/guards.js';
 
 export interface TwinValue {
   value: string;
@@ -107,7 +108,6 @@ interface Parsed {
   twin: Record<string, Record<string, unknown> | null>;
 }
 
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Parses a JSON payload into an object; a bad one is a 400 with the reason. */
 export function parsePayload(payload: string): Record<string, unknown> {

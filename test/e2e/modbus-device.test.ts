@@ -1,8 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import ModbusSerial from 'modbus-serial';
 import { eventually, makeCluster, type Cluster, type Edge } from './cluster.js';
 import { mqttApp } from '../peers/mqtt.js';
-import { pymodbusSlave } from '../peers/serial.js';
+import { modbusClient, pymodbusSlave, type ModbusClient } from '../peers/serial.js';
 import { freePort } from '../peers/proxy.js';
 
 const API = '/apis/devices.kubeedge.io/v1beta1/namespaces/default';
@@ -43,10 +42,8 @@ describe('a Modbus device end to end: cloud manifest → driver → twin → clo
   let slave: Awaited<ReturnType<typeof pymodbusSlave>>;
   const status = async (): Promise<any> => (await c.api.call('GET', `${API}/devices/plc-1`)).body.status ?? {};
   const reported = async (prop: string): Promise<string | undefined> => (await status()).twins?.find((t: any) => t.propertyName === prop)?.reported?.value;
-  const client = async <T>(fn: (m: import('modbus-serial/ModbusRTU.js').ModbusRTU) => Promise<T>): Promise<T> => {
-    const m = new (ModbusSerial as unknown as new () => import('modbus-serial/ModbusRTU.js').ModbusRTU)();
-    await m.connectTCP('127.0.0.1', { port });
-    m.setID(1);
+  const client = async <T>(fn: (m: ModbusClient) => Promise<T>): Promise<T> => {
+    const m = await modbusClient(port);
     try {
       return await fn(m);
     } finally {

@@ -70,3 +70,15 @@ export async function pymodbusSlave(...args: [mode: 'tcp', port: number] | [mode
     },
   };
 }
+
+export type ModbusClient = import('modbus-serial/ModbusRTU.js').ModbusRTU;
+
+/** A bare modbus-serial TCP client: another client's view of a slave's registers, or the bench's peer. */
+export async function modbusClient(port: number, slave = 1): Promise<ModbusClient> {
+  const m = await import('modbus-serial');
+  const c = new ((m as { default?: unknown }).default as new () => ModbusClient)();
+  await c.connectTCP('127.0.0.1', { port });
+  c.setID(slave);
+  c.setTimeout(1000);
+  return c;
+}

@@ -9,7 +9,7 @@ import { modbusDriver } from '../../../drivers/modbus/index.js';
 import type { DeviceConnection, PropertyVisitor } from '../../../drivers/core/types.js';
 import type { TwinType } from '../../../runtime/devices/types.js';
 import { freePort } from '../../peers/proxy.js';
-import { ptyPair, pymodbusSlave, type PtyPair } from '../../peers/serial.js';
+import { modbusClient, ptyPair, pymodbusSlave, type PtyPair } from '../../peers/serial.js';
 import { eventually } from '../../e2e/cluster.js';
 
 const log = createLogger({ level: 'error' });
@@ -95,9 +95,7 @@ describe('Modbus TCP against pymodbus (an independent slave)', () => {
     await expect(conn.write(w[0]!, 'warm')).rejects.toThrow(/not a number/);
     await expect(conn.write(prop('in', 'int', { register: 'InputRegister', offset: 0 }), '1')).rejects.toThrow(/cannot be written/);
     // a second client sees what was written: it is in the slave, not in our cache
-    const other = new (ModbusSerial as unknown as new () => import('modbus-serial/ModbusRTU.js').ModbusRTU)();
-    await other.connectTCP('127.0.0.1', { port });
-    other.setID(1);
+    const other = await modbusClient(port);
     expect((await other.readHoldingRegisters(60, 1)).data).toEqual([0xfffb]);
     other.close(() => undefined);
     await conn.close();
@@ -112,9 +110,7 @@ describe('Modbus TCP against pymodbus (an independent slave)', () => {
       float32: { type: 'float', value: '-2.5', bytes: (v) => (b => (b.writeFloatBE(v), b))(Buffer.alloc(4)) },
       float64: { type: 'float', value: '1234.5678', bytes: (v) => (b => (b.writeDoubleBE(v), b))(Buffer.alloc(8)) },
     };
-    const other = new (ModbusSerial as unknown as new () => import('modbus-serial/ModbusRTU.js').ModbusRTU)();
-    await other.connectTCP('127.0.0.1', { port });
-    other.setID(1);
+    const other = await modbusClient(port);
     try {
       for (const [dataType, v] of Object.entries(values)) {
         for (const [isSwap, isRegisterSwap] of [[false, false], [true, false], [false, true], [true, true]] as const) {
