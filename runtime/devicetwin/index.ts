@@ -11,7 +11,7 @@ import { errorText } from '../core/errors.js';
 import { Group, Operation, newMessage, type Message } from '../core/message.js';
 import type { DeviceModelSpec, DeviceSpec, KubeObject } from '../devices/types.js';
 import { BusOperation, DEVICETWIN, EVENTBUS, MAX_PAYLOAD_BYTES } from '../eventbus/index.js';
-import { METAMANAGER } from '../metamanager/index.js';
+import type { OutboxRoute } from '../metamanager/index.js';
 import {
   TwinError,
   applySpec,
@@ -73,6 +73,8 @@ export interface DeviceTwinDeps {
   source: DeviceSource;
   /** false when standalone: nothing goes to a cloud */
   reportToCloud: boolean;
+  /** MetaManager's outbox: a report resolves once it is on disk */
+  outbox: (route: OutboxRoute, content: unknown) => Promise<void>;
 }
 
 export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
@@ -105,10 +107,7 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
 
   const report = (dev: DeviceRecord): Promise<void> => {
     if (!deps.reportToCloud || !ctx) return Promise.resolve();
-    const msg = newMessage({ source: DEVICETWIN, group: Group.twin, operation: Operation.update, resource: `${dev.namespace}/device/${dev.name}` }, reportOf(dev, localOnly(dev.id)));
-    return ctx.bus.sendSync(METAMANAGER, msg, 30_000).then((reply) => {
-      if (reply.content !== 'OK') throw new Error(`the outbox did not take the report: ${JSON.stringify(reply.content)}`);
-    });
+    return deps.outbox({ group: Group.twin, operation: Operation.update, resource: `${dev.namespace}/device/${dev.name}` }, reportOf(dev, localOnly(dev.id)));
   };
 
   /** Stores the device (or its removal), then, once on disk and in the outbox, runs `after`. */

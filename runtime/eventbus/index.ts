@@ -12,7 +12,7 @@ import { errorText } from '../core/errors.js';
 import { Group, Operation, newMessage, type Message } from '../core/message.js';
 import type { EdgeCoreConfig } from '../config.js';
 import { boundPort, closeServer, isLoopback, listen } from '../core/net.js';
-import { METAMANAGER } from '../metamanager/index.js';
+import type { OutboxRoute } from '../metamanager/index.js';
 import { createMqttClient, type MqttClient } from './client.js';
 
 export type EventBusConfig = EdgeCoreConfig['modules']['eventBus'];
@@ -51,7 +51,13 @@ export function parseMqttUrl(url: string): { host: string; port: number } {
   return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
 
-export function createEventBus(deps: { config: EventBusConfig }): EventBus {
+export interface EventBusDeps {
+  config: EventBusConfig;
+  /** MetaManager's outbox: an upload is acknowledged to its app once this resolves */
+  outbox: (route: OutboxRoute, content: string) => Promise<void>;
+}
+
+export function createEventBus(deps: EventBusDeps): EventBus {
   let ctx: ModuleContext | undefined;
   let broker: Aedes | undefined;
   let server: Server | undefined;
@@ -61,10 +67,7 @@ export function createEventBus(deps: { config: EventBusConfig }): EventBus {
 
   const upload = (topic: string, payload: Buffer): Promise<void> => {
     if (payload.length > MAX_PAYLOAD_BYTES) return Promise.reject(new Error(`upload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`));
-    const msg = newMessage({ source: EVENTBUS, group: Group.user, operation: Operation.upload, resource: topic }, payload.toString('utf8'));
-    return (ctx as ModuleContext).bus.sendSync(METAMANAGER, msg, 10_000).then((reply) => {
-      if (reply.content !== 'OK') throw new Error(`not stored: ${JSON.stringify(reply.content)}`);
-    });
+    return deps.outbox({ group: Group.user, operation: Operation.upload, resource: topic }, payload.toString('utf8'));
   };
 
   /** a twin, state or membership message for DeviceTwin (which checks its size); its inbox is bounded, so a flood is shed here */

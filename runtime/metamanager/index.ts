@@ -6,7 +6,7 @@
 import type { Module, ModuleContext } from '../core/module.js';
 import { openDb, type Db } from '../core/db.js';
 import { errorText } from '../core/errors.js';
-import { ACK_CONTENT, Group, Operation, ackOf, newMessage, parseResource, responseTo, type Message } from '../core/message.js';
+import { ACK_CONTENT, Group, Operation, ackOf, newMessage, parseResource, responseTo, type Message, type MessageRoute } from '../core/message.js';
 import type { MetaManagerConfig } from '../config.js';
 import type { KubeObject } from '../devices/types.js';
 import { EDGEHUB, HubEvent } from '../edgehub/index.js';
@@ -23,7 +23,11 @@ export interface MetaManager extends Module {
   outbox(): Outbox | undefined;
   /** devices and models as the cloud sent them, for DeviceTwin */
   deviceSource(): DeviceSource;
+  /** a message for the cloud, into the outbox; resolves once it is on disk */
+  enqueue(route: OutboxRoute, content: unknown): Promise<void>;
 }
+
+export type OutboxRoute = Pick<MessageRoute, 'group' | 'operation' | 'resource'>;
 
 /** kinds DeviceTwin is told of, models first so a device finds its model */
 const DEVICE_KINDS = ['devicemodel', 'device'];
@@ -73,26 +77,23 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
     }
   };
 
-  /** An upload from EventBus: into the outbox, then acknowledged once on disk. */
-  const takeUpload = (msg: Message): void => {
-    if (!outbox) return;
-    const box = outbox;
+  /**
+   * Puts a message for the cloud into the outbox; resolves once it is on disk. EventBus (uploads)
+   * and DeviceTwin (reports) call it directly: it is their hot path, and a bus round trip would add
+   * an envelope and a timer to every message.
+   */
+  const enqueue = (route: OutboxRoute, content: unknown): Promise<void> => {
+    if (!outbox) return Promise.reject(new Error('the outbox is not open'));
     let seq: number;
     try {
-      // a message of its own (its own msg_id): the request's id belongs to the producer's wait
-      seq = outbox.add(msg.route.resource, newMessage({ ...msg.route, source: METAMANAGER }, msg.content));
+      seq = outbox.add(route.resource, newMessage({ ...route, source: METAMANAGER }, content));
     } catch (err) {
-      ctx?.bus.sendResp(responseTo(msg, METAMANAGER, { error: errorText(err) }));
-      return;
+      return Promise.reject(err as Error);
     }
-    box.commit().then(
-      () => {
-        durableUpTo = Math.max(durableUpTo, seq);
-        ctx?.bus.sendResp(ackOf(msg, METAMANAGER));
-        drain();
-      },
-      (err: unknown) => ctx?.bus.sendResp(responseTo(msg, METAMANAGER, { error: errorText(err) })),
-    );
+    return outbox.commit().then(() => {
+      durableUpTo = Math.max(durableUpTo, seq);
+      drain();
+    });
   };
 
   const apply = (msg: Message): ApplyResult => {
@@ -155,8 +156,6 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
       connected = false;
       return;
     }
-    if (msg.route.group === Group.user && msg.route.operation === Operation.upload) return takeUpload(msg);
-    if (msg.route.group === Group.twin && msg.route.operation === Operation.update) return takeUpload(msg); // a twin report
     let result: ApplyResult;
     try {
       result = apply(msg);
@@ -190,6 +189,7 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
     group: Group.meta,
     store: () => store,
     outbox: () => outbox,
+    enqueue,
     deviceSource: () => ({
       replay: () =>
         DEVICE_KINDS.flatMap((kind) =>
