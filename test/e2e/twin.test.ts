@@ -178,15 +178,16 @@ describe('twins end to end, through the embedded broker (mqtt.js as the app)', (
 
 describe('twins through an external mosquitto (mqttMode 2), with mosquitto_pub and mosquitto_sub', () => {
   let c: Cluster;
+  let edge: Edge;
   let broker: Awaited<ReturnType<typeof startMosquitto>>;
   beforeAll(async () => {
     c = await makeCluster();
     broker = await startMosquitto(c.dir);
     await c.startCloud();
-    await c.startEdge('edge-mq', { modules: { eventBus: { mqttMode: 2, mqttServerExternal: `tcp://127.0.0.1:${broker.port}` } } });
+    edge = await c.startEdge('edge-mq', { modules: { eventBus: { mqttMode: 2, mqttServerExternal: `tcp://127.0.0.1:${broker.port}` } } });
   });
   afterAll(async () => {
-    broker?.stop();
+    await broker?.stop();
     await c?.stop();
   });
 
@@ -234,6 +235,19 @@ describe('twins through an external mosquitto (mqttMode 2), with mosquitto_pub a
     expect(got.at(-1).delta).toEqual({ setpoint: '24' });
     expect(got.at(-1).twin.setpoint.expected.value).toBe('24');
   });
+
+  it('reconnects and subscribes again when the external broker restarts', async () => {
+    await broker.stop();
+    await edge.proc.waitFor(/lost the external MQTT broker/);
+    broker = await startMosquitto(c.dir, broker.port);
+    const from = edge.proc.lines.length;
+    await edge.proc.waitFor(/connected to the external MQTT broker/, 40_000, from);
+    const result = sub('$hw/events/device/default/thermo-2/twin/update/result', (b) => b.event_id === 'after-restart');
+    await new Promise((r) => setTimeout(r, 300));
+    pub('$hw/events/device/default/thermo-2/twin/update', { event_id: 'after-restart', twin: { temperature: { actual: { value: '20.75' } } } });
+    expect((await result).at(-1)).toMatchObject({ twin: { temperature: { actual: { value: '20.75' } } } });
+    await eventually(async () => (await twinOf(c, 'thermo-2', 'temperature'))?.reported?.value === '20.75', 20_000, 'the value after the restart in status.twins');
+  });
 });
 
 describe('both brokers (mqttMode 1): apps on either one are served', () => {
@@ -249,7 +263,7 @@ describe('both brokers (mqttMode 1): apps on either one are served', () => {
   });
   afterAll(async () => {
     for (const a of apps) await a.close();
-    broker?.stop();
+    await broker?.stop();
     await c?.stop();
   });
 

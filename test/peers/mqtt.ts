@@ -64,8 +64,8 @@ export async function mqttApp(port: number, subscribe: string[] = ['$hw/events/#
 }
 
 /** A plain mosquitto on a free loopback port (no TLS: it is the edge's local broker). */
-export async function startMosquitto(dir: string): Promise<{ port: number; proc: ChildProcess; stop(): void }> {
-  const port = await freePort();
+export async function startMosquitto(dir: string, port?: number): Promise<{ port: number; proc: ChildProcess; stop(): Promise<void> }> {
+  port ??= await freePort();
   const conf = join(dir, `mosquitto-${port}.conf`);
   writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'user root'].join('\n') + '\n');
   const proc = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
@@ -79,5 +79,14 @@ export async function startMosquitto(dir: string): Promise<{ port: number; proc:
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { port, proc, stop: () => proc.kill('SIGKILL') };
+  return {
+    port,
+    proc,
+    async stop() {
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
+      await exited;
+    },
+  };
 }
