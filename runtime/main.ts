@@ -58,8 +58,7 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
     nodeName,
     dataSource: config.database.dataSource,
     source: manifests ?? metaManager.deviceSource(),
-    reportToCloud: hub.enable,
-    outbox,
+    outbox: hub.enable ? outbox : undefined,
   });
   const deviceManager = createDeviceManager({ twin: deviceTwin, drivers: [modbusDriver(), serialDriver(), gpioDriver()] });
   if (m.serviceBus.enable) log.warn('modules.serviceBus is enabled, but this build has no ServiceBus yet; ignoring it');

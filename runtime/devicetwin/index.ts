@@ -71,10 +71,8 @@ export interface DeviceTwinDeps {
   /** the edge database's path (`:memory:` for none); twins go to `<dataSource>.twins` */
   dataSource: string;
   source: DeviceSource;
-  /** false when standalone: nothing goes to a cloud */
-  reportToCloud: boolean;
-  /** MetaManager's outbox: a report resolves once it is on disk */
-  outbox: (route: OutboxRoute, content: unknown) => Promise<void>;
+  /** MetaManager's outbox (a report resolves once it is on disk); none when standalone: nothing goes to a cloud */
+  outbox: ((route: OutboxRoute, content: unknown) => Promise<void>) | undefined;
 }
 
 export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
@@ -106,7 +104,7 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
   const localOnly = (id: string): ReadonlySet<string> => new Set((specs.get(id)?.spec.properties ?? []).filter((p) => p.reportToCloud === false).map((p) => p.name));
 
   const report = (dev: DeviceRecord): Promise<void> => {
-    if (!deps.reportToCloud || !ctx) return Promise.resolve();
+    if (!deps.outbox) return Promise.resolve();
     return deps.outbox({ group: Group.twin, operation: Operation.update, resource: `${dev.namespace}/device/${dev.name}` }, reportOf(dev, localOnly(dev.id)));
   };
 

@@ -27,8 +27,6 @@ const RESCAN_MS = 5000;
 const DEBOUNCE_MS = 150;
 
 export interface ManifestFolder extends DeviceSource {
-  /** reads the folder now and sends what changed */
-  rescan(): void;
   close(): void;
 }
 
@@ -156,7 +154,6 @@ export function openManifestFolder(dir: string, log: Logger): ManifestFolder {
       return changes;
     },
     subscribe: (l) => void listeners.push(l),
-    rescan,
     close() {
       clearInterval(timer);
       clearTimeout(debounce);

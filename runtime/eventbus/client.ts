@@ -24,28 +24,24 @@ export interface InboundMessage {
 export interface MqttClientOptions {
   host: string;
   port: number;
-  clientId?: string;
   /** topics subscribed at QoS 1 on every connect */
   topics: readonly string[];
-  keepaliveSec?: number;
   log: Logger;
   onMessage(msg: InboundMessage): void;
-  onConnect?(): void;
 }
 
 export interface MqttClient {
   publish(topic: string, payload: string | Buffer, qos: 0 | 1): boolean;
-  connected(): boolean;
-  stats(): { dropped: number };
   close(): Promise<void>;
 }
 
+const KEEPALIVE_SEC = 30;
 /** in-flight QoS 1 publishes not yet acknowledged by the broker; beyond it, publishes are dropped */
 const MAX_INFLIGHT = 1000;
 
 export function createMqttClient(opts: MqttClientOptions): MqttClient {
-  const clientId = opts.clientId ?? `edgecore-${randomBytes(4).toString('hex')}`;
-  const keepalive = opts.keepaliveSec ?? 30;
+  const clientId = `edgecore-${randomBytes(4).toString('hex')}`;
+  const keepalive = KEEPALIVE_SEC;
   const backoff = createBackoff(1000, 30_000);
   let socket: Socket | undefined;
   let up = false;
@@ -89,7 +85,6 @@ export function createMqttClient(opts: MqttClientOptions): MqttClient {
         inflight.clear();
         opts.log.info(`connected to the external MQTT broker ${opts.host}:${opts.port}`);
         if (opts.topics.length) write({ cmd: 'subscribe', messageId: id(), subscriptions: opts.topics.map((topic) => ({ topic, qos: 1 as const })) });
-        opts.onConnect?.();
         return;
       case 'publish': {
         const pub = p as IPublishPacket;
@@ -166,8 +161,6 @@ export function createMqttClient(opts: MqttClientOptions): MqttClient {
       write(p);
       return true;
     },
-    connected: () => up,
-    stats: () => ({ dropped }),
     async close() {
       closed = true;
       clearTimeout(retry);

@@ -8,11 +8,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { freePort } from '../core/net.js';
 import { bundlePath, NODE_ARGS } from './service.js';
 import { startThermostat, type Thermostat } from '../../drivers/modbus/simulator.js';
-import { openApi, statusMessage } from './api.js';
+import { apply } from './apply.js';
 
 function start(program: 'cloudcore' | 'edgecore', config: string, log: string): ChildProcess {
   const child = spawn(process.execPath, [...NODE_ARGS, bundlePath(program), '--config', config], {
@@ -109,7 +109,8 @@ export async function quickstart(): Promise<number> {
     const manifest = join(dir, 'thermostat.yaml');
     writeFileSync(manifest, thermostatManifests(modbus));
     const keadm = `node ${bundlePath('keadm')}`;
-    const applied = await applyFile(manifest, dir);
+    // as `keadm apply -f` does it (it prints what it created)
+    if ((await apply(['-f', manifest, '--config-dir', dir])) !== 0) throw new Error(`cannot apply ${manifest}`);
     const adminToken = readFileSync(join(dir, 'cloud', 'admin.token'), 'utf8').trim();
     const ca = join(dir, 'cloud', 'ca', 'rootCA.crt');
     process.stdout.write(`
@@ -121,7 +122,7 @@ KubeEdge quick start: a cloud, an edge joined to it with a real token, and a sim
                 log ${edgeLog}
   thermostat-1  a simulated Modbus TCP thermostat on 127.0.0.1:${modbus} (input register 0: temperature x 10,
                 holding register 0: setpoint x 10, coil 0: heating), driven by the edge as Device thermostat-1
-                ${applied}
+                applied from ${manifest}
 
 Try it, in another terminal:
   mosquitto_sub -p ${mqtt} -v -t '$hw/events/device/default/thermostat-1/twin/update/document'   # the twin changing, at the edge
@@ -179,18 +180,4 @@ spec:
       collectCycle: 1000
       visitors: {protocolName: modbus, configData: {register: CoilRegister, offset: 0}}
 `;
-}
-
-/** Applies the manifests as `keadm apply -f` does; returns a line saying so. */
-async function applyFile(file: string, configDir: string): Promise<string> {
-  const api = openApi({ configDir, dataDir: configDir });
-  const done: string[] = [];
-  for (const doc of parseAllDocuments(readFileSync(file, 'utf8'))) {
-    const obj = doc.toJS() as { kind: string; metadata: { name: string } };
-    const plural = obj.kind === 'Device' ? 'devices' : 'devicemodels';
-    const r = await api.call('POST', `/apis/devices.kubeedge.io/v1beta1/namespaces/default/${plural}`, obj);
-    if (r.status !== 201) throw new Error(`cannot apply ${obj.kind} ${obj.metadata.name}: ${statusMessage(r)}`);
-    done.push(`${obj.kind.toLowerCase()}/${obj.metadata.name}`);
-  }
-  return `applied from ${file}: ${done.join(', ')}`;
 }

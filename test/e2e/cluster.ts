@@ -219,3 +219,9 @@ export function thermostat(name: string, nodeName: string, setpoint: string): Re
     spec: { deviceModelRef: { name: 'thermostat' }, nodeName, properties: [{ name: 'setpoint', desired: { value: setpoint } }] },
   };
 }
+
+/** One twin of a Device's `status.twins`, as the cloud's API shows it. */
+export async function statusTwin(c: Cluster, device: string, prop: string, namespace = 'default'): Promise<any> {
+  const r = await c.api.call('GET', `/apis/devices.kubeedge.io/v1beta1/namespaces/${namespace}/devices/${device}`);
+  return r.body?.status?.twins?.find((t: any) => t.propertyName === prop);
+}

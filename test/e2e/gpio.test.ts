@@ -60,11 +60,7 @@ describe('GPIO on a fake sysfs tree (a mount namespace over /sys/class)', () => 
   let manifests: string;
   const sysfs = (path: string): string => join(`/proc/${edge.proc.child.pid}/root/sys/class/gpio`, path);
   const read = (path: string): string => readFileSync(sysfs(path), 'utf8').trim();
-  const twin = async (): Promise<any> => {
-    const id = `g-${Math.random()}`;
-    await app.publish('$hw/events/device/default/panel-1/twin/get', { event_id: id });
-    return (await app.next('$hw/events/device/default/panel-1/twin/get/result', (b) => b.event_id === id)).twin;
-  };
+  const twin = async (): Promise<any> => (await app.request('$hw/events/device/default/panel-1/twin/get')).twin;
 
   beforeAll(async () => {
     c = await makeCluster();
@@ -160,12 +156,7 @@ describe('a machine without GPIO, and without the serialport add-on', () => {
   it('says why a device cannot run, marks it offline, and every other device works', async () => {
     await edge.proc.waitFor(/default\/panel-1: cannot open: GPIO devices need the onoff add-on|default\/panel-1: cannot open: GPIO is not available on this machine/);
     await edge.proc.waitFor(/default\/scale-1: cannot open: serial devices need the serialport add-on/);
-    const state = async (name: string): Promise<string> => {
-      const id = `m-${Math.random()}`;
-      await app.publish('$hw/events/node/edge-nogpio/membership/get', { event_id: id });
-      const r = await app.next('$hw/events/node/edge-nogpio/membership/get/result', (b) => b.event_id === id);
-      return r.devices.find((d: any) => d.name === name)?.state;
-    };
+    const state = async (name: string): Promise<string> => (await app.request('$hw/events/node/edge-nogpio/membership/get')).devices.find((d: any) => d.name === name)?.state;
     await eventually(async () => (await state('panel-1')) === 'offline' && (await state('scale-1')) === 'offline', 10_000, 'offline');
     await app.publish('$hw/events/device/default/app-1/twin/update', { event_id: 'ok', twin: { button: { actual: { value: 'true' } } } });
     expect(await app.next('$hw/events/device/default/app-1/twin/update/result', (b) => b.event_id === 'ok')).toMatchObject({ twin: { button: { actual: { value: 'true' } } } });

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, makeCluster, type Cluster, type Edge } from './cluster.js';
+import { eventually, makeCluster, statusTwin, type Cluster, type Edge } from './cluster.js';
 import { mqttApp } from '../peers/mqtt.js';
 import { modbusClient, pymodbusSlave, type ModbusClient } from '../peers/serial.js';
 import { freePort } from '../peers/proxy.js';
@@ -41,7 +41,7 @@ describe('a Modbus device end to end: cloud manifest → driver → twin → clo
   let port: number;
   let slave: Awaited<ReturnType<typeof pymodbusSlave>>;
   const status = async (): Promise<any> => (await c.api.call('GET', `${API}/devices/plc-1`)).body.status ?? {};
-  const reported = async (prop: string): Promise<string | undefined> => (await status()).twins?.find((t: any) => t.propertyName === prop)?.reported?.value;
+  const reported = async (prop: string): Promise<string | undefined> => (await statusTwin(c, 'plc-1', prop))?.reported?.value;
   const client = async <T>(fn: (m: ModbusClient) => Promise<T>): Promise<T> => {
     const m = await modbusClient(port);
     try {
@@ -108,10 +108,7 @@ describe('a Modbus device end to end: cloud manifest → driver → twin → clo
     await client((m) => m.writeRegister(35, 4343));
     const app = await mqttApp(edge.mqttPort);
     try {
-      await eventually(async () => {
-        await app.publish('$hw/events/device/default/plc-1/twin/get', { event_id: 'g' });
-        return (await app.next('$hw/events/device/default/plc-1/twin/get/result', (b) => b.twin?.counter?.actual?.value === '4343', 1000).catch(() => false)) !== false;
-      }, 10_000, 'counter 4343 at the edge');
+      await eventually(async () => (await app.request('$hw/events/device/default/plc-1/twin/get')).twin?.counter?.actual?.value === '4343', 10_000, 'counter 4343 at the edge');
     } finally {
       await app.close();
     }

@@ -11,11 +11,7 @@ describe('a standalone edge (edgeHub disabled): devices from a manifest folder',
   let app: App;
   let dir: string;
   const write = (file: string, ...objects: unknown[]): void => writeFileSync(join(dir, file), objects.map((o) => stringify(o)).join('---\n'));
-  const members = async (): Promise<string[]> => {
-    const id = `m-${Math.random()}`;
-    await app.publish('$hw/events/node/edge-sa/membership/get', { event_id: id });
-    return (await app.next('$hw/events/node/edge-sa/membership/get/result', (b) => b.event_id === id)).devices.map((d: any) => d.id);
-  };
+  const members = async (): Promise<string[]> => (await app.request('$hw/events/node/edge-sa/membership/get')).devices.map((d: any) => d.id);
 
   beforeAll(async () => {
     c = await makeCluster();
@@ -71,9 +67,7 @@ describe('a standalone edge (edgeHub disabled): devices from a manifest folder',
     await edge.restart();
     await app.close();
     app = await eventually(() => mqttApp(edge.mqttPort), 10_000, 'broker');
-    const id = `g-${Math.random()}`;
-    await app.publish('$hw/events/device/default/thermo-a/twin/get', { event_id: id });
-    const t = (await app.next('$hw/events/device/default/thermo-a/twin/get/result', (b) => b.event_id === id)).twin;
+    const t = (await app.request('$hw/events/device/default/thermo-a/twin/get')).twin;
     expect(t.temperature.actual.value).toBe('19.5');
     expect(t.setpoint.expected.value).toBe('22');
   });

@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, makeCluster, thermostat, thermostatModel, type Cluster, type Edge } from './cluster.js';
+import { eventually, makeCluster, statusTwin, thermostat, thermostatModel, type Cluster, type Edge } from './cluster.js';
 import { mqttApp, type App } from '../peers/mqtt.js';
 
 const API = '/apis/devices.kubeedge.io/v1beta1/namespaces/default';
 const ID = 'default/thermo-o';
 
-const twinOf = async (c: Cluster, prop: string): Promise<any> => (await c.api.call('GET', `${API}/devices/thermo-o`)).body?.status?.twins?.find((t: any) => t.propertyName === prop);
+const twinOf = (c: Cluster, prop: string): Promise<any> => statusTwin(c, 'thermo-o', prop);
 
 describe('twins through outages and SIGKILLs', () => {
   let c: Cluster;
@@ -16,11 +16,7 @@ describe('twins through outages and SIGKILLs', () => {
     apps.push(a);
     return a;
   };
-  const get = async (a: App): Promise<any> => {
-    const eventId = `g-${Math.random()}`;
-    await a.publish(`$hw/events/device/${ID}/twin/get`, { event_id: eventId });
-    return (await a.next(`$hw/events/device/${ID}/twin/get/result`, (b) => b.event_id === eventId)).twin;
-  };
+  const get = async (a: App): Promise<any> => (await a.request(`$hw/events/device/${ID}/twin/get`)).twin;
 
   beforeAll(async () => {
     c = await makeCluster();

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { eventually, makeCluster, thermostat, thermostatModel, type Cluster, type Edge } from './cluster.js';
+import { eventually, makeCluster, statusTwin, thermostat, thermostatModel, type Cluster, type Edge } from './cluster.js';
 import { mqttApp, startMosquitto, type App } from '../peers/mqtt.js';
 import { ROOT } from '../peers/proc.js';
 import { openRawEdge } from '../peers/rawedge.js';
@@ -21,16 +21,9 @@ const keadmApply = (c: Cluster, objects: unknown[]): string => {
   return r.stdout;
 };
 
-const twinOf = async (c: Cluster, name: string, prop: string): Promise<any> => {
-  const r = await c.api.call('GET', `${API}/devices/${name}`);
-  return r.body?.status?.twins?.find((t: any) => t.propertyName === prop);
-};
+const twinOf = statusTwin;
 
-const get = async (app: App, id: string): Promise<any> => {
-  const eventId = `get-${Math.random()}`;
-  await app.publish(`$hw/events/device/${id}/twin/get`, { event_id: eventId });
-  return app.next(`$hw/events/device/${id}/twin/get/result`, (b) => b.event_id === eventId);
-};
+const get = (app: App, id: string): Promise<any> => app.request(`$hw/events/device/${id}/twin/get`);
 
 describe('twins end to end, through the embedded broker (mqtt.js as the app)', () => {
   let c: Cluster;
@@ -51,8 +44,7 @@ describe('twins end to end, through the embedded broker (mqtt.js as the app)', (
     expect(keadmApply(c, [thermostatModel, thermostat('thermo-1', 'edge-tw', '21')])).toMatch(/devicemodel.devices.kubeedge.io\/thermostat created\ndevice.devices.kubeedge.io\/thermo-1 created/);
     const updated = await app.next('$hw/events/node/edge-tw/membership/updated', (b) => b.added_devices?.some((d: any) => d.id === 'default/thermo-1'));
     expect(updated.removed_devices).toEqual([]);
-    await app.publish('$hw/events/node/edge-tw/membership/get', { event_id: 'm1' });
-    const members = await app.next('$hw/events/node/edge-tw/membership/get/result', (b) => b.event_id === 'm1');
+    const members = await app.request('$hw/events/node/edge-tw/membership/get');
     expect(members.devices.map((d: any) => d.id)).toEqual(['default/thermo-1']);
 
     // the desired value applied with the device is expected at the edge, and differs from actual

@@ -13,6 +13,8 @@ export interface App {
   /** the first message on `topic` (received from now on, or already) that satisfies `pred` */
   next(topic: string, pred?: (body: any) => boolean, timeoutMs?: number): Promise<any>;
   publish(topic: string, body: unknown): Promise<void>;
+  /** publishes `body` with a fresh event_id on `topic` and resolves with the answer on `<topic>/result` */
+  request(topic: string, body?: Record<string, unknown>, timeoutMs?: number): Promise<any>;
   close(): Promise<void>;
 }
 
@@ -20,6 +22,7 @@ export async function mqttApp(port: number, subscribe: string[] = ['$hw/events/#
   const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, protocolVersion: 4 });
   const received: App['received'] = [];
   const waiters = new Set<() => void>();
+  let requests = 0;
   client.on('message', (topic, payload) => {
     let body: unknown = payload.toString();
     try {
@@ -31,14 +34,13 @@ export async function mqttApp(port: number, subscribe: string[] = ['$hw/events/#
     for (const w of waiters) w();
   });
   await client.subscribeAsync(subscribe, { qos: 1 });
-  return {
+  const app: App = {
     client,
     received,
     next(topic, pred = () => true, timeoutMs = 15_000) {
-      const from = 0;
       return new Promise((resolve, reject) => {
         const check = (): boolean => {
-          const hit = received.slice(from).find((m) => m.topic === topic && pred(m.body));
+          const hit = received.find((m) => m.topic === topic && pred(m.body));
           if (hit) resolve(hit.body);
           return hit !== undefined;
         };
@@ -59,8 +61,14 @@ export async function mqttApp(port: number, subscribe: string[] = ['$hw/events/#
     async publish(topic, body) {
       await client.publishAsync(topic, typeof body === 'string' ? body : JSON.stringify(body), { qos: 1 });
     },
+    async request(topic, body = {}, timeoutMs) {
+      const eventId = `req-${++requests}`;
+      await app.publish(topic, { event_id: eventId, ...body });
+      return app.next(`${topic}/result`, (b) => b?.event_id === eventId, timeoutMs);
+    },
     close: () => client.endAsync(),
   };
+  return app;
 }
 
 /** A plain mosquitto on a free loopback port (no TLS: it is the edge's local broker). */
