@@ -11,7 +11,7 @@ import { edgeCoreSchema, type EdgeCoreConfig } from './config.js';
 import { createEdgeHub } from './edgehub/index.js';
 import { certificateSource, ensureEdgeCertificate } from './edgehub/join.js';
 import { cloudcoreRunningHere } from './environment.js';
-import { createMetaManager, type OutboxRoute } from './metamanager/index.js';
+import { createMetaManager } from './metamanager/index.js';
 import { createEventBus } from './eventbus/index.js';
 import { createDeviceTwin } from './devicetwin/index.js';
 import { openManifestFolder } from './devicetwin/manifests.js';
@@ -49,16 +49,15 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
     certificates: certificateSource(hub, nodeName),
   });
   const metaManager = createMetaManager({ config: m.metaManager, dataSource: config.database.dataSource });
-  const outbox = (route: OutboxRoute, content: unknown): Promise<void> => metaManager.enqueue(route, content);
-  const eventBus = createEventBus({ config: m.eventBus, outbox });
+  const eventBus = createEventBus({ config: m.eventBus, outbox: metaManager.enqueue });
   if (m.deviceTwin.enable && !m.metaManager.enable && hub.enable) throw new Error('modules.deviceTwin needs modules.metaManager (the devices the cloud sends); enable it or disable deviceTwin');
   // standalone, devices come from the manifest folder; else from the cloud through MetaManager
-  const manifests = hub.enable ? undefined : openManifestFolder(m.deviceTwin.manifestDir, log.child('manifests'));
+  const manifests = hub.enable || !m.deviceTwin.enable ? undefined : openManifestFolder(m.deviceTwin.manifestDir, log.child('manifests'));
   const deviceTwin = createDeviceTwin({
     nodeName,
     dataSource: config.database.dataSource,
     source: manifests ?? metaManager.deviceSource(),
-    outbox: hub.enable ? outbox : undefined,
+    outbox: hub.enable ? metaManager.enqueue : undefined,
   });
   const deviceManager = createDeviceManager({ twin: deviceTwin, drivers: [modbusDriver(), serialDriver(), gpioDriver()] });
   if (m.serviceBus.enable) log.warn('modules.serviceBus is enabled, but this build has no ServiceBus yet; ignoring it');

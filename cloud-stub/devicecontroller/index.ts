@@ -11,7 +11,7 @@
 import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import { Operation, ackOf, parseResource, type Message } from '../../runtime/core/message.js';
 import { errorText } from '../../runtime/core/errors.js';
-import type { ObjectStore } from '../store/objects.js';
+import { outboxSequence, type ObjectStore } from '../store/objects.js';
 import { ControllerGroup, splitNodeResource } from '../routes.js';
 import { deviceNodeName } from './selection.js';
 import { isObj } from '../../runtime/core/guards.js';
@@ -52,8 +52,7 @@ export function createDeviceController(deps: { store: ObjectStore }): Module {
       ctx?.log.warn(`${node}: report for device ${key.namespace}/${key.name}, which belongs to ${deviceNodeName(dev) ?? 'no node'}; skipped`);
       return;
     }
-    const m = /^(.+)\/(\d+)$/.exec(msg.header.resourceversion ?? '');
-    const [storeId, seq] = m ? [m[1] as string, Number(m[2])] : ['', 0];
+    const { storeId, seq } = outboxSequence(msg.header.resourceversion) ?? { storeId: '', seq: 0 };
     const last = deps.store.deviceStatus(key.namespace, key.name);
     if (last && last.node === node && last.storeId === storeId && seq <= last.seq) return; // resent or late
     let status: Record<string, unknown>;

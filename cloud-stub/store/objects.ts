@@ -32,6 +32,12 @@ export interface ChangeEvent {
   object: KubeObject;
 }
 
+/** An edge outbox's message number, `<storeId>/<seq>` in its resourceversion; undefined for anything else. */
+export function outboxSequence(version: string | undefined): { storeId: string; seq: number } | undefined {
+  const m = /^(.+)\/(\d+)$/.exec(version ?? '');
+  return m ? { storeId: m[1] as string, seq: Number(m[2]) } : undefined;
+}
+
 export function resourceOf(kind: Kind, namespace: string, name: string): string {
   return `${namespace}/${kind}/${name}`;
 }
@@ -188,9 +194,9 @@ export class ObjectStore {
    * new, false when this node's store already delivered it (a resend after a crash or a lost ack).
    */
   async takeUpload(node: string, version: string): Promise<boolean> {
-    const m = /^(.+)\/(\d+)$/.exec(version);
-    if (!m) return true; // not from an outbox: nothing to deduplicate by
-    const [storeId, seq] = [m[1] as string, Number(m[2])];
+    const n = outboxSequence(version);
+    if (!n) return true; // not from an outbox: nothing to deduplicate by
+    const { storeId, seq } = n;
     const last = this.journal.get<{ storeId: string; seq: number }>(UPLOADS, node);
     if (last && last.storeId === storeId && seq <= last.seq) return false;
     this.journal.set(UPLOADS, node, { storeId, seq });

@@ -141,16 +141,18 @@ export function openManifestFolder(dir: string, log: Logger): ManifestFolder {
       watcher = undefined; // the folder is missing: the rescan finds it later
     }
   };
-  const timer = setInterval(() => {
-    if (!watcher) startWatching();
-    rescan();
-  }, RESCAN_MS);
-  timer.unref();
+  let timer: NodeJS.Timeout | undefined;
 
   return {
+    /** the folder as it is now; from here on it is watched, and changes go to the subscribers */
     replay() {
       const changes = scan();
       startWatching();
+      timer ??= setInterval(() => {
+        if (!watcher) startWatching();
+        rescan();
+      }, RESCAN_MS);
+      timer.unref();
       return changes;
     },
     subscribe: (l) => void listeners.push(l),
