@@ -10,7 +10,8 @@
 import { mkdirSync, existsSync, readFileSync, renameSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import initSqlJs, { type Database, type SqlValue } from 'sql.js/dist/sql-wasm-inline.js';
+import initSqlJs, { type Database, type SqlValue } from 'sql.js/dist/sql-wasm.js';
+import { sqlWasmBinary } from './sqlwasm.js';
 import { KubeEdgeError, errorText } from './errors.js';
 import type { Logger } from './log.js';
 
@@ -41,7 +42,7 @@ export interface DbOptions {
 let sqlPromise: ReturnType<typeof initSqlJs> | undefined;
 
 export async function openDb(opts: DbOptions): Promise<Db> {
-  const SQL = await (sqlPromise ??= initSqlJs());
+  const SQL = await (sqlPromise ??= initSqlJs({ wasmBinary: sqlWasmBinary() }));
   const { path, log } = opts;
   const persistent = path !== ':memory:';
   let db: Database | undefined;

@@ -1,5 +1,5 @@
-// sql.js ships no types for its inline-wasm build; this declares the part we use.
-declare module 'sql.js/dist/sql-wasm-inline.js' {
+// sql.js ships no types; this declares the part we use of its wasm build (sql-wasm.js, the wasm given as `wasmBinary`).
+declare module 'sql.js/dist/sql-wasm.js' {
   export type SqlValue = number | string | Uint8Array | null;
   export interface Statement {
     bind(params?: SqlValue[]): boolean;
@@ -20,5 +20,5 @@ declare module 'sql.js/dist/sql-wasm-inline.js' {
   export interface SqlJsStatic {
     Database: new (data?: ArrayLike<number> | Buffer | null) => Database;
   }
-  export default function initSqlJs(config?: Record<string, unknown>): Promise<SqlJsStatic>;
+  export default function initSqlJs(config?: { wasmBinary?: Uint8Array }): Promise<SqlJsStatic>;
 }
