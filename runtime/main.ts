@@ -5,7 +5,7 @@ import { runProgram } from './core/cli.js';
 import { loadConfig, readRequiredFile } from './core/configfile.js';
 import { createLogger } from './core/log.js';
 import { startModules } from './core/module.js';
-import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './core/names.js';
+import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../api/names.js';
 import { defaults } from './core/schema.js';
 import { edgeCoreSchema, type EdgeCoreConfig } from './config.js';
 import { createEdgeHub } from './edgehub/index.js';

@@ -1,7 +1,7 @@
 /** Checks an object posted to the resource API; problems become a 422 Invalid Status naming each field. */
 import type { Kind, KubeObject } from '../store/objects.js';
 import { ApiError } from './status.js';
-import { checkManifest, describeProblems } from '../../runtime/devices/manifest.js';
+import { checkManifest, describeProblems } from '../../api/manifest.js';
 
 /**
  * `modelProperties` looks up the property names of the model a device spec references (undefined

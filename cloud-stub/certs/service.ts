@@ -14,7 +14,7 @@ import type { TLSSocket } from 'node:tls';
 import forge from 'node-forge';
 import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import { errorText } from '../../runtime/core/errors.js';
-import { isDnsSubdomain } from '../../runtime/core/names.js';
+import { isDnsSubdomain } from '../../api/names.js';
 import { boundPort, closeServer, listen } from '../../runtime/core/net.js';
 import type { ObjectStore } from '../store/objects.js';
 import { signEdgeCert, type KeyPairPem } from './pki.js';

@@ -16,7 +16,7 @@ import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import type { Message } from '../../runtime/core/message.js';
 import { ACK_CONTENT, Operation, isResponse, newMessage } from '../../runtime/core/message.js';
 import { errorText } from '../../runtime/core/errors.js';
-import { isDnsSubdomain } from '../../runtime/core/names.js';
+import { isDnsSubdomain } from '../../api/names.js';
 import { boundPort, closeServer, listen } from '../../runtime/core/net.js';
 import type { Logger } from '../../runtime/core/log.js';
 import type { CloudHubConfig } from '../config.js';

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Journal } from '../../runtime/core/journal.js';
 
-import type { KubeObject, ObjectMeta } from '../../runtime/devices/types.js';
+import type { KubeObject, ObjectMeta } from '../../api/object.js';
 export type { KubeObject, ObjectMeta };
 
 /** kinds as they appear in route.resource (`default/device/thermo-1`) */

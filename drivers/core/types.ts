@@ -3,7 +3,7 @@
  * properties. Values cross this line as twin strings, already typed and scaled.
  */
 import type { Logger } from '../../runtime/core/log.js';
-import type { ConfigData, TwinType } from '../../runtime/devices/types.js';
+import type { ConfigData, TwinType } from '../../api/devices/types.js';
 
 export interface PropertyVisitor {
   /** the property (and twin) name */

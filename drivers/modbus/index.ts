@@ -7,7 +7,7 @@
  */
 import type { ModbusRTU as Client } from 'modbus-serial/ModbusRTU.js';
 import type { EventEmitter } from 'node:events';
-import type { ConfigData } from '../../runtime/devices/types.js';
+import type { ConfigData } from '../../api/devices/types.js';
 import { errorText } from '../../runtime/core/errors.js';
 import type { DeviceConnection, DeviceInfo, Driver, DriverHooks, PropertyVisitor, ReadResult } from '../core/types.js';
 import { num, str } from '../core/types.js';

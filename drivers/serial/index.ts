@@ -7,7 +7,7 @@
  * matches, or one longer than MAX_LINE without a delimiter, is counted and skipped. A property
  * with a `writeCommand` ("SET {value}\n") can be written.
  */
-import type { ConfigData, TwinType } from '../../runtime/devices/types.js';
+import type { ConfigData, TwinType } from '../../api/devices/types.js';
 import { errorText } from '../../runtime/core/errors.js';
 import type { DeviceConnection, DeviceInfo, Driver, DriverHooks, PropertyVisitor, ReadResult } from '../core/types.js';
 import { formatNumber, num, str } from '../core/types.js';

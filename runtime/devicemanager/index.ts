@@ -11,7 +11,7 @@ import type { Module, ModuleContext } from '../core/module.js';
 import type { Logger } from '../core/log.js';
 import { errorText } from '../core/errors.js';
 import { createBackoff } from '../core/backoff.js';
-import { twinTypeOf, type DeviceModelSpec, type DeviceSpec } from '../devices/types.js';
+import { twinTypeOf, type DeviceModelSpec, type DeviceSpec } from '../../api/devices/types.js';
 import type { DeviceTwin } from '../devicetwin/index.js';
 import { deltaOf } from '../devicetwin/twin.js';
 import type { DeviceConnection, DeviceInfo, Driver, PropertyVisitor } from '../../drivers/core/types.js';

@@ -9,7 +9,8 @@ import { randomUUID } from 'node:crypto';
 import type { Module, ModuleContext } from '../core/module.js';
 import { errorText } from '../core/errors.js';
 import { Group, Operation, newMessage, type Message } from '../core/message.js';
-import type { DeviceModelSpec, DeviceSpec, KubeObject } from '../devices/types.js';
+import type { DeviceModelSpec, DeviceSpec } from '../../api/devices/types.js';
+import type { KubeObject } from '../../api/object.js';
 import { BusOperation, DEVICETWIN, EVENTBUS, MAX_PAYLOAD_BYTES } from '../eventbus/index.js';
 import type { OutboxRoute } from '../metamanager/index.js';
 import {

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { Logger } from '../core/log.js';
 import { errorText } from '../core/errors.js';
-import { checkManifest, describeProblems, manifestKind } from '../devices/manifest.js';
-import type { KubeObject } from '../devices/types.js';
+import { checkManifest, describeProblems, manifestKind } from '../../api/manifest.js';
+import type { KubeObject } from '../../api/object.js';
 import type { DeviceSource, ObjectChange } from './index.js';
 
 interface Entry {

@@ -3,7 +3,7 @@
  * (desired) and an actual (reported) value with timestamps and {cloud, edge} versions, and the
  * rules that change them. Pure: no I/O, so every rule is testable on its own.
  */
-import { fitsTwinType, twinTypeOf, type DeviceModelSpec, type DeviceSpec, type TwinType } from '../devices/types.js';
+import { fitsTwinType, twinTypeOf, type DeviceModelSpec, type DeviceSpec, type TwinType } from '../../api/devices/types.js';
 import { isObj } from '../core/guards.js';
 
 export interface TwinValue {

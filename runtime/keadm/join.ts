@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { stringify } from 'yaml';
 import { checkNotExpired, parseToken, TokenError } from '../core/token.js';
-import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../core/names.js';
+import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../../api/names.js';
 import { fetchCa, requestCertificate } from '../edgehub/certificates.js';
 import { flags, UsageError } from './flags.js';
 import { FileSet } from './files.js';

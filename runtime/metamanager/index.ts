@@ -8,7 +8,7 @@ import { openDb, type Db } from '../core/db.js';
 import { errorText } from '../core/errors.js';
 import { ACK_CONTENT, Group, Operation, ackOf, newMessage, parseResource, responseTo, type Message, type MessageRoute } from '../core/message.js';
 import type { MetaManagerConfig } from '../config.js';
-import type { KubeObject } from '../devices/types.js';
+import type { KubeObject } from '../../api/object.js';
 import { EDGEHUB, HubEvent } from '../edgehub/index.js';
 import { META_SCHEMA, MetaStore, type ApplyResult } from './store.js';
 import { createMetaServer, type MetaServer } from './metaserver.js';

@@ -7,7 +7,7 @@ import { SerialPort } from 'serialport';
 import { createLogger } from '../../../runtime/core/log.js';
 import { modbusDriver } from '../../../drivers/modbus/index.js';
 import type { DeviceConnection, PropertyVisitor } from '../../../drivers/core/types.js';
-import type { TwinType } from '../../../runtime/devices/types.js';
+import type { TwinType } from '../../../api/devices/types.js';
 import { freePort } from '../../peers/proxy.js';
 import { modbusClient, ptyPair, pymodbusSlave, type PtyPair } from '../../peers/serial.js';
 import { eventually } from '../../e2e/cluster.js';

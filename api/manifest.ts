@@ -3,10 +3,11 @@
  * Shared by the cloud's resource API and the standalone edge's manifest folder, so a manifest is
  * judged the same way wherever it is applied. Each problem names its field path.
  */
-import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../core/names.js';
-import { checkDeviceModelSpec, checkDeviceSpec, type Problem } from './spec.js';
-import type { KubeObject } from './types.js';
-import { isObj } from '../core/guards.js';
+import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './names.js';
+import { checkDeviceModelSpec, checkDeviceSpec } from './devices/spec.js';
+import type { Problem } from './check.js';
+import type { KubeObject } from './object.js';
+import { isObj } from '../runtime/core/guards.js';
 
 export type ManifestKind = 'node' | 'device' | 'devicemodel';
 

@@ -1,22 +1,4 @@
-/** Kubernetes-style objects, and typed views of the Device and DeviceModel specs (as KubeEdge's v1beta1 CRDs). */
-export interface ObjectMeta {
-  name: string;
-  namespace?: string;
-  uid?: string;
-  resourceVersion?: string;
-  creationTimestamp?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
-
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: ObjectMeta;
-  spec?: Record<string, unknown>;
-  status?: Record<string, unknown>;
-}
-
+/** Typed views of the Device and DeviceModel specs (as KubeEdge's v1beta1 CRDs), and the twin types they give. */
 export type ConfigData = Record<string, unknown>;
 
 export interface DeviceProperty {
