@@ -1,33 +1,30 @@
 /**
- * Checks a Device, DeviceModel or Node manifest as a whole (apiVersion, kind, metadata, spec).
+ * Checks a manifest as a whole (apiVersion, kind, metadata, spec): Devices, DeviceModels, Nodes,
+ * Pods, ConfigMaps and Secrets.
  * Shared by the cloud's resource API and the standalone edge's manifest folder, so a manifest is
  * judged the same way wherever it is applied. Each problem names its field path.
  */
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './names.js';
 import { checkDeviceModelSpec, checkDeviceSpec } from './devices/spec.js';
+import { checkConfigData, checkPodSpec, normalizeSecret } from './pods/spec.js';
 import type { Problem } from './check.js';
 import type { KubeObject } from './object.js';
 import { isObj } from '../runtime/core/guards.js';
 
-export type ManifestKind = 'node' | 'device' | 'devicemodel';
+import { RESOURCES, apiVersionOf, resourceType, type ResourceKind } from './resources.js';
+
+export type ManifestKind = ResourceKind;
 
 export const DEVICE_API_VERSION = 'devices.kubeedge.io/v1beta1';
 
-const expected: Record<ManifestKind, { apiVersion: string; kind: string }> = {
-  node: { apiVersion: 'v1', kind: 'Node' },
-  device: { apiVersion: DEVICE_API_VERSION, kind: 'Device' },
-  devicemodel: { apiVersion: DEVICE_API_VERSION, kind: 'DeviceModel' },
-};
-
 /** `Device` → `device`, for the kinds this runtime knows */
 export function manifestKind(kind: unknown): ManifestKind | undefined {
-  return (Object.keys(expected) as ManifestKind[]).find((k) => expected[k].kind === kind);
+  return RESOURCES.find((r) => r.kindName === kind)?.kind;
 }
 
 export function kindName(kind: ManifestKind): string {
-  return expected[kind].kind;
+  return resourceType(kind).kindName;
 }
-
 
 export interface ManifestCheck {
   /** the namespace the object goes to; a different `metadata.namespace` is a problem */
@@ -41,9 +38,9 @@ export interface ManifestCheck {
 export function checkManifest(kind: ManifestKind, body: unknown, opts: ManifestCheck = {}): { object?: KubeObject; problems: Problem[] } {
   if (!isObj(body)) return { problems: [{ field: '', message: 'must be an object' }] };
   const problems: Problem[] = [];
-  const want = expected[kind];
-  if (body.apiVersion !== want.apiVersion) problems.push({ field: 'apiVersion', message: `must be ${want.apiVersion}` });
-  if (body.kind !== want.kind) problems.push({ field: 'kind', message: `must be ${want.kind}` });
+  const want = resourceType(kind);
+  if (body.apiVersion !== apiVersionOf(want)) problems.push({ field: 'apiVersion', message: `must be ${apiVersionOf(want)}` });
+  if (body.kind !== want.kindName) problems.push({ field: 'kind', message: `must be ${want.kindName}` });
   const meta = body.metadata;
   if (!isObj(meta)) {
     problems.push({ field: 'metadata', message: 'is required' });
@@ -55,11 +52,15 @@ export function checkManifest(kind: ManifestKind, body: unknown, opts: ManifestC
       problems.push({ field: 'metadata.namespace', message: `does not match the namespace in the URL (${opts.namespace})` });
     }
   }
-  if (kind !== 'node') {
+  if (kind === 'configmap' || kind === 'secret') {
+    problems.push(...checkConfigData(kind, body));
+  } else if (kind !== 'node') {
     if (!isObj(body.spec)) problems.push({ field: 'spec', message: 'is required and must be an object' });
+    else if (kind === 'pod') problems.push(...checkPodSpec(body.spec));
     else problems.push(...(kind === 'device' ? checkDeviceSpec(body.spec, opts.modelProperties?.(body.spec)) : checkDeviceModelSpec(body.spec)));
   }
-  return problems.length ? { problems } : { object: body as unknown as KubeObject, problems };
+  if (problems.length) return { problems };
+  return { object: (kind === 'secret' ? normalizeSecret(body) : body) as unknown as KubeObject, problems };
 }
 
 export function describeProblems(kind: ManifestKind, body: unknown, problems: readonly Problem[]): string {

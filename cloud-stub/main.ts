@@ -21,8 +21,9 @@ import { openJournal } from '../runtime/core/journal.js';
 import { ObjectStore } from './store/objects.js';
 import { createSyncController } from './synccontroller/index.js';
 import { createDeviceController } from './devicecontroller/index.js';
+import { createScheduler } from './scheduler/index.js';
 
-const usage = `cloudcore: the cloud side of KubeEdge (CloudHub, EdgeController, DeviceController, SyncController, resource API).
+const usage = `cloudcore: the cloud side of KubeEdge (CloudHub, EdgeController and its pod binder, DeviceController, SyncController, resource API).
 
 Usage: cloudcore [--config FILE] | --minconfig | --defaultconfig | --version | --help
   --config FILE     config file (default /etc/kubeedge/config/cloudcore.yaml)
@@ -91,11 +92,13 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
   });
   const edgeController = createEdgeController({ store });
   const syncController = createSyncController({ store, online: () => cloudHub.sessions().keys() });
-  const apiServer = createApiServer({ config: m.apiServer, tls: () => hubTls, token: () => token, store, liveStatus: (n) => edgeController.liveStatus(n) });
+  const apiServer = createApiServer({ config: m.apiServer, tls: () => hubTls, token: () => token, store, liveStatus: (n) => edgeController.liveStatus(n), edges: cloudHub });
 
   const stopModules = await startModules(
     [
       { module: edgeController, enabled: m.edgeController.enable },
+      // binding pods to nodes goes with EdgeController, which sends nodes their pods
+      { module: createScheduler({ store, liveStatus: (n) => edgeController.liveStatus(n) }), enabled: m.edgeController.enable },
       { module: syncController, enabled: m.syncController.enable },
       { module: createDeviceController({ store }), enabled: m.deviceController.enable },
       { module: cloudHub, enabled: hub.enable && hub.websocket.enable },

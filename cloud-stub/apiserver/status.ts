@@ -1,5 +1,18 @@
 /** Kubernetes `Status` objects for API errors. */
-export type StatusReason = 'BadRequest' | 'Unauthorized' | 'Forbidden' | 'NotFound' | 'MethodNotAllowed' | 'AlreadyExists' | 'Conflict' | 'Invalid' | 'RequestEntityTooLarge' | 'InternalError';
+export type StatusReason =
+  | 'BadRequest'
+  | 'Unauthorized'
+  | 'Forbidden'
+  | 'NotFound'
+  | 'MethodNotAllowed'
+  | 'AlreadyExists'
+  | 'Conflict'
+  | 'Invalid'
+  | 'RequestEntityTooLarge'
+  | 'TooManyRequests'
+  | 'InternalError'
+  | 'ServiceUnavailable'
+  | 'Timeout';
 
 export interface Status {
   kind: 'Status';
@@ -22,7 +35,10 @@ const codes: Record<StatusReason, number> = {
   Conflict: 409,
   Invalid: 422,
   RequestEntityTooLarge: 413,
+  TooManyRequests: 429,
   InternalError: 500,
+  ServiceUnavailable: 503,
+  Timeout: 504,
 };
 
 export class ApiError extends Error {

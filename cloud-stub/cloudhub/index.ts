@@ -13,8 +13,10 @@ import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Module, ModuleContext } from '../../runtime/core/module.js';
-import type { Message } from '../../runtime/core/message.js';
+import type { Message, ReplyPart } from '../../runtime/core/message.js';
 import { ACK_CONTENT, Operation, isResponse, newMessage } from '../../runtime/core/message.js';
+import { isObj } from '../../runtime/core/guards.js';
+import type { EdgeCall, EdgeCalls } from '../apiserver/logs.js';
 import { errorText } from '../../runtime/core/errors.js';
 import { isDnsSubdomain } from '../../api/names.js';
 import { boundPort, closeServer, listen } from '../../runtime/core/net.js';
@@ -36,10 +38,16 @@ export interface CloudHubDeps {
   store: ObjectStore;
 }
 
-export interface CloudHub extends Module {
+export interface CloudHub extends Module, EdgeCalls {
   /** the bound port (useful when the config asks for port 0) */
   port(): number;
   sessions(): ReadonlyMap<string, NodeSession>;
+}
+
+/** requests to edges waiting for (more) answers, by the request's msg_id */
+interface OpenCall {
+  node: string;
+  onReply(part: ReplyPart): void;
 }
 
 const EVENTS_PATH = /^\/([^/]+)\/([^/]+)\/events\/?$/;
@@ -53,6 +61,7 @@ const upstreamGroups: Record<string, string> = {
 
 export function createCloudHub(deps: CloudHubDeps): CloudHub {
   const sessions = new Map<string, NodeSession>();
+  const calls = new Map<string, OpenCall>();
   let server: Server | undefined;
   let wss: WebSocketServer | undefined;
   let ctx: ModuleContext | undefined;
@@ -114,6 +123,11 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
         if (sessions.get(s.node) !== s) return;
         sessions.delete(s.node);
         log?.info(`${s.node}: disconnected: ${reason}`);
+        for (const [id, call] of calls) {
+          if (call.node !== s.node) continue;
+          calls.delete(id);
+          call.onReply({ error: `the link to node ${s.node} was lost`, code: 503 });
+        }
         notify(HubEvent.disconnected, s.node);
       },
     });
@@ -125,6 +139,12 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
 
   const upstream = (session: NodeSession, msg: Message): void => {
     if (isResponse(msg)) {
+      const call = calls.get(msg.header.parent_msg_id as string);
+      if (call && call.node === session.node) {
+        const part: ReplyPart = isObj(msg.content) ? (msg.content as ReplyPart) : { error: 'the edge answered with something that is not a reply part', code: 502 };
+        if (part.end || part.error !== undefined) calls.delete(msg.header.parent_msg_id as string);
+        return call.onReply(part);
+      }
       if (msg.content === ACK_CONTENT) session.onAck(msg.header.parent_msg_id as string);
       else log?.warn(`${session.node}: edge could not take ${msg.route.resource}: ${JSON.stringify(msg.content).slice(0, 200)}`);
       return;
@@ -162,6 +182,23 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
     group: 'cloudhub',
     port: () => boundPort(server),
     sessions: () => sessions,
+    connected: (node) => sessions.has(node),
+    call(node, msg, onReply): EdgeCall {
+      const session = sessions.get(node);
+      if (!session) {
+        onReply({ error: `node ${node} is not connected`, code: 503 });
+        return { cancel: () => undefined };
+      }
+      const id = msg.header.msg_id;
+      calls.set(id, { node, onReply });
+      session.sendNow(msg);
+      return {
+        cancel() {
+          if (!calls.delete(id)) return;
+          sessions.get(node)?.sendNow(newMessage({ source: 'cloudhub', group: msg.route.group, operation: Operation.cancel, resource: msg.route.resource }, { id }));
+        },
+      };
+    },
     async start(c) {
       ctx = c;
       log = c.log;
@@ -180,6 +217,8 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
       log.info(`listening on wss://${address}:${this.port()}/<projectID>/<nodeName>/events`);
     },
     async stop() {
+      for (const call of calls.values()) call.onReply({ error: 'cloudcore is stopping', code: 503 });
+      calls.clear();
       for (const s of sessions.values()) s.close(1001, 'cloudcore stopping');
       sessions.clear();
       ctx?.bus.unregister('cloudhub');

@@ -13,7 +13,7 @@ import { Operation, ackOf, parseResource, type Message } from '../../runtime/cor
 import { errorText } from '../../runtime/core/errors.js';
 import { outboxSequence, type ObjectStore } from '../store/objects.js';
 import { ControllerGroup, splitNodeResource } from '../routes.js';
-import { deviceNodeName } from './selection.js';
+import { deviceNodeName } from '../synccontroller/selection.js';
 import { isObj } from '../../runtime/core/guards.js';
 
 interface ReportedTwin {
@@ -53,8 +53,6 @@ export function createDeviceController(deps: { store: ObjectStore }): Module {
       return;
     }
     const { storeId, seq } = outboxSequence(msg.header.resourceversion) ?? { storeId: '', seq: 0 };
-    const last = deps.store.deviceStatus(key.namespace, key.name);
-    if (last && last.node === node && last.storeId === storeId && seq <= last.seq) return; // resent or late
     let status: Record<string, unknown>;
     try {
       status = statusOfReport(msg.content);
@@ -63,8 +61,10 @@ export function createDeviceController(deps: { store: ObjectStore }): Module {
       ctx?.log.warn(`${node}: report for ${resource} refused: ${errorText(err)}`);
       return;
     }
-    await deps.store.setDeviceStatus(key.namespace, key.name, { status, node, storeId, seq });
-    ctx?.log.debug(`${node}: status of ${key.namespace}/${key.name} (${storeId}/${seq})`);
+    // a resent or late report is 'stale' and not written again
+    if ((await deps.store.reportStatus('device', key.namespace, key.name, { status, node, storeId, seq })) === 'applied') {
+      ctx?.log.debug(`${node}: status of ${key.namespace}/${key.name} (${storeId}/${seq})`);
+    }
   };
 
   const handle = (msg: Message): void => {

@@ -1,15 +1,16 @@
 /**
  * EdgeController: node lifecycle. Creates the Node object when an edge first connects, keeps its
  * Ready condition and lastHeartbeatTime from keepalives, marks it NotReady when the session ends,
- * and acknowledges the edge's uploads. Readiness is live state, served over the stored object and
+ * takes the pod and node status edges report, and acknowledges the edge's uploads. Readiness is live state, served over the stored object and
  * not written on every change: a restarted cloudcore knows no session, so every node starts
  * NotReady anyway, and a connect storm of thousands of edges must not mean thousands of writes.
  */
 import type { Module, ModuleContext } from '../../runtime/core/module.js';
-import { Operation, ackOf, type Message } from '../../runtime/core/message.js';
+import { Group, Operation, ackOf, parseResource, type Message } from '../../runtime/core/message.js';
 import { errorText } from '../../runtime/core/errors.js';
-import { CLUSTER_NAMESPACE, type KubeObject, type ObjectStore } from '../store/objects.js';
+import { CLUSTER_NAMESPACE, outboxSequence, type KubeObject, type ObjectStore } from '../store/objects.js';
 import { ControllerGroup, HubEvent, splitNodeResource } from '../routes.js';
+import { nodeStatusOfReport, podStatusOfReport } from './pods.js';
 
 export interface NodeLiveStatus {
   ready: boolean;
@@ -80,6 +81,44 @@ export function createEdgeController(deps: { store: ObjectStore }): EdgeControll
     }
   };
 
+  /**
+   * A pod's or the node's status from the edge's outbox: written once (a resend is 'stale'), then
+   * acknowledged; a malformed or foreign one is acknowledged and skipped, since it would be again.
+   */
+  const takeStatus = async (node: string, resource: string, msg: Message): Promise<void> => {
+    const key = parseResource(resource);
+    const { storeId, seq } = outboxSequence(msg.header.resourceversion) ?? { storeId: '', seq: 0 };
+    try {
+      if (key?.kind === 'podstatus') {
+        const pod = deps.store.get('pod', key.namespace, key.name);
+        if (!pod || pod.object.spec?.nodeName !== node) {
+          ctx?.log.debug(`${node}: status for pod ${key.namespace}/${key.name}, which is not bound to it (any more); skipped`);
+        } else {
+          await deps.store.reportStatus('pod', key.namespace, key.name, { status: podStatusOfReport(msg.content), node, storeId, seq });
+        }
+      } else if (key?.kind === 'nodestatus' && key.name === node) {
+        const report = nodeStatusOfReport(msg.content);
+        await deps.store.reportStatus('node', CLUSTER_NAMESPACE, node, { status: report.status, node, storeId, seq });
+        await mergeLabels(node, report.labels);
+      } else {
+        ctx?.log.warn(`${node}: no status of ${resource} is taken from this node; skipped`);
+      }
+    } catch (err) {
+      if ((err as { code?: string }).code === 'store_failed') throw err;
+      ctx?.log.warn(`${node}: status ${resource} refused: ${errorText(err)}`);
+    }
+  };
+
+  /** the labels an edge asks for (its nodeLabels) join the Node's, when they change */
+  const mergeLabels = async (node: string, labels: Record<string, string>): Promise<void> => {
+    const stored = deps.store.get('node', CLUSTER_NAMESPACE, node);
+    if (!stored) return;
+    const have = stored.object.metadata.labels ?? {};
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return;
+    await deps.store.put('node', CLUSTER_NAMESPACE, { ...stored.object, metadata: { ...stored.object.metadata, labels: { ...have, ...labels } } });
+    ctx?.log.info(`node ${node}: labels ${Object.keys(labels).join(', ')} set from its edge`);
+  };
+
   const handle = (msg: Message): void => {
     const target = splitNodeResource(msg.route.resource);
     if (!target) return;
@@ -100,10 +139,17 @@ export function createEdgeController(deps: { store: ObjectStore }): EdgeControll
       case Operation.sync:
         ctx?.bus.send('synccontroller', msg);
         return;
+      case Operation.update:
+        if (msg.route.group !== Group.resource) break;
+        takeStatus(node, target.resource, msg).then(
+          () => ctx?.bus.send('cloudhub', ackOf(msg, 'edgecontroller')),
+          (err: unknown) => ctx?.log.error(`${node}: cannot store ${target.resource}: ${errorText(err)}`),
+        );
+        return;
       default:
         if (msg.route.group === 'user') return void takeUpload(node, target.resource, msg);
-        ctx?.log.warn(`${node}: no handler for ${msg.route.group}/${msg.route.operation} ${target.resource}`);
     }
+    ctx?.log.warn(`${node}: no handler for ${msg.route.group}/${msg.route.operation} ${target.resource}`);
   };
 
   return {

@@ -11,9 +11,13 @@ import type { Journal } from '../../runtime/core/journal.js';
 import type { KubeObject, ObjectMeta } from '../../api/object.js';
 export type { KubeObject, ObjectMeta };
 
+import { RESOURCES, type ResourceKind } from '../../api/resources.js';
+
 /** kinds as they appear in route.resource (`default/device/thermo-1`) */
-export type Kind = 'node' | 'device' | 'devicemodel';
-const KINDS: readonly Kind[] = ['node', 'device', 'devicemodel'];
+export type Kind = ResourceKind;
+const KINDS: readonly Kind[] = RESOURCES.map((r) => r.kind);
+/** kinds whose status an edge reports, kept apart from the object (see StatusRecord) */
+export type StatusKind = 'device' | 'pod' | 'node';
 
 export const CLUSTER_NAMESPACE = 'null';
 
@@ -32,6 +36,13 @@ export interface ChangeEvent {
   object: KubeObject;
 }
 
+/** a status written: the object itself is unchanged */
+export interface StatusEvent {
+  kind: StatusKind;
+  namespace: string;
+  name: string;
+}
+
 /** An edge outbox's message number, `<storeId>/<seq>` in its resourceversion; undefined for anything else. */
 export function outboxSequence(version: string | undefined): { storeId: string; seq: number } | undefined {
   const m = /^(.+)\/(\d+)$/.exec(version ?? '');
@@ -48,26 +59,42 @@ const COUNTERS = 'counters';
 const NODE_KEYS = 'nodekeys';
 const NODE_STORES = 'nodestores';
 const UPLOADS = 'uploads';
-const DEVICE_STATUS = 'devicestatus';
+const STATUS_TABLE: Record<StatusKind, string> = { device: 'devicestatus', pod: 'podstatus', node: 'nodestatus' };
 
-/** A device's status as its edge last reported it, and which report that was (`<storeId>/<seq>`). */
-export interface DeviceStatusRecord {
+/**
+ * An object's status as its edge last reported it, and which report that was (`<storeId>/<seq>` of
+ * the edge's outbox; `cloud`/0 for what the cloud itself wrote, such as an unschedulable pod).
+ */
+export interface StatusRecord {
   status: Record<string, unknown>;
   node: string;
   storeId: string;
   seq: number;
 }
 
+/** a node acknowledged a version of an object (or its deletion) */
+export interface AckEvent {
+  node: string;
+  resource: string;
+  rv: number;
+  deleted: boolean;
+}
+
 export class ObjectStore {
-  readonly events = new EventEmitter<{ change: [ChangeEvent] }>();
+  readonly events = new EventEmitter<{ change: [ChangeEvent]; status: [StatusEvent]; acked: [AckEvent] }>();
   private readonly byKind = new Map<Kind, Map<string, StoredObject>>(KINDS.map((k) => [k, new Map()]));
   private readonly acked = new Map<string, Map<string, number>>();
+  /** `<kind>\n<node>` → `<namespace>/<name>` of the objects whose spec.nodeName names that node */
+  private readonly byNode = new Map<string, Set<string>>();
   private rv: number;
 
   constructor(private readonly journal: Journal) {
     this.events.setMaxListeners(50);
     this.rv = journal.get<number>(COUNTERS, 'rv') ?? 0;
-    for (const [, o] of journal.entries<StoredObject>(OBJECTS)) this.byKind.get(o.kind)?.set(`${o.namespace}/${o.name}`, o);
+    for (const [, o] of journal.entries<StoredObject>(OBJECTS)) {
+      this.byKind.get(o.kind)?.set(`${o.namespace}/${o.name}`, o);
+      this.index(o, true);
+    }
     for (const [key, rv] of journal.entries<number>(SYNC)) {
       const [node, resource] = key.split('\n') as [string, string];
       this.ackedMap(node).set(resource, rv);
@@ -78,6 +105,29 @@ export class ObjectStore {
     let m = this.acked.get(node);
     if (!m) this.acked.set(node, (m = new Map()));
     return m;
+  }
+
+  private index(o: StoredObject, add: boolean): void {
+    const node = o.object.spec?.nodeName;
+    if (typeof node !== 'string' || node === '') return;
+    const key = `${o.kind}\n${node}`;
+    let set = this.byNode.get(key);
+    if (add) {
+      if (!set) this.byNode.set(key, (set = new Set()));
+      set.add(`${o.namespace}/${o.name}`);
+    } else if (set?.delete(`${o.namespace}/${o.name}`) && set.size === 0) {
+      this.byNode.delete(key);
+    }
+  }
+
+  /** objects of a kind whose spec.nodeName is `node` */
+  onNode(kind: Kind, node: string): StoredObject[] {
+    const out: StoredObject[] = [];
+    for (const k of this.byNode.get(`${kind}\n${node}`) ?? []) {
+      const o = this.byKind.get(kind)?.get(k);
+      if (o) out.push(o);
+    }
+    return out;
   }
 
   private nextRv(): number {
@@ -116,6 +166,8 @@ export class ObjectStore {
     };
     if (namespace !== CLUSTER_NAMESPACE) metadata.namespace = namespace;
     const stored: StoredObject = { kind, namespace, name, rv, object: { ...obj, metadata } };
+    if (prev) this.index(prev, false);
+    this.index(stored, true);
     this.byKind.get(kind)?.set(`${namespace}/${name}`, stored);
     this.journal.set(OBJECTS, resourceOf(kind, namespace, name), stored);
     if (opts.lazy) this.journal.persistLater();
@@ -127,25 +179,33 @@ export class ObjectStore {
   async delete(kind: Kind, namespace: string, name: string): Promise<StoredObject | undefined> {
     const prev = this.get(kind, namespace, name);
     if (!prev) return undefined;
+    this.index(prev, false);
     this.byKind.get(kind)?.delete(`${namespace}/${name}`);
     this.journal.delete(OBJECTS, resourceOf(kind, namespace, name));
-    if (kind === 'device') this.journal.delete(DEVICE_STATUS, `${namespace}/${name}`);
+    if (kind === 'device' || kind === 'pod' || kind === 'node') this.journal.delete(STATUS_TABLE[kind], `${namespace}/${name}`);
     const removed = { ...prev, rv: this.nextRv() };
     await this.journal.commit();
     this.events.emit('change', { type: 'deleted', kind, rv: removed.rv, object: removed.object });
     return removed;
   }
 
-  // --- device status: kept apart from the Device, so a report does not send the Device back to its edge ---
+  // --- status: kept apart from the object, so a report does not send the object back to its edge ---
 
-  deviceStatus(namespace: string, name: string): DeviceStatusRecord | undefined {
-    return this.journal.get<DeviceStatusRecord>(DEVICE_STATUS, `${namespace}/${name}`);
+  status(kind: StatusKind, namespace: string, name: string): StatusRecord | undefined {
+    return this.journal.get<StatusRecord>(STATUS_TABLE[kind], `${namespace}/${name}`);
   }
 
-  /** Resolves once on disk. */
-  async setDeviceStatus(namespace: string, name: string, record: DeviceStatusRecord): Promise<void> {
-    this.journal.set(DEVICE_STATUS, `${namespace}/${name}`, record);
+  /**
+   * Writes a status reported by `node`, unless a newer report of that edge's store is already
+   * written (a resend, or a late one): 'stale' then. Resolves once on disk.
+   */
+  async reportStatus(kind: StatusKind, namespace: string, name: string, record: StatusRecord): Promise<'applied' | 'stale'> {
+    const last = this.status(kind, namespace, name);
+    if (last && last.node === record.node && last.storeId === record.storeId && record.seq !== 0 && record.seq <= last.seq) return 'stale';
+    this.journal.set(STATUS_TABLE[kind], `${namespace}/${name}`, record);
     await this.journal.commit();
+    this.events.emit('status', { kind, namespace, name });
+    return 'applied';
   }
 
   // --- ObjectSync: what each node has acknowledged ---
@@ -172,6 +232,7 @@ export class ObjectStore {
       this.journal.set(SYNC, key, rv);
     }
     this.journal.persistLater();
+    this.events.emit('acked', { node, resource, rv, deleted });
   }
 
   /** Forgets what a node acknowledged, so it is sent everything again. */

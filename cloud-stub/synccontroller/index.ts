@@ -1,15 +1,15 @@
 /**
  * SyncController: keeps every connected edge's objects equal to what the cloud says it should
- * hold. On connect, and whenever an object changes, it compares the node's desired set with
+ * hold (selection.ts: its devices and their models, its pods and the ConfigMaps and Secrets they read). On connect, and whenever an object changes, it compares the node's desired set with
  * what the node has acknowledged (ObjectSync) and sends exactly the difference: inserts and
  * updates with their resourceversion, and deletes for what the node should no longer have.
  */
 import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import { Group, Operation, newMessage, type Message } from '../../runtime/core/message.js';
 import { errorText } from '../../runtime/core/errors.js';
-import { resourceOf, type ChangeEvent, type ObjectStore } from '../store/objects.js';
+import { resourceOf, type AckEvent, type ChangeEvent, type ObjectStore } from '../store/objects.js';
 import { ControllerGroup, HubEvent, nodeResource, splitNodeResource } from '../routes.js';
-import { objectsForNode } from '../devicecontroller/selection.js';
+import { nodesUsing, objectsForNode, wantedVersion } from './selection.js';
 
 export interface SyncController extends Module {
   /** sends a node what it lacks; returns how many messages were queued */
@@ -50,16 +50,27 @@ export function createSyncController(deps: { store: ObjectStore; online: () => I
     if (ev.kind === 'node' || online.size === 0) return;
     const namespace = ev.object.metadata.namespace ?? 'default';
     const resource = resourceOf(ev.kind, namespace, ev.object.metadata.name);
-    // the nodes concerned: those the object (or a device using the model) is assigned to,
-    // and those that hold it now
-    const nodes = new Set<string>();
-    const nodeOf = (o: { spec?: Record<string, unknown> }): void => {
-      if (typeof o.spec?.nodeName === 'string') nodes.add(o.spec.nodeName);
-    };
-    if (ev.kind === 'device') nodeOf(ev.object);
-    else for (const d of deps.store.list('device', namespace)) nodeOf(d.object);
+    // the nodes concerned: those that must hold the object now (a pod's node, the nodes whose
+    // devices use a model or whose pods read a ConfigMap), and those that hold it
+    const nodes = ev.type === 'deleted' ? new Set<string>() : nodesUsing(deps.store, ev.kind, ev.object);
     for (const node of online) if (deps.store.ackedFor(node).has(resource)) nodes.add(node);
     for (const node of nodes) if (online.has(node)) syncNode(node);
+  };
+
+  /**
+   * An object that changed while a node's copy was on its way is missed by onChange (the node had
+   * not acknowledged it yet): when the acknowledgement comes, a node that acknowledged something
+   * other than what it must hold now is synced again.
+   */
+  const onAcked = (ev: AckEvent): void => {
+    if (!online.has(ev.node)) return;
+    const want = wantedVersion(deps.store, ev.node, ev.resource);
+    if (ev.deleted ? want === undefined : want === ev.rv) return;
+    try {
+      syncNode(ev.node);
+    } catch (err) {
+      ctx?.log.error(`${ev.node}: sync after an acknowledgement failed: ${errorText(err)}`);
+    }
   };
 
   const handle = (msg: Message): void => {
@@ -102,9 +113,11 @@ export function createSyncController(deps: { store: ObjectStore; online: () => I
       for (const n of deps.online()) online.add(n);
       c.bus.register('synccontroller', ControllerGroup.sync, handle, { queueLimit: 100_000 });
       deps.store.events.on('change', listener);
+      deps.store.events.on('acked', onAcked);
     },
     async stop() {
       deps.store.events.off('change', listener);
+      deps.store.events.off('acked', onAcked);
       ctx?.bus.unregister('synccontroller');
     },
   } satisfies SyncController;

@@ -36,6 +36,10 @@ export const Group = {
   meta: 'meta',
   hub: 'hub',
   bus: 'bus',
+  /** cloud → edge requests for Edged (a pod's log) */
+  edged: 'edged',
+  /** cloud → edge HTTP requests for ServiceBus */
+  servicebus: 'servicebus',
 } as const;
 
 /** Operations used on the link (KubeEdge's `model.*Operation`). */
@@ -50,7 +54,21 @@ export const Operation = {
   error: 'error',
   /** edge → cloud on connect: `{storeId}` of the edge's database */
   sync: 'sync',
+  /** cloud → edge: stop answering the request whose msg_id is `content.id` (a log follow, an HTTP call) */
+  cancel: 'cancel',
 } as const;
+
+/**
+ * One part of an answer that may take several messages (a followed log, a large HTTP body): each is a
+ * `response` to the request, in order; the last has `end`. An `error` ends it too.
+ */
+export interface ReplyPart {
+  data?: string;
+  end?: boolean;
+  error?: string;
+  /** an HTTP status for the error */
+  code?: number;
+}
 
 export const ACK_CONTENT = 'OK';
 

@@ -1,0 +1,106 @@
+/**
+ * The binder: a pod without `spec.nodeName` is bound to a Ready node whose labels match its
+ * `nodeSelector` (every node matches an empty one), the one running the fewest pods. KubeEdge leaves
+ * this to kube-scheduler; a small binder is enough for edges. A pod no node can take stays Pending
+ * with `PodScheduled=False, reason Unschedulable` and a message saying why, and is tried again while
+ * it waits (nodes come and go without a store change).
+ */
+import type { Module, ModuleContext } from '../../runtime/core/module.js';
+import type { Timer } from '../../runtime/core/clock.js';
+import { errorText } from '../../runtime/core/errors.js';
+import type { ChangeEvent, ObjectStore, StoredObject } from '../store/objects.js';
+import type { NodeLiveStatus } from '../edgecontroller/index.js';
+import { pendingPodStatus } from '../edgecontroller/pods.js';
+
+export interface SchedulerDeps {
+  store: ObjectStore;
+  liveStatus: (node: string) => NodeLiveStatus | undefined;
+  retryMs?: number;
+}
+
+export function createScheduler(deps: SchedulerDeps): Module {
+  let ctx: ModuleContext | undefined;
+  let timer: Timer | undefined;
+  const pending = new Set<string>(); // namespace/name
+  const retryMs = deps.retryMs ?? 2000;
+
+  const unschedulable = async (pod: StoredObject, message: string): Promise<void> => {
+    const have = deps.store.status('pod', pod.namespace, pod.name)?.status as { conditions?: { message?: string }[] } | undefined;
+    if (have?.conditions?.[0]?.message === message) return;
+    const at = new Date(ctx?.clock.now() ?? Date.now()).toISOString();
+    const status = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: at }] };
+    await deps.store.reportStatus('pod', pod.namespace, pod.name, { status, node: '', storeId: 'cloud', seq: 0 });
+    ctx?.log.info(`pod ${pod.namespace}/${pod.name} is unschedulable: ${message}`);
+  };
+
+  const bind = async (key: string): Promise<void> => {
+    const [namespace, name] = key.split('/') as [string, string];
+    const pod = deps.store.get('pod', namespace, name);
+    if (!pod || (typeof pod.object.spec?.nodeName === 'string' && pod.object.spec.nodeName !== '')) return void pending.delete(key);
+    const selector = (pod.object.spec?.nodeSelector ?? {}) as Record<string, string>;
+    const nodes = deps.store.list('node');
+    let notReady = 0;
+    let mismatched = 0;
+    const fits = nodes.filter((n) => {
+      const labels = n.object.metadata.labels ?? {};
+      if (!Object.entries(selector).every(([k, v]) => labels[k] === v)) return void mismatched++;
+      if (!deps.liveStatus(n.name)?.ready) return void notReady++;
+      return true;
+    });
+    if (fits.length === 0) {
+      const why = [mismatched ? `${mismatched} node(s) didn't match Pod's node selector` : '', notReady ? `${notReady} node(s) were not ready` : ''].filter(Boolean).join(', ');
+      return unschedulable(pod, `0/${nodes.length} nodes are available${why ? `: ${why}` : ''}.`);
+    }
+    const load = (n: StoredObject): number => deps.store.onNode('pod', n.name).length;
+    const target = fits.reduce((a, b) => (load(b) < load(a) ? b : a));
+    pending.delete(key);
+    const bound = { ...pod.object, spec: { ...pod.object.spec, nodeName: target.name } };
+    await deps.store.put('pod', namespace, bound);
+    await deps.store.reportStatus('pod', namespace, name, { status: pendingPodStatus(bound), node: '', storeId: 'cloud', seq: 0 });
+    ctx?.log.info(`bound pod ${key} to node ${target.name}`);
+  };
+
+  const run = (): void => {
+    timer = undefined;
+    for (const key of [...pending]) bind(key).catch((err: unknown) => ctx?.log.error(`cannot bind pod ${key}: ${errorText(err)}`));
+    if (pending.size > 0 && ctx) timer = ctx.clock.setTimeout(run, retryMs);
+  };
+
+  const soon = (): void => {
+    if (timer === undefined && ctx) timer = ctx.clock.setTimeout(run, 0);
+  };
+
+  const onChange = (ev: ChangeEvent): void => {
+    if (ev.kind === 'node') return soon(); // labels changed: pods waiting may fit now
+    if (ev.kind !== 'pod') return;
+    const key = `${ev.object.metadata.namespace ?? 'default'}/${ev.object.metadata.name}`;
+    if (ev.type === 'deleted') return void pending.delete(key);
+    const node = ev.object.spec?.nodeName;
+    if (typeof node !== 'string' || node === '') {
+      pending.add(key);
+      return soon();
+    }
+    // moved to another node by a user: what the old node said of it is not the pod's status any more
+    const [namespace, name] = key.split('/') as [string, string];
+    const st = deps.store.status('pod', namespace, name);
+    if (st && st.node !== '' && st.node !== node) {
+      deps.store.reportStatus('pod', namespace, name, { status: pendingPodStatus(ev.object), node: '', storeId: 'cloud', seq: 0 }).catch((err: unknown) => ctx?.log.error(`cannot reset the status of ${key}: ${errorText(err)}`));
+    }
+  };
+
+  return {
+    name: 'scheduler',
+    group: 'scheduler',
+    async start(c) {
+      ctx = c;
+      for (const p of deps.store.list('pod')) if (typeof p.object.spec?.nodeName !== 'string' || p.object.spec.nodeName === '') pending.add(`${p.namespace}/${p.name}`);
+      deps.store.events.on('change', onChange);
+      if (pending.size > 0) timer = c.clock.setTimeout(run, retryMs);
+    },
+    async stop() {
+      deps.store.events.off('change', onChange);
+      ctx?.clock.clear(timer);
+      timer = undefined;
+    },
+  };
+}
