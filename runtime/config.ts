@@ -52,10 +52,30 @@ export const edgeCoreSchema = s.obj({
       metaServer: s.obj({ enable: s.bool(true), server: s.str('127.0.0.1:10550') }),
     }),
     serviceBus: s.obj({ enable: s.bool(false), server: s.str('127.0.0.1'), port: s.num(9060, { min: 0, max: 65535, integer: true }) }),
-    edged: s.obj({ enable: s.bool(true), hostnameOverride: s.str(hostname().toLowerCase()) }),
+    edged: s.obj({
+      enable: s.bool(true),
+      hostnameOverride: s.str(hostname().toLowerCase()),
+      /** labels this node asks for; the cloud adds them to its Node (and binds pods by them) */
+      nodeLabels: s.map(),
+      /** pods' state, volumes and (process runtime) logs; KubeEdge's default is kubelet's /var/lib/kubelet */
+      rootDirectory: s.str('/var/lib/kubeedge/edged'),
+      tailoredKubeletConfig: s.obj({
+        /** podman's Docker-compatible API (Debian's podman.socket); pods without runtimeClassName run there */
+        containerRuntimeEndpoint: s.str('unix:///run/podman/podman.sock'),
+        /** a container's log is rotated at this size, and this many files are kept (process runtime; podman: max-size) */
+        containerLogMaxSize: s.str('10Mi'),
+        containerLogMaxFiles: s.num(5, { min: 2, integer: true }),
+        crashLoopBackOff: s.obj({
+          maxContainerRestartPeriod: s.str('5m0s'),
+          /** the first back-off after a crash (kubelet's is a fixed 10s; ours can be set) */
+          initialContainerRestartPeriod: s.str('10s'),
+        }),
+      }),
+    }),
   }),
 });
 
 export type EdgeCoreConfig = Infer<typeof edgeCoreSchema>;
 export type EdgeHubConfig = EdgeCoreConfig['modules']['edgeHub'];
 export type MetaManagerConfig = EdgeCoreConfig['modules']['metaManager'];
+export type EdgedConfig = EdgeCoreConfig['modules']['edged'];

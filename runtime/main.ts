@@ -16,6 +16,7 @@ import { createEventBus } from './eventbus/index.js';
 import { createDeviceTwin } from './devicetwin/index.js';
 import { openManifestFolder } from './devicetwin/manifests.js';
 import { createDeviceManager } from './devicemanager/index.js';
+import { createEdged, type Edged } from './edged/index.js';
 import { modbusDriver } from '../drivers/modbus/index.js';
 import { serialDriver } from '../drivers/serial/index.js';
 import { gpioDriver } from '../drivers/gpio/index.js';
@@ -48,7 +49,8 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
     tls: () => ({ ca: readRequiredFile(hub.tlsCaFile, 'CA certificate'), cert: readRequiredFile(hub.tlsCertFile, 'edge certificate'), key: readRequiredFile(hub.tlsPrivateKeyFile, 'edge key') }),
     certificates: certificateSource(hub, nodeName),
   });
-  const metaManager = createMetaManager({ config: m.metaManager, dataSource: config.database.dataSource });
+  let edged: Edged | undefined;
+  const metaManager = createMetaManager({ config: m.metaManager, dataSource: config.database.dataSource, present: (kind, obj) => edged?.present(kind, obj) ?? obj });
   const eventBus = createEventBus({ config: m.eventBus, outbox: metaManager.enqueue });
   if (m.deviceTwin.enable && !m.metaManager.enable && hub.enable) throw new Error('modules.deviceTwin needs modules.metaManager (the devices the cloud sends); enable it or disable deviceTwin');
   // standalone, devices come from the manifest folder; else from the cloud through MetaManager
@@ -56,10 +58,12 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
   const deviceTwin = createDeviceTwin({
     nodeName,
     dataSource: config.database.dataSource,
-    source: manifests ?? metaManager.deviceSource(),
+    source: manifests ?? metaManager.source(['devicemodel', 'device']), // models first, so a device finds its model
     outbox: hub.enable ? metaManager.enqueue : undefined,
   });
   const deviceManager = createDeviceManager({ twin: deviceTwin, drivers: [modbusDriver(), serialDriver(), gpioDriver()] });
+  if (m.edged.enable && !m.metaManager.enable) throw new Error('modules.edged needs modules.metaManager (the pods the cloud sends); enable it or disable edged');
+  edged = createEdged({ nodeName, config: m.edged, source: metaManager.source(['configmap', 'secret', 'pod']), outbox: hub.enable ? metaManager.enqueue : undefined });
   if (m.serviceBus.enable) log.warn('modules.serviceBus is enabled, but this build has no ServiceBus yet; ignoring it');
   const bus = createBus(log.child('bus'));
   const stop = await startModules(
@@ -69,6 +73,7 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
       { module: deviceTwin, enabled: m.deviceTwin.enable },
       { module: eventBus, enabled: m.eventBus.enable },
       { module: deviceManager, enabled: m.deviceTwin.enable && m.deviceManager.enable },
+      { module: edged, enabled: m.edged.enable },
     ],
     { bus, log, clock: systemClock },
   );

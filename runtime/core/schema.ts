@@ -13,8 +13,9 @@ export interface StrField extends Base<string> { kind: 'string'; oneOf?: readonl
 export interface NumField extends Base<number> { kind: 'number'; min?: number; max?: number; integer?: boolean }
 export interface BoolField extends Base<boolean> { kind: 'boolean' }
 export interface StrListField extends Base<string[]> { kind: 'strings' }
+export interface StrMapField extends Base<Record<string, string>> { kind: 'stringmap' }
 export interface ObjField<F extends Fields> extends Base<undefined> { kind: 'object'; fields: F }
-export type Field = StrField | NumField | BoolField | StrListField | ObjField<Fields>;
+export type Field = StrField | NumField | BoolField | StrListField | StrMapField | ObjField<Fields>;
 export type Fields = { readonly [key: string]: Field };
 
 export type Infer<S> = S extends StrField
@@ -25,7 +26,9 @@ export type Infer<S> = S extends StrField
       ? boolean
       : S extends StrListField
         ? string[]
-        : S extends ObjField<infer F>
+        : S extends StrMapField
+          ? Record<string, string>
+          : S extends ObjField<infer F>
           ? { [K in keyof F]: Infer<F[K]> }
           : never;
 
@@ -34,6 +37,8 @@ export const s = {
   num: (def: number, opts: { min?: number; max?: number; integer?: boolean } = {}): NumField => ({ kind: 'number', def, ...opts }),
   bool: (def: boolean): BoolField => ({ kind: 'boolean', def }),
   strs: (def: string[]): StrListField => ({ kind: 'strings', def }),
+  /** a map of strings (labels) */
+  map: (def: Record<string, string> = {}): StrMapField => ({ kind: 'stringmap', def }),
   obj: <F extends Fields>(fields: F): ObjField<F> => ({ kind: 'object', fields }),
 };
 
@@ -42,7 +47,8 @@ const show = (v: unknown): string => (typeof v === 'string' ? JSON.stringify(v) 
 function check(field: Field, value: unknown, path: string, problems: string[]): unknown {
   if (value === undefined || value === null) {
     if (field.kind === 'object') return check(field, {}, path, problems);
-    return Array.isArray(field.def) ? [...field.def] : field.def;
+    if (Array.isArray(field.def)) return [...field.def];
+    return field.kind === 'stringmap' ? { ...field.def } : field.def;
   }
   switch (field.kind) {
     case 'string':
@@ -60,6 +66,11 @@ function check(field: Field, value: unknown, path: string, problems: string[]): 
       return value;
     case 'strings':
       if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) problems.push(`${path}: expected a list of strings, got ${show(value)}`);
+      return value;
+    case 'stringmap':
+      if (typeof value !== 'object' || Array.isArray(value) || Object.values(value as object).some((v) => typeof v !== 'string')) {
+        problems.push(`${path}: expected a map of strings, got ${show(value)}`);
+      }
       return value;
     case 'object': {
       if (typeof value !== 'object' || Array.isArray(value)) {

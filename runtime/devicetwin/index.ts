@@ -10,7 +10,7 @@ import type { Module, ModuleContext } from '../core/module.js';
 import { errorText } from '../core/errors.js';
 import { Group, Operation, newMessage, type Message } from '../core/message.js';
 import type { DeviceModelSpec, DeviceSpec } from '../../api/devices/types.js';
-import type { KubeObject } from '../../api/object.js';
+import type { ObjectChange, ObjectSource } from '../metamanager/source.js';
 import { BusOperation, DEVICETWIN, EVENTBUS, MAX_PAYLOAD_BYTES } from '../eventbus/index.js';
 import type { OutboxRoute } from '../metamanager/index.js';
 import {
@@ -32,22 +32,8 @@ import { TwinStore } from './store.js';
 import { deviceTopic, membershipTopic, parseTopic, resultTopicOf, type Request } from './topics.js';
 import { openJournal } from '../core/journal.js';
 
-/** A device or model that was stored, changed or deleted (by the cloud through MetaManager, or a manifest file). */
-export interface ObjectChange {
-  operation: 'insert' | 'update' | 'delete';
-  kind: string;
-  namespace: string;
-  name: string;
-  /** its resourceVersion: a desired value it sets carries it as the twin's cloud version */
-  rv: number;
-  object?: KubeObject;
-}
-
-/** Where devices come from; `replay` gives what is known at start, `subscribe` every later change. */
-export interface DeviceSource {
-  replay(): ObjectChange[];
-  subscribe(listener: (change: ObjectChange) => void): void;
-}
+/** Where devices and models come from: MetaManager, or a standalone edge's manifest folder. */
+export type DeviceSource = ObjectSource;
 
 export interface DeviceTwinEvents {
   /** a device was added, changed (spec or model) or removed */

@@ -11,7 +11,8 @@ import type { Logger } from '../core/log.js';
 import { errorText } from '../core/errors.js';
 import { checkManifest, describeProblems, manifestKind } from '../../api/manifest.js';
 import type { KubeObject } from '../../api/object.js';
-import type { DeviceSource, ObjectChange } from './index.js';
+import type { DeviceSource } from './index.js';
+import type { ObjectChange } from '../metamanager/source.js';
 
 interface Entry {
   kind: string;

@@ -19,13 +19,14 @@ export const EDGEHUB = 'edgehub';
 
 /** events told to the modules of these groups */
 export const HubEvent = { connected: 'connected', disconnected: 'disconnected' } as const;
-const LISTENER_GROUPS = [Group.meta, Group.twin, Group.bus] as const;
+const LISTENER_GROUPS = [Group.meta, Group.twin, Group.bus, Group.edged] as const;
 
 /** cloud group → edge module group */
 const DOWNSTREAM: Record<string, string> = {
   [Group.resource]: Group.meta,
   [Group.twin]: Group.twin,
   [Group.user]: Group.bus,
+  [Group.edged]: Group.edged,
 };
 
 /** The edge certificate as EdgeHub sees it: how long it is valid, and how to get a new one. */

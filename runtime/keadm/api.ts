@@ -1,8 +1,9 @@
 /** keadm's client of the resource API, found through cloudcore.yaml in the config folder. */
 import { existsSync, readFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { request as httpsRequest } from 'node:https';
 import { parse } from 'yaml';
 import { cloudPaths, type Dirs } from './paths.js';
+import { RESOURCES, typeByWord, type ResourceType } from '../../api/resources.js';
 
 export interface ApiReply {
   status: number;
@@ -11,21 +12,20 @@ export interface ApiReply {
 
 export interface Api {
   call(method: string, path: string, body?: unknown): Promise<ApiReply>;
+  /** a GET whose body is passed on as it comes (a followed log); resolves when it ends */
+  stream(path: string, onData: (chunk: Buffer) => void): Promise<ApiReply>;
 }
 
-export type ResourceKind = 'nodes' | 'devices' | 'devicemodels';
-
-export function kindOf(word: string): ResourceKind {
-  const w = word.toLowerCase();
-  if (['node', 'nodes', 'no'].includes(w)) return 'nodes';
-  if (['device', 'devices'].includes(w)) return 'devices';
-  if (['devicemodel', 'devicemodels'].includes(w)) return 'devicemodels';
-  throw new Error(`unknown kind ${JSON.stringify(word)}: use nodes, devices or devicemodels`);
+/** The type a word names (`pods`, `po`, `device`), or an error listing what there is. */
+export function typeOf(word: string): ResourceType {
+  const t = typeByWord(word);
+  if (!t) throw new Error(`unknown resource type ${JSON.stringify(word)}: use one of ${RESOURCES.map((r) => r.plural).join(', ')}`);
+  return t;
 }
 
-export function pathOf(kind: ResourceKind, namespace: string, name?: string): string {
-  const base = kind === 'nodes' ? '/api/v1/nodes' : `/apis/devices.kubeedge.io/v1beta1/namespaces/${encodeURIComponent(namespace)}/${kind}`;
-  return name === undefined ? base : `${base}/${encodeURIComponent(name)}`;
+/** how kubectl names an object in its messages: `pod/hello`, `device.devices.kubeedge.io/thermo-1` */
+export function objectLabel(t: ResourceType, name: string): string {
+  return `${t.kind}${t.group ? `.${t.group}` : ''}/${name}`;
 }
 
 export function openApi(dirs: Dirs): Api {
@@ -36,28 +36,30 @@ export function openApi(dirs: Dirs): Api {
   const tokenFile = cfg.modules?.apiServer?.tokenFile ?? '/etc/kubeedge/admin.token';
   const ca = readFileSync(cfg.modules?.cloudHub?.tlsCAFile ?? p.caCert);
   const token = readFileSync(tokenFile, 'utf8').trim();
-  return {
-    call(method, path, body) {
-      return new Promise((resolve, reject) => {
-        const req = request({ host: '127.0.0.1', port, path, method, ca, servername: 'localhost', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
-          let data = '';
-          res.on('data', (c: Buffer) => (data += c.toString('utf8')));
-          res.on('end', () => {
-            let parsed: unknown = data;
-            try {
-              parsed = JSON.parse(data);
-            } catch {
-              /* keep the text */
-            }
-            resolve({ status: res.statusCode ?? 0, body: parsed });
-          });
+  const request = (method: string, path: string, body: unknown, onData?: (chunk: Buffer) => void): Promise<ApiReply> =>
+    new Promise((resolve, reject) => {
+      const req = httpsRequest({ host: '127.0.0.1', port, path, method, ca, servername: 'localhost', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {
+        const ok = (res.statusCode ?? 0) < 300;
+        let data = '';
+        res.on('data', (c: Buffer) => (ok && onData ? onData(c) : (data += c.toString('utf8'))));
+        res.on('end', () => {
+          let parsed: unknown = data;
+          try {
+            parsed = JSON.parse(data);
+          } catch {
+            /* keep the text */
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
         });
-        req.on('error', (err: NodeJS.ErrnoException) =>
-          reject(new Error(err.code === 'ECONNREFUSED' ? `cannot reach the resource API on 127.0.0.1:${port}: is cloudcore running?` : `resource API: ${err.message}`)),
-        );
-        req.end(body === undefined ? undefined : JSON.stringify(body));
       });
-    },
+      req.on('error', (err: NodeJS.ErrnoException) =>
+        reject(new Error(err.code === 'ECONNREFUSED' ? `cannot reach the resource API on 127.0.0.1:${port}: is cloudcore running?` : `resource API: ${err.message}`)),
+      );
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+  return {
+    call: (method, path, body) => request(method, path, body),
+    stream: (path, onData) => request('GET', path, undefined, onData),
   };
 }
 

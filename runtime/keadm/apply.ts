@@ -1,8 +1,9 @@
 /** keadm apply -f FILE (or -f - for stdin): creates or updates every document in it. */
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
+import { pathOf, typeOfManifest } from '../../api/resources.js';
 import { flags, UsageError } from './flags.js';
-import { kindOf, openApi, pathOf, statusMessage } from './api.js';
+import { objectLabel, openApi, statusMessage } from './api.js';
 
 export async function apply(argv: readonly string[]): Promise<number> {
   const f = flags(argv, ['f', 'filename', 'n', 'namespace', 'config-dir', 'data-dir']);
@@ -22,15 +23,20 @@ export async function apply(argv: readonly string[]): Promise<number> {
   const api = openApi(f.dirs());
   let failed = 0;
   for (const { obj, where } of objects) {
-    const kind = kindOf(String(obj.kind ?? ''));
+    const type = typeOfManifest(obj.apiVersion, obj.kind);
+    if (!type) {
+      failed++;
+      process.stderr.write(`keadm: ${where}: no resource type ${String(obj.kind)} in ${String(obj.apiVersion)}\n`);
+      continue;
+    }
     const meta = (obj.metadata ?? {}) as { name?: unknown; namespace?: unknown };
     const name = typeof meta.name === 'string' ? meta.name : '';
     const ns = typeof meta.namespace === 'string' ? meta.namespace : (f.str('n') ?? f.str('namespace') ?? 'default');
-    const label = `${kind === 'nodes' ? 'node' : `${kind.slice(0, -1)}.devices.kubeedge.io`}/${name}`;
-    let r = await api.call('POST', pathOf(kind, ns), obj);
+    const label = objectLabel(type, name);
+    let r = await api.call('POST', pathOf(type, ns), obj);
     let verb = 'created';
-    if (r.status === 409) {
-      r = await api.call('PUT', pathOf(kind, ns, name), { ...obj, metadata: { ...meta, resourceVersion: undefined } });
+    if (r.status === 409 || (type.kind === 'node' && r.status === 405)) {
+      r = await api.call('PUT', pathOf(type, ns, name), { ...obj, metadata: { ...meta, resourceVersion: undefined } });
       verb = 'configured';
     }
     if (r.status === 200 || r.status === 201) process.stdout.write(`${label} ${verb}\n`);

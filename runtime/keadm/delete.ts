@@ -1,16 +1,16 @@
-/** keadm delete KIND NAME [-n NS] */
+/** keadm delete TYPE NAME [-n NS] */
+import { pathOf } from '../../api/resources.js';
 import { flags, UsageError } from './flags.js';
-import { kindOf, openApi, pathOf, statusMessage } from './api.js';
+import { objectLabel, openApi, statusMessage, typeOf } from './api.js';
 
 export async function del(argv: readonly string[]): Promise<number> {
   const f = flags(argv, ['n', 'namespace', 'config-dir', 'data-dir']);
-  const [kindWord, name] = f.positional;
-  if (!kindWord || !name) throw new UsageError('usage: keadm delete nodes|devices|devicemodels NAME [-n NAMESPACE]');
-  const kind = kindOf(kindWord);
+  const [word, name] = f.positional;
+  if (!word || !name) throw new UsageError('usage: keadm delete TYPE NAME [-n NAMESPACE] (TYPE: nodes, pods, configmaps, secrets, devices, devicemodels)');
+  const type = typeOf(word);
   const ns = f.str('n') ?? f.str('namespace') ?? 'default';
-  const r = await openApi(f.dirs()).call('DELETE', pathOf(kind, ns, name));
+  const r = await openApi(f.dirs()).call('DELETE', pathOf(type, ns, name));
   if (r.status !== 200) throw new Error(statusMessage(r));
-  const group = kind === 'nodes' ? 'node' : `${kind.slice(0, -1)}.devices.kubeedge.io`;
-  process.stdout.write(`${group} "${name}" deleted\n`);
+  process.stdout.write(`${objectLabel(type, name).replace('/', ' "')}" deleted\n`);
   return 0;
 }

@@ -1,12 +1,32 @@
-/** keadm get nodes|devices|devicemodels [NAME] [-n NS] [-o yaml|json]: a table by default. */
+/** keadm get TYPE [NAME] [-n NS | -A] [-o yaml|json|wide]: a table by default, as kubectl prints it. */
 import { stringify } from 'yaml';
+import { pathOf, type ResourceKind } from '../../api/resources.js';
 import { flags, UsageError } from './flags.js';
-import { kindOf, openApi, pathOf, statusMessage } from './api.js';
+import { openApi, statusMessage, typeOf } from './api.js';
+
+interface ContainerStatus {
+  name: string;
+  ready?: boolean;
+  restartCount?: number;
+  state?: { waiting?: { reason?: string }; running?: unknown; terminated?: { reason?: string; exitCode?: number } };
+}
 
 interface Obj {
-  metadata?: { name?: string; namespace?: string; creationTimestamp?: string };
-  spec?: { nodeName?: string; deviceModelRef?: { name?: string }; protocol?: { protocolName?: string }; properties?: unknown[] };
-  status?: { conditions?: { type: string; status: string }[]; state?: string };
+  metadata?: { name?: string; namespace?: string; creationTimestamp?: string; labels?: Record<string, string> };
+  spec?: { nodeName?: string; deviceModelRef?: { name?: string }; protocol?: { protocolName?: string }; properties?: unknown[]; containers?: unknown[] };
+  status?: {
+    conditions?: { type: string; status: string }[];
+    state?: string;
+    phase?: string;
+    reason?: string;
+    podIP?: string;
+    containerStatuses?: ContainerStatus[];
+    addresses?: { type: string; address: string }[];
+    nodeInfo?: { osImage?: string; kernelVersion?: string; containerRuntimeVersion?: string; kubeletVersion?: string };
+  };
+  data?: Record<string, unknown>;
+  binaryData?: Record<string, unknown>;
+  type?: string;
 }
 
 export function age(ts: string | undefined, now = Date.now()): string {
@@ -23,30 +43,78 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] as number) + 3))).join('')).join('\n') + '\n';
 }
 
+/** kubectl's STATUS column: the reason a container waits or ended, else the phase */
+export function podStatusWord(o: Obj): string {
+  let reason = o.status?.reason ?? o.status?.phase ?? 'Pending';
+  let running = false;
+  for (const c of [...(o.status?.containerStatuses ?? [])].reverse()) {
+    if (c.state?.waiting?.reason) reason = c.state.waiting.reason;
+    else if (c.state?.terminated) reason = c.state.terminated.reason ?? `ExitCode:${c.state.terminated.exitCode ?? '?'}`;
+    else if (c.state?.running) running = true;
+  }
+  return reason === 'Completed' && running ? 'Running' : reason;
+}
+
+function columns(kind: ResourceKind, wide: boolean, ns: boolean): { head: string[]; row: (o: Obj) => string[] } {
+  const name = (o: Obj): string => o.metadata?.name ?? '';
+  const since = (o: Obj): string => age(o.metadata?.creationTimestamp);
+  const base = (head: string[], row: (o: Obj) => string[]) =>
+    ns ? { head: ['NAMESPACE', ...head], row: (o: Obj) => [o.metadata?.namespace ?? '', ...row(o)] } : { head, row };
+  switch (kind) {
+    case 'node': {
+      const ready = (o: Obj): string => (o.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? 'Ready' : 'NotReady');
+      const roles = (o: Obj): string => Object.keys(o.metadata?.labels ?? {}).filter((l) => l.startsWith('node-role.kubernetes.io/')).map((l) => l.slice(24)).sort().join(',') || 'agent,edge';
+      const head = ['NAME', 'STATUS', 'ROLES', 'AGE', 'VERSION'];
+      const row = (o: Obj): string[] => [name(o), ready(o), roles(o), since(o), o.status?.nodeInfo?.kubeletVersion ?? ''];
+      if (!wide) return { head, row };
+      return {
+        head: [...head, 'INTERNAL-IP', 'OS-IMAGE', 'KERNEL-VERSION', 'CONTAINER-RUNTIME'],
+        row: (o) => [...row(o), o.status?.addresses?.find((a) => a.type === 'InternalIP')?.address ?? '<none>', o.status?.nodeInfo?.osImage ?? '', o.status?.nodeInfo?.kernelVersion ?? '', o.status?.nodeInfo?.containerRuntimeVersion ?? ''],
+      };
+    }
+    case 'pod': {
+      const cs = (o: Obj): ContainerStatus[] => o.status?.containerStatuses ?? [];
+      const head = ['NAME', 'READY', 'STATUS', 'RESTARTS', 'AGE'];
+      const row = (o: Obj): string[] => [
+        name(o),
+        `${cs(o).filter((c) => c.ready).length}/${o.spec?.containers?.length ?? cs(o).length}`,
+        podStatusWord(o),
+        String(cs(o).reduce((n, c) => n + (c.restartCount ?? 0), 0)),
+        since(o),
+      ];
+      return base(wide ? [...head, 'IP', 'NODE'] : head, wide ? (o) => [...row(o), o.status?.podIP ?? '<none>', o.spec?.nodeName ?? '<none>'] : row);
+    }
+    case 'configmap':
+      return base(['NAME', 'DATA', 'AGE'], (o) => [name(o), String(Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length), since(o)]);
+    case 'secret':
+      return base(['NAME', 'TYPE', 'DATA', 'AGE'], (o) => [name(o), o.type ?? 'Opaque', String(Object.keys(o.data ?? {}).length), since(o)]);
+    case 'device':
+      return base(['NAME', 'NODE', 'MODEL', 'PROTOCOL', 'STATE', 'AGE'], (o) => [name(o), o.spec?.nodeName ?? '', o.spec?.deviceModelRef?.name ?? '', o.spec?.protocol?.protocolName ?? '', o.status?.state ?? '', since(o)]);
+    case 'devicemodel':
+      return base(['NAME', 'PROPERTIES', 'AGE'], (o) => [name(o), String(o.spec?.properties?.length ?? 0), since(o)]);
+  }
+}
+
 export async function get(argv: readonly string[]): Promise<number> {
   const f = flags(argv, ['n', 'namespace', 'o', 'output', 'config-dir', 'data-dir'], ['A', 'all-namespaces']);
-  const [kindWord, name] = f.positional;
-  if (!kindWord) throw new UsageError('keadm get needs a kind: nodes, devices or devicemodels');
-  const kind = kindOf(kindWord);
+  const [word, name] = f.positional;
+  if (!word) throw new UsageError('keadm get needs a type: nodes, pods, configmaps, secrets, devices or devicemodels');
+  const type = typeOf(word);
+  const all = f.bool('A') || f.bool('all-namespaces');
   const ns = f.str('n') ?? f.str('namespace') ?? 'default';
   const output = f.str('o') ?? f.str('output');
-  if (output !== undefined && output !== 'yaml' && output !== 'json') throw new UsageError(`-o ${output}: use yaml or json`);
+  if (output !== undefined && !['yaml', 'json', 'wide'].includes(output)) throw new UsageError(`-o ${output}: use yaml, json or wide`);
   const api = openApi(f.dirs());
-  const r = await api.call('GET', pathOf(kind, ns, name));
+  const r = await api.call('GET', pathOf(type, all && name === undefined ? undefined : ns, name));
   if (r.status !== 200) throw new Error(statusMessage(r));
   if (output === 'json') return void process.stdout.write(JSON.stringify(r.body, null, 2) + '\n'), 0;
   if (output === 'yaml') return void process.stdout.write(stringify(r.body)), 0;
-  const items = (name === undefined ? ((r.body as { items?: Obj[] }).items ?? []) : [r.body as Obj]);
+  const items = name === undefined ? ((r.body as { items?: Obj[] }).items ?? []) : [r.body as Obj];
   if (items.length === 0) {
-    process.stdout.write(kind === 'nodes' ? 'No resources found\n' : `No resources found in ${ns} namespace.\n`);
+    process.stdout.write(!type.namespaced || all ? 'No resources found\n' : `No resources found in ${ns} namespace.\n`);
     return 0;
   }
-  const rows =
-    kind === 'nodes'
-      ? [['NAME', 'STATUS', 'ROLES', 'AGE'], ...items.map((o) => [o.metadata?.name ?? '', o.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? 'Ready' : 'NotReady', 'agent,edge', age(o.metadata?.creationTimestamp)])]
-      : kind === 'devices'
-        ? [['NAME', 'NODE', 'MODEL', 'PROTOCOL', 'STATE', 'AGE'], ...items.map((o) => [o.metadata?.name ?? '', o.spec?.nodeName ?? '', o.spec?.deviceModelRef?.name ?? '', o.spec?.protocol?.protocolName ?? '', o.status?.state ?? '', age(o.metadata?.creationTimestamp)])]
-        : [['NAME', 'PROPERTIES', 'AGE'], ...items.map((o) => [o.metadata?.name ?? '', String(o.spec?.properties?.length ?? 0), age(o.metadata?.creationTimestamp)])];
-  process.stdout.write(table(rows));
+  const { head, row } = columns(type.kind, output === 'wide', all && type.namespaced && name === undefined);
+  process.stdout.write(table([head, ...items.map(row)]));
   return 0;
 }

@@ -8,6 +8,7 @@ import { reset } from './reset.js';
 import { apply } from './apply.js';
 import { get } from './get.js';
 import { del } from './delete.js';
+import { logs } from './logs.js';
 import { UsageError } from './flags.js';
 import { quickstart } from './quickstart.js';
 
@@ -22,14 +23,16 @@ Usage: keadm COMMAND [flags]
             join this machine as an edge node and start edgecore
   reset     [--config-dir DIR] [--data-dir DIR]  stop what init or join started and remove what they wrote
   apply     -f FILE|-                           create or update resources (several YAML documents)
-  get       nodes|devices|devicemodels [NAME] [-n NS] [-o yaml|json]
-  delete    nodes|devices|devicemodels NAME [-n NS]
+  get       TYPE [NAME] [-n NS | -A] [-o yaml|json|wide]
+  delete    TYPE NAME [-n NS]
+            TYPE: nodes, pods, configmaps, secrets, devices, devicemodels
+  logs      POD [-c CONTAINER] [--tail N] [-f] [-n NS]    a pod's log, read from its edge
   quickstart  a cloudcore and an edge joined to it, on this machine, in a temporary folder (npm start)
   version   print the version
 Defaults: --config-dir /etc/kubeedge, --data-dir /var/lib/kubeedge.
 `;
 
-const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { init, gettoken, join, reset, apply, get, delete: del, quickstart };
+const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { init, gettoken, join, reset, apply, get, delete: del, logs, quickstart };
 
 export async function runKeadm(argv: readonly string[]): Promise<void> {
   const [cmd, ...rest] = argv;

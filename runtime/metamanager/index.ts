@@ -14,28 +14,33 @@ import { META_SCHEMA, MetaStore, type ApplyResult } from './store.js';
 import { createMetaServer, type MetaServer } from './metaserver.js';
 import { Outbox } from './outbox.js';
 import { openJournal, type Journal } from '../core/journal.js';
-import type { DeviceSource, ObjectChange } from '../devicetwin/index.js';
+import type { ObjectChange, ObjectSource } from './source.js';
 
 export const METAMANAGER = 'metamanager';
 
 export interface MetaManager extends Module {
   store(): MetaStore | undefined;
   outbox(): Outbox | undefined;
-  /** devices and models as the cloud sent them, for DeviceTwin */
-  deviceSource(): DeviceSource;
+  /** the objects of these kinds as the cloud sent them (devices and models for DeviceTwin; pods, configmaps, secrets for Edged) */
+  source(kinds: readonly string[]): ObjectSource;
   /** a message for the cloud, into the outbox; resolves once it is on disk */
   enqueue(route: OutboxRoute, content: unknown): Promise<void>;
 }
 
 export type OutboxRoute = Pick<MessageRoute, 'group' | 'operation' | 'resource'>;
 
-/** kinds DeviceTwin is told of, models first so a device finds its model */
-const DEVICE_KINDS = ['devicemodel', 'device'];
 
 /** messages of the outbox in flight to the cloud at once */
 const OUTBOX_WINDOW = 128;
 
-export function createMetaManager(deps: { config: MetaManagerConfig; dataSource: string }): MetaManager {
+export interface MetaManagerDeps {
+  config: MetaManagerConfig;
+  dataSource: string;
+  /** an object as MetaServer shows it to apps (a pod with its live status from Edged) */
+  present?: (kind: string, obj: KubeObject) => KubeObject;
+}
+
+export function createMetaManager(deps: MetaManagerDeps): MetaManager {
   let ctx: ModuleContext | undefined;
   let db: Db | undefined;
   let store: MetaStore | undefined;
@@ -49,7 +54,7 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
   let sentUpTo = 0;
   /** the outbox sends only what is on disk: else a crash could deliver an upload its app never saw acknowledged */
   let durableUpTo = 0;
-  const deviceListeners: ((c: ObjectChange) => void)[] = [];
+  const listeners: { kinds: readonly string[]; listener: (c: ObjectChange) => void }[] = [];
 
   const drain = (): void => {
     if (!connected || !outbox || !ctx) return;
@@ -113,10 +118,10 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
     }
   };
 
-  /** In the same write as the object: DeviceTwin's rows are committed (and acknowledged) with it. */
-  const tellDeviceTwin = (msg: Message): void => {
+  /** In the same write as the object: what a listener writes is committed (and acknowledged) with it. */
+  const tell = (msg: Message): void => {
     const key = parseResource(msg.route.resource);
-    if (!key || !DEVICE_KINDS.includes(key.kind)) return;
+    if (!key) return;
     const change: ObjectChange = {
       operation: msg.route.operation as ObjectChange['operation'],
       kind: key.kind,
@@ -125,11 +130,12 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
       rv: Number(msg.header.resourceversion),
       ...(msg.route.operation === Operation.delete ? {} : { object: msg.content as KubeObject }),
     };
-    for (const l of deviceListeners) {
+    for (const { kinds, listener } of listeners) {
+      if (!kinds.includes(key.kind)) continue;
       try {
-        l(change);
+        listener(change);
       } catch (err) {
-        ctx?.log.error(`DeviceTwin failed on ${msg.route.resource}: ${errorText(err)}`);
+        ctx?.log.error(`a listener failed on ${msg.route.resource}: ${errorText(err)}`);
       }
     }
   };
@@ -168,7 +174,7 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
       }
       return;
     }
-    if (result === 'applied') tellDeviceTwin(msg);
+    if (result === 'applied') tell(msg);
     // acknowledge only what is on disk; not awaited, so a burst shares one write (commits resolve in order)
     db?.commit()
       .then(() => {
@@ -190,15 +196,15 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
     store: () => store,
     outbox: () => outbox,
     enqueue,
-    deviceSource: () => ({
+    source: (kinds) => ({
       replay: () =>
-        DEVICE_KINDS.flatMap((kind) =>
+        kinds.flatMap((kind) =>
           (store?.list(kind) ?? []).map((o): ObjectChange => {
             const key = parseResource(o.key) as { namespace: string; name: string };
             return { operation: 'insert', kind, namespace: key.namespace, name: key.name, rv: o.rv, object: o.value as KubeObject };
           }),
         ),
-      subscribe: (l) => void deviceListeners.push(l),
+      subscribe: (listener) => void listeners.push({ kinds, listener }),
     }),
     async start(c) {
       ctx = c;
@@ -213,7 +219,7 @@ export function createMetaManager(deps: { config: MetaManagerConfig; dataSource:
       if (outbox.stats().queued > 0) c.log.info(`${outbox.stats().queued} message(s) wait in the outbox for the cloud`);
       c.bus.register(METAMANAGER, Group.meta, handle, { queueLimit: 10_000 });
       if (deps.config.metaServer.enable) {
-        metaServer = createMetaServer({ address: deps.config.metaServer.server, store, log: c.log, outbox: () => outbox?.stats() });
+        metaServer = createMetaServer({ address: deps.config.metaServer.server, store, log: c.log, outbox: () => outbox?.stats(), ...(deps.present ? { present: deps.present } : {}) });
         await metaServer.start();
       }
     },

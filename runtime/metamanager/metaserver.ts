@@ -1,10 +1,13 @@
 /**
- * MetaServer: a read API for local apps over the objects the edge holds, answering while the
- * cloud is away. Loopback only. Kubernetes-style paths; `?watch=true` streams one JSON event a line.
+ * MetaServer: a read API for local apps over the objects the edge holds (pods, configmaps, secrets,
+ * devices, devicemodels), answering while the cloud is away, so an app can read its config offline.
+ * Loopback only. Kubernetes' paths; `?watch=true` streams one JSON event a line.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../core/log.js';
 import { parseResource } from '../core/message.js';
+import { apiVersionOf, parsePath } from '../../api/resources.js';
+import type { KubeObject } from '../../api/object.js';
 import { boundPort, closeServer, isLoopback, listen, splitHostPort } from '../core/net.js';
 import type { MetaObject, MetaStore } from './store.js';
 import type { OutboxStats } from './outbox.js';
@@ -17,19 +20,28 @@ export interface MetaServer {
 }
 
 const MAX_WATCHERS = 32;
-const kinds: Record<string, string> = { devices: 'device', devicemodels: 'devicemodel' };
+/** the kinds the edge holds (a node's own Node object is the cloud's) */
+const SERVED = ['pod', 'configmap', 'secret', 'device', 'devicemodel'];
 
-export function createMetaServer(deps: { address: string; store: MetaStore; log: Logger; outbox?: () => OutboxStats | undefined }): MetaServer {
+export interface MetaServerDeps {
+  address: string;
+  store: MetaStore;
+  log: Logger;
+  outbox?: () => OutboxStats | undefined;
+  /** the object as apps see it (a pod with the status Edged gives it) */
+  present?: (kind: string, obj: KubeObject) => KubeObject;
+}
+
+export function createMetaServer(deps: MetaServerDeps): MetaServer {
   let server: Server | undefined;
   const watchers = new Set<{ res: ServerResponse; kind: string; namespace: string | undefined }>();
 
-  const route = (path: string): { kind: string; namespace: string | undefined; name: string | undefined } | undefined => {
-    let m = /^\/apis\/devices\.kubeedge\.io\/v1beta1\/namespaces\/([^/]+)\/(devices|devicemodels)(?:\/([^/]+))?\/?$/.exec(path);
-    if (m) return { kind: kinds[m[2] as string] as string, namespace: m[1], name: m[3] };
-    m = /^\/apis\/devices\.kubeedge\.io\/v1beta1\/(devices|devicemodels)\/?$/.exec(path);
-    if (m) return { kind: kinds[m[1] as string] as string, namespace: undefined, name: undefined };
-    return undefined;
+  const route = (path: string): { kind: string; namespace: string | undefined; name: string | undefined; list: { apiVersion: string; kind: string } } | undefined => {
+    const p = parsePath(path);
+    if (!p || !SERVED.includes(p.type.kind) || p.subresource !== undefined || (p.name !== undefined && p.namespace === undefined)) return undefined;
+    return { kind: p.type.kind, namespace: p.namespace, name: p.name, list: { apiVersion: apiVersionOf(p.type), kind: `${p.type.kindName}List` } };
   };
+  const show = (kind: string, value: unknown): unknown => (deps.present ? deps.present(kind, value as KubeObject) : value);
 
   const json = (res: ServerResponse, code: number, body: unknown): void => {
     res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
@@ -60,10 +72,10 @@ export function createMetaServer(deps: { address: string; store: MetaStore; log:
         }
         if (t.name !== undefined) {
           const o = deps.store.get(`${t.namespace}/${t.kind}/${t.name}`);
-          return o ? json(res, 200, o.value) : notFound(res, `${t.kind}s "${t.name}" not found`);
+          return o ? json(res, 200, show(t.kind, o.value)) : notFound(res, `${t.kind}s "${t.name}" not found`);
         }
-        const items = deps.store.list(t.kind, t.namespace).map((o: MetaObject) => o.value);
-        json(res, 200, { apiVersion: 'devices.kubeedge.io/v1beta1', kind: t.kind === 'device' ? 'DeviceList' : 'DeviceModelList', items });
+        const items = deps.store.list(t.kind, t.namespace).map((o: MetaObject) => show(t.kind, o.value));
+        json(res, 200, { ...t.list, items });
       });
       await listen(server, port, host);
       deps.log.info(`MetaServer on http://${host}:${this.port()}`);
@@ -74,7 +86,7 @@ export function createMetaServer(deps: { address: string; store: MetaStore; log:
       if (!key) return;
       const obj = deps.store.get(resource);
       const type = operation === 'delete' ? 'DELETED' : operation === 'insert' ? 'ADDED' : 'MODIFIED';
-      const line = JSON.stringify({ type, object: obj?.value ?? { metadata: { namespace: key.namespace, name: key.name } } }) + '\n';
+      const line = JSON.stringify({ type, object: obj ? show(key.kind, obj.value) : { metadata: { namespace: key.namespace, name: key.name } } }) + '\n';
       for (const w of watchers) {
         if (w.kind !== key.kind || (w.namespace !== undefined && w.namespace !== key.namespace)) continue;
         // a watcher that cannot keep up is dropped rather than buffered without bound

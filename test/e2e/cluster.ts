@@ -121,10 +121,15 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
           },
           metaManager: { metaServer: { server: `127.0.0.1:${metaPort}` }, ...(o.outboxLimit ? { outboxLimit: o.outboxLimit } : {}) },
           eventBus: { mqttServerInternal: `tcp://127.0.0.1:${mqttPort}` },
-          edged: { hostnameOverride: node },
+          // pods' state in the test's folder; no podman unless a test gives its socket; quick back-off
+          edged: {
+            hostnameOverride: node,
+            rootDirectory: join(edgeDir, 'edged'),
+            tailoredKubeletConfig: { containerRuntimeEndpoint: `unix://${join(edgeDir, 'no-podman.sock')}`, crashLoopBackOff: { initialContainerRestartPeriod: '1s' } },
+          },
         } as Record<string, Record<string, unknown>>,
       };
-      for (const [k, v] of Object.entries(o.modules ?? {})) config.modules[k] = { ...config.modules[k], ...v };
+      for (const [k, v] of Object.entries(o.modules ?? {})) config.modules[k] = mergeDeep(config.modules[k] ?? {}, v);
       const configFile = join(edgeDir, 'edgecore.yaml');
       writeFileSync(configFile, stringify(config));
       const edge: Edge = {
@@ -155,6 +160,15 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
     },
   };
   return cluster;
+}
+
+function mergeDeep(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && cur && typeof cur === 'object' && !Array.isArray(cur) ? mergeDeep(cur as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
 }
 
 export async function eventually<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 15_000, what = 'condition'): Promise<T> {

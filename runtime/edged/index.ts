@@ -1,0 +1,352 @@
+/**
+ * Edged: runs this node's pods as KubeEdge's edged (a trimmed kubelet) does. Pods, ConfigMaps and
+ * Secrets come from MetaManager's store, so after a restart with no cloud every pod starts (or is
+ * found running and adopted) at once. Containers run on podman, or as host processes with
+ * `runtimeClassName: process`. Every second the runtimes are listed (kubelet's PLEG) and each pod
+ * whose containers changed is synced. Pod status goes up through the outbox, as does the node's.
+ * A pod's log crosses the link only when the cloud asks for it.
+ */
+import type { Module, ModuleContext } from '../core/module.js';
+import { errorText } from '../core/errors.js';
+import { Group, Operation, responseTo, type Message, type ReplyPart } from '../core/message.js';
+import { parseDuration } from '../core/duration.js';
+import { isObj } from '../core/guards.js';
+import { parseQuantity } from '../../api/quantity.js';
+import { PROCESS_RUNTIME_CLASS, type ConfigMap, type Pod, type Secret } from '../../api/pods/types.js';
+import type { KubeObject } from '../../api/object.js';
+import type { EdgedConfig } from '../config.js';
+import type { ObjectChange, ObjectSource } from '../metamanager/source.js';
+import type { OutboxRoute } from '../metamanager/index.js';
+import { EDGEHUB, HubEvent } from '../edgehub/index.js';
+import { PodWorker, podKey, type Observed } from './worker.js';
+import { createProcessRuntime } from './process.js';
+import { createPodmanRuntime } from './podman.js';
+import { nodeStatus } from './nodestatus.js';
+import { hostIP } from './host.js';
+import type { ContainerRuntime } from './runtime.js';
+
+export const EDGED = 'edged';
+const RELIST_MS = 1000;
+const RECHECK_RUNTIME_MS = 30_000;
+const MAX_LOG_STREAMS = 8;
+/** a followed log leaves in parts of at most this size, at most every FLUSH_MS */
+const LOG_PART_BYTES = 64 * 1024;
+const FLUSH_MS = 100;
+
+export interface EdgedDeps {
+  nodeName: string;
+  config: EdgedConfig;
+  /** pods, configmaps, secrets from MetaManager */
+  source: ObjectSource;
+  /** MetaManager's outbox: pod and node status for the cloud; none when standalone */
+  outbox: ((route: OutboxRoute, content: unknown) => Promise<void>) | undefined;
+}
+
+export interface Edged extends Module {
+  /** an object as MetaServer shows it: a pod with its live status */
+  present(kind: string, obj: KubeObject): KubeObject;
+}
+
+function durationMs(text: string, path: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined) throw new Error(`modules.edged.tailoredKubeletConfig.${path}: ${JSON.stringify(text)} is not a duration (like 10s or 5m0s)`);
+  return ms;
+}
+
+export function createEdged(deps: EdgedDeps): Edged {
+  const cfg = deps.config;
+  const kubelet = cfg.tailoredKubeletConfig;
+  let ctx: ModuleContext | undefined;
+  let processRuntime: ReturnType<typeof createProcessRuntime> | undefined;
+  let podman: ContainerRuntime | undefined;
+  /** why podman cannot be used, or undefined when it can */
+  let podmanProblem: string | undefined = 'not checked yet';
+  const pods = new Map<string, Pod>(); // namespace/name
+  const configs = new Map<string, ConfigMap | Secret>(); // kind/namespace/name
+  const workers = new Map<string, PodWorker>(); // uid
+  const streams = new Map<string, AbortController>(); // request msg_id
+  let relistTimer: NodeJS.Timeout | undefined;
+  let recheckTimer: NodeJS.Timeout | undefined;
+  let relisting: Promise<void> | undefined;
+  let relistAgain = false;
+  let lastNodeStatus = '';
+  let stopped = false;
+  const ip = hostIP();
+
+  const lookupIn = (namespace: string) => ({
+    configMap: (name: string) => configs.get(`configmap/${namespace}/${name}`) as ConfigMap | undefined,
+    secret: (name: string) => configs.get(`secret/${namespace}/${name}`) as Secret | undefined,
+  });
+
+  const reportNode = (): void => {
+    if (!deps.outbox) return;
+    const running = [...workers.values()].filter((w) => w.status().phase === 'Running').length;
+    const report = nodeStatus({ nodeName: deps.nodeName, labels: cfg.nodeLabels, runtimeVersion: podmanProblem ? (processRuntime?.version() ?? '') : (podman?.version() ?? ''), pods: { running, total: workers.size }, ip });
+    const text = JSON.stringify(report);
+    if (text === lastNodeStatus) return;
+    lastNodeStatus = text;
+    deps.outbox({ group: Group.resource, operation: Operation.update, resource: `null/nodestatus/${deps.nodeName}` }, report).catch((err: unknown) => ctx?.log.warn(`node status not queued: ${errorText(err)}`));
+  };
+
+  const reportPod = (w: PodWorker): void => {
+    if (!deps.outbox || !workers.has(w.uid)) return;
+    const ns = w.pod.metadata.namespace ?? 'default';
+    deps.outbox({ group: Group.resource, operation: Operation.update, resource: `${ns}/podstatus/${w.pod.metadata.name}` }, w.status()).catch((err: unknown) => ctx?.log.warn(`status of pod ${w.key} not queued: ${errorText(err)}`));
+    reportNode();
+  };
+
+  const runtimeFor = (pod: Pod): ContainerRuntime | string => {
+    if (pod.spec.runtimeClassName === PROCESS_RUNTIME_CLASS) return processRuntime ?? 'the process runtime is not running';
+    return podmanProblem ?? (podman as ContainerRuntime);
+  };
+
+  const workerDeps = () => ({
+    root: cfg.rootDirectory,
+    log: ctx?.log as ModuleContext['log'],
+    runtimeFor,
+    lookup: { configMap: () => undefined, secret: () => undefined },
+    backoff: {
+      initialMs: durationMs(kubelet.crashLoopBackOff.initialContainerRestartPeriod, 'crashLoopBackOff.initialContainerRestartPeriod'),
+      maxMs: durationMs(kubelet.crashLoopBackOff.maxContainerRestartPeriod, 'crashLoopBackOff.maxContainerRestartPeriod'),
+      resetMs: 10 * 60_000,
+    },
+    hostIP: ip,
+    changed: reportPod,
+  });
+
+  const startWorker = (pod: Pod, observed: Observed[] = []): void => {
+    const base = workerDeps();
+    const w = new PodWorker(pod, { ...base, lookup: lookupIn(pod.metadata.namespace ?? 'default') });
+    workers.set(w.uid, w);
+    w.observe(observed);
+    w.sync();
+  };
+
+  const stopWorker = (w: PodWorker): void => {
+    workers.delete(w.uid);
+    ctx?.log.info(`pod ${w.key} removed; stopping its containers`);
+    w.terminate().then(
+      () => {
+        ctx?.log.info(`pod ${w.key}: every container stopped and removed, its files deleted`);
+        reportNode();
+      },
+      (err: unknown) => ctx?.log.error(`pod ${w.key}: could not clean up: ${errorText(err)}`),
+    );
+  };
+
+  /** lists every runtime and hands each pod its containers; containers of no pod of ours go */
+  const relist = (): Promise<void> => {
+    if (relisting) {
+      relistAgain = true;
+      return relisting;
+    }
+    relisting = (async () => {
+      const byPod = new Map<string, Observed[]>();
+      const runtimes: ContainerRuntime[] = [processRuntime, podmanProblem ? undefined : podman].filter((r): r is ContainerRuntime => r !== undefined);
+      for (const runtime of runtimes) {
+        try {
+          for (const container of await runtime.list()) {
+            let l = byPod.get(container.podUid);
+            if (!l) byPod.set(container.podUid, (l = []));
+            l.push({ runtime, container });
+          }
+        } catch (err) {
+          ctx?.log.warn(`cannot list the ${runtime.name} runtime's containers: ${errorText(err)}`);
+          return;
+        }
+      }
+      if (stopped) return;
+      for (const [uid, list] of byPod) {
+        const w = workers.get(uid);
+        if (w) w.observe(list);
+        else {
+          // a pod deleted while edgecore was down, or whose deletion it did not finish
+          ctx?.log.info(`stopping ${list.length} container(s) of pod ${uid}, which this node no longer runs`);
+          const orphan = new PodWorker({ apiVersion: 'v1', kind: 'Pod', metadata: { name: uid, uid }, spec: { containers: [] } } as unknown as Pod, { ...workerDeps(), lookup: lookupIn('default') });
+          orphan.observe(list);
+          workers.set(uid, orphan);
+          stopWorker(orphan);
+        }
+      }
+      for (const [uid, w] of workers) if (!byPod.has(uid)) w.observe([]);
+    })().finally(() => {
+      relisting = undefined;
+      if (relistAgain && !stopped) {
+        relistAgain = false;
+        void relist();
+      }
+    });
+    return relisting;
+  };
+
+  const checkPodman = async (): Promise<void> => {
+    const before = podmanProblem;
+    podmanProblem = (await podman?.check()) ?? 'no container runtime';
+    if (podmanProblem && podmanProblem !== before) ctx?.log.warn(`${podmanProblem}; pods without runtimeClassName: ${PROCESS_RUNTIME_CLASS} wait for it`);
+    if (!podmanProblem && before) {
+      ctx?.log.info(`container runtime ${podman?.version() ?? ''} at ${kubelet.containerRuntimeEndpoint}`);
+      for (const w of workers.values()) w.sync();
+    }
+  };
+
+  const onChange = (c: ObjectChange): void => {
+    const id = `${c.namespace}/${c.name}`;
+    if (c.kind === 'configmap' || c.kind === 'secret') {
+      if (c.operation === 'delete' || !c.object) configs.delete(`${c.kind}/${id}`);
+      else configs.set(`${c.kind}/${id}`, c.object as ConfigMap | Secret);
+      // volumes follow the change in running pods; a pod waiting for it can start now
+      for (const w of workers.values()) if ((w.pod.metadata.namespace ?? 'default') === c.namespace) w.sync();
+      return;
+    }
+    if (c.kind !== 'pod') return;
+    const pod = c.object as Pod | undefined;
+    const prev = pods.get(id);
+    const old = prev ? workers.get(prev.metadata.uid as string) : undefined;
+    if (c.operation === 'delete' || !pod || (pod.spec.nodeName !== undefined && pod.spec.nodeName !== deps.nodeName)) {
+      pods.delete(id);
+      if (old) stopWorker(old);
+      return;
+    }
+    pods.set(id, pod);
+    if (old && old.uid === pod.metadata.uid) return old.update(pod);
+    if (old) stopWorker(old); // the same name, a new pod
+    startWorker(pod);
+  };
+
+  /** the cloud asks for a pod's log */
+  const serveLog = (msg: Message): void => {
+    const reply = (part: ReplyPart): void => {
+      try {
+        ctx?.bus.send(EDGEHUB, responseTo(msg, EDGED, part));
+      } catch {
+        /* the link is gone: the cloud ends the request itself */
+      }
+    };
+    const m = /^([^/]+)\/podlog\/([^/]+)$/.exec(msg.route.resource);
+    const req = msg.content as { container?: unknown; tailLines?: unknown; follow?: unknown; limitBytes?: unknown };
+    if (!m || !isObj(req) || typeof req.container !== 'string') return reply({ error: 'a log request names <namespace>/podlog/<pod> and a container', code: 400 });
+    const pod = pods.get(`${m[1]}/${m[2]}`);
+    const w = pod ? workers.get(pod.metadata.uid as string) : undefined;
+    if (!w) return reply({ error: `pods "${m[2] as string}" not found on node ${deps.nodeName}`, code: 404 });
+    const cur = w.current(req.container);
+    if (!cur) return reply({ error: `container "${req.container}" in pod "${m[2] as string}" is waiting to start: ContainerCreating`, code: 400 });
+    if (streams.size >= MAX_LOG_STREAMS) return reply({ error: `node ${deps.nodeName} already streams ${MAX_LOG_STREAMS} logs`, code: 429 });
+    const abort = new AbortController();
+    streams.set(msg.header.msg_id, abort);
+    let buffered = '';
+    let flushTimer: NodeJS.Timeout | undefined;
+    const flush = (): void => {
+      flushTimer = undefined;
+      while (buffered.length > 0) {
+        reply({ data: buffered.slice(0, LOG_PART_BYTES) });
+        buffered = buffered.slice(LOG_PART_BYTES);
+      }
+    };
+    const write = (chunk: string): void => {
+      buffered += chunk;
+      if (buffered.length >= LOG_PART_BYTES) flush();
+      else flushTimer ??= setTimeout(flush, FLUSH_MS);
+    };
+    const opts = {
+      follow: req.follow === true,
+      ...(typeof req.tailLines === 'number' ? { tailLines: req.tailLines } : {}),
+      ...(typeof req.limitBytes === 'number' ? { limitBytes: req.limitBytes } : {}),
+    };
+    cur.runtime
+      .logs(cur.container, opts, write, abort.signal)
+      .then(
+        () => {
+          if (flushTimer) clearTimeout(flushTimer);
+          flush();
+          if (!abort.signal.aborted) reply({ end: true });
+        },
+        (err: unknown) => reply({ error: `cannot read the log: ${errorText(err)}`, code: 500 }),
+      )
+      .finally(() => streams.delete(msg.header.msg_id));
+  };
+
+  const handle = (msg: Message): void => {
+    if (msg.route.source === EDGEHUB && msg.route.operation === HubEvent.disconnected) {
+      for (const a of streams.values()) a.abort(); // nobody reads them any more
+      streams.clear();
+      return;
+    }
+    if (msg.route.source === EDGEHUB) return;
+    if (msg.route.operation === Operation.cancel) {
+      const id = (msg.content as { id?: unknown } | null)?.id;
+      if (typeof id === 'string') streams.get(id)?.abort();
+      return;
+    }
+    if (msg.route.operation === Operation.query && msg.route.resource.includes('/podlog/')) return serveLog(msg);
+    ctx?.log.warn(`no handler for ${msg.route.operation} ${msg.route.resource}`);
+    try {
+      ctx?.bus.send(EDGEHUB, responseTo(msg, EDGED, { error: `edged does not handle ${msg.route.operation} ${msg.route.resource}`, code: 400 } satisfies ReplyPart));
+    } catch {
+      /* the link is gone */
+    }
+  };
+
+  return {
+    name: EDGED,
+    group: Group.edged,
+    present(kind, obj) {
+      if (kind !== 'pod') return obj;
+      const w = workers.get(obj.metadata.uid ?? '');
+      return w ? { ...obj, status: w.status() as unknown as Record<string, unknown> } : obj;
+    },
+    async start(c) {
+      ctx = c;
+      stopped = false;
+      const maxBytes = parseQuantity(kubelet.containerLogMaxSize);
+      if (maxBytes === undefined || maxBytes < 1024) throw new Error(`modules.edged.tailoredKubeletConfig.containerLogMaxSize: ${JSON.stringify(kubelet.containerLogMaxSize)} is not a size of at least 1Ki`);
+      workerDeps(); // checks the back-off durations now, not on the first pod
+      processRuntime = createProcessRuntime({ root: cfg.rootDirectory, log: c.log, logMaxBytes: maxBytes, logMaxFiles: kubelet.containerLogMaxFiles });
+      await processRuntime.check();
+      c.log.info(`process runtime: ${processRuntime.namespaces ? 'a mount namespace per pod' : 'no mount namespaces (not root): volumes are symlinks at their mountPath'}; ${processRuntime.cgroups.version ? `cgroup ${processRuntime.cgroups.version} limits` : 'no cgroups: memory and cpu limits are not kept'}`);
+      podman = createPodmanRuntime({ endpoint: kubelet.containerRuntimeEndpoint, log: c.log, logMaxBytes: maxBytes });
+      await checkPodman();
+      for (const r of [processRuntime, podman]) r.onChange(() => void relist());
+      // what the store holds: the pods start (or are adopted) without waiting for the cloud
+      const replay = deps.source.replay();
+      for (const ch of replay) if (ch.kind !== 'pod') onChange(ch);
+      const observed = new Map<string, Observed[]>();
+      for (const runtime of [processRuntime, podmanProblem ? undefined : podman]) {
+        if (!runtime) continue;
+        for (const container of await runtime.list().catch(() => [])) {
+          const l = observed.get(container.podUid) ?? [];
+          l.push({ runtime, container });
+          observed.set(container.podUid, l);
+        }
+      }
+      for (const ch of replay) {
+        const pod = ch.object as Pod | undefined;
+        if (ch.kind !== 'pod' || !pod || (pod.spec.nodeName !== undefined && pod.spec.nodeName !== deps.nodeName)) continue;
+        pods.set(`${ch.namespace}/${ch.name}`, pod);
+        const found = observed.get(pod.metadata.uid as string) ?? [];
+        if (found.some((o) => o.container.state === 'running')) c.log.info(`pod ${podKey(pod)}: found its containers running; adopting them`);
+        startWorker(pod, found);
+      }
+      deps.source.subscribe(onChange);
+      c.bus.register(EDGED, Group.edged, handle, { queueLimit: 1000 });
+      relistTimer = setInterval(() => void relist(), RELIST_MS);
+      recheckTimer = setInterval(() => {
+        if (podmanProblem) void checkPodman();
+      }, RECHECK_RUNTIME_MS);
+      reportNode();
+      c.log.info(`${workers.size} pod(s) on node ${deps.nodeName}; state in ${cfg.rootDirectory}`);
+    },
+    async stop() {
+      stopped = true;
+      if (relistTimer) clearInterval(relistTimer);
+      if (recheckTimer) clearInterval(recheckTimer);
+      for (const a of streams.values()) a.abort();
+      streams.clear();
+      ctx?.bus.unregister(EDGED);
+      await relisting;
+      // pods keep running when edgecore stops: the next edgecore adopts them
+      for (const w of workers.values()) w.detach();
+      await processRuntime?.close();
+      await podman?.close();
+    },
+  } satisfies Edged;
+}

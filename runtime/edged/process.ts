@@ -1,0 +1,373 @@
+/**
+ * The process runtime (`runtimeClassName: process`), for boards without a container runtime: each
+ * container's command runs as a host process, under a small `sh` shim that joins the container's
+ * cgroup, bind-mounts its volumes at their mountPath in a private mount namespace (where edgecore is
+ * root and has `unshare`), runs the command, and writes its exit code to a file. The shim runs in a
+ * session of its own, so it outlives edgecore: a restarted edgecore finds it again by its pid and
+ * start time (state.json) instead of starting a second copy, and reads the exit code of one that
+ * ended while it was down. Its stdout and stderr go to a log file that edgecore rotates.
+ *
+ * Layout: <root>/pods/<uid>/containers/<name>/<attempt>/{state.json, exit, log, log.1 …}, and
+ * <root>/pods/<uid>/created.json: the mount points (or symlinks) made for the pod's volumes, removed
+ * with the pod, not with a container: removing a mount point detaches it in every namespace.
+ */
+import { spawn } from 'node:child_process';
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, renameSync, readlinkSync, rmdirSync } from 'node:fs';
+import { dirname, isAbsolute, join } from 'node:path';
+import type { Logger } from '../core/log.js';
+import { errorText } from '../core/errors.js';
+import { openCgroups, type Cgroups } from './cgroups.js';
+import { readLog, rotateLog } from './logfile.js';
+import { hostIP } from './host.js';
+import { RuntimeError, type ContainerConfig, type ContainerRuntime, type RuntimeContainer } from './runtime.js';
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const ROTATE_EVERY_MS = 10_000;
+
+/**
+ * The shim. Arguments: exitfile workdir N cgroup-procs-file×N M (src dst ro|rw)×M -- command…
+ * TERM is passed on to the command (which runs with default signal handling); its exit code, or
+ * 128+signal, is written to the exit file once it has ended.
+ */
+const SHIM = `set -u
+exitfile=$1; workdir=$2; n=$3; shift 3
+while [ "$n" -gt 0 ]; do echo $$ > "$1" || { echo "kubeedge: cannot join cgroup $1" >&2; exit 125; }; shift; n=$((n-1)); done
+n=$1; shift
+while [ "$n" -gt 0 ]; do
+  mount --bind "$1" "$2" || { echo "kubeedge: cannot mount $1 at $2" >&2; exit 125; }
+  if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 125; fi
+  shift 3; n=$((n-1))
+done
+shift
+cd "$workdir" || { echo "kubeedge: cannot enter workingDir $workdir" >&2; exit 125; }
+"$@" &
+child=$!
+trap 'kill -TERM $child 2>/dev/null' TERM
+while :; do
+  wait $child; rc=$?
+  kill -0 $child 2>/dev/null || break
+done
+printf '%s %s\\n' "$rc" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$exitfile.tmp" && mv "$exitfile.tmp" "$exitfile"
+exit $rc
+`;
+
+interface State {
+  id: string;
+  podUid: string;
+  podName: string;
+  namespace: string;
+  name: string;
+  hash: string;
+  attempt: number;
+  pid: number;
+  /** the process's start time in clock ticks (/proc/<pid>/stat field 22): a reused pid has another */
+  pidStart: string;
+  startedAt: string;
+  cgroup?: string;
+  namespaced: boolean;
+}
+
+/** /proc/<pid>/stat's start time, or undefined when there is no such process */
+function procStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function writeJson(file: string, value: unknown): void {
+  writeFileSync(`${file}.tmp`, JSON.stringify(value), { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
+}
+
+/** the executable a command names, looked up in PATH as execvp would, or undefined */
+function findExecutable(name: string, path: string, mounts: ContainerConfig['mounts']): string | undefined {
+  const onHost = (p: string): string => {
+    const m = mounts.find((x) => p === x.containerPath || p.startsWith(`${x.containerPath}/`));
+    return m ? m.hostPath + p.slice(m.containerPath.length) : p;
+  };
+  const ok = (p: string): boolean => {
+    try {
+      accessSync(onHost(p), constants.X_OK);
+      return !lstatSync(onHost(p)).isDirectory();
+    } catch {
+      return false;
+    }
+  };
+  if (name.includes('/')) return ok(name) ? name : undefined;
+  return path.split(':').map((d) => join(d || '.', name)).find(ok);
+}
+
+export interface ProcessRuntimeOptions {
+  root: string;
+  log: Logger;
+  logMaxBytes: number;
+  logMaxFiles: number;
+  cgroups?: Cgroups;
+}
+
+export function createProcessRuntime(o: ProcessRuntimeOptions): ContainerRuntime & { namespaces: boolean; cgroups: Cgroups } {
+  const podsDir = join(o.root, 'pods');
+  const cgroups = o.cgroups ?? openCgroups();
+  // a private mount namespace per pod needs root and unshare(1); without them volumes are symlinks
+  const namespaces = process.getuid?.() === 0 && ['/usr/bin/unshare', '/bin/unshare'].some(existsSync);
+  const listeners: (() => void)[] = [];
+  const changed = (): void => listeners.forEach((l) => l());
+  let rotateTimer: NodeJS.Timeout | undefined;
+
+  const dirOf = (podUid: string, name: string, attempt: number): string => join(podsDir, podUid, 'containers', name, String(attempt));
+  const dirOfId = (id: string): string => join(podsDir, ...id.split('/').slice(0, 1), 'containers', ...id.split('/').slice(1));
+
+  const readState = (dir: string): State | undefined => {
+    try {
+      return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as State;
+    } catch {
+      return undefined;
+    }
+  };
+
+  const alive = (s: State): boolean => procStart(s.pid) === s.pidStart;
+
+  const toContainer = (s: State, dir: string): RuntimeContainer => {
+    const base = { id: s.id, podUid: s.podUid, name: s.name, hash: s.hash, attempt: s.attempt, startedAt: s.startedAt, ip: hostIP() };
+    if (alive(s)) return { ...base, state: 'running' };
+    let exitCode = 137;
+    let finishedAt = new Date().toISOString();
+    let reason = 'ContainerStatusUnknown';
+    try {
+      const [code, at] = readFileSync(join(dir, 'exit'), 'utf8').trim().split(' ');
+      exitCode = Number(code);
+      finishedAt = at ?? finishedAt;
+      reason = exitCode === 0 ? 'Completed' : 'Error';
+    } catch {
+      /* the shim itself was killed: nobody saw how the command ended */
+    }
+    if (s.cgroup && exitCode !== 0 && cgroups.oomKilled(s.cgroup)) reason = 'OOMKilled';
+    return { ...base, state: 'exited', exitCode, finishedAt, reason };
+  };
+
+  const list = async (): Promise<RuntimeContainer[]> => {
+    const out: RuntimeContainer[] = [];
+    const ls = (d: string): string[] => {
+      try {
+        return readdirSync(d);
+      } catch {
+        return [];
+      }
+    };
+    for (const uid of ls(podsDir)) {
+      for (const name of ls(join(podsDir, uid, 'containers'))) {
+        for (const attempt of ls(join(podsDir, uid, 'containers', name))) {
+          const dir = join(podsDir, uid, 'containers', name, attempt);
+          const s = readState(dir);
+          if (s) out.push(toContainer(s, dir));
+        }
+      }
+    }
+    return out;
+  };
+
+  const createdFile = (podUid: string): string => join(podsDir, podUid, 'created.json');
+  const readCreated = (podUid: string): string[] => {
+    try {
+      return JSON.parse(readFileSync(createdFile(podUid), 'utf8')) as string[];
+    } catch {
+      return [];
+    }
+  };
+
+  /** where a volume is seen: a bind mount in the pod's namespace, or (without one) a symlink */
+  const prepareMounts = (cfg: ContainerConfig): void => {
+    const created = readCreated(cfg.podUid);
+    const record = (p: string): void => {
+      created.push(p);
+      writeJson(createdFile(cfg.podUid), created);
+    };
+    for (const m of cfg.mounts) {
+      if (!isAbsolute(m.containerPath)) throw new RuntimeError('CreateContainerConfigError', `mountPath ${m.containerPath} is not absolute`);
+      if (namespaces) {
+        // a mount point must exist; what we make (each missing level), the pod's removal takes away
+        const missing: string[] = [];
+        for (let p = m.containerPath; !existsSync(p); p = dirname(p)) missing.unshift(p);
+        if (missing.length) mkdirSync(m.containerPath, { recursive: true });
+        missing.forEach(record);
+        continue;
+      }
+      let target: string | undefined;
+      try {
+        target = lstatSync(m.containerPath).isSymbolicLink() ? readlinkSync(m.containerPath) : 'exists';
+      } catch {
+        target = undefined;
+      }
+      if (target === m.hostPath) continue;
+      if (target !== undefined) {
+        throw new RuntimeError('CreateContainerConfigError', `volume cannot be shown at ${m.containerPath}: edgecore may not make mount namespaces here (it is not root), and the path exists`);
+      }
+      try {
+        const missing: string[] = [];
+        for (let p = dirname(m.containerPath); !existsSync(p); p = dirname(p)) missing.unshift(p);
+        mkdirSync(dirname(m.containerPath), { recursive: true });
+        missing.forEach(record);
+        symlinkSync(m.hostPath, m.containerPath);
+        record(m.containerPath);
+      } catch (err) {
+        throw new RuntimeError('CreateContainerConfigError', `volume cannot be shown at ${m.containerPath} (no mount namespace: not root): ${errorText(err)}`);
+      }
+    }
+  };
+
+  const unmake = (created: readonly string[]): void => {
+    for (const p of [...created].reverse()) {
+      try {
+        if (lstatSync(p).isSymbolicLink()) rmSync(p);
+        else rmdirSync(p);
+      } catch {
+        /* not empty, or gone: leave it */
+      }
+    }
+  };
+
+  const runtime: ContainerRuntime & { namespaces: boolean; cgroups: Cgroups } = {
+    name: 'process',
+    namespaces,
+    cgroups,
+    async check() {
+      mkdirSync(podsDir, { recursive: true, mode: 0o700 });
+      rotateTimer ??= setInterval(() => {
+        void list().then((cs) => {
+          for (const c of cs) if (c.state === 'running') rotateLog(join(dirOfId(c.id), 'log'), o.logMaxBytes, o.logMaxFiles);
+        });
+      }, ROTATE_EVERY_MS).unref();
+      return undefined;
+    },
+    version: () => 'process://linux',
+    list,
+    async ensureImage() {
+      /* a process has no image: its command is what runs */
+    },
+    async run(cfg) {
+      const dir = dirOf(cfg.podUid, cfg.name, cfg.attempt);
+      const id = `${cfg.podUid}/${cfg.name}/${cfg.attempt}`;
+      const argv = [...(cfg.command ?? []), ...(cfg.args ?? [])];
+      if (argv.length === 0) throw new RuntimeError('RunContainerError', 'no command to run: a process container needs command');
+      const env = { PATH: DEFAULT_PATH, HOME: '/root', HOSTNAME: cfg.podName, ...cfg.env };
+      if (!findExecutable(argv[0] as string, env.PATH, cfg.mounts)) {
+        throw new RuntimeError('RunContainerError', `exec: "${argv[0] as string}": executable file not found in $PATH`);
+      }
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      prepareMounts(cfg);
+      let cgroup: string | undefined;
+      let procs: string[] = [];
+      if ((cfg.memoryBytes || cfg.cpuCores) && cgroups.version) {
+        cgroup = `${cfg.podUid}_${cfg.name}_${cfg.attempt}`;
+        procs = cgroups.create(cgroup, { memoryBytes: cfg.memoryBytes, cpuCores: cfg.cpuCores });
+      }
+      const mounts = namespaces ? cfg.mounts.flatMap((m) => [m.hostPath, m.containerPath, m.readOnly ? 'ro' : 'rw']) : [];
+      const shimArgs = [join(dir, 'exit'), cfg.workingDir ?? '/', String(procs.length), ...procs, String(cfg.mounts.length && namespaces ? cfg.mounts.length : 0), ...mounts, '--', ...argv];
+      const [cmd, ...args] = namespaces ? ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', SHIM, 'shim', ...shimArgs] : ['/bin/sh', '-c', SHIM, 'shim', ...shimArgs];
+      const logFd = openSync(join(dir, 'log'), 'a', 0o600);
+      let pid: number;
+      try {
+        const child = spawn(cmd as string, args, { detached: true, stdio: ['ignore', logFd, logFd], env, cwd: '/' });
+        await new Promise<void>((resolve, reject) => {
+          child.once('spawn', resolve);
+          child.once('error', reject);
+        });
+        pid = child.pid as number;
+        child.on('exit', changed);
+        child.unref();
+      } catch (err) {
+        throw new RuntimeError('RunContainerError', `cannot start ${argv[0] as string}: ${errorText(err)}`);
+      } finally {
+        closeSync(logFd);
+      }
+      const state: State = {
+        id,
+        podUid: cfg.podUid,
+        podName: cfg.podName,
+        namespace: cfg.namespace,
+        name: cfg.name,
+        hash: cfg.hash,
+        attempt: cfg.attempt,
+        pid,
+        pidStart: procStart(pid) ?? '',
+        startedAt: new Date().toISOString(),
+        namespaced: namespaces,
+        ...(cgroup ? { cgroup } : {}),
+      };
+      writeJson(join(dir, 'state.json'), state);
+      return toContainer(state, dir);
+    },
+    async stop(c, gracePeriod) {
+      const dir = dirOfId(c.id);
+      const s = readState(dir);
+      if (!s || !alive(s)) return;
+      try {
+        process.kill(s.pid, 'SIGTERM'); // the shim passes it to the command
+      } catch {
+        /* gone */
+      }
+      const deadline = Date.now() + gracePeriod * 1000;
+      while (alive(s) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      if (alive(s)) {
+        try {
+          process.kill(-s.pid, 'SIGKILL'); // its whole process group
+        } catch {
+          /* gone */
+        }
+        if (!existsSync(join(dir, 'exit'))) writeFileSync(join(dir, 'exit'), `137 ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}\n`);
+      }
+      if (s.cgroup) cgroups.killAll(s.cgroup); // what escaped the group (a daemon that called setsid)
+      while (alive(s)) await new Promise((r) => setTimeout(r, 20));
+    },
+    async remove(c) {
+      const dir = dirOfId(c.id);
+      const s = readState(dir);
+      if (s?.cgroup) {
+        cgroups.killAll(s.cgroup);
+        cgroups.remove(s.cgroup);
+      }
+      rmSync(dir, { recursive: true, force: true });
+      try {
+        rmdirSync(dirname(dir)); // the container's folder, once its last attempt is gone
+      } catch {
+        /* another attempt is kept */
+      }
+    },
+    async removePod(podUid) {
+      unmake(readCreated(podUid));
+      rmSync(join(podsDir, podUid, 'containers'), { recursive: true, force: true });
+      rmSync(createdFile(podUid), { force: true });
+    },
+    async exec(c, command, timeoutMs, env = {}) {
+      const s = readState(dirOfId(c.id));
+      if (!s || !alive(s)) return 1;
+      const [cmd, ...args] = s.namespaced ? ['nsenter', '-t', String(s.pid), '-m', '--', ...command] : command;
+      return new Promise<number>((resolve) => {
+        const child = spawn(cmd as string, args, { stdio: 'ignore', env: { PATH: DEFAULT_PATH, ...env }, cwd: '/' });
+        const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+        child.on('error', () => resolve(127));
+        child.on('exit', (code) => {
+          clearTimeout(timer);
+          resolve(code ?? 1);
+        });
+      });
+    },
+    async logs(c, opts, write, signal) {
+      const dir = dirOfId(c.id);
+      const s = readState(dir);
+      await readLog(join(dir, 'log'), opts, write, () => (s ? alive(s) && !existsSync(join(dir, 'exit')) : false), signal);
+    },
+    onChange(l) {
+      listeners.push(l);
+    },
+    async close() {
+      if (rotateTimer) clearInterval(rotateTimer);
+      rotateTimer = undefined;
+    },
+  };
+  return runtime;
+}

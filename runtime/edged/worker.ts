@@ -1,0 +1,425 @@
+/**
+ * One pod at the edge, kept as kubelet keeps it. `sync()` compares the pod's spec with its containers
+ * (as the last relist saw them) and acts: starts what is missing, restarts what ended (restartPolicy,
+ * with kubelet's crash-loop back-off: the first restart at once, then 10 s doubling to 5 min, reset
+ * once a container ran 10 min), replaces a container whose spec changed, runs probes (liveness
+ * restarts, readiness sets `ready`), and keeps the pod's status. Syncs of one pod never overlap.
+ */
+import { createHash } from 'node:crypto';
+import type { Logger } from '../core/log.js';
+import { errorText } from '../core/errors.js';
+import { parseQuantity } from '../../api/quantity.js';
+import type { Container, ContainerState, ContainerStatus, Pod, PodCondition, PodStatus } from '../../api/pods/types.js';
+import { expand, resolveEnv, type ConfigLookup } from './env.js';
+import { ProbeRunner } from './probes.js';
+import { prepareVolumes, removeVolumes, type PreparedVolume } from './volumes.js';
+import { RuntimeError, type ContainerRuntime, type RuntimeContainer } from './runtime.js';
+
+export interface BackoffConfig {
+  initialMs: number;
+  maxMs: number;
+  resetMs: number;
+}
+
+export interface WorkerDeps {
+  root: string;
+  log: Logger;
+  /** the runtime the pod runs on, or why there is none */
+  runtimeFor(pod: Pod): ContainerRuntime | string;
+  lookup: ConfigLookup;
+  backoff: BackoffConfig;
+  hostIP: string;
+  /** the pod's status changed */
+  changed(worker: PodWorker): void;
+}
+
+/** a container of this pod as the last relist saw it, and the runtime it is in */
+export interface Observed {
+  runtime: ContainerRuntime;
+  container: RuntimeContainer;
+}
+
+interface ContainerRecord {
+  backoffMs: number;
+  /** not started again before this time (crash-loop or image pull back-off) */
+  nextStartAt: number;
+  waiting?: { reason: string; message?: string };
+  /** the exited container whose exit was counted */
+  handledExit?: string;
+  ready: boolean;
+  probedId?: string;
+  liveness?: ProbeRunner;
+  readiness?: ProbeRunner;
+  env: Record<string, string>;
+}
+
+const RESYNC_MS = 10_000;
+
+export function podKey(pod: Pod): string {
+  return `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`;
+}
+
+export class PodWorker {
+  readonly uid: string;
+  private observed: Observed[] = [];
+  private readonly records = new Map<string, ContainerRecord>();
+  private readonly transitions = new Map<string, { status: string; at: string }>();
+  private busy = false;
+  private again = false;
+  private terminating = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly startTime = new Date().toISOString();
+  private lastStatus = '';
+
+  constructor(
+    public pod: Pod,
+    private readonly deps: WorkerDeps,
+  ) {
+    this.uid = pod.metadata.uid as string;
+  }
+
+  get key(): string {
+    return podKey(this.pod);
+  }
+
+  /** the containers of this pod the relist found; syncs when something changed */
+  observe(list: Observed[]): void {
+    const sig = (l: Observed[]): string => l.map((o) => `${o.container.id}:${o.container.state}`).sort().join(',');
+    const changed = sig(list) !== sig(this.observed);
+    this.observed = list;
+    if (changed) this.sync();
+  }
+
+  update(pod: Pod): void {
+    this.pod = pod;
+    this.sync();
+  }
+
+  /** the newest attempt of a container (running or not) */
+  current(name: string): Observed | undefined {
+    return this.attempts(name).at(-1);
+  }
+
+  private attempts(name: string): Observed[] {
+    return this.observed.filter((o) => o.container.name === name).sort((a, b) => a.container.attempt - b.container.attempt);
+  }
+
+  private record(name: string): ContainerRecord {
+    let r = this.records.get(name);
+    if (!r) this.records.set(name, (r = { backoffMs: 0, nextStartAt: 0, ready: false, env: {} }));
+    return r;
+  }
+
+  sync(): void {
+    if (this.terminating) return;
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    this.busy = true;
+    void this.run()
+      .catch((err: unknown) => this.deps.log.error(`pod ${this.key}: sync failed: ${errorText(err)}`))
+      .finally(() => {
+        this.busy = false;
+        if (this.again) {
+          this.again = false;
+          this.sync();
+        }
+      });
+  }
+
+  private async run(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.sync(), RESYNC_MS);
+    const runtime = this.deps.runtimeFor(this.pod);
+    const specs = this.pod.spec.containers;
+    if (typeof runtime === 'string') {
+      for (const c of specs) if (!this.current(c.name)) this.record(c.name).waiting = { reason: 'ContainerCreating', message: runtime };
+      return this.publish();
+    }
+    let volumes: Map<string, PreparedVolume>;
+    try {
+      volumes = prepareVolumes(this.deps.root, this.pod, this.deps.lookup);
+    } catch (err) {
+      const reason = err instanceof RuntimeError ? err.reason : 'CreateContainerConfigError';
+      for (const c of specs) if (this.current(c.name)?.container.state !== 'running') this.record(c.name).waiting = { reason, message: errorText(err) };
+      return this.publish();
+    }
+    for (const spec of specs) await this.syncContainer(spec, runtime, volumes);
+    await this.collectGarbage(new Set(specs.map((c) => c.name)));
+    this.scheduleNextStart();
+    this.publish();
+  }
+
+  private hashOf(spec: Container): string {
+    const { hostNetwork, runtimeClassName, volumes } = this.pod.spec;
+    return createHash('sha256').update(JSON.stringify({ spec, hostNetwork, runtimeClassName, volumes })).digest('hex').slice(0, 16);
+  }
+
+  private async syncContainer(spec: Container, runtime: ContainerRuntime, volumes: Map<string, PreparedVolume>): Promise<void> {
+    const rec = this.record(spec.name);
+    const cur = this.current(spec.name);
+    const now = Date.now();
+    const hash = this.hashOf(spec);
+    if (cur && cur.container.hash !== hash) {
+      this.deps.log.info(`pod ${this.key}: container ${spec.name} changed; replacing it`);
+      this.stopProbes(rec);
+      if (cur.container.state === 'running') await cur.runtime.stop(cur.container, this.gracePeriod());
+      rec.backoffMs = 0;
+      rec.nextStartAt = 0;
+      return this.start(spec, runtime, volumes, cur.container.attempt + 1);
+    }
+    if (cur?.container.state === 'running') {
+      rec.waiting = undefined;
+      this.startProbes(spec, cur, rec);
+      return;
+    }
+    this.stopProbes(rec);
+    if (cur) {
+      const exit = cur.container;
+      if (!this.restarts(exit)) {
+        rec.waiting = undefined;
+        return;
+      }
+      if (rec.handledExit !== exit.id) {
+        rec.handledExit = exit.id;
+        const ran = Date.parse(exit.finishedAt ?? '') - Date.parse(exit.startedAt ?? '');
+        if (ran >= this.deps.backoff.resetMs) rec.backoffMs = 0;
+        rec.nextStartAt = now + rec.backoffMs;
+      }
+      if (now < rec.nextStartAt) {
+        rec.waiting = { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(rec.backoffMs / 1000)}s restarting failed container=${spec.name} pod=${this.pod.metadata.name}_${this.pod.metadata.namespace ?? 'default'}(${this.uid})` };
+        return;
+      }
+      rec.backoffMs = this.nextBackoff(rec.backoffMs);
+      return this.start(spec, runtime, volumes, exit.attempt + 1);
+    }
+    if (now < rec.nextStartAt) return; // waits out an image pull or start back-off
+    return this.start(spec, runtime, volumes, 0);
+  }
+
+  /** does restartPolicy bring this ended container back? */
+  private restarts(c: RuntimeContainer): boolean {
+    const policy = this.pod.spec.restartPolicy ?? 'Always';
+    return c.state === 'created' || policy === 'Always' || (policy === 'OnFailure' && c.exitCode !== 0);
+  }
+
+  private nextBackoff(ms: number): number {
+    return ms === 0 ? this.deps.backoff.initialMs : Math.min(ms * 2, this.deps.backoff.maxMs);
+  }
+
+  private gracePeriod(): number {
+    return this.pod.spec.terminationGracePeriodSeconds ?? 30;
+  }
+
+  private async start(spec: Container, runtime: ContainerRuntime, volumes: Map<string, PreparedVolume>, attempt: number): Promise<void> {
+    const rec = this.record(spec.name);
+    const ns = this.pod.metadata.namespace ?? 'default';
+    const fail = (err: unknown, backoff: boolean): void => {
+      const reason = err instanceof RuntimeError ? err.reason : 'RunContainerError';
+      const pullBackoff = reason === 'ErrImagePull' && rec.waiting?.reason.startsWith('ErrImagePull');
+      rec.waiting = { reason: pullBackoff ? 'ImagePullBackOff' : reason, message: errorText(err) };
+      if (backoff) {
+        rec.backoffMs = this.nextBackoff(rec.backoffMs);
+        rec.nextStartAt = Date.now() + rec.backoffMs;
+      }
+      this.deps.log.warn(`pod ${this.key}: container ${spec.name}: ${reason}: ${errorText(err)}`);
+    };
+    let env: Record<string, string>;
+    try {
+      env = resolveEnv(spec, ns, this.deps.lookup);
+    } catch (err) {
+      return fail(err, false); // tried again on the next sync, or when the object arrives
+    }
+    try {
+      await runtime.ensureImage(spec.image, spec.imagePullPolicy ?? 'IfNotPresent');
+    } catch (err) {
+      return fail(err, err instanceof RuntimeError && err.reason === 'ErrImagePull');
+    }
+    const limits = spec.resources?.limits ?? {};
+    const mounts = (spec.volumeMounts ?? []).map((m) => {
+      const v = volumes.get(m.name) as PreparedVolume;
+      return { hostPath: v.hostPath, containerPath: m.mountPath, readOnly: m.readOnly === true || v.readOnly };
+    });
+    try {
+      const c = await runtime.run({
+        podUid: this.uid,
+        podName: this.pod.metadata.name,
+        namespace: ns,
+        name: spec.name,
+        hash: this.hashOf(spec),
+        attempt,
+        image: spec.image,
+        ...(spec.command ? { command: spec.command.map((a) => expand(a, env)) } : {}),
+        ...(spec.args ? { args: spec.args.map((a) => expand(a, env)) } : {}),
+        ...(spec.workingDir ? { workingDir: spec.workingDir } : {}),
+        env,
+        mounts,
+        ports: spec.ports ?? [],
+        ...(limits.memory !== undefined ? { memoryBytes: parseQuantity(limits.memory) } : {}),
+        ...(limits.cpu !== undefined ? { cpuCores: parseQuantity(limits.cpu) } : {}),
+        hostNetwork: this.pod.spec.hostNetwork === true,
+        gracePeriod: this.gracePeriod(),
+      });
+      rec.waiting = undefined;
+      rec.env = env;
+      rec.ready = false;
+      this.observed.push({ runtime, container: c });
+      this.deps.log.info(`pod ${this.key}: started container ${spec.name}${attempt > 0 ? ` (restart ${attempt})` : ''}`);
+      this.startProbes(spec, { runtime, container: c }, rec);
+    } catch (err) {
+      fail(err, true);
+    }
+  }
+
+  private startProbes(spec: Container, cur: Observed, rec: ContainerRecord): void {
+    if (rec.probedId === cur.container.id) return;
+    this.stopProbes(rec);
+    rec.probedId = cur.container.id;
+    const target = { runtime: cur.runtime, container: cur.container, ports: spec.ports ?? [], env: rec.env };
+    rec.ready = !spec.readinessProbe;
+    if (spec.livenessProbe) {
+      rec.liveness = new ProbeRunner(spec.livenessProbe, target, (passed) => {
+        if (passed || rec.probedId !== cur.container.id) return;
+        this.deps.log.info(`pod ${this.key}: container ${spec.name} failed its liveness probe; restarting it`);
+        void cur.runtime.stop(cur.container, this.gracePeriod()).finally(() => this.sync());
+      });
+      rec.liveness.start();
+    }
+    if (spec.readinessProbe) {
+      rec.readiness = new ProbeRunner(spec.readinessProbe, target, (passed) => {
+        rec.ready = passed;
+        this.publish();
+      });
+      rec.readiness.start();
+    }
+  }
+
+  private stopProbes(rec: ContainerRecord): void {
+    rec.liveness?.stop();
+    rec.readiness?.stop();
+    rec.liveness = rec.readiness = rec.probedId = undefined;
+    rec.ready = false;
+  }
+
+  /** keeps the newest two attempts of each container (the previous one's log is `--previous`); the rest goes */
+  private async collectGarbage(names: ReadonlySet<string>): Promise<void> {
+    const gone: Observed[] = [];
+    for (const o of this.observed) {
+      if (!names.has(o.container.name)) gone.push(o);
+      else if (o.container.attempt < (this.current(o.container.name)?.container.attempt ?? 0) - 1) gone.push(o);
+    }
+    for (const o of gone) {
+      if (o.container.state === 'running') await o.runtime.stop(o.container, this.gracePeriod());
+      await o.runtime.remove(o.container);
+    }
+    if (gone.length) this.observed = this.observed.filter((o) => !gone.includes(o));
+  }
+
+  private scheduleNextStart(): void {
+    const next = Math.min(...[...this.records.values()].map((r) => r.nextStartAt).filter((t) => t > Date.now()));
+    if (Number.isFinite(next)) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.sync(), Math.max(0, next - Date.now()) + 5);
+    }
+  }
+
+  /** Stops everything of the pod and leaves nothing on disk. */
+  async terminate(): Promise<void> {
+    this.terminating = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const rec of this.records.values()) this.stopProbes(rec);
+    while (this.busy) await new Promise((r) => setTimeout(r, 20));
+    const grace = this.gracePeriod();
+    await Promise.all(this.observed.filter((o) => o.container.state === 'running').map((o) => o.runtime.stop(o.container, grace)));
+    for (const o of this.observed) await o.runtime.remove(o.container);
+    for (const rt of new Set(this.observed.map((o) => o.runtime))) await rt.removePod(this.uid);
+    removeVolumes(this.deps.root, this.uid);
+  }
+
+  /** Stops probes and timers, leaving the containers running (edgecore is stopping). */
+  detach(): void {
+    this.terminating = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const rec of this.records.values()) this.stopProbes(rec);
+  }
+
+  private condition(type: PodCondition['type'], ok: boolean, reason?: string): PodCondition {
+    const status = ok ? 'True' : 'False';
+    const last = this.transitions.get(type);
+    const at = last && last.status === status ? last.at : new Date().toISOString();
+    this.transitions.set(type, { status, at });
+    return { type, status, lastProbeTime: null, lastTransitionTime: at, ...(reason && !ok ? { reason } : {}) };
+  }
+
+  status(): PodStatus {
+    const statuses: ContainerStatus[] = this.pod.spec.containers.map((spec) => {
+      const rec = this.records.get(spec.name);
+      const tries = this.attempts(spec.name);
+      const cur = tries.at(-1)?.container;
+      const prev = tries.at(-2)?.container;
+      const terminated = (c: RuntimeContainer): ContainerState => ({
+        terminated: { exitCode: c.exitCode ?? 137, reason: c.reason ?? 'Error', ...(c.startedAt ? { startedAt: c.startedAt } : {}), finishedAt: c.finishedAt ?? '', containerID: `${tries[0]?.runtime.name ?? 'process'}://${c.id}` },
+      });
+      let state: ContainerState;
+      let lastState: ContainerState | Record<string, never> = {};
+      if (cur?.state === 'running') {
+        state = { running: { startedAt: cur.startedAt ?? this.startTime } };
+        if (prev && prev.state === 'exited') lastState = terminated(prev);
+      } else if (rec?.waiting) {
+        state = { waiting: rec.waiting };
+        if (cur?.state === 'exited') lastState = terminated(cur);
+      } else if (cur?.state === 'exited') {
+        state = terminated(cur);
+        if (prev?.state === 'exited') lastState = terminated(prev);
+      } else {
+        state = { waiting: { reason: 'ContainerCreating' } };
+      }
+      const running = cur?.state === 'running';
+      return {
+        name: spec.name,
+        state,
+        lastState,
+        ready: running && rec?.ready === true,
+        started: running,
+        restartCount: cur?.attempt ?? 0,
+        image: spec.image,
+        imageID: cur?.imageId ?? '',
+        ...(cur ? { containerID: `${tries.at(-1)?.runtime.name ?? ''}://${cur.id}` } : {}),
+      };
+    });
+    const ended = (cs: ContainerStatus): boolean => 'terminated' in cs.state;
+    const neverRan = (cs: ContainerStatus): boolean => 'waiting' in cs.state && !('terminated' in cs.lastState);
+    let phase: PodStatus['phase'];
+    if (statuses.some(neverRan)) phase = 'Pending';
+    else if (statuses.some((cs) => 'running' in cs.state || 'waiting' in cs.state)) phase = 'Running';
+    else {
+      const failed = statuses.some((cs) => ended(cs) && (cs.state as { terminated: { exitCode: number } }).terminated.exitCode !== 0);
+      phase = failed ? 'Failed' : 'Succeeded';
+    }
+    const ready = statuses.every((cs) => cs.ready);
+    const notReady = statuses.filter((cs) => !cs.ready).map((cs) => cs.name);
+    const why = notReady.length ? `containers with unready status: [${notReady.join(' ')}]` : '';
+    const podIP = this.pod.spec.hostNetwork ? this.deps.hostIP : (this.observed.find((o) => o.container.state === 'running')?.container.ip ?? undefined);
+    return {
+      phase,
+      conditions: [
+        this.condition('Initialized', true),
+        { ...this.condition('Ready', ready && phase === 'Running', 'ContainersNotReady'), ...(why && !ready ? { message: why } : {}) },
+        { ...this.condition('ContainersReady', ready && phase === 'Running', 'ContainersNotReady'), ...(why && !ready ? { message: why } : {}) },
+        this.condition('PodScheduled', true),
+      ],
+      hostIP: this.deps.hostIP,
+      ...(podIP ? { podIP, podIPs: [{ ip: podIP }] } : {}),
+      startTime: this.startTime,
+      containerStatuses: statuses,
+    };
+  }
+
+  private publish(): void {
+    const text = JSON.stringify(this.status());
+    if (text === this.lastStatus) return;
+    this.lastStatus = text;
+    this.deps.changed(this);
+  }
+}
