@@ -181,7 +181,7 @@ export function createEdged(deps: EdgedDeps): Edged {
 
   const checkPodman = async (): Promise<void> => {
     const before = podmanProblem;
-    podmanProblem = (await podman?.check()) ?? 'no container runtime';
+    podmanProblem = podman ? await podman.check() : 'no container runtime';
     if (podmanProblem && podmanProblem !== before) ctx?.log.warn(`${podmanProblem}; pods without runtimeClassName: ${PROCESS_RUNTIME_CLASS} wait for it`);
     if (!podmanProblem && before) {
       ctx?.log.info(`container runtime ${podman?.version() ?? ''} at ${kubelet.containerRuntimeEndpoint}`);

@@ -73,14 +73,18 @@ export function createPodmanRuntime(o: PodmanOptions): ContainerRuntime {
   };
   const messageOf = (r: Reply): string => (typeof r.body?.message === 'string' ? r.body.message : String(r.body ?? '')).slice(0, 300);
 
-  const containerOf = async (id: string, labels: Record<string, string>, state: string): Promise<RuntimeContainer | undefined> => {
+  /** podman's states, Docker's and its own (a container that just died may be `stopping` or `stopped`) */
+  const runState = (s: string): RuntimeContainer['state'] => (['running', 'paused', 'stopping', 'restarting'].includes(s) ? 'running' : ['created', 'configured', 'initialized'].includes(s) ? 'created' : 'exited');
+
+  const containerOf = async (id: string, labels: Record<string, string>, podmanState: string): Promise<RuntimeContainer | undefined> => {
     const base = { id, podUid: labels[LABEL.uid] ?? '', name: labels[LABEL.container] ?? '', hash: labels[LABEL.hash] ?? '', attempt: Number(labels[LABEL.attempt] ?? 0) };
-    if (state !== 'running' && state !== 'exited' && state !== 'created') return undefined; // paused, removing: looked at next time
+    const state = runState(podmanState);
     if (state === 'exited' && ended.has(id)) return ended.get(id);
     if (state === 'running' && started.has(id)) return { ...base, state: 'running', ...started.get(id) };
     const r = await call('GET', `/containers/${id}/json`);
     if (r.status !== 200) return undefined;
     const st = r.body.State ?? {};
+    if (state === 'exited' && st.Running) return { ...base, state: 'running', ...started.get(id) }; // still dying
     const ip = r.body.HostConfig?.NetworkMode === 'host' ? hostIP() : (r.body.NetworkSettings?.IPAddress || hostIP());
     const imageId = String(r.body.Image ?? '');
     const startedAt = String(st.StartedAt ?? '');

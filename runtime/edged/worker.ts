@@ -47,6 +47,8 @@ interface ContainerRecord {
   /** the exited container whose exit was counted */
   handledExit?: string;
   ready: boolean;
+  /** the highest attempt started: a restart is never numbered lower (a runtime may briefly not list a container) */
+  lastAttempt: number;
   probedId?: string;
   liveness?: ProbeRunner;
   readiness?: ProbeRunner;
@@ -106,7 +108,7 @@ export class PodWorker {
 
   private record(name: string): ContainerRecord {
     let r = this.records.get(name);
-    if (!r) this.records.set(name, (r = { backoffMs: 0, nextStartAt: 0, ready: false, env: {} }));
+    if (!r) this.records.set(name, (r = { backoffMs: 0, nextStartAt: 0, ready: false, lastAttempt: -1, env: {} }));
     return r;
   }
 
@@ -167,7 +169,7 @@ export class PodWorker {
       if (cur.container.state === 'running') await cur.runtime.stop(cur.container, this.gracePeriod());
       rec.backoffMs = 0;
       rec.nextStartAt = 0;
-      return this.start(spec, runtime, volumes, cur.container.attempt + 1);
+      return this.start(spec, runtime, volumes, Math.max(cur.container.attempt, rec.lastAttempt) + 1);
     }
     if (cur?.container.state === 'running') {
       rec.waiting = undefined;
@@ -192,10 +194,10 @@ export class PodWorker {
         return;
       }
       rec.backoffMs = this.nextBackoff(rec.backoffMs);
-      return this.start(spec, runtime, volumes, exit.attempt + 1);
+      return this.start(spec, runtime, volumes, Math.max(exit.attempt, rec.lastAttempt) + 1);
     }
     if (now < rec.nextStartAt) return; // waits out an image pull or start back-off
-    return this.start(spec, runtime, volumes, 0);
+    return this.start(spec, runtime, volumes, rec.lastAttempt + 1);
   }
 
   /** does restartPolicy bring this ended container back? */
@@ -264,6 +266,7 @@ export class PodWorker {
       rec.waiting = undefined;
       rec.env = env;
       rec.ready = false;
+      rec.lastAttempt = attempt;
       this.observed.push({ runtime, container: c });
       this.deps.log.info(`pod ${this.key}: started container ${spec.name}${attempt > 0 ? ` (restart ${attempt})` : ''}`);
       this.startProbes(spec, { runtime, container: c }, rec);
