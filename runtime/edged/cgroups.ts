@@ -20,7 +20,8 @@ export interface Cgroups {
   oomKilled(name: string): boolean;
   /** SIGKILL to every process still in the group */
   killAll(name: string): void;
-  remove(name: string): void;
+  /** removes the group once the kernel has let go of its processes (waits up to a few seconds) */
+  remove(name: string): Promise<void>;
 }
 
 const PERIOD_US = 100_000;
@@ -96,12 +97,15 @@ export function openCgroups(root = '/sys/fs/cgroup'): Cgroups {
         }
       }
     },
-    remove(name) {
+    async remove(name) {
       for (const dir of dirs(name)) {
-        try {
-          rmdirSync(dir);
-        } catch {
-          /* missing, or a process lingers: the kernel frees it once empty */
+        for (let i = 0; i < 50 && existsSync(dir); i++) {
+          try {
+            rmdirSync(dir);
+          } catch {
+            // EBUSY while a killed process is not yet reaped
+            await new Promise((r) => setTimeout(r, 50));
+          }
         }
       }
     },

@@ -141,6 +141,7 @@ export function createEdged(deps: EdgedDeps): Edged {
       return relisting;
     }
     relisting = (async () => {
+      const listedAt = Date.now();
       const byPod = new Map<string, Observed[]>();
       const runtimes: ContainerRuntime[] = [processRuntime, podmanProblem ? undefined : podman].filter((r): r is ContainerRuntime => r !== undefined);
       for (const runtime of runtimes) {
@@ -158,7 +159,7 @@ export function createEdged(deps: EdgedDeps): Edged {
       if (stopped) return;
       for (const [uid, list] of byPod) {
         const w = workers.get(uid);
-        if (w) w.observe(list);
+        if (w) w.observe(list, listedAt);
         else {
           // a pod deleted while edgecore was down, or whose deletion it did not finish
           ctx?.log.info(`stopping ${list.length} container(s) of pod ${uid}, which this node no longer runs`);
@@ -168,7 +169,7 @@ export function createEdged(deps: EdgedDeps): Edged {
           stopWorker(orphan);
         }
       }
-      for (const [uid, w] of workers) if (!byPod.has(uid)) w.observe([]);
+      for (const [uid, w] of workers) if (!byPod.has(uid)) w.observe([], listedAt);
     })().finally(() => {
       relisting = undefined;
       if (relistAgain && !stopped) {

@@ -328,7 +328,7 @@ export function createProcessRuntime(o: ProcessRuntimeOptions): ContainerRuntime
       const s = readState(dir);
       if (s?.cgroup) {
         cgroups.killAll(s.cgroup);
-        cgroups.remove(s.cgroup);
+        await cgroups.remove(s.cgroup);
       }
       rmSync(dir, { recursive: true, force: true });
       try {

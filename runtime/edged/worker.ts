@@ -64,6 +64,8 @@ export function podKey(pod: Pod): string {
 export class PodWorker {
   readonly uid: string;
   private observed: Observed[] = [];
+  /** containers this worker started, and when: a relist begun before that cannot know them */
+  private readonly launched = new Map<string, { o: Observed; at: number }>();
   private readonly records = new Map<string, ContainerRecord>();
   private readonly transitions = new Map<string, { status: string; at: string }>();
   private busy = false;
@@ -84,11 +86,18 @@ export class PodWorker {
     return podKey(this.pod);
   }
 
-  /** the containers of this pod the relist found; syncs when something changed */
-  observe(list: Observed[]): void {
+  /** the containers of this pod a relist begun at `listedAt` found; syncs when something changed */
+  observe(list: Observed[], listedAt = 0): void {
     const sig = (l: Observed[]): string => l.map((o) => `${o.container.id}:${o.container.state}`).sort().join(',');
-    const changed = sig(list) !== sig(this.observed);
-    this.observed = list;
+    const ids = new Set(list.map((o) => o.container.id));
+    const all = [...list];
+    for (const [id, l] of this.launched) {
+      if (ids.has(id)) this.launched.delete(id);
+      else if (l.at >= listedAt) all.push(l.o); // started after that relist looked
+      else this.launched.delete(id);
+    }
+    const changed = sig(all) !== sig(this.observed);
+    this.observed = all;
     if (changed) this.sync();
   }
 
@@ -267,7 +276,10 @@ export class PodWorker {
       rec.env = env;
       rec.ready = false;
       rec.lastAttempt = attempt;
-      this.observed.push({ runtime, container: c });
+      const o = { runtime, container: c };
+      // a relist that ran meanwhile may have found it already
+      if (!this.observed.some((x) => x.container.id === c.id)) this.observed.push(o);
+      this.launched.set(c.id, { o, at: Date.now() });
       this.deps.log.info(`pod ${this.key}: started container ${spec.name}${attempt > 0 ? ` (restart ${attempt})` : ''}`);
       this.startProbes(spec, { runtime, container: c }, rec);
     } catch (err) {
@@ -305,12 +317,21 @@ export class PodWorker {
     rec.ready = false;
   }
 
-  /** keeps the newest two attempts of each container (the previous one's log is `--previous`); the rest goes */
+  /**
+   * Keeps the newest two attempts of each container (the previous one's log is `--previous`); the
+   * rest goes, and so does any copy still running that is not the newest: one runs, never two.
+   */
   private async collectGarbage(names: ReadonlySet<string>): Promise<void> {
     const gone: Observed[] = [];
     for (const o of this.observed) {
+      const newest = this.current(o.container.name)?.container;
       if (!names.has(o.container.name)) gone.push(o);
-      else if (o.container.attempt < (this.current(o.container.name)?.container.attempt ?? 0) - 1) gone.push(o);
+      else if (o.container.attempt < (newest?.attempt ?? 0) - 1) gone.push(o);
+      else if (o.container.id !== newest?.id && o.container.state === 'running') {
+        this.deps.log.warn(`pod ${this.key}: container ${o.container.name} attempt ${o.container.attempt} still runs beside attempt ${newest?.attempt ?? '?'}; stopping it`);
+        await o.runtime.stop(o.container, this.gracePeriod());
+        o.container = { ...o.container, state: 'exited', exitCode: 137, reason: 'Error', finishedAt: new Date().toISOString() };
+      }
     }
     for (const o of gone) {
       if (o.container.state === 'running') await o.runtime.stop(o.container, this.gracePeriod());

@@ -1,5 +1,5 @@
 /** Starts the bundled cloudcore and edgecores as processes in a temporary folder, over real mutual TLS. */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
@@ -156,10 +156,24 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
     },
     async stop() {
       await Promise.all(procs.map((p) => p.kill('SIGKILL')));
-      rmSync(dir, { recursive: true, force: true });
+      killPodProcesses(dir);
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
     },
   };
   return cluster;
+}
+
+/** Process pods outlive edgecore by design: a test's end kills those whose shim names its folder. */
+export function killPodProcesses(dir: string): void {
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${dir}/`)) continue;
+      process.kill(-Number(pid), 'SIGKILL');
+    } catch {
+      /* gone, or not a group leader */
+    }
+  }
 }
 
 function mergeDeep(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {

@@ -63,7 +63,7 @@ export async function startPodman(dir: string): Promise<Podman> {
       cli(['rm', '--all', '--force', '--time', '0']);
       service.kill('SIGTERM');
       await new Promise((r) => service.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
     },
   };
 }
