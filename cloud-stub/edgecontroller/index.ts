@@ -91,8 +91,10 @@ export function createEdgeController(deps: { store: ObjectStore }): EdgeControll
     try {
       if (key?.kind === 'podstatus') {
         const pod = deps.store.get('pod', key.namespace, key.name);
-        if (!pod || pod.object.spec?.nodeName !== node) {
-          ctx?.log.debug(`${node}: status for pod ${key.namespace}/${key.name}, which is not bound to it (any more); skipped`);
+        if (!pod) {
+          ctx?.log.debug(`${node}: status for pod ${key.namespace}/${key.name}, which no longer exists; skipped`);
+        } else if (pod.object.spec?.nodeName !== node) {
+          ctx?.log.warn(`${node}: status for pod ${key.namespace}/${key.name}, which is bound to ${String(pod.object.spec?.nodeName ?? 'no node')}; skipped`);
         } else {
           await deps.store.reportStatus('pod', key.namespace, key.name, { status: podStatusOfReport(msg.content), node, storeId, seq });
         }

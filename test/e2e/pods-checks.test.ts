@@ -1,0 +1,158 @@
+/**
+ * Pods that cannot run, and the kubelet behaviour users lean on: a field the edge does not run, a
+ * bad name, a missing ConfigMap, a command that does not exist, a pod bound to another node (and a
+ * node speaking for it), binding by nodeSelector, liveness and readiness probes, a followed log.
+ * Through all of it edgecore stays up and a healthy pod keeps its process.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, makeCluster, type Cluster, type Edge } from './cluster.js';
+import { alive, appPid, apply, containerStatus, keadm, podRow, podStatus } from '../peers/pods.js';
+import { openRawEdge } from '../peers/rawedge.js';
+import { ROOT } from '../peers/proc.js';
+import { cborCodec } from '../../runtime/core/codec.js';
+import { newMessage } from '../../runtime/core/message.js';
+
+const NODE = 'edge-checks';
+const PODS = '/api/v1/namespaces/default/pods';
+
+const proc = (name: string, container: Record<string, unknown>, spec: Record<string, unknown> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name },
+  spec: { runtimeClassName: 'process', nodeName: NODE, containers: [{ name: 'app', image: 'process', ...container }], ...spec },
+});
+
+describe('pods: refusals, reasons, binding, probes, logs', () => {
+  let c: Cluster;
+  let edge: Edge;
+  let root: string;
+  let healthyPid: number;
+
+  beforeAll(async () => {
+    c = await makeCluster();
+    await c.startCloud();
+    edge = await c.startEdge(NODE, { modules: { edged: { nodeLabels: { site: 'plant-1' } } } });
+    root = join(c.dir, NODE, 'edged');
+    await apply(c, proc('healthy', { command: ['/bin/sh', '-c', 'while true; do echo tick; sleep 0.2; done'] }));
+    await eventually(async () => containerStatus(await podStatus(c, 'healthy'))?.state.running, 20_000, 'healthy running');
+    healthyPid = appPid(root, (await c.api.call('GET', `${PODS}/healthy`)).body.metadata.uid) as number;
+  });
+  afterAll(async () => {
+    await c?.stop();
+  });
+
+  it('refuses what it does not run with 422 naming the field, and a bad name', async () => {
+    const refused = async (body: any, field: string): Promise<void> => {
+      const r = await c.api.call('POST', `/api/v1/namespaces/default/${body.kind.toLowerCase()}s`, body);
+      expect(r.status).toBe(422);
+      expect(r.body.reason).toBe('Invalid');
+      expect(r.body.details.causes.map((x: any) => x.field)).toContain(field);
+      expect(r.body.message).toContain(field);
+    };
+    await refused(proc('x1', { command: ['true'], securityContext: { runAsUser: 1000 } }), 'spec.containers[0].securityContext');
+    await refused(proc('x2', { command: ['true'] }, { initContainers: [] }), 'spec.initContainers');
+    await refused(proc('x3', { command: ['true'], livenessProbe: { grpc: { port: 1 } } }), 'spec.containers[0].livenessProbe.grpc');
+    await refused(proc('x4', { command: ['true'], volumeMounts: [{ name: 'nope', mountPath: '/x' }] }), 'spec.containers[0].volumeMounts[0].name');
+    await refused(proc('x5', { command: ['true'], resources: { limits: { memory: 'lots' } } }), 'spec.containers[0].resources.limits.memory');
+    await refused(proc('x6', {}), 'spec.containers[0].command');
+    await refused({ ...proc('x7', { command: ['true'] }), metadata: { name: 'Bad_Name' } }, 'metadata.name');
+    await refused({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cm' }, data: { 'bad key': 'v' } }, 'data.bad key');
+    // keadm says it in one line and exits non-zero
+    const r = await keadm(c, ['apply', '-f', '-'], 'apiVersion: v1\nkind: Pod\nmetadata: {name: y}\nspec: {containers: [{name: app, image: i, tty: true}]}\n');
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^keadm: -: document 1 \(pod\/y\): Pod "y" is invalid: spec.containers\[0\].tty: is not supported/);
+    expect((await c.api.call('GET', `${PODS}/y`)).status).toBe(404);
+  });
+
+  it('says why a pod cannot start: a missing ConfigMap, a command that does not exist', async () => {
+    await apply(
+      c,
+      proc('needs-config', { command: ['/bin/sh', '-c', 'sleep 100'], volumeMounts: [{ name: 'cfg', mountPath: `${c.dir}/m/cfg` }] }, { volumes: [{ name: 'cfg', configMap: { name: 'missing' } }] }),
+      proc('no-command', { command: ['no-such-command-xyz'] }),
+    );
+    const cfg = await eventually(async () => containerStatus(await podStatus(c, 'needs-config'))?.state.waiting, 15_000, 'needs-config waiting');
+    expect(cfg).toEqual({ reason: 'CreateContainerConfigError', message: 'configmap "missing" not found (volume cfg)' });
+    const cmd = await eventually(async () => containerStatus(await podStatus(c, 'no-command'))?.state.waiting, 15_000, 'no-command waiting');
+    expect(cmd).toEqual({ reason: 'RunContainerError', message: 'exec: "no-such-command-xyz": executable file not found in $PATH' });
+    expect((await podRow(c, 'needs-config'))?.STATUS).toBe('CreateContainerConfigError');
+    // the ConfigMap arrives: the pod starts
+    await apply(c, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'missing' }, data: { k: 'v' } });
+    await eventually(async () => containerStatus(await podStatus(c, 'needs-config'))?.state.running, 15_000, 'needs-config running once its ConfigMap exists');
+  });
+
+  it('does not run a pod bound to another node, and refuses a node speaking for it', async () => {
+    await apply(c, { ...proc('elsewhere', { command: ['/bin/sh', '-c', 'echo elsewhere-ran; sleep 100'] }), spec: { ...proc('x', {}).spec, nodeName: 'other-node', containers: [{ name: 'app', image: 'process', command: ['/bin/sh', '-c', 'sleep 100'] }] } });
+    // a node that tries to report it is logged and skipped
+    const pki = c.pki.edge('edge-rogue');
+    const rogue = await openRawEdge({ port: c.hubPort, node: 'edge-rogue', ca: c.pki.ca.cert, cert: readFileSync(pki.certFile, 'utf8'), key: readFileSync(pki.keyFile, 'utf8') });
+    rogue.keepalive();
+    rogue.sendRaw(Buffer.from(cborCodec.encode(newMessage({ source: 'edged', group: 'resource', operation: 'update', resource: 'default/podstatus/elsewhere' }, { phase: 'Running', conditions: [] })) as Uint8Array));
+    await c.cloud?.waitFor(/edge-rogue: status for pod default\/elsewhere, which is bound to other-node; skipped/, 5000);
+    const st = await podStatus(c, 'elsewhere');
+    expect(st.phase).toBe('Pending');
+    expect(st.conditions[0]).toMatchObject({ type: 'PodScheduled', status: 'True' });
+    expect((await edge.meta(`${PODS}/elsewhere`)).status).toBe(404);
+    rogue.ws.close();
+  });
+
+  it('binds a pod by nodeSelector to a matching Ready node; an unmatched one stays Pending and says why', async () => {
+    await apply(
+      c,
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'by-label' }, spec: { runtimeClassName: 'process', nodeSelector: { site: 'plant-1' }, containers: [{ name: 'app', image: 'process', command: ['/bin/sh', '-c', 'sleep 100'] }] } },
+      { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'no-match' }, spec: { runtimeClassName: 'process', nodeSelector: { site: 'plant-9' }, containers: [{ name: 'app', image: 'process', command: ['/bin/sh', '-c', 'sleep 100'] }] } },
+    );
+    const bound = await eventually(async () => {
+      const p = (await c.api.call('GET', `${PODS}/by-label`)).body;
+      return p.spec.nodeName ? p : undefined;
+    }, 15_000, 'by-label bound');
+    expect(bound.spec.nodeName).toBe(NODE);
+    await eventually(async () => containerStatus(await podStatus(c, 'by-label'))?.state.running, 15_000, 'by-label running');
+    const pending = await eventually(async () => (await podStatus(c, 'no-match'))?.conditions?.find((x: any) => x.reason === 'Unschedulable'), 10_000, 'no-match Unschedulable');
+    expect(pending.message).toMatch(/^0\/\d+ nodes are available: \d+ node\(s\) didn't match Pod's node selector/);
+    // the edge's nodeLabels are on its Node
+    expect((await c.api.call('GET', `/api/v1/nodes/${NODE}`)).body.metadata.labels).toMatchObject({ site: 'plant-1', 'kubernetes.io/hostname': NODE });
+  });
+
+  it('restarts a container whose liveness probe fails; readiness sets ready', async () => {
+    await apply(
+      c,
+      proc('unlive', { command: ['/bin/sh', '-c', 'sleep 100'], livenessProbe: { exec: { command: ['/bin/sh', '-c', 'exit 1'] }, periodSeconds: 1, failureThreshold: 2 } }),
+      proc('unready', { command: ['/bin/sh', '-c', 'sleep 100'], readinessProbe: { tcpSocket: { port: 1 }, periodSeconds: 1, failureThreshold: 1 } }),
+    );
+    await eventually(async () => (containerStatus(await podStatus(c, 'unlive'))?.restartCount ?? 0) >= 1, 20_000, 'unlive restarted by its probe');
+    await edge.proc.waitFor(/pod default\/unlive: container app failed its liveness probe; restarting it/);
+    const unready = await eventually(async () => {
+      const s = await podStatus(c, 'unready');
+      return containerStatus(s)?.state.running ? s : undefined;
+    }, 15_000, 'unready running');
+    await new Promise((r) => setTimeout(r, 2000));
+    const later = await podStatus(c, 'unready');
+    expect(containerStatus(later).ready).toBe(false);
+    expect(later.conditions.find((x: any) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'ContainersNotReady' });
+    expect((await podRow(c, 'unready'))?.READY).toBe('0/1');
+    expect(unready.phase).toBe('Running');
+  });
+
+  it('follows a log until the caller goes away', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'keadm.js'), 'logs', 'healthy', '-f', '--tail', '1', '--config-dir', c.dir]);
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    await eventually(async () => (out.match(/tick/g)?.length ?? 0) >= 5, 10_000, 'five ticks followed');
+    child.kill('SIGINT');
+    await new Promise((r) => child.on('exit', r));
+    // the edge stops sending once the cloud cancels
+    expect(alive(healthyPid)).toBe(true);
+    expect(edge.proc.child.exitCode).toBeNull();
+    const before = containerStatus(await podStatus(c, 'healthy'));
+    expect(before.restartCount).toBe(0);
+  });
+
+  it('edgecore stayed up and the healthy pod kept its process through all of it', async () => {
+    expect(alive(healthyPid)).toBe(true);
+    expect(appPid(root, (await c.api.call('GET', `${PODS}/healthy`)).body.metadata.uid)).toBe(healthyPid);
+    expect(edge.proc.child.exitCode).toBeNull();
+  });
+});
