@@ -69,7 +69,7 @@ export async function join(argv: readonly string[]): Promise<number> {
         token,
         websocket: { server: ipport },
       },
-      edged: { hostnameOverride: node },
+      edged: { hostnameOverride: node, rootDirectory: p.edged },
     },
   };
   const out = new FileSet();

@@ -29,6 +29,7 @@ export function edgePaths({ configDir, dataDir }: Dirs) {
     key: join(configDir, 'certs', 'server.key'),
     config: join(configDir, 'config', 'edgecore.yaml'),
     db: join(dataDir, 'edgecore.db'),
+    edged: join(dataDir, 'edged'),
   };
 }
 

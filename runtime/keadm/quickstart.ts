@@ -96,7 +96,7 @@ export async function quickstart(): Promise<number> {
           },
           metaManager: { metaServer: { server: `127.0.0.1:${meta}` } },
           eventBus: { mqttServerInternal: `tcp://127.0.0.1:${mqtt}` },
-          edged: { hostnameOverride: 'edge-quickstart' },
+          edged: { hostnameOverride: 'edge-quickstart', rootDirectory: join(dir, 'edge', 'edged') },
         },
       }),
     );

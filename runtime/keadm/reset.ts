@@ -1,5 +1,7 @@
 /** keadm reset: stops what init or join started and removes what they wrote. */
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { parse } from 'yaml';
+import { removeEveryPod } from '../edged/reset.js';
 import { dirname, join } from 'node:path';
 import { flags } from './flags.js';
 import { removeIfEmpty } from './files.js';
@@ -12,6 +14,16 @@ export async function reset(argv: readonly string[]): Promise<number> {
   for (const program of ['edgecore', 'cloudcore'] as const) said.push(...(await stopService(program, dirs.dataDir)));
   const c = cloudPaths(dirs);
   const e = edgePaths(dirs);
+  // the pods: where edgecore.yaml says they are (process pods outlive edgecore, containers too)
+  let edged = { root: e.edged, endpoint: 'unix:///run/podman/podman.sock' };
+  try {
+    const cfg = parse(readFileSync(e.config, 'utf8')) as { modules?: { edged?: { rootDirectory?: string; tailoredKubeletConfig?: { containerRuntimeEndpoint?: string } } } };
+    edged = { root: cfg.modules?.edged?.rootDirectory ?? edged.root, endpoint: cfg.modules?.edged?.tailoredKubeletConfig?.containerRuntimeEndpoint ?? edged.endpoint };
+  } catch {
+    /* no edge here, or no config: the defaults */
+  }
+  const pods = existsSync(e.config) || existsSync(edged.root) ? await removeEveryPod(edged.root, edged.endpoint) : 0;
+  if (pods > 0) said.push(`stopped and removed ${pods} container(s) of this node's pods`);
   const files = new Set([c.caCert, c.caKey, c.serverCert, c.serverKey, c.config, c.tokenSecret, c.token, c.adminToken, e.caCert, e.cert, e.key, e.config, logFile(dirs.dataDir, 'cloudcore'), logFile(dirs.dataDir, 'edgecore')]);
   for (const db of [c.db, e.db]) {
     if (!existsSync(dirname(db))) continue;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../peers/proc.js';
+import { pidsWith } from '../peers/pods.js';
 import { alive } from '../../runtime/keadm/service.js';
 import { fetchCa, requestCertificate } from '../../runtime/edgehub/certificates.js';
 import { makeJoinToken } from '../../cloud-stub/certs/tokens.js';
@@ -52,8 +53,9 @@ describe('keadm init, gettoken, join and reset', () => {
       table = keadm(['get', 'nodes', ...cloud]).stdout;
       execFileSync('sleep', ['0.2']);
     }
-    expect(table).toMatch(/^NAME\s+STATUS\s+ROLES\s+AGE$/m);
-    expect(table).toMatch(/^pi-1\s+Ready\s+agent,edge\s+\d+s$/m);
+    expect(table).toMatch(/^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION$/m);
+    // the roles and version as the edge registers them
+    expect(table).toMatch(/^pi-1\s+Ready\s+agent,edge\s+\d+s\s+v\d+\.\d+\.\d+-kubeedge-lite$/m);
     const json = JSON.parse(keadm(['get', 'nodes', 'pi-1', '-o', 'json', ...cloud]).stdout);
     expect(readyOf(json)).toBe('True');
 
@@ -73,9 +75,20 @@ describe('keadm init, gettoken, join and reset', () => {
     expect(keadm(['delete', 'device', 'thermo-1', ...cloud]).stdout).toBe('device.devices.kubeedge.io "thermo-1" deleted\n');
     expect(keadm(['get', 'devices', ...cloud]).stdout).toBe('No resources found in default namespace.\n');
 
+    // a process pod on the node: reset stops it too (process pods outlive edgecore, by design)
+    const pod = 'apiVersion: v1\nkind: Pod\nmetadata: {name: keeper}\nspec:\n  nodeName: pi-1\n  runtimeClassName: process\n  containers: [{name: app, image: process, command: [/bin/sh, -c, "while true; do sleep 0.5; done # keeper-pod-e5"]}]';
+    expect(spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), 'apply', '-f', '-', ...cloud], { input: pod, encoding: 'utf8' }).stdout).toBe('pod/keeper created\n');
+    for (let i = 0; i < 100 && !/^keeper\s+1\/1\s+Running/m.test(keadm(['get', 'pods', ...cloud]).stdout); i++) execFileSync('sleep', ['0.2']);
+    expect(keadm(['get', 'pods', ...cloud]).stdout).toMatch(/^keeper\s+1\/1\s+Running\s+0\s/m);
+    const podPids = pidsWith('keeper-pod-e5');
+    expect(podPids.length).toBeGreaterThan(0);
+
     const pids = ['cloud', 'edge'].map((side) => Number(readFileSync(join(base, side, 'var', `${side}core.pid`), 'utf8')));
     expect(pids.every(alive)).toBe(true);
-    expect(keadm(['reset', ...edge]).status).toBe(0);
+    const edgeReset = keadm(['reset', ...edge]);
+    expect(edgeReset.status).toBe(0);
+    expect(edgeReset.stdout).toContain("stopped and removed 1 container(s) of this node's pods");
+    expect(podPids.some(alive)).toBe(false);
     expect(keadm(['reset', ...cloud]).status).toBe(0);
     expect(pids.some(alive)).toBe(false);
     expect(filesUnder(base)).toEqual([]);
