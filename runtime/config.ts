@@ -21,8 +21,8 @@ export const edgeCoreSchema = s.obj({
       /** upstream rate limit, in frames (a frame may batch many messages), as KubeEdge's messageQPS/messageBurst */
       messageQPS: s.num(30, { min: 0.1 }),
       messageBurst: s.num(60, { min: 1, integer: true }),
-      /** largest frame accepted from the cloud, bytes */
-      maxFrameBytes: s.num(1024 * 1024, { min: 1024, integer: true }),
+      /** largest frame accepted from the cloud, bytes: a ConfigMap or Secret may hold 1 MiB, and its envelope more */
+      maxFrameBytes: s.num(2 * 1024 * 1024, { min: 1024, integer: true }),
       websocket: s.obj({
         enable: s.bool(true),
         server: s.str('127.0.0.1:10000'),

@@ -9,6 +9,7 @@
  */
 import type { Clock } from '../../runtime/core/clock.js';
 import type { Message } from '../../runtime/core/message.js';
+import { approxBytes, BATCH_BUDGET_BYTES } from '../../runtime/core/codec.js';
 
 export interface DeliveryOptions {
   window: number;
@@ -82,13 +83,23 @@ export class Delivery {
     const now = this.opts.clock.now();
     const maxBatch = opts.maxBatch ?? 64;
     let batch: Message[] = [];
+    let bytes = 0;
     let open = true;
     const add = (e: Entry): void => {
       e.sentAt = now;
+      const size = approxBytes(e.msg);
+      // a frame stays under the edge's limit: a big object (a ConfigMap) goes in a frame of its own
+      if (batch.length > 0 && bytes + size > BATCH_BUDGET_BYTES) {
+        open = this.opts.send(batch);
+        batch = [];
+        bytes = 0;
+      }
       batch.push(e.msg);
+      bytes += size;
       if (batch.length >= maxBatch) {
         open = this.opts.send(batch);
         batch = [];
+        bytes = 0;
       }
     };
     if (opts.resend) {

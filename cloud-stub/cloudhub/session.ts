@@ -4,7 +4,7 @@
  */
 import type { WebSocket } from 'ws';
 import type { Clock, Timer } from '../../runtime/core/clock.js';
-import { codecFor, decodeFrame, encodeFrame, cborCodec, type Codec } from '../../runtime/core/codec.js';
+import { codecFor, decodeFrame, encodeFrame, cborCodec, takeBatch, type Codec } from '../../runtime/core/codec.js';
 import { errorText } from '../../runtime/core/errors.js';
 import type { Logger } from '../../runtime/core/log.js';
 import type { Message } from '../../runtime/core/message.js';
@@ -109,7 +109,7 @@ export class NodeSession {
   private flushImmediate(): void {
     const batch = this.immediate;
     this.immediate = [];
-    for (let i = 0; i < batch.length; i += 256) this.sendBatch(batch.slice(i, i + 256));
+    while (batch.length > 0) this.sendBatch(takeBatch(batch, 256));
   }
 
   private sendBatch(batch: Message[]): boolean {

@@ -19,6 +19,39 @@ export interface Codec {
 /** Default ceiling on one frame: small, because a Pi has little memory to lend a hostile peer. */
 export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
 
+/**
+ * What a sender puts in one batch frame at most (about): half the default ceiling, so a frame of
+ * many messages never meets a peer's limit. A single message bigger than this goes alone.
+ */
+export const BATCH_BUDGET_BYTES = 512 * 1024;
+
+/** A message's size on the wire, roughly: its strings and bytes, plus room for the envelope. */
+export function approxBytes(msg: Message): number {
+  let n = 256;
+  const walk = (v: unknown, depth: number): void => {
+    if (typeof v === 'string') n += v.length;
+    else if (v instanceof Uint8Array) n += v.length;
+    else if (typeof v === 'object' && v !== null && depth < 16) {
+      for (const x of Array.isArray(v) ? v : Object.values(v)) walk(x, depth + 1);
+      n += 8;
+    } else n += 8;
+  };
+  walk(msg.content, 0);
+  return n;
+}
+
+/** Takes from the front of `queue` what one frame carries: at most `maxCount` messages and about `maxBytes`. */
+export function takeBatch<T extends Message>(queue: T[], maxCount: number, maxBytes = BATCH_BUDGET_BYTES): T[] {
+  let bytes = 0;
+  let count = 0;
+  while (count < Math.min(maxCount, queue.length)) {
+    bytes += approxBytes(queue[count] as T);
+    if (count > 0 && bytes > maxBytes) break;
+    count++;
+  }
+  return queue.splice(0, count);
+}
+
 // Portable CBOR: no record extension, no private tags, plain-sized map headers.
 const encoder = new Encoder({ useRecords: false, variableMapSize: true, tagUint8Array: false, pack: false });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });

@@ -12,6 +12,7 @@ import type { Timer } from '../core/clock.js';
 import type { EdgeHubConfig } from '../config.js';
 import { createBackoff, type Backoff } from '../core/backoff.js';
 import { Connection } from './connection.js';
+import { takeBatch } from '../core/codec.js';
 import { createTokenBucket, type TokenBucket } from './ratelimit.js';
 import { renewalAt } from './certificates.js';
 
@@ -102,7 +103,7 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
         }, bucket?.waitMs() ?? 10);
         return;
       }
-      const batch = queue.splice(0, conn.codec.binary ? maxBatch : 1);
+      const batch = takeBatch(queue, conn.codec.binary ? maxBatch : 1);
       stats.sent += batch.length;
       writable = conn.send(batch);
     }

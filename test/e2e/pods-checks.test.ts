@@ -150,6 +150,34 @@ describe('pods: refusals, reasons, binding, probes, logs', () => {
     expect(before.restartCount).toBe(0);
   });
 
+  it('carries big objects and big logs across the link in frames the peer takes', async () => {
+    // a ConfigMap near Kubernetes' 1 MiB limit and ten more of 200 KiB, applied at once
+    const big = 'x'.repeat(1000 * 1024);
+    const cms = [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'big' }, data: { blob: big } }, ...Array.from({ length: 10 }, (_, i) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `mid-${i}` }, data: { blob: 'y'.repeat(200 * 1024) } }))];
+    const mounts = ['big', ...Array.from({ length: 10 }, (_, i) => `mid-${i}`)];
+    await apply(
+      c,
+      ...cms,
+      proc(
+        'reader',
+        { command: ['/bin/sh', '-c', `wc -c < ${c.dir}/m/big/blob; cat ${c.dir}/m/mid-*/blob | wc -c; head -c 3145728 /dev/zero | tr '\\0' 'z'; echo; sleep 100`], volumeMounts: mounts.map((m) => ({ name: m, mountPath: `${c.dir}/m/${m}` })) },
+        { volumes: mounts.map((m) => ({ name: m, configMap: { name: m } })) },
+      ),
+    );
+    await eventually(async () => containerStatus(await podStatus(c, 'reader'))?.state.running, 30_000, 'reader running with every ConfigMap');
+    // a 3 MiB log comes back whole, in parts, and the link stays up
+    const log = await eventually(async () => {
+      const r = await c.api.call('GET', `${PODS}/reader/log`);
+      return typeof r.body === 'string' && r.body.length > 3 * 1024 * 1024 ? r.body : undefined;
+    }, 20_000, 'the whole log');
+    const [bigLen, midLen, zs] = log.split('\n');
+    expect(bigLen).toBe(String(big.length));
+    expect(midLen).toBe(String(10 * 200 * 1024));
+    expect(zs).toBe('z'.repeat(3 * 1024 * 1024));
+    expect(edge.proc.lines.some((l) => /link to the cloud lost/.test(l))).toBe(false);
+    expect(c.cloud?.lines.some((l) => /refused a frame|1009/.test(l))).toBe(false);
+  });
+
   it('edgecore stayed up and the healthy pod kept its process through all of it', async () => {
     expect(alive(healthyPid)).toBe(true);
     expect(appPid(root, (await c.api.call('GET', `${PODS}/healthy`)).body.metadata.uid)).toBe(healthyPid);
