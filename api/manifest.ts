@@ -7,6 +7,7 @@
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from './names.js';
 import { checkDeviceModelSpec, checkDeviceSpec } from './devices/spec.js';
 import { checkConfigData, checkPodSpec, normalizeSecret } from './pods/spec.js';
+import { checkRuleEndpointSpec, checkRuleSpec, type EndpointType } from './rules.js';
 import type { Problem } from './check.js';
 import type { KubeObject } from './object.js';
 import { isObj } from '../runtime/core/guards.js';
@@ -33,6 +34,8 @@ export interface ManifestCheck {
   pathName?: string;
   /** property names of the model a device spec references, when that model exists */
   modelProperties?: (spec: Record<string, unknown>) => ReadonlySet<string> | undefined;
+  /** the type of a RuleEndpoint a rule names, when it exists */
+  endpointType?: (name: string) => EndpointType | undefined;
 }
 
 export function checkManifest(kind: ManifestKind, body: unknown, opts: ManifestCheck = {}): { object?: KubeObject; problems: Problem[] } {
@@ -57,6 +60,8 @@ export function checkManifest(kind: ManifestKind, body: unknown, opts: ManifestC
   } else if (kind !== 'node') {
     if (!isObj(body.spec)) problems.push({ field: 'spec', message: 'is required and must be an object' });
     else if (kind === 'pod') problems.push(...checkPodSpec(body.spec));
+    else if (kind === 'rule') problems.push(...checkRuleSpec(body.spec, opts.endpointType));
+    else if (kind === 'ruleendpoint') problems.push(...checkRuleEndpointSpec(body.spec));
     else problems.push(...(kind === 'device' ? checkDeviceSpec(body.spec, opts.modelProperties?.(body.spec)) : checkDeviceModelSpec(body.spec)));
   }
   if (problems.length) return { problems };

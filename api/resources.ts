@@ -5,7 +5,7 @@
  */
 
 /** a type's name as it appears on the link (`default/pod/hello`) and in the stores */
-export type ResourceKind = 'node' | 'device' | 'devicemodel' | 'pod' | 'configmap' | 'secret';
+export type ResourceKind = 'node' | 'device' | 'devicemodel' | 'pod' | 'configmap' | 'secret' | 'rule' | 'ruleendpoint';
 
 export interface ResourceType {
   kind: ResourceKind;
@@ -26,6 +26,8 @@ export const RESOURCES: readonly ResourceType[] = [
   { kind: 'secret', kindName: 'Secret', plural: 'secrets', shortNames: [], group: '', version: 'v1', namespaced: true },
   { kind: 'device', kindName: 'Device', plural: 'devices', shortNames: [], group: 'devices.kubeedge.io', version: 'v1beta1', namespaced: true },
   { kind: 'devicemodel', kindName: 'DeviceModel', plural: 'devicemodels', shortNames: [], group: 'devices.kubeedge.io', version: 'v1beta1', namespaced: true },
+  { kind: 'rule', kindName: 'Rule', plural: 'rules', shortNames: [], group: 'rules.kubeedge.io', version: 'v1', namespaced: true },
+  { kind: 'ruleendpoint', kindName: 'RuleEndpoint', plural: 'ruleendpoints', shortNames: ['re'], group: 'rules.kubeedge.io', version: 'v1', namespaced: true },
 ];
 
 export function resourceType(kind: ResourceKind): ResourceType {

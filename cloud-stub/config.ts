@@ -31,6 +31,13 @@ export const cloudCoreSchema = s.obj({
       port: s.num(6443, { min: 0, max: 65535, integer: true }),
       tokenFile: s.str('/etc/kubeedge/admin.token'),
     }),
+    /** KubeEdge's router: rest ↔ eventbus/servicebus by Rules; loopback (plain HTTP) unless told, else TLS and the admin token */
+    router: s.obj({
+      enable: s.bool(false),
+      address: s.str('127.0.0.1'),
+      port: s.num(9443, { min: 0, max: 65535, integer: true }),
+      restTimeout: s.num(60, { min: 0.1 }),
+    }),
     edgeController: s.obj({ enable: s.bool(true) }),
     deviceController: s.obj({ enable: s.bool(true) }),
     syncController: s.obj({ enable: s.bool(true) }),

@@ -22,6 +22,7 @@ import { ObjectStore } from './store/objects.js';
 import { createSyncController } from './synccontroller/index.js';
 import { createDeviceController } from './devicecontroller/index.js';
 import { createScheduler } from './scheduler/index.js';
+import { createRouter } from './router/index.js';
 
 const usage = `cloudcore: the cloud side of KubeEdge (CloudHub, EdgeController and its pod binder, DeviceController, SyncController, resource API).
 
@@ -90,7 +91,8 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
     signingDays: hub.edgeCertSigningDuration,
     store,
   });
-  const edgeController = createEdgeController({ store });
+  const router = createRouter({ config: m.router, store, edges: cloudHub, dataSource: config.database.dataSource, tls: () => hubTls, token: () => token });
+  const edgeController = createEdgeController({ store, ...(m.router.enable ? { onUpload: (node, topic, content, version) => router.fromEdge(node, topic, content, version) } : {}) });
   const syncController = createSyncController({ store, online: () => cloudHub.sessions().keys() });
   const apiServer = createApiServer({ config: m.apiServer, tls: () => hubTls, token: () => token, store, liveStatus: (n) => edgeController.liveStatus(n), edges: cloudHub });
 
@@ -104,6 +106,7 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
       { module: cloudHub, enabled: hub.enable && hub.websocket.enable },
       { module: certService, enabled: hub.enable && hub.https.enable },
       { module: apiServer, enabled: m.apiServer.enable },
+      { module: router, enabled: m.router.enable },
     ],
     { bus, log, clock: systemClock },
   );

@@ -3,6 +3,7 @@ export const ControllerGroup = {
   edge: 'edgecontroller',
   device: 'devicecontroller',
   sync: 'synccontroller',
+  router: 'router',
 } as const;
 
 /** groups told when an edge connects or disconnects */

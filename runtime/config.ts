@@ -51,7 +51,8 @@ export const edgeCoreSchema = s.obj({
       outboxLimit: s.num(10_000, { min: 10, integer: true }),
       metaServer: s.obj({ enable: s.bool(true), server: s.str('127.0.0.1:10550') }),
     }),
-    serviceBus: s.obj({ enable: s.bool(false), server: s.str('127.0.0.1'), port: s.num(9060, { min: 0, max: 65535, integer: true }) }),
+    /** HTTP between the cloud's router and this edge's apps; off by default, as KubeEdge's */
+    serviceBus: s.obj({ enable: s.bool(false), server: s.str('127.0.0.1'), port: s.num(9060, { min: 0, max: 65535, integer: true }), timeout: s.num(60, { min: 0.1 }) }),
     edged: s.obj({
       enable: s.bool(true),
       hostnameOverride: s.str(hostname().toLowerCase()),

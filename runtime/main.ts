@@ -17,6 +17,7 @@ import { createDeviceTwin } from './devicetwin/index.js';
 import { openManifestFolder } from './devicetwin/manifests.js';
 import { createDeviceManager } from './devicemanager/index.js';
 import { createEdged, type Edged } from './edged/index.js';
+import { createServiceBus } from './servicebus/index.js';
 import { modbusDriver } from '../drivers/modbus/index.js';
 import { serialDriver } from '../drivers/serial/index.js';
 import { gpioDriver } from '../drivers/gpio/index.js';
@@ -51,7 +52,7 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
   });
   let edged: Edged | undefined;
   const metaManager = createMetaManager({ config: m.metaManager, dataSource: config.database.dataSource, present: (kind, obj) => edged?.present(kind, obj) ?? obj });
-  const eventBus = createEventBus({ config: m.eventBus, outbox: metaManager.enqueue });
+  const eventBus = createEventBus({ config: m.eventBus, outbox: metaManager.enqueue, ...(hub.enable ? { rules: metaManager.source(['rule']) } : {}) });
   if (m.deviceTwin.enable && !m.metaManager.enable && hub.enable) throw new Error('modules.deviceTwin needs modules.metaManager (the devices the cloud sends); enable it or disable deviceTwin');
   // standalone, devices come from the manifest folder; else from the cloud through MetaManager
   const manifests = hub.enable || !m.deviceTwin.enable ? undefined : openManifestFolder(m.deviceTwin.manifestDir, log.child('manifests'));
@@ -64,7 +65,6 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
   const deviceManager = createDeviceManager({ twin: deviceTwin, drivers: [modbusDriver(), serialDriver(), gpioDriver()] });
   if (m.edged.enable && !m.metaManager.enable) throw new Error('modules.edged needs modules.metaManager (the pods the cloud sends); enable it or disable edged');
   edged = createEdged({ nodeName, config: m.edged, source: metaManager.source(['configmap', 'secret', 'pod']), outbox: hub.enable ? metaManager.enqueue : undefined });
-  if (m.serviceBus.enable) log.warn('modules.serviceBus is enabled, but this build has no ServiceBus yet; ignoring it');
   const bus = createBus(log.child('bus'));
   const stop = await startModules(
     [
@@ -74,6 +74,7 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
       { module: eventBus, enabled: m.eventBus.enable },
       { module: deviceManager, enabled: m.deviceTwin.enable && m.deviceManager.enable },
       { module: edged, enabled: m.edged.enable },
+      { module: createServiceBus({ config: m.serviceBus }), enabled: m.serviceBus.enable },
     ],
     { bus, log, clock: systemClock },
   );

@@ -22,6 +22,7 @@ import { CLUSTER_NAMESPACE, type KubeObject, type ObjectStore } from '../store/o
 import type { NodeLiveStatus } from '../edgecontroller/index.js';
 import { ApiError } from './status.js';
 import { validateObject } from './validate.js';
+import type { EndpointType } from '../../api/rules.js';
 import { presenter } from './present.js';
 import { streamPodLog, type EdgeCalls } from './logs.js';
 
@@ -91,7 +92,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       const props = model?.object.spec?.properties;
       return Array.isArray(props) ? new Set(props.map((p) => (p as { name?: string }).name ?? '')) : undefined;
     };
-    let obj = validateObject(kind, await readBody(req), t.namespace, t.name, modelProperties);
+    const endpointType = (name: string): EndpointType | undefined => deps.store.get('ruleendpoint', ns, name)?.object.spec?.ruleEndpointType as EndpointType | undefined;
+    let obj = validateObject(kind, await readBody(req), { ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), ...(t.name !== undefined ? { pathName: t.name } : {}), modelProperties, endpointType });
     const prev = deps.store.get(kind, ns, obj.metadata.name);
     if (method === 'POST' && prev) throw new ApiError('AlreadyExists', `${t.type.plural} "${obj.metadata.name}" already exists`);
     if (method === 'PUT' && !prev) throw new ApiError('NotFound', `${t.type.plural} "${obj.metadata.name}" not found`);

@@ -17,6 +17,10 @@ export function presenter(store: ObjectStore, liveStatus: (node: string) => Node
         const st = store.status('pod', o.namespace, o.name);
         return { ...o.object, status: st?.status ?? pendingPodStatus(o.object) };
       }
+      case 'rule': {
+        const st = store.status('rule', o.namespace, o.name);
+        return { ...o.object, status: st?.status ?? { successMessages: 0, failMessages: 0 } };
+      }
       case 'node': {
         const live = liveStatus(o.name);
         const reported = store.status('node', o.namespace, o.name)?.status;

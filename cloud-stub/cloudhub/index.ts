@@ -57,6 +57,7 @@ const upstreamGroups: Record<string, string> = {
   resource: ControllerGroup.edge,
   twin: ControllerGroup.device,
   user: ControllerGroup.edge,
+  servicebus: ControllerGroup.router,
 };
 
 export function createCloudHub(deps: CloudHubDeps): CloudHub {

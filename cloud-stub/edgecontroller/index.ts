@@ -45,7 +45,13 @@ export function nodeObject(name: string, live: NodeLiveStatus, prev?: KubeObject
   };
 }
 
-export function createEdgeController(deps: { store: ObjectStore }): EdgeController {
+export interface EdgeControllerDeps {
+  store: ObjectStore;
+  /** a new upload, before it is recorded and acknowledged (the router queues what its rules take); resolves once durable */
+  onUpload?: (node: string, topic: string, content: unknown, version: string) => Promise<void>;
+}
+
+export function createEdgeController(deps: EdgeControllerDeps): EdgeController {
   const live = new Map<string, NodeLiveStatus>();
   let ctx: ModuleContext | undefined;
 
@@ -71,10 +77,9 @@ export function createEdgeController(deps: { store: ObjectStore }): EdgeControll
   /** An upload from an edge's outbox: applied once, acknowledged once durable. */
   const takeUpload = async (node: string, topic: string, msg: Message): Promise<void> => {
     try {
-      const fresh = await deps.store.takeUpload(node, msg.header.resourceversion ?? '');
-      if (fresh) {
-        ctx?.log.debug(`upload ${msg.header.resourceversion ?? ''} from ${node} on ${topic}: ${String(msg.content).slice(0, 200)}`);
-      }
+      const version = msg.header.resourceversion ?? '';
+      const fresh = await deps.store.takeUpload(node, version, deps.onUpload && (() => (deps.onUpload as NonNullable<typeof deps.onUpload>)(node, topic, msg.content, version)));
+      if (fresh) ctx?.log.debug(`upload ${version} from ${node} on ${topic}: ${String(msg.content).slice(0, 200)}`);
       ctx?.bus.send('cloudhub', ackOf(msg, 'edgecontroller')); // resource keeps its node/<name>/ prefix
     } catch (err) {
       ctx?.log.error(`cannot take an upload from ${node}: ${errorText(err)}`);

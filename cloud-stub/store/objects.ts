@@ -17,7 +17,7 @@ import { RESOURCES, type ResourceKind } from '../../api/resources.js';
 export type Kind = ResourceKind;
 const KINDS: readonly Kind[] = RESOURCES.map((r) => r.kind);
 /** kinds whose status an edge reports, kept apart from the object (see StatusRecord) */
-export type StatusKind = 'device' | 'pod' | 'node';
+export type StatusKind = 'device' | 'pod' | 'node' | 'rule';
 
 export const CLUSTER_NAMESPACE = 'null';
 
@@ -59,7 +59,7 @@ const COUNTERS = 'counters';
 const NODE_KEYS = 'nodekeys';
 const NODE_STORES = 'nodestores';
 const UPLOADS = 'uploads';
-const STATUS_TABLE: Record<StatusKind, string> = { device: 'devicestatus', pod: 'podstatus', node: 'nodestatus' };
+const STATUS_TABLE: Record<StatusKind, string> = { device: 'devicestatus', pod: 'podstatus', node: 'nodestatus', rule: 'rulestatus' };
 
 /**
  * An object's status as its edge last reported it, and which report that was (`<storeId>/<seq>` of
@@ -182,7 +182,7 @@ export class ObjectStore {
     this.index(prev, false);
     this.byKind.get(kind)?.delete(`${namespace}/${name}`);
     this.journal.delete(OBJECTS, resourceOf(kind, namespace, name));
-    if (kind === 'device' || kind === 'pod' || kind === 'node') this.journal.delete(STATUS_TABLE[kind], `${namespace}/${name}`);
+    if (kind in STATUS_TABLE) this.journal.delete(STATUS_TABLE[kind as StatusKind], `${namespace}/${name}`);
     const removed = { ...prev, rv: this.nextRv() };
     await this.journal.commit();
     this.events.emit('change', { type: 'deleted', kind, rv: removed.rv, object: removed.object });
@@ -206,6 +206,13 @@ export class ObjectStore {
     await this.journal.commit();
     this.events.emit('status', { kind, namespace, name });
     return 'applied';
+  }
+
+  /** Writes a status the system keeps itself (a rule's counters), persisted within a second. */
+  setStatusLazily(kind: StatusKind, namespace: string, name: string, status: Record<string, unknown>): void {
+    this.journal.set(STATUS_TABLE[kind], `${namespace}/${name}`, { status, node: '', storeId: 'cloud', seq: 0 } satisfies StatusRecord);
+    this.journal.persistLater(1000);
+    this.events.emit('status', { kind, namespace, name });
   }
 
   // --- ObjectSync: what each node has acknowledged ---
@@ -253,14 +260,23 @@ export class ObjectStore {
   /**
    * Takes the outbox sequence `<storeId>/<seq>` of an upload: true (and recorded, durably) when it is
    * new, false when this node's store already delivered it (a resend after a crash or a lost ack).
+   * `first`, when given, runs for a new upload before it is recorded.
    */
-  async takeUpload(node: string, version: string): Promise<boolean> {
+  async takeUpload(node: string, version: string, first?: () => Promise<void>): Promise<boolean> {
     const n = outboxSequence(version);
-    if (!n) return true; // not from an outbox: nothing to deduplicate by
+    if (!n) {
+      await first?.();
+      return true; // not from an outbox: nothing to deduplicate by
+    }
     const { storeId, seq } = n;
     const last = this.journal.get<{ storeId: string; seq: number }>(UPLOADS, node);
     if (last && last.storeId === storeId && seq <= last.seq) return false;
-    this.journal.set(UPLOADS, node, { storeId, seq });
+    // what takes the upload elsewhere (the router's queue, its own journal) is on disk before the
+    // upload counts as taken here: a crash between the two then means a resend, never a loss
+    await first?.();
+    // uploads taken at once may finish out of order: the record only moves forward
+    const now = this.journal.get<{ storeId: string; seq: number }>(UPLOADS, node);
+    if (!now || now.storeId !== storeId || seq > now.seq) this.journal.set(UPLOADS, node, { storeId, seq });
     await this.journal.commit();
     return true;
   }

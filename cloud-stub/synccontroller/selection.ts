@@ -1,6 +1,7 @@
 /**
  * Which objects a node must hold: the devices assigned to it and the models they use; the pods bound
- * to it and the ConfigMaps and Secrets those pods read. SyncController sends a node exactly these.
+ * to it and the ConfigMaps and Secrets those pods read; the router's rules whose source is its
+ * eventbus (its EventBus then passes their topics up). SyncController sends a node exactly these.
  */
 import { parseResource } from '../../runtime/core/message.js';
 import { podReferences, type PodSpec } from '../../api/pods/types.js';
@@ -15,6 +16,13 @@ export function deviceModelName(o: { object: KubeObject } | KubeObject): string 
   const obj = 'object' in o ? o.object : o;
   const ref = obj.spec?.deviceModelRef as { name?: unknown } | undefined;
   return typeof ref?.name === 'string' ? ref.name : undefined;
+}
+
+/** the node whose eventbus a rule's source is, when it is an eventbus endpoint */
+function eventbusNode(store: ObjectStore, rule: KubeObject): string | undefined {
+  const spec = rule.spec as { source?: string; sourceResource?: { node_name?: string } } | undefined;
+  const ep = store.get('ruleendpoint', rule.metadata.namespace ?? 'default', spec?.source ?? '');
+  return ep?.object.spec?.ruleEndpointType === 'eventbus' ? spec?.sourceResource?.node_name : undefined;
 }
 
 function references(pod: KubeObject): { configMaps: Set<string>; secrets: Set<string> } {
@@ -38,6 +46,7 @@ export function objectsForNode(store: ObjectStore, node: string): Map<string, St
     for (const name of refs.configMaps) add('configmap', pod.namespace, name);
     for (const name of refs.secrets) add('secret', pod.namespace, name);
   }
+  for (const rule of store.list('rule')) if (eventbusNode(store, rule.object) === node) out.set(resourceOf('rule', rule.namespace, rule.name), rule);
   return out;
 }
 
@@ -71,6 +80,18 @@ export function nodesUsing(store: ObjectStore, kind: Kind, obj: KubeObject): Set
       for (const p of store.list('pod', namespace)) {
         const refs = references(p.object);
         if ((kind === 'configmap' ? refs.configMaps : refs.secrets).has(name)) nodeOf(p.object);
+      }
+      break;
+    case 'rule': {
+      const n = eventbusNode(store, obj);
+      if (n) nodes.add(n);
+      break;
+    }
+    case 'ruleendpoint':
+      for (const r of store.list('rule', namespace)) {
+        if ((r.object.spec as { source?: string } | undefined)?.source !== name) continue;
+        const n = eventbusNode(store, r.object);
+        if (n) nodes.add(n);
       }
       break;
     case 'node':

@@ -63,7 +63,13 @@ export const Operation = {
  * `response` to the request, in order; the last has `end`. An `error` ends it too.
  */
 export interface ReplyPart {
+  /** text (a log) */
   data?: string;
+  /** bytes, base64 (an HTTP body) */
+  body?: string;
+  /** an HTTP answer's status and headers, in its first part */
+  status?: number;
+  headers?: Record<string, string | string[]>;
   end?: boolean;
   error?: string;
   /** an HTTP status for the error */

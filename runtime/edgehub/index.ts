@@ -20,7 +20,7 @@ export const EDGEHUB = 'edgehub';
 
 /** events told to the modules of these groups */
 export const HubEvent = { connected: 'connected', disconnected: 'disconnected' } as const;
-const LISTENER_GROUPS = [Group.meta, Group.twin, Group.bus, Group.edged] as const;
+const LISTENER_GROUPS = [Group.meta, Group.twin, Group.bus, Group.edged, Group.servicebus] as const;
 
 /** cloud group → edge module group */
 const DOWNSTREAM: Record<string, string> = {
@@ -28,6 +28,7 @@ const DOWNSTREAM: Record<string, string> = {
   [Group.twin]: Group.twin,
   [Group.user]: Group.bus,
   [Group.edged]: Group.edged,
+  [Group.servicebus]: Group.servicebus,
 };
 
 /** The edge certificate as EdgeHub sees it: how long it is valid, and how to get a new one. */

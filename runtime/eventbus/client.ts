@@ -24,7 +24,7 @@ export interface InboundMessage {
 export interface MqttClientOptions {
   host: string;
   port: number;
-  /** topics subscribed at QoS 1 on every connect */
+  /** topics subscribed at QoS 1 on every connect (more can be added and removed later) */
   topics: readonly string[];
   log: Logger;
   onMessage(msg: InboundMessage): void;
@@ -32,6 +32,8 @@ export interface MqttClientOptions {
 
 export interface MqttClient {
   publish(topic: string, payload: string | Buffer, qos: 0 | 1): boolean;
+  subscribe(topic: string): void;
+  unsubscribe(topic: string): void;
   close(): Promise<void>;
 }
 
@@ -52,6 +54,7 @@ export function createMqttClient(opts: MqttClientOptions): MqttClient {
   let ping: NodeJS.Timeout | undefined;
   let lastSeen = Date.now();
   const inflight = new Set<number>();
+  const topics = new Set(opts.topics);
 
   const id = (): number => {
     nextId = nextId >= 65535 ? 1 : nextId + 1;
@@ -84,7 +87,7 @@ export function createMqttClient(opts: MqttClientOptions): MqttClient {
         backoff.reset();
         inflight.clear();
         opts.log.info(`connected to the external MQTT broker ${opts.host}:${opts.port}`);
-        if (opts.topics.length) write({ cmd: 'subscribe', messageId: id(), subscriptions: opts.topics.map((topic) => ({ topic, qos: 1 as const })) });
+        if (topics.size) write({ cmd: 'subscribe', messageId: id(), subscriptions: [...topics].map((topic) => ({ topic, qos: 1 as const })) });
         return;
       case 'publish': {
         const pub = p as IPublishPacket;
@@ -160,6 +163,15 @@ export function createMqttClient(opts: MqttClientOptions): MqttClient {
       }
       write(p);
       return true;
+    },
+    subscribe(topic) {
+      if (topics.has(topic)) return;
+      topics.add(topic);
+      if (up) write({ cmd: 'subscribe', messageId: id(), subscriptions: [{ topic, qos: 1 }] });
+    },
+    unsubscribe(topic) {
+      if (!topics.delete(topic)) return;
+      if (up) write({ cmd: 'unsubscribe', messageId: id(), unsubscriptions: [topic] });
     },
     async close() {
       closed = true;

@@ -4,12 +4,18 @@
  * mosquitto for example); mode 1 both. It subscribes KubeEdge's twin, state and membership topics
  * and hands them to DeviceTwin, publishes what DeviceTwin answers, and sends `$hw/events/upload/#`
  * to the cloud: a QoS 1 upload is acknowledged to its publisher only once it is in the outbox on disk.
+ * So are the topics of the router's rules with an eventbus source on this node (`<namespace>/<topic>`,
+ * learnt from the cloud), which the cloud's router passes on to a REST endpoint; and the router's
+ * rest → eventbus messages are published here, with a reply once they are.
  */
 import { createServer, type Server } from 'node:net';
 import { Aedes, type AedesPublishPacket } from 'aedes';
 import type { Module, ModuleContext } from '../core/module.js';
 import { errorText } from '../core/errors.js';
-import { Group, Operation, newMessage, type Message } from '../core/message.js';
+import { Group, Operation, newMessage, responseTo, type Message, type ReplyPart } from '../core/message.js';
+import { isObj } from '../core/guards.js';
+import type { ObjectSource, ObjectChange } from '../metamanager/source.js';
+import { EDGEHUB } from '../edgehub/index.js';
 import type { EdgeCoreConfig } from '../config.js';
 import { boundPort, closeServer, isLoopback, listen } from '../core/net.js';
 import type { OutboxRoute } from '../metamanager/index.js';
@@ -55,7 +61,12 @@ export interface EventBusDeps {
   config: EventBusConfig;
   /** MetaManager's outbox: an upload is acknowledged to its app once this resolves */
   outbox: (route: OutboxRoute, content: string) => Promise<void>;
+  /** the router's rules whose source is this node's eventbus (none standalone) */
+  rules?: ObjectSource;
 }
+
+/** the source of the router's messages to the edge's broker */
+export const ROUTER = 'router';
 
 export function createEventBus(deps: EventBusDeps): EventBus {
   let ctx: ModuleContext | undefined;
@@ -64,6 +75,34 @@ export function createEventBus(deps: EventBusDeps): EventBus {
   let external: MqttClient | undefined;
   let dropped = 0;
   const qos = Math.min(deps.config.mqttQOS, 1) as 0 | 1;
+  /** rule → the topic apps publish on for it (`<namespace>/<topic>`), and how many rules use each topic */
+  const ruleTopics = new Map<string, string>();
+  const topicRules = new Map<string, number>();
+  const goesUp = (topic: string): boolean => topic.startsWith(UPLOAD_PREFIX) || topicRules.has(topic);
+
+  const onRule = (c: ObjectChange): void => {
+    if (c.kind !== 'rule') return;
+    const key = `${c.namespace}/${c.name}`;
+    const before = ruleTopics.get(key);
+    const res = (c.object as { spec?: { sourceResource?: { topic?: unknown } } } | undefined)?.spec?.sourceResource;
+    const after = c.operation !== 'delete' && typeof res?.topic === 'string' ? `${c.namespace}/${res.topic}` : undefined;
+    if (before === after) return;
+    if (before !== undefined) {
+      const n = (topicRules.get(before) ?? 1) - 1;
+      if (n > 0) topicRules.set(before, n);
+      else {
+        topicRules.delete(before);
+        if (deps.config.mqttMode === 2) external?.unsubscribe(before);
+      }
+      ruleTopics.delete(key);
+    }
+    if (after !== undefined) {
+      ruleTopics.set(key, after);
+      topicRules.set(after, (topicRules.get(after) ?? 0) + 1);
+      if (deps.config.mqttMode === 2) external?.subscribe(after);
+      ctx?.log.info(`rule ${key}: messages on ${after} go to the cloud`);
+    }
+  };
 
   const upload = (topic: string, payload: Buffer): Promise<void> => {
     if (payload.length > MAX_PAYLOAD_BYTES) return Promise.reject(new Error(`upload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`));
@@ -80,11 +119,27 @@ export function createEventBus(deps: EventBusDeps): EventBus {
     }
   };
 
-  const publish = (msg: Message): void => {
-    const topic = msg.route.resource;
-    const payload = typeof msg.content === 'string' ? msg.content : JSON.stringify(msg.content);
-    if (broker) broker.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos, retain: false, dup: false }, () => undefined);
+  const publish = (topic: string, payload: Buffer, done: () => void = () => undefined): void => {
+    if (broker) broker.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, done);
+    else done();
     external?.publish(topic, payload, qos);
+  };
+
+  /** the router's rest → eventbus: `{payload}` (base64) published on the topic, then a reply */
+  const fromRouter = (msg: Message): void => {
+    const reply = (part: ReplyPart): void => {
+      try {
+        ctx?.bus.send(EDGEHUB, responseTo(msg, EVENTBUS, part));
+      } catch {
+        /* the link is gone: the router answers its caller itself */
+      }
+    };
+    const payload = isObj(msg.content) && typeof msg.content.payload === 'string' ? msg.content.payload : undefined;
+    const topic = msg.route.resource;
+    if (payload === undefined || topic === '' || /[#+]/.test(topic)) return reply({ error: 'a publish needs a topic without wildcards and {payload} in base64', code: 400 });
+    const bytes = Buffer.from(payload, 'base64');
+    if (bytes.length > MAX_PAYLOAD_BYTES) return reply({ error: `payload of ${bytes.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`, code: 413 });
+    publish(topic, bytes, () => reply({ end: true }));
   };
 
   const startInternal = async (c: ModuleContext): Promise<void> => {
@@ -95,7 +150,7 @@ export function createEventBus(deps: EventBusDeps): EventBus {
       queueLimit: 1000,
       maxClientsIdLength: 128,
       authorizePublish: (_client, packet, done) => {
-        if (!packet.topic.startsWith(UPLOAD_PREFIX)) return done(null);
+        if (!goesUp(packet.topic)) return done(null);
         upload(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)).then(
           () => done(null),
           (err: unknown) => {
@@ -119,14 +174,14 @@ export function createEventBus(deps: EventBusDeps): EventBus {
   const startExternal = (c: ModuleContext): void => {
     const { host, port } = parseMqttUrl(deps.config.mqttServerExternal);
     // with both brokers, apps upload through the internal one (stored before its PUBACK)
-    const topics = deps.config.mqttMode === 2 ? [...TWIN_TOPICS, `${UPLOAD_PREFIX}#`] : [...TWIN_TOPICS];
+    const topics = deps.config.mqttMode === 2 ? [...TWIN_TOPICS, `${UPLOAD_PREFIX}#`, ...topicRules.keys()] : [...TWIN_TOPICS];
     external = createMqttClient({
       host,
       port,
       topics,
       log: c.log.child('mqtt'),
       onMessage: (m) => {
-        if (!m.topic.startsWith(UPLOAD_PREFIX)) {
+        if (!goesUp(m.topic)) {
           toTwin(m.topic, m.payload);
           return m.ack();
         }
@@ -144,8 +199,12 @@ export function createEventBus(deps: EventBusDeps): EventBus {
     async start(c) {
       ctx = c;
       c.bus.register(EVENTBUS, Group.bus, (msg) => {
-        if (msg.route.operation === BusOperation.publish) publish(msg);
+        if (msg.route.operation !== BusOperation.publish) return;
+        if (msg.route.source === ROUTER) return fromRouter(msg);
+        publish(msg.route.resource, Buffer.from(typeof msg.content === 'string' ? msg.content : JSON.stringify(msg.content)));
       }, { queueLimit: 10_000 });
+      for (const ch of deps.rules?.replay() ?? []) onRule(ch);
+      deps.rules?.subscribe(onRule);
       if (deps.config.mqttMode <= 1) await startInternal(c);
       if (deps.config.mqttMode >= 1) startExternal(c);
     },

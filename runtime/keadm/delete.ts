@@ -6,7 +6,7 @@ import { objectLabel, openApi, statusMessage, typeOf } from './api.js';
 export async function del(argv: readonly string[]): Promise<number> {
   const f = flags(argv, ['n', 'namespace', 'config-dir', 'data-dir']);
   const [word, name] = f.positional;
-  if (!word || !name) throw new UsageError('usage: keadm delete TYPE NAME [-n NAMESPACE] (TYPE: nodes, pods, configmaps, secrets, devices, devicemodels)');
+  if (!word || !name) throw new UsageError('usage: keadm delete TYPE NAME [-n NAMESPACE] (TYPE: nodes, pods, configmaps, secrets, devices, devicemodels, rules, ruleendpoints)');
   const type = typeOf(word);
   const ns = f.str('n') ?? f.str('namespace') ?? 'default';
   const r = await openApi(f.dirs()).call('DELETE', pathOf(type, ns, name));

@@ -13,10 +13,12 @@ interface ContainerStatus {
 
 interface Obj {
   metadata?: { name?: string; namespace?: string; creationTimestamp?: string; labels?: Record<string, string> };
-  spec?: { nodeName?: string; deviceModelRef?: { name?: string }; protocol?: { protocolName?: string }; properties?: unknown[]; containers?: unknown[] };
+  spec?: { nodeName?: string; deviceModelRef?: { name?: string }; protocol?: { protocolName?: string }; properties?: unknown[]; containers?: unknown[]; source?: string; target?: string; ruleEndpointType?: string };
   status?: {
     conditions?: { type: string; status: string }[];
     state?: string;
+    successMessages?: number;
+    failMessages?: number;
     phase?: string;
     reason?: string;
     podIP?: string;
@@ -92,13 +94,17 @@ function columns(kind: ResourceKind, wide: boolean, ns: boolean): { head: string
       return base(['NAME', 'NODE', 'MODEL', 'PROTOCOL', 'STATE', 'AGE'], (o) => [name(o), o.spec?.nodeName ?? '', o.spec?.deviceModelRef?.name ?? '', o.spec?.protocol?.protocolName ?? '', o.status?.state ?? '', since(o)]);
     case 'devicemodel':
       return base(['NAME', 'PROPERTIES', 'AGE'], (o) => [name(o), String(o.spec?.properties?.length ?? 0), since(o)]);
+    case 'rule':
+      return base(['NAME', 'SOURCE', 'TARGET', 'SUCCESS', 'FAIL', 'AGE'], (o) => [name(o), o.spec?.source ?? '', o.spec?.target ?? '', String(o.status?.successMessages ?? 0), String(o.status?.failMessages ?? 0), since(o)]);
+    case 'ruleendpoint':
+      return base(['NAME', 'TYPE', 'AGE'], (o) => [name(o), o.spec?.ruleEndpointType ?? '', since(o)]);
   }
 }
 
 export async function get(argv: readonly string[]): Promise<number> {
   const f = flags(argv, ['n', 'namespace', 'o', 'output', 'config-dir', 'data-dir'], ['A', 'all-namespaces']);
   const [word, name] = f.positional;
-  if (!word) throw new UsageError('keadm get needs a type: nodes, pods, configmaps, secrets, devices or devicemodels');
+  if (!word) throw new UsageError('keadm get needs a type: nodes, pods, configmaps, secrets, devices, devicemodels, rules or ruleendpoints');
   const type = typeOf(word);
   const all = f.bool('A') || f.bool('all-namespaces');
   const ns = f.str('n') ?? f.str('namespace') ?? 'default';

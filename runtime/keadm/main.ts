@@ -25,7 +25,7 @@ Usage: keadm COMMAND [flags]
   apply     -f FILE|-                           create or update resources (several YAML documents)
   get       TYPE [NAME] [-n NS | -A] [-o yaml|json|wide]
   delete    TYPE NAME [-n NS]
-            TYPE: nodes, pods, configmaps, secrets, devices, devicemodels
+            TYPE: nodes, pods, configmaps, secrets, devices, devicemodels, rules, ruleendpoints
   logs      POD [-c CONTAINER] [--tail N] [-f] [-n NS]    a pod's log, read from its edge
   quickstart  a cloudcore and an edge joined to it, on this machine, in a temporary folder (npm start)
   version   print the version

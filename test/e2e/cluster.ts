@@ -33,7 +33,7 @@ export interface Edge {
   meta(path: string): Promise<{ status: number; body: any }>;
 }
 
-export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Promise<Cluster> {
+export async function makeCluster(opts: { keepaliveInterval?: number; cloudModules?: Record<string, Record<string, unknown>> } = {}): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), 'ke-e2e-'));
   const pki = makePki(dir);
   const hubPort = await freePort();
@@ -70,6 +70,7 @@ export async function makeCluster(opts: { keepaliveInterval?: number } = {}): Pr
             ...extra,
           },
           apiServer: { address: '127.0.0.1', port: cluster.apiPort, tokenFile },
+          ...opts.cloudModules,
         },
       };
       // where keadm looks for it with --config-dir <dir>
