@@ -78,8 +78,12 @@ export function createEdgeController(deps: EdgeControllerDeps): EdgeController {
   const takeUpload = async (node: string, topic: string, msg: Message): Promise<void> => {
     try {
       const version = msg.header.resourceversion ?? '';
-      const fresh = await deps.store.takeUpload(node, version, deps.onUpload && (() => (deps.onUpload as NonNullable<typeof deps.onUpload>)(node, topic, msg.content, version)));
-      if (fresh) ctx?.log.debug(`upload ${version} from ${node} on ${topic}: ${String(msg.content).slice(0, 200)}`);
+      // logged before it is recorded (a line cannot be lost to a crash after the record; a resend
+      // after a crash before it logs the same version again)
+      await deps.store.takeUpload(node, version, async () => {
+        ctx?.log.debug(`upload ${version} from ${node} on ${topic}: ${String(msg.content).slice(0, 200)}`);
+        await deps.onUpload?.(node, topic, msg.content, version);
+      });
       ctx?.bus.send('cloudhub', ackOf(msg, 'edgecontroller')); // resource keeps its node/<name>/ prefix
     } catch (err) {
       ctx?.log.error(`cannot take an upload from ${node}: ${errorText(err)}`);

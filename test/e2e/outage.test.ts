@@ -3,10 +3,19 @@ import mqtt from 'mqtt';
 import { makeCluster, eventually, readyOf, type Cluster } from './cluster.js';
 import type { Proc } from '../peers/proc.js';
 
-/** "upload <store>/<seq> from <node> on <topic>: <payload>" lines of every cloudcore process so far */
+/**
+ * The payloads of "upload <store>/<seq> from <node> on <topic>: <payload>" lines of every cloudcore
+ * process so far, once per outbox sequence: the cloud logs an upload before it records it, so a
+ * cloudcore killed in between logs it again when the edge resends it (the same sequence).
+ */
 function uploadsSeen(clouds: Proc[], node: string): string[] {
-  const re = new RegExp(`upload \\S+ from ${node} on \\S+: (.*)$`);
-  return clouds.flatMap((p) => p.lines.map((l) => re.exec(l)?.[1]).filter((x): x is string => x !== undefined));
+  const re = new RegExp(`upload (\\S+) from ${node} on \\S+: (.*)$`);
+  const bySeq = new Map<string, string>();
+  for (const l of clouds.flatMap((p) => p.lines)) {
+    const m = re.exec(l);
+    if (m && !bySeq.has(m[1] as string)) bySeq.set(m[1] as string, m[2] as string);
+  }
+  return [...bySeq.values()];
 }
 
 describe('the cloud away: uploads wait in the outbox', () => {
