@@ -68,6 +68,7 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
   const maxBatch = deps.maxBatch ?? 128;
   const backoff = deps.backoff ?? createBackoff(Math.min(1000, heartbeatMs), 30_000);
   const queue: Message[] = [];
+  const replies: Message[] = [];
   let ctx: ModuleContext | undefined;
   let conn: Connection | undefined;
   let bucket: TokenBucket | undefined;
@@ -95,6 +96,13 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
   };
 
   const pump = (): void => {
+    // answers to the cloud's requests and acknowledgements skip the rate limit: the cloud asked for
+    // them, and bounds how many it waits for; the limit is for what an edge sends of its own accord
+    while (replies.length > 0 && conn?.isOpen && writable) {
+      const batch = takeBatch(replies, conn.codec.binary ? maxBatch : 1);
+      stats.sent += batch.length;
+      writable = conn.send(batch);
+    }
     if (pumpTimer !== undefined) return;
     while (queue.length > 0 && conn?.isOpen && writable) {
       if (!bucket?.take()) {
@@ -108,7 +116,7 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
       stats.sent += batch.length;
       writable = conn.send(batch);
     }
-    stats.queued = queue.length;
+    stats.queued = queue.length + replies.length;
   };
 
   /** Answers a send-and-wait caller at once that its message did not go. */
@@ -123,6 +131,7 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
    */
   const dropQueue = (why: string): void => {
     for (const msg of queue.splice(0)) refuse(msg, why);
+    replies.length = 0; // answers to a link that is gone: the cloud ends those requests itself
     stats.queued = 0;
   };
 
@@ -131,15 +140,16 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
       refuse(msg, new KubeEdgeError('not_connected', 'the link to the cloud is down').message);
       return;
     }
-    if (queue.length >= queueLimit) {
+    const q = msg.route.operation === Operation.response ? replies : queue;
+    if (q.length >= queueLimit) {
       stats.dropped++;
       ctx?.log.warn(`upstream queue full (${queueLimit}); refused ${msg.route.operation} ${msg.route.resource}`);
       // wake a send-and-wait caller at once instead of letting it time out
       refuse(msg, new KubeEdgeError('queue_full', 'upstream queue full').message);
       return;
     }
-    queue.push(msg);
-    stats.queued = queue.length;
+    q.push(msg);
+    stats.queued = queue.length + replies.length;
     pump();
   };
 

@@ -83,11 +83,13 @@ export function createServiceBus(deps: { config: ServiceBusConfig }): ServiceBus
         let first = true;
         let size = 0;
         let pending = Buffer.alloc(0);
+        /** a part leaves when a piece is full; the last one carries `end` (a small answer is one message) */
         const send = (last: boolean): void => {
-          while (pending.length >= PART_BYTES || (last && (pending.length > 0 || first))) {
+          while (pending.length > PART_BYTES || (last && (pending.length > 0 || first))) {
             const piece = pending.subarray(0, PART_BYTES);
             pending = pending.subarray(piece.length);
-            reply(msg, { ...(first ? { status: res.statusCode ?? 502, headers: cleanHeaders(res.headers) } : {}), ...(piece.length ? { body: piece.toString('base64') } : {}) });
+            const end = last && pending.length === 0;
+            reply(msg, { ...(first ? { status: res.statusCode ?? 502, headers: cleanHeaders(res.headers) } : {}), ...(piece.length ? { body: piece.toString('base64') } : {}), ...(end ? { end } : {}) });
             first = false;
           }
         };
@@ -105,7 +107,6 @@ export function createServiceBus(deps: { config: ServiceBusConfig }): ServiceBus
           clearTimeout(timer);
           if (!done()) return;
           send(true);
-          reply(msg, { end: true });
         });
         res.on('error', () => undefined);
       },
