@@ -29,9 +29,3 @@ export function parseQuantity(q: unknown): number | undefined {
   const n = Number(m[1]) * (m[2] ? 10 ** Number(m[2].slice(1)) : (SUFFIX[m[3] ?? ''] as number));
   return Number.isFinite(n) ? n : undefined;
 }
-
-/** bytes as Kubernetes shows them (`64Mi`) when they divide evenly, else plain bytes */
-export function formatBytes(n: number): string {
-  for (const s of ['Gi', 'Mi', 'Ki'] as const) if (n >= (SUFFIX[s] as number) && n % (SUFFIX[s] as number) === 0) return `${n / (SUFFIX[s] as number)}${s}`;
-  return String(Math.round(n));
-}

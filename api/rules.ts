@@ -10,18 +10,6 @@ import { Checker, type Obj, type Problem } from './check.js';
 export const ENDPOINT_TYPES = ['rest', 'eventbus', 'servicebus'] as const;
 export type EndpointType = (typeof ENDPOINT_TYPES)[number];
 
-export interface RuleEndpointSpec {
-  ruleEndpointType: EndpointType;
-  properties?: Record<string, string>;
-}
-
-export interface RuleSpec {
-  source: string;
-  sourceResource: Record<string, string>;
-  target: string;
-  targetResource: Record<string, string>;
-}
-
 /** the flows the router runs, source type → target type */
 export const FLOWS: readonly (readonly [EndpointType, EndpointType])[] = [
   ['rest', 'eventbus'],

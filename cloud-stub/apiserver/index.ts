@@ -24,7 +24,8 @@ import { ApiError } from './status.js';
 import { validateObject } from './validate.js';
 import type { EndpointType } from '../../api/rules.js';
 import { presenter } from './present.js';
-import { streamPodLog, type EdgeCalls } from './logs.js';
+import { streamPodLog } from './logs.js';
+import type { EdgeCalls } from '../cloudhub/index.js';
 
 export interface ApiServerDeps {
   config: ApiServerConfig;

@@ -4,21 +4,10 @@
  * the caller goes away (then the request is cancelled at the edge).
  */
 import type { ServerResponse } from 'node:http';
-import { Group, Operation, newMessage, type Message, type ReplyPart } from '../../runtime/core/message.js';
+import { Group, Operation, newMessage } from '../../runtime/core/message.js';
 import type { KubeObject } from '../store/objects.js';
 import { ApiError } from './status.js';
-
-export interface EdgeCall {
-  /** stops listening and tells the edge to stop answering */
-  cancel(): void;
-}
-
-/** Requests to connected edges, whose answers may come in several parts (CloudHub). */
-export interface EdgeCalls {
-  connected(node: string): boolean;
-  /** sends `msg` to `node`; every reply to it goes to `onReply` until it ends or is cancelled */
-  call(node: string, msg: Message, onReply: (part: ReplyPart) => void): EdgeCall;
-}
+import type { EdgeCalls } from '../cloudhub/index.js';
 
 /** What the edge is asked for. */
 export interface PodLogRequest {

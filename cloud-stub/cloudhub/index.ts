@@ -16,7 +16,6 @@ import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import type { Message, ReplyPart } from '../../runtime/core/message.js';
 import { ACK_CONTENT, Operation, isResponse, newMessage } from '../../runtime/core/message.js';
 import { isObj } from '../../runtime/core/guards.js';
-import type { EdgeCall, EdgeCalls } from '../apiserver/logs.js';
 import { errorText } from '../../runtime/core/errors.js';
 import { isDnsSubdomain } from '../../api/names.js';
 import { boundPort, closeServer, listen } from '../../runtime/core/net.js';
@@ -36,6 +35,18 @@ export interface CloudHubDeps {
   config: CloudHubConfig;
   tls: () => TlsMaterial;
   store: ObjectStore;
+}
+
+export interface EdgeCall {
+  /** stops listening and tells the edge to stop answering */
+  cancel(): void;
+}
+
+/** Requests to connected edges, whose answers may come in several parts (CloudHub). */
+export interface EdgeCalls {
+  connected(node: string): boolean;
+  /** sends `msg` to `node`; every reply to it goes to `onReply` until it ends or is cancelled */
+  call(node: string, msg: Message, onReply: (part: ReplyPart) => void): EdgeCall;
 }
 
 export interface CloudHub extends Module, EdgeCalls {

@@ -21,9 +21,10 @@ import { Group, newMessage, responseTo, type Message, type ReplyPart } from '../
 import { boundPort, closeServer, isLoopback, listen } from '../../runtime/core/net.js';
 import { openJournal, type Journal } from '../../runtime/core/journal.js';
 import { isObj } from '../../runtime/core/guards.js';
+import { MAX_HTTP_BODY_BYTES, passOnHeaders } from '../../runtime/core/http.js';
 import type { CloudCoreConfig } from '../config.js';
 import type { ChangeEvent, ObjectStore } from '../store/objects.js';
-import type { EdgeCalls } from '../apiserver/logs.js';
+import type { EdgeCalls } from '../cloudhub/index.js';
 import { splitNodeResource } from '../routes.js';
 import { bestRule, loadRule, loadRules, type RouteRule } from './rules.js';
 import { RuleQueues } from './queue.js';
@@ -31,14 +32,11 @@ import { RuleQueues } from './queue.js';
 export type RouterConfig = CloudCoreConfig['modules']['router'];
 
 export const ROUTER = 'router';
-/** the largest request body taken (413 above) */
-export const MAX_BODY_BYTES = 1024 * 1024;
 /** requests in progress to one node at once (429 above) */
 export const MAX_IN_FLIGHT_PER_NODE = 16;
 /** messages waiting for one rule's REST target */
 const QUEUE_LIMIT = 10_000;
 const KEEP_ERRORS = 5;
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host', 'content-length', 'authorization']);
 
 export interface RouterDeps {
   config: RouterConfig;
@@ -68,20 +66,14 @@ class HttpError extends Error {
   }
 }
 
-function headersOf(h: IncomingMessage['headers']): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
-  return out;
-}
-
 async function readBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY_BYTES) throw new HttpError(413, `the body of ${declared} bytes is over the router's ${MAX_BODY_BYTES}-byte limit`);
+  if (declared > MAX_HTTP_BODY_BYTES) throw new HttpError(413, `the body of ${declared} bytes is over the router's ${MAX_HTTP_BODY_BYTES}-byte limit`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
     size += (c as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `the body is over the router's ${MAX_BODY_BYTES}-byte limit`);
+    if (size > MAX_HTTP_BODY_BYTES) throw new HttpError(413, `the body is over the router's ${MAX_HTTP_BODY_BYTES}-byte limit`);
     chunks.push(c as Buffer);
   }
   return Buffer.concat(chunks);
@@ -147,9 +139,9 @@ export function createRouter(deps: RouterDeps): Router {
         if (part.body) {
           const b = Buffer.from(part.body, 'base64');
           size += b.length;
-          if (size > MAX_BODY_BYTES) {
+          if (size > MAX_HTTP_BODY_BYTES) {
             call.cancel();
-            return finish(new HttpError(502, `the edge app's answer is over ${MAX_BODY_BYTES} bytes`));
+            return finish(new HttpError(502, `the edge app's answer is over ${MAX_HTTP_BODY_BYTES} bytes`));
           }
           body.push(b);
         }
@@ -205,7 +197,7 @@ export function createRouter(deps: RouterDeps): Router {
         return;
       }
       const port = Number(rule.target?.properties.service_port);
-      const content = { method: req.method ?? 'GET', path: `${rule.targetResource.path === '/' ? '' : (rule.targetResource.path as string).replace(/\/$/, '')}${remainder}` || '/', query: url.search.slice(1), headers: headersOf(req.headers), port, ...(body.length ? { body: body.toString('base64') } : {}) };
+      const content = { method: req.method ?? 'GET', path: `${rule.targetResource.path === '/' ? '' : (rule.targetResource.path as string).replace(/\/$/, '')}${remainder}` || '/', query: url.search.slice(1), headers: passOnHeaders(req.headers, ['authorization']), port, ...(body.length ? { body: body.toString('base64') } : {}) };
       const answer = await callEdge(node, newMessage({ source: ROUTER, group: Group.servicebus, operation: 'request', resource: `${namespace}/servicebus/${rule.target?.name ?? ''}` }, content));
       record(rule, answer.status < 500);
       res.writeHead(answer.status, answer.headers).end(answer.body);
@@ -220,10 +212,8 @@ export function createRouter(deps: RouterDeps): Router {
   const restCall = async (url: string, method: string, headers: Record<string, string | string[]>, body: Buffer | undefined): Promise<{ status: number; headers: Record<string, string>; body: Buffer }> => {
     const r = await fetch(url, { method, headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v])), ...(body && body.length ? { body: new Uint8Array(body) } : {}), signal: AbortSignal.timeout(timeoutMs) });
     const bytes = Buffer.from(await r.arrayBuffer());
-    const h: Record<string, string> = {};
-    r.headers.forEach((v, k) => {
-      if (!HOP_BY_HOP.has(k) && k !== 'content-encoding') h[k] = v;
-    });
+    // fetch has decoded the body: its content-encoding is no longer true of it
+    const h = passOnHeaders(Object.fromEntries(r.headers), ['content-encoding']) as Record<string, string>;
     return { status: r.status, headers: h, body: bytes };
   };
 
@@ -247,7 +237,7 @@ export function createRouter(deps: RouterDeps): Router {
     restCall(url, r.method, isObj(r.headers) ? (r.headers as Record<string, string | string[]>) : {}, body).then(
       (res) => {
         record(rule, res.status < 500);
-        if (res.body.length > MAX_BODY_BYTES) return answer({ error: `the answer of ${url} is over ${MAX_BODY_BYTES} bytes`, code: 502 });
+        if (res.body.length > MAX_HTTP_BODY_BYTES) return answer({ error: `the answer of ${url} is over ${MAX_HTTP_BODY_BYTES} bytes`, code: 502 });
         answer({ status: res.status, headers: res.headers, body: res.body.toString('base64'), end: true });
       },
       (err: unknown) => {

@@ -18,7 +18,7 @@ import type { EdgedConfig } from '../config.js';
 import type { ObjectChange, ObjectSource } from '../metamanager/source.js';
 import type { OutboxRoute } from '../metamanager/index.js';
 import { EDGEHUB, HubEvent } from '../edgehub/index.js';
-import { PodWorker, podKey, type Observed } from './worker.js';
+import { PodWorker, podKey, type BackoffConfig, type Observed, type WorkerDeps } from './worker.js';
 import { createProcessRuntime } from './process.js';
 import { createPodmanRuntime } from './podman.js';
 import { nodeStatus } from './nodestatus.js';
@@ -100,23 +100,19 @@ export function createEdged(deps: EdgedDeps): Edged {
     return podmanProblem ?? (podman as ContainerRuntime);
   };
 
-  const workerDeps = () => ({
+  let backoff: BackoffConfig | undefined;
+  const workerDeps = (namespace: string): WorkerDeps => ({
     root: cfg.rootDirectory,
     log: ctx?.log as ModuleContext['log'],
     runtimeFor,
-    lookup: { configMap: () => undefined, secret: () => undefined },
-    backoff: {
-      initialMs: durationMs(kubelet.crashLoopBackOff.initialContainerRestartPeriod, 'crashLoopBackOff.initialContainerRestartPeriod'),
-      maxMs: durationMs(kubelet.crashLoopBackOff.maxContainerRestartPeriod, 'crashLoopBackOff.maxContainerRestartPeriod'),
-      resetMs: 10 * 60_000,
-    },
+    lookup: lookupIn(namespace),
+    backoff: backoff as BackoffConfig,
     hostIP: ip,
     changed: reportPod,
   });
 
   const startWorker = (pod: Pod, observed: Observed[] = []): void => {
-    const base = workerDeps();
-    const w = new PodWorker(pod, { ...base, lookup: lookupIn(pod.metadata.namespace ?? 'default') });
+    const w = new PodWorker(pod, workerDeps(pod.metadata.namespace ?? 'default'));
     workers.set(w.uid, w);
     w.observe(observed);
     w.sync();
@@ -163,7 +159,7 @@ export function createEdged(deps: EdgedDeps): Edged {
         else {
           // a pod deleted while edgecore was down, or whose deletion it did not finish
           ctx?.log.info(`stopping ${list.length} container(s) of pod ${uid}, which this node no longer runs`);
-          const orphan = new PodWorker({ apiVersion: 'v1', kind: 'Pod', metadata: { name: uid, uid }, spec: { containers: [] } } as unknown as Pod, { ...workerDeps(), lookup: lookupIn('default') });
+          const orphan = new PodWorker({ apiVersion: 'v1', kind: 'Pod', metadata: { name: uid, uid }, spec: { containers: [] } } as unknown as Pod, workerDeps('default'));
           orphan.observe(list);
           workers.set(uid, orphan);
           stopWorker(orphan);
@@ -300,7 +296,11 @@ export function createEdged(deps: EdgedDeps): Edged {
       stopped = false;
       const maxBytes = parseQuantity(kubelet.containerLogMaxSize);
       if (maxBytes === undefined || maxBytes < 1024) throw new Error(`modules.edged.tailoredKubeletConfig.containerLogMaxSize: ${JSON.stringify(kubelet.containerLogMaxSize)} is not a size of at least 1Ki`);
-      workerDeps(); // checks the back-off durations now, not on the first pod
+      backoff = {
+        initialMs: durationMs(kubelet.crashLoopBackOff.initialContainerRestartPeriod, 'crashLoopBackOff.initialContainerRestartPeriod'),
+        maxMs: durationMs(kubelet.crashLoopBackOff.maxContainerRestartPeriod, 'crashLoopBackOff.maxContainerRestartPeriod'),
+        resetMs: 10 * 60_000,
+      };
       processRuntime = createProcessRuntime({ root: cfg.rootDirectory, log: c.log, logMaxBytes: maxBytes, logMaxFiles: kubelet.containerLogMaxFiles });
       await processRuntime.check();
       c.log.info(`process runtime: ${processRuntime.namespaces ? 'a mount namespace per pod' : 'no mount namespaces (not root): volumes are symlinks at their mountPath'}; ${processRuntime.cgroups.version ? `cgroup ${processRuntime.cgroups.version} limits` : 'no cgroups: memory and cpu limits are not kept'}`);

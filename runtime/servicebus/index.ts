@@ -7,7 +7,7 @@
  * through the link: `METHOD http://127.0.0.1:9060/<namespace>/<path>` goes to the router, which
  * passes it on by a rule whose source is a servicebus endpoint.
  */
-import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Module, ModuleContext } from '../core/module.js';
 import { errorText } from '../core/errors.js';
 import { isObj } from '../core/guards.js';
@@ -15,17 +15,14 @@ import { Group, Operation, newMessage, responseTo, type Message, type ReplyPart 
 import { boundPort, closeServer, isLoopback, listen } from '../core/net.js';
 import type { EdgeCoreConfig } from '../config.js';
 import { EDGEHUB, HubEvent } from '../edgehub/index.js';
+import { MAX_HTTP_BODY_BYTES, passOnHeaders } from '../core/http.js';
 
 export type ServiceBusConfig = EdgeCoreConfig['modules']['serviceBus'];
 
 export const SERVICEBUS = 'servicebus';
-/** the largest request or response body carried (as the cloud's router takes) */
-export const MAX_BODY_BYTES = 1024 * 1024;
 /** a response body leaves in parts of this size, so every frame stays under the cloud's limit */
 const PART_BYTES = 192 * 1024;
 const MAX_CONCURRENT = 32;
-/** not passed on: they belong to one connection, not to the request */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host', 'content-length']);
 
 /** what the router sends: one HTTP request for an edge app */
 export interface ServiceRequest {
@@ -36,12 +33,6 @@ export interface ServiceRequest {
   /** base64 */
   body?: string;
   port: number;
-}
-
-export function cleanHeaders(h: IncomingHttpHeaders | Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP_BY_HOP.has(k.toLowerCase())) out[k] = v;
-  return out;
 }
 
 export interface ServiceBus extends Module {
@@ -78,7 +69,7 @@ export function createServiceBus(deps: { config: ServiceBusConfig }): ServiceBus
       abort.abort();
     }, cfg.timeout * 1000);
     const req = httpRequest(
-      { host: '127.0.0.1', port: r.port, method: r.method, path: `${r.path}${r.query ? `?${r.query}` : ''}`, headers: { ...cleanHeaders(r.headers ?? {}), ...(body ? { 'content-length': String(body.length) } : {}) }, signal: abort.signal },
+      { host: '127.0.0.1', port: r.port, method: r.method, path: `${r.path}${r.query ? `?${r.query}` : ''}`, headers: { ...passOnHeaders(r.headers ?? {}), ...(body ? { 'content-length': String(body.length) } : {}) }, signal: abort.signal },
       (res) => {
         let first = true;
         let size = 0;
@@ -89,15 +80,15 @@ export function createServiceBus(deps: { config: ServiceBusConfig }): ServiceBus
             const piece = pending.subarray(0, PART_BYTES);
             pending = pending.subarray(piece.length);
             const end = last && pending.length === 0;
-            reply(msg, { ...(first ? { status: res.statusCode ?? 502, headers: cleanHeaders(res.headers) } : {}), ...(piece.length ? { body: piece.toString('base64') } : {}), ...(end ? { end } : {}) });
+            reply(msg, { ...(first ? { status: res.statusCode ?? 502, headers: passOnHeaders(res.headers) } : {}), ...(piece.length ? { body: piece.toString('base64') } : {}), ...(end ? { end } : {}) });
             first = false;
           }
         };
         res.on('data', (c: Buffer) => {
           size += c.length;
-          if (size > MAX_BODY_BYTES) {
+          if (size > MAX_HTTP_BODY_BYTES) {
             clearTimeout(timer);
-            if (done()) reply(msg, { error: `the app's answer is over ${MAX_BODY_BYTES} bytes`, code: 502 });
+            if (done()) reply(msg, { error: `the app's answer is over ${MAX_HTTP_BODY_BYTES} bytes`, code: 502 });
             return res.destroy();
           }
           pending = Buffer.concat([pending, c]);
@@ -129,13 +120,13 @@ export function createServiceBus(deps: { config: ServiceBusConfig }): ServiceBus
     let size = 0;
     for await (const c of req) {
       size += (c as Buffer).length;
-      if (size > MAX_BODY_BYTES) return fail(413, `the body is over ${MAX_BODY_BYTES} bytes`);
+      if (size > MAX_HTTP_BODY_BYTES) return fail(413, `the body is over ${MAX_HTTP_BODY_BYTES} bytes`);
       chunks.push(c as Buffer);
     }
     const body = Buffer.concat(chunks);
     const msg = newMessage(
       { source: SERVICEBUS, group: Group.servicebus, operation: 'request', resource: `${m[1] as string}/servicebus${m[3] as string}` },
-      { method: req.method ?? 'GET', path: m[3] as string, query: url.search.slice(1), headers: cleanHeaders(req.headers), ...(body.length ? { body: body.toString('base64') } : {}) },
+      { method: req.method ?? 'GET', path: m[3] as string, query: url.search.slice(1), headers: passOnHeaders(req.headers), ...(body.length ? { body: body.toString('base64') } : {}) },
     );
     let answer: Message;
     try {

@@ -178,6 +178,36 @@ describe('pods: refusals, reasons, binding, probes, logs', () => {
     expect(c.cloud?.lines.some((l) => /refused a frame|1009/.test(l))).toBe(false);
   });
 
+  it('a changed pod spec replaces its container; a stop is SIGTERM, then SIGKILL after the grace period', async () => {
+    const marks = `${c.dir}/marks`;
+    const polite = (greeting: string) =>
+      proc(
+        'polite',
+        { command: ['/bin/sh', '-c', `trap 'echo got-term >> ${marks}/polite; exit 0' TERM; echo ${greeting}; while true; do sleep 0.2; done`], volumeMounts: [{ name: 'marks', mountPath: marks }] },
+        { terminationGracePeriodSeconds: 10, volumes: [{ name: 'marks', hostPath: { path: marks, type: 'DirectoryOrCreate' } }] },
+      );
+    await apply(c, polite('hello-v1'));
+    await eventually(async () => (await c.api.call('GET', `${PODS}/polite/log`)).body.includes('hello-v1'), 15_000, 'v1 running');
+    await apply(c, polite('hello-v2'));
+    const replaced = await eventually(async () => {
+      const s = containerStatus(await podStatus(c, 'polite'));
+      return s?.restartCount === 1 && s.state.running ? s : undefined;
+    }, 15_000, 'v2 replaced v1');
+    // v1 was asked to stop with SIGTERM, and did
+    expect(replaced.lastState.terminated.exitCode).toBe(0);
+    expect(readFileSync(`${marks}/polite`, 'utf8')).toBe('got-term\n');
+    expect((await c.api.call('GET', `${PODS}/polite/log`)).body).toContain('hello-v2');
+    // one that ignores SIGTERM is killed once its grace period is over
+    await apply(c, proc('stubborn', { command: ['/bin/sh', '-c', "trap '' TERM; while true; do sleep 0.2; done"] }, { terminationGracePeriodSeconds: 2 }));
+    await eventually(async () => containerStatus(await podStatus(c, 'stubborn'))?.state.running, 15_000, 'stubborn running');
+    const pid = appPid(root, (await c.api.call('GET', `${PODS}/stubborn`)).body.metadata.uid) as number;
+    const t0 = Date.now();
+    await keadm(c, ['delete', 'pod', 'stubborn']);
+    await eventually(async () => !alive(pid), 15_000, 'stubborn killed');
+    expect(Date.now() - t0).toBeGreaterThan(1500);
+    await keadm(c, ['delete', 'pod', 'polite']);
+  });
+
   it('edgecore stayed up and the healthy pod kept its process through all of it', async () => {
     expect(alive(healthyPid)).toBe(true);
     expect(appPid(root, (await c.api.call('GET', `${PODS}/healthy`)).body.metadata.uid)).toBe(healthyPid);
