@@ -18,8 +18,9 @@ import { defaults } from '../runtime/core/schema.js';
 import { edgeCoreSchema } from '../runtime/config.js';
 import { createEdgeHub } from '../runtime/edgehub/index.js';
 import { createMetaManager } from '../runtime/metamanager/index.js';
-import { newRsaKeyPem, signEdgeCert } from '../cloud-stub/certs/pki.js';
-import forge from 'node-forge';
+import { createPublicKey } from 'node:crypto';
+import { newRsaKeyPem } from '../cloud-stub/certs/pki.js';
+import { signLeaf } from '../cloud-stub/certs/x509.js';
 import { percentile, report, type Row } from './lib/report.js';
 import { mosquittoPeer } from './lib/mosquitto.js';
 import { ROOT, runProcess, type Proc } from '../test/peers/proc.js';
@@ -110,15 +111,14 @@ async function memoryOf(proc: Proc): Promise<{ rss: number; heap: number }> {
 async function memoryPerEdge(c: Cluster, proc: Proc, port: number, edges: number): Promise<{ perEdgeKiB: number; heapPerEdgeKiB: number; idleKiB: number; loadedKiB: number }> {
   // one key, many certificates: key generation is not what is measured here
   const keyPem = newRsaKeyPem();
-  const key = forge.pki.privateKeyFromPem(keyPem);
-  const pub = forge.pki.setRsaPublicKey(key.n, key.e);
+  const spki = createPublicKey(keyPem).export({ type: 'spki', format: 'der' });
   await new Promise((r) => setTimeout(r, 300));
   const idle = await memoryOf(proc);
   const sockets: WebSocket[] = [];
   const keepalive = cborCodec.encode(newMessage({ source: 'edgehub', group: 'resource', operation: 'keepalive', resource: 'node' }, 'ping'));
   for (let i = 0; i < edges; i++) {
     const node = `sim-${i}`;
-    const cert = signEdgeCert(c.pki.ca, pub, node, 1);
+    const cert = signLeaf({ caCertPem: c.pki.ca.cert, caKeyPem: c.pki.ca.key, spki, commonName: `system:node:${node}`, organization: 'system:nodes', days: 1, usage: { client: true } });
     const ws = new WebSocket(`wss://127.0.0.1:${port}/e632aba927ea4ac2b575ec1603d56f10/${node}/events`, { ca: c.pki.ca.cert, cert, key: keyPem, headers: { node_id: node, project_id: 'e632aba927ea4ac2b575ec1603d56f10' } });
     await new Promise<void>((res, rej) => {
       ws.once('open', () => res());

@@ -18,6 +18,8 @@ export const edgeCoreSchema = s.obj({
       tlsCaFile: s.str('/etc/kubeedge/ca/rootCA.crt'),
       tlsCertFile: s.str('/etc/kubeedge/certs/server.crt'),
       tlsPrivateKeyFile: s.str('/etc/kubeedge/certs/server.key'),
+      /** the key of the edge certificate it asks for: ECDSA P-256, as KubeEdge's edge, or RSA 2048 */
+      certificateKeyType: s.str('ecdsa', ['ecdsa', 'rsa']),
       /** upstream rate limit, in frames (a frame may batch many messages), as KubeEdge's messageQPS/messageBurst */
       messageQPS: s.num(30, { min: 0.1 }),
       messageBurst: s.num(60, { min: 1, integer: true }),

@@ -11,13 +11,13 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import forge from 'node-forge';
 import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import { errorText } from '../../runtime/core/errors.js';
 import { isDnsSubdomain } from '../../api/names.js';
 import { boundPort, closeServer, listen } from '../../runtime/core/net.js';
 import type { ObjectStore } from '../store/objects.js';
-import { signEdgeCert, type KeyPairPem } from './pki.js';
+import { type KeyPairPem } from './pki.js';
+import { readCertificateRequest, signLeaf, type CertificateRequest } from './x509.js';
 import { verifyJwt } from './jwt.js';
 
 export interface CertServiceDeps {
@@ -45,13 +45,11 @@ class Refusal extends Error {
   }
 }
 
-function readCsr(body: Buffer): forge.pki.CertificateSigningRequest {
-  const text = body.toString('latin1');
+function readCsr(body: Buffer): CertificateRequest {
   try {
-    if (text.includes('-----BEGIN CERTIFICATE REQUEST-----')) return forge.pki.certificationRequestFromPem(text);
-    return forge.pki.certificationRequestFromAsn1(forge.asn1.fromDer(forge.util.createBuffer(text)));
+    return readCertificateRequest(body);
   } catch (err) {
-    throw new Refusal(400, `the body is not a PKCS#10 certificate request: ${errorText(err)}`);
+    throw new Refusal(400, `the body is not a usable PKCS#10 certificate request: ${errorText(err)}`);
   }
 }
 
@@ -83,20 +81,16 @@ export function createCertService(deps: CertServiceDeps): CertService {
     }
 
     const csr = readCsr(body);
-    if (!csr.verify()) throw new Refusal(400, 'the certificate request is not signed by its own key');
-    const cn = csr.subject.getField('CN')?.value as string | undefined;
+    const cn = csr.commonName;
     if (cn !== `system:node:${node}`) throw new Refusal(403, `the request names ${JSON.stringify(cn)}, not system:node:${node}`);
-    const publicKey = csr.publicKey as forge.pki.rsa.PublicKey | null;
-    if (!publicKey) throw new Refusal(400, 'the certificate request has no RSA public key');
-    const spkiDer = Buffer.from(forge.asn1.toDer(forge.pki.publicKeyToAsn1(publicKey)).getBytes(), 'binary');
-    const fingerprint = createHash('sha256').update(spkiDer).digest('hex');
+    const fingerprint = createHash('sha256').update(csr.spki).digest('hex');
 
     const bound = deps.store.nodeKey(node);
     if (!renewal && bound !== undefined && bound !== fingerprint) {
       throw new Refusal(409, `node name ${node} is already taken by another key; delete that node ("keadm delete node ${node}") or join under another name`);
     }
     await deps.store.bindNodeKey(node, fingerprint);
-    const pem = signEdgeCert(deps.ca, publicKey, node, deps.signingDays);
+    const pem = signLeaf({ caCertPem: deps.ca.cert, caKeyPem: deps.ca.key, spki: csr.spki, commonName: `system:node:${node}`, organization: 'system:nodes', days: deps.signingDays, usage: { client: true } });
     ctx?.log.info(`${renewal ? 'renewed' : 'issued'} the certificate of node ${node} (valid ${deps.signingDays} days)`);
     return new X509Certificate(pem).raw;
   };

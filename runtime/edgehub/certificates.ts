@@ -10,7 +10,7 @@ import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { dirname } from 'node:path';
-import { derToPem, edgeCsrDer, newEdgeKeyPem } from '../core/csr.js';
+import { derToPem, edgeCsrDer, newEdgeKeyPem, type EdgeKeyType } from '../core/csr.js';
 import { caHash, checkNotExpired, parseToken, TokenError } from '../core/token.js';
 
 export interface CertFiles {
@@ -122,8 +122,8 @@ export async function fetchCa(httpServer: string, token: string): Promise<Fetche
 }
 
 /** Asks for a certificate for a new key; with `token` a join, with `current` a renewal. */
-export async function requestCertificate(opts: { httpServer: string; nodeName: string; caPem: string; token?: string; current?: { cert: string; key: string }; key?: string }): Promise<{ cert: string; key: string }> {
-  const key = opts.key ?? (await newEdgeKeyPem());
+export async function requestCertificate(opts: { httpServer: string; nodeName: string; caPem: string; token?: string; current?: { cert: string; key: string }; key?: string; keyType?: EdgeKeyType }): Promise<{ cert: string; key: string }> {
+  const key = opts.key ?? (await newEdgeKeyPem(opts.keyType));
   const csr = edgeCsrDer(key, opts.nodeName);
   const headers: Record<string, string> = { NodeName: opts.nodeName, 'content-type': 'application/octet-stream' };
   if (opts.token) headers.Authorization = `Bearer ${parseToken(opts.token).jwt}`;

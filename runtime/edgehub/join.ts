@@ -4,6 +4,7 @@ import type { Logger } from '../core/log.js';
 import type { EdgeHubConfig } from '../config.js';
 import { createBackoff } from '../core/backoff.js';
 import { currentCertificate, fetchCa, JoinError, requestCertificate, saveCertificate, type CertFiles } from './certificates.js';
+import type { EdgeKeyType } from '../core/csr.js';
 import type { CertificateSource } from './index.js';
 
 export function certFiles(hub: EdgeHubConfig): CertFiles {
@@ -22,7 +23,7 @@ export async function ensureEdgeCertificate(hub: EdgeHubConfig, nodeName: string
   for (;;) {
     try {
       const ca = await fetchCa(hub.httpServer, hub.token);
-      const pair = await requestCertificate({ httpServer: hub.httpServer, nodeName, caPem: ca.pem, token: hub.token });
+      const pair = await requestCertificate({ httpServer: hub.httpServer, nodeName, caPem: ca.pem, token: hub.token, keyType: hub.certificateKeyType as EdgeKeyType });
       saveCertificate(files, ca.pem, pair);
       log.info(`joined as node ${nodeName}: certificate stored in ${files.certFile}`);
       return;
@@ -41,7 +42,7 @@ export function certificateSource(hub: EdgeHubConfig, nodeName: string): Certifi
     validity: () => currentCertificate(files),
     async renew() {
       const current = { cert: readFileSync(files.certFile, 'utf8'), key: readFileSync(files.keyFile, 'utf8') };
-      const pair = await requestCertificate({ httpServer: hub.httpServer, nodeName, caPem: readFileSync(files.caFile, 'utf8'), current });
+      const pair = await requestCertificate({ httpServer: hub.httpServer, nodeName, caPem: readFileSync(files.caFile, 'utf8'), current, keyType: hub.certificateKeyType as EdgeKeyType });
       saveCertificate(files, undefined, pair);
     },
   };
