@@ -23,6 +23,7 @@ import { createSyncController } from './synccontroller/index.js';
 import { createDeviceController } from './devicecontroller/index.js';
 import { createScheduler } from './scheduler/index.js';
 import { createRouter } from './router/index.js';
+import { createKubeEdgeDialect } from './kubeedge/index.js';
 
 const usage = `cloudcore: the cloud side of KubeEdge (CloudHub, EdgeController and its pod binder, DeviceController, SyncController, resource API).
 
@@ -103,6 +104,7 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
       { module: createScheduler({ store, liveStatus: (n) => edgeController.liveStatus(n) }), enabled: m.edgeController.enable },
       { module: syncController, enabled: m.syncController.enable },
       { module: createDeviceController({ store }), enabled: m.deviceController.enable },
+      { module: createKubeEdgeDialect({ store }), enabled: true },
       { module: cloudHub, enabled: hub.enable && hub.websocket.enable },
       { module: certService, enabled: hub.enable && hub.https.enable },
       { module: apiServer, enabled: m.apiServer.enable },

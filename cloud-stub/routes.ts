@@ -4,15 +4,20 @@ export const ControllerGroup = {
   device: 'devicecontroller',
   sync: 'synccontroller',
   router: 'router',
+  /** KubeEdge's own edgecores: their messages, and what they must be sent besides the objects */
+  kubeedge: 'kubeedge',
 } as const;
 
 /** groups told when an edge connects or disconnects */
-export const SESSION_LISTENERS = [ControllerGroup.edge, ControllerGroup.sync] as const;
+export const SESSION_LISTENERS = [ControllerGroup.edge, ControllerGroup.sync, ControllerGroup.kubeedge] as const;
 
 export const HubEvent = {
   connected: 'connected',
   disconnected: 'disconnected',
 } as const;
+
+/** in `route.destination` of a message for an edge: send it once, untracked (KubeEdge's membership updates) */
+export const SEND_ONCE = 'once';
 
 export function nodeResource(node: string, resource: string): string {
   return `node/${node}/${resource}`;

@@ -23,7 +23,7 @@ import type { Logger } from '../../runtime/core/log.js';
 import type { CloudHubConfig } from '../config.js';
 import type { ObjectStore } from '../store/objects.js';
 import { NodeSession } from './session.js';
-import { nodeResource, splitNodeResource, ControllerGroup, HubEvent, SESSION_LISTENERS } from '../routes.js';
+import { nodeResource, splitNodeResource, ControllerGroup, HubEvent, SEND_ONCE, SESSION_LISTENERS } from '../routes.js';
 
 export interface TlsMaterial {
   ca: Buffer;
@@ -79,9 +79,9 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
   let ctx: ModuleContext | undefined;
   let log: Logger | undefined;
 
-  const notify = (operation: string, node: string): void => {
+  const notify = (operation: string, node: string, content: unknown = null): void => {
     for (const group of SESSION_LISTENERS) {
-      const msg = newMessage({ source: 'cloudhub', group, operation, resource: nodeResource(node, '') }, null);
+      const msg = newMessage({ source: 'cloudhub', group, operation, resource: nodeResource(node, '') }, content);
       try {
         ctx?.bus.sendToGroup(group, msg);
       } catch (err) {
@@ -124,6 +124,8 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
       log,
       keepaliveMs: deps.config.keepaliveInterval * 1000,
       maxFrameBytes: deps.config.maxFrameBytes,
+      // controllers hear of a session once its first frame says which dialect it speaks
+      onReady: (s) => notify(HubEvent.connected, s.node, { dialect: s.dialect }),
       onMessages: (s, msgs) => {
         for (const m of msgs) upstream(s, m);
       },
@@ -140,16 +142,16 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
           calls.delete(id);
           call.onReply({ error: `the link to node ${s.node} was lost`, code: 503 });
         }
-        notify(HubEvent.disconnected, s.node);
+        if (s.isReady) notify(HubEvent.disconnected, s.node);
       },
     });
     sessions.set(node, session);
     session.start();
     log.info(`${node}: connected (${sessions.size} edges online)`);
-    notify(HubEvent.connected, node);
   };
 
   const upstream = (session: NodeSession, msg: Message): void => {
+    log?.debug(`${session.node}: ${msg.route.source} ${msg.route.group}/${msg.route.operation} ${msg.route.resource}${msg.header.parent_msg_id ? ` (answers ${msg.header.parent_msg_id})` : ''}`);
     if (isResponse(msg)) {
       const call = calls.get(msg.header.parent_msg_id as string);
       if (call && call.node === session.node) {
@@ -161,7 +163,8 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
       else log?.warn(`${session.node}: edge could not take ${msg.route.resource}: ${JSON.stringify(msg.content).slice(0, 200)}`);
       return;
     }
-    const group = upstreamGroups[msg.route.group];
+    // a KubeEdge edgecore speaks KubeEdge's messages: its own module answers them (but keepalives)
+    const group = session.dialect === 'kubeedge' && msg.route.operation !== Operation.keepalive ? ControllerGroup.kubeedge : upstreamGroups[msg.route.group];
     const internal: Message = { ...msg, route: { ...msg.route, resource: nodeResource(session.node, msg.route.resource) } };
     try {
       if (!group) throw new Error(`no cloud module handles group ${JSON.stringify(msg.route.group)}`);
@@ -184,8 +187,9 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
       log?.debug(`${target.node} is offline; ${target.resource} waits for its next sync`);
       return;
     }
-    const out: Message = { ...msg, route: { ...msg.route, resource: target.resource } };
-    if (isResponse(out)) session.sendNow(out);
+    const { destination, ...route } = msg.route;
+    const out: Message = { ...msg, route: { ...route, resource: target.resource } };
+    if (isResponse(out) || destination === SEND_ONCE) session.sendNow(out);
     else session.deliver(out);
   };
 

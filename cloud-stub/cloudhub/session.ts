@@ -17,10 +17,14 @@ export interface SessionOptions {
   log: Logger;
   keepaliveMs: number;
   maxFrameBytes: number;
+  /** the edge's first frame came: its dialect is known */
+  onReady(session: NodeSession): void;
   onMessages(session: NodeSession, msgs: Message[]): void;
   onAcked(session: NodeSession, msg: Message): void;
   onClose(session: NodeSession, reason: string): void;
 }
+
+export type Dialect = 'cbor' | 'kubeedge';
 
 /** bytes buffered in the socket above which we stop handing it more */
 const HIGH_WATER = 1024 * 1024;
@@ -86,6 +90,7 @@ export class NodeSession {
     if (first) {
       this.codec = codecFor(binary);
       this.ready = true;
+      this.o.onReady(this);
     }
     this.o.onMessages(this, msgs);
     if (first) this.delivery.pump(); // what was queued before the edge's first frame goes now
@@ -121,6 +126,16 @@ export class NodeSession {
       for (const m of batch) ws.send(this.codec.encode(m)); // KubeEdge's framing has no batches
     }
     return ws.bufferedAmount < HIGH_WATER;
+  }
+
+  /** has its first frame come? */
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  /** `kubeedge`: a KubeEdge edgecore (JSON text frames); `cbor`: ours */
+  get dialect(): Dialect {
+    return this.codec.binary ? 'cbor' : 'kubeedge';
   }
 
   onAck(parentId: string): void {
