@@ -5,7 +5,7 @@
  */
 
 /** a type's name as it appears on the link (`default/pod/hello`) and in the stores */
-export type ResourceKind = 'node' | 'device' | 'devicemodel' | 'pod' | 'configmap' | 'secret' | 'rule' | 'ruleendpoint';
+export type ResourceKind = 'node' | 'device' | 'devicemodel' | 'devicestatus' | 'pod' | 'configmap' | 'secret' | 'rule' | 'ruleendpoint';
 
 export interface ResourceType {
   kind: ResourceKind;
@@ -17,6 +17,8 @@ export interface ResourceType {
   group: string;
   version: string;
   namespaced: boolean;
+  /** shown by the API from other objects (a DeviceStatus is a Device's status): read only, never stored */
+  derived?: boolean;
 }
 
 export const RESOURCES: readonly ResourceType[] = [
@@ -26,6 +28,7 @@ export const RESOURCES: readonly ResourceType[] = [
   { kind: 'secret', kindName: 'Secret', plural: 'secrets', shortNames: [], group: '', version: 'v1', namespaced: true },
   { kind: 'device', kindName: 'Device', plural: 'devices', shortNames: [], group: 'devices.kubeedge.io', version: 'v1beta1', namespaced: true },
   { kind: 'devicemodel', kindName: 'DeviceModel', plural: 'devicemodels', shortNames: [], group: 'devices.kubeedge.io', version: 'v1beta1', namespaced: true },
+  { kind: 'devicestatus', kindName: 'DeviceStatus', plural: 'devicestatuses', shortNames: [], group: 'devices.kubeedge.io', version: 'v1beta1', namespaced: true, derived: true },
   { kind: 'rule', kindName: 'Rule', plural: 'rules', shortNames: [], group: 'rules.kubeedge.io', version: 'v1', namespaced: true },
   { kind: 'ruleendpoint', kindName: 'RuleEndpoint', plural: 'ruleendpoints', shortNames: ['re'], group: 'rules.kubeedge.io', version: 'v1', namespaced: true },
 ];

@@ -18,12 +18,17 @@ import { errorText } from '../../runtime/core/errors.js';
 import { boundPort, closeServer, listen } from '../../runtime/core/net.js';
 import { apiVersionOf, parsePath, type ApiPath } from '../../api/resources.js';
 import type { ApiServerConfig } from '../config.js';
-import { CLUSTER_NAMESPACE, type KubeObject, type ObjectStore } from '../store/objects.js';
+import { CLUSTER_NAMESPACE, type KubeObject, type ObjectStore, type StoredObject } from '../store/objects.js';
 import type { NodeLiveStatus } from '../edgecontroller/index.js';
 import { ApiError } from './status.js';
 import { validateObject } from './validate.js';
 import type { EndpointType } from '../../api/rules.js';
 import { presenter } from './present.js';
+import { discovery } from './discovery.js';
+import { fieldSelector, labelSelector } from './selectors.js';
+import { table, wantsTable } from './table.js';
+import { WatchHub } from './watch.js';
+import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { streamPodLog } from './logs.js';
 import type { EdgeCalls } from '../cloudhub/index.js';
 
@@ -44,6 +49,18 @@ export interface ApiServer extends Module {
 const MAX_BODY = 1024 * 1024;
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
+  return parseJson(await readRaw(req));
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new ApiError('BadRequest', `request body is not JSON: ${errorText(err)}`);
+  }
+}
+
+async function readRaw(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -51,11 +68,14 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY) throw new ApiError('RequestEntityTooLarge', `request body exceeds ${MAX_BODY} bytes`);
     chunks.push(chunk as Buffer);
   }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-  } catch (err) {
-    throw new ApiError('BadRequest', `request body is not JSON: ${errorText(err)}`);
-  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** an object without what the server writes itself, to tell whether an update changes anything */
+function stripSystem(o: KubeObject): unknown {
+  const { uid: _uid, resourceVersion: _rv, creationTimestamp: _ct, ...metadata } = o.metadata;
+  const { status: _status, ...rest } = o;
+  return { ...rest, metadata };
 }
 
 /** only what a user may change of a Node: its labels and annotations */
@@ -68,6 +88,15 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   let server: Server | undefined;
   let ctx: ModuleContext | undefined;
   const present = presenter(deps.store, deps.liveStatus);
+  const watches = new WatchHub(deps.store, present);
+  /** the objects of a path's type (a DeviceStatus is shown from its Device) */
+  const objects = (t: ApiPath, ns: string | undefined): StoredObject[] =>
+    t.type.kind === 'devicestatus' ? deps.store.list('device', ns).map((o) => ({ ...o, kind: 'devicestatus' as const })) : deps.store.list(t.type.kind, ns);
+  const one = (t: ApiPath, ns: string, name: string): StoredObject | undefined => {
+    if (t.type.kind !== 'devicestatus') return deps.store.get(t.type.kind, ns, name);
+    const dev = deps.store.get('device', ns, name);
+    return dev && { ...dev, kind: 'devicestatus' };
+  };
 
   const authorized = (req: IncomingMessage): boolean => {
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
@@ -77,12 +106,35 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     return given.length === want.length && timingSafeEqual(given, want);
   };
 
-  const list = (t: ApiPath): unknown => ({
-    apiVersion: apiVersionOf(t.type),
-    kind: `${t.type.kindName}List`,
-    metadata: { resourceVersion: String(deps.store.currentRv()) },
-    items: deps.store.list(t.type.kind, t.type.namespaced ? t.namespace : undefined).map(present),
-  });
+  const list = (t: ApiPath, url: URL, accept: string | undefined): unknown => {
+    const labels = labelSelector(url.searchParams.get('labelSelector'));
+    const fields = fieldSelector(url.searchParams.get('fieldSelector'));
+    const items = objects(t, t.type.namespaced ? t.namespace : undefined)
+      .map(present)
+      .filter((o) => labels(o) && fields(o));
+    const rv = String(deps.store.currentRv());
+    if (wantsTable(accept)) return table(t.type.kind, items, rv, url.searchParams.get('includeObject'));
+    return { apiVersion: apiVersionOf(t.type), kind: `${t.type.kindName}List`, metadata: { resourceVersion: rv }, items };
+  };
+
+  /** the body of a PATCH applied to what the API shows of the object now */
+  const patched = async (t: ApiPath, ns: string, req: IncomingMessage): Promise<unknown> => {
+    const prev = deps.store.get(t.type.kind, ns, t.name as string);
+    if (!prev) throw new ApiError('NotFound', `${t.type.plural} "${t.name ?? ''}" not found`);
+    const current = present(prev);
+    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim();
+    const body = parseJson(await readRaw(req));
+    switch (type) {
+      case 'application/merge-patch+json':
+        return mergePatch(current, body);
+      case 'application/strategic-merge-patch+json':
+        return strategicMergePatch(current, body);
+      case 'application/json-patch+json':
+        return jsonPatch(current, body);
+      default:
+        throw new ApiError('UnsupportedMediaType', `PATCH with content-type ${type ?? '(none)'}: use application/merge-patch+json, application/strategic-merge-patch+json or application/json-patch+json`);
+    }
+  };
 
   const write = async (t: ApiPath, method: string, req: IncomingMessage): Promise<{ code: number; body: unknown }> => {
     const kind = t.type.kind;
@@ -94,17 +146,21 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       return Array.isArray(props) ? new Set(props.map((p) => (p as { name?: string }).name ?? '')) : undefined;
     };
     const endpointType = (name: string): EndpointType | undefined => deps.store.get('ruleendpoint', ns, name)?.object.spec?.ruleEndpointType as EndpointType | undefined;
-    let obj = validateObject(kind, await readBody(req), { ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), ...(t.name !== undefined ? { pathName: t.name } : {}), modelProperties, endpointType });
+    const body = method === 'PATCH' ? await patched(t, ns, req) : await readBody(req);
+    let obj = validateObject(kind, body, { ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), ...(t.name !== undefined ? { pathName: t.name } : {}), modelProperties, endpointType });
     const prev = deps.store.get(kind, ns, obj.metadata.name);
     if (method === 'POST' && prev) throw new ApiError('AlreadyExists', `${t.type.plural} "${obj.metadata.name}" already exists`);
-    if (method === 'PUT' && !prev) throw new ApiError('NotFound', `${t.type.plural} "${obj.metadata.name}" not found`);
+    if (method !== 'POST' && !prev) throw new ApiError('NotFound', `${t.type.plural} "${obj.metadata.name}" not found`);
     const wantRv = obj.metadata.resourceVersion;
-    if (prev && wantRv !== undefined && wantRv !== '' && wantRv !== String(prev.rv)) {
-      throw new ApiError('Conflict', `the object has been modified (resourceVersion ${wantRv}, now ${prev.rv}); read it again and retry`);
+    const shownRv = prev ? present(prev).metadata.resourceVersion : undefined;
+    if (prev && wantRv !== undefined && wantRv !== '' && wantRv !== String(prev.rv) && wantRv !== shownRv) {
+      throw new ApiError('Conflict', `the object has been modified (resourceVersion ${wantRv}, now ${shownRv ?? prev.rv}); read it again and retry`);
     }
     if (kind === 'node') obj = nodeUpdate((prev as { object: KubeObject }).object, obj);
     // status is written by the system (kept apart, see DeviceController and EdgeController), not by users
     delete obj.status;
+    // nothing changed (an apply of the same manifest, a PATCH that changes nothing): no new version, nothing sent
+    if (prev && isDeepStrictEqual(stripSystem(prev.object), stripSystem(obj))) return { code: 200, body: present(prev) };
     if (prev && (kind === 'configmap' || kind === 'secret') && (prev.object as { immutable?: boolean }).immutable === true) {
       const same = (k: string): boolean => isDeepStrictEqual((prev.object as unknown as Record<string, unknown>)[k], (obj as unknown as Record<string, unknown>)[k]);
       if (!same('data') || !same('binaryData') || (obj as { immutable?: boolean }).immutable !== true) {
@@ -119,14 +175,24 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'https://localhost');
     if (!authorized(req)) throw new ApiError('Unauthorized', 'a valid "Authorization: Bearer <admin token>" header is required');
-    const t = parsePath(url.pathname);
-    if (!t) throw new ApiError('NotFound', `no resource at ${url.pathname}`);
-    const method = req.method ?? 'GET';
-    const kind = t.type.kind;
-    const ns = t.type.namespaced ? (t.namespace ?? 'default') : CLUSTER_NAMESPACE;
     const reply = (code: number, body: unknown): void => {
       res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
+    const method = req.method ?? 'GET';
+    const found = method === 'GET' ? discovery(url.pathname, req.headers.host ?? '', req.headers.accept ?? '') : undefined;
+    if (found) {
+      if (Buffer.isBuffer(found.body)) return void res.writeHead(200, { 'content-type': found.contentType ?? 'application/octet-stream' }).end(found.body);
+      return reply(200, found.body);
+    }
+    // kubectl describe asks for an object's events: this cloud keeps none
+    if (method === 'GET' && /^\/api\/v1\/(namespaces\/[^/]+\/)?events\/?$/.test(url.pathname)) {
+      return reply(200, { kind: 'EventList', apiVersion: 'v1', metadata: { resourceVersion: String(deps.store.currentRv()) }, items: [] });
+    }
+    const t = parsePath(url.pathname);
+    if (!t) throw new ApiError('NotFound', `no resource at ${url.pathname}`);
+    const kind = t.type.kind;
+    const ns = t.type.namespaced ? (t.namespace ?? 'default') : CLUSTER_NAMESPACE;
+    const accept = req.headers.accept;
     const notFound = (): ApiError => new ApiError('NotFound', `${t.type.plural} "${t.name ?? ''}" not found`);
     const namespaced = !t.type.namespaced || t.namespace !== undefined;
     if (t.name !== undefined && !namespaced) throw new ApiError('NotFound', `no resource at ${url.pathname}`);
@@ -141,11 +207,24 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       return streamPodLog(deps.edges, pod.object, url.searchParams, res);
     }
     if (method === 'GET') {
-      if (t.name === undefined) return reply(200, list(t));
-      const o = deps.store.get(kind, ns, t.name);
+      const watch = url.searchParams.get('watch');
+      if (watch === 'true' || watch === '1') {
+        const labels = labelSelector(url.searchParams.get('labelSelector'));
+        const fields = fieldSelector(url.searchParams.get('fieldSelector'));
+        const named = t.name;
+        const matches = (o: KubeObject): boolean => (named === undefined || o.metadata.name === named) && labels(o) && fields(o);
+        const asTable = wantsTable(accept);
+        const include = url.searchParams.get('includeObject');
+        const watchPath = { ...t, name: undefined };
+        return watches.watch(watchPath, matches, url.searchParams.get('resourceVersion'), url.searchParams.get('timeoutSeconds'), res, (type, o) => ({ type, object: asTable ? table(kind, [o], o.metadata.resourceVersion ?? '', include) : o }));
+      }
+      if (t.name === undefined) return reply(200, list(t, url, accept));
+      const o = one(t, ns, t.name);
       if (!o) throw notFound();
-      return reply(200, present(o));
+      const shown = present(o);
+      return reply(200, wantsTable(accept) ? table(kind, [shown], shown.metadata.resourceVersion ?? '', url.searchParams.get('includeObject')) : shown);
     }
+    if (t.type.derived) throw new ApiError('MethodNotAllowed', `${t.type.plural} are read only: they show what edges report`);
     if (method === 'DELETE' && t.name !== undefined && namespaced) {
       // a node that joined but never connected has no object, only its name bound to its key
       const joined = kind === 'node' && deps.store.nodeKey(t.name) !== undefined;
@@ -156,7 +235,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       return reply(200, o?.object ?? { apiVersion: 'v1', kind: 'Node', metadata: { name: t.name } });
     }
     const creates = method === 'POST' && t.name === undefined && kind !== 'node';
-    const updates = method === 'PUT' && t.name !== undefined;
+    const updates = (method === 'PUT' || method === 'PATCH') && t.name !== undefined;
     if ((creates || updates) && namespaced) {
       const r = await write(t, method, req);
       return reply(r.code, r.body);
@@ -183,6 +262,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       c.log.info(`resource API on https://${deps.config.address}:${this.port()}`);
     },
     async stop() {
+      watches.close();
       await closeServer(server);
       server = undefined;
     },

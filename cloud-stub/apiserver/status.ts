@@ -7,6 +7,8 @@ export type StatusReason =
   | 'MethodNotAllowed'
   | 'AlreadyExists'
   | 'Conflict'
+  | 'Expired'
+  | 'UnsupportedMediaType'
   | 'Invalid'
   | 'RequestEntityTooLarge'
   | 'TooManyRequests'
@@ -33,6 +35,8 @@ const codes: Record<StatusReason, number> = {
   MethodNotAllowed: 405,
   AlreadyExists: 409,
   Conflict: 409,
+  Expired: 410,
+  UnsupportedMediaType: 415,
   Invalid: 422,
   RequestEntityTooLarge: 413,
   TooManyRequests: 429,

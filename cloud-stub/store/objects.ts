@@ -36,11 +36,12 @@ export interface ChangeEvent {
   object: KubeObject;
 }
 
-/** a status written: the object itself is unchanged */
+/** a status written: the object itself is unchanged, but what the API shows of it has a new resourceVersion */
 export interface StatusEvent {
   kind: StatusKind;
   namespace: string;
   name: string;
+  rv?: number;
 }
 
 /** An edge outbox's message number, `<storeId>/<seq>` in its resourceversion; undefined for anything else. */
@@ -70,6 +71,8 @@ export interface StatusRecord {
   node: string;
   storeId: string;
   seq: number;
+  /** the resourceVersion it was written at: a status write moves the object's, as in Kubernetes */
+  rv?: number;
 }
 
 /** a node acknowledged a version of an object (or its deletion) */
@@ -161,7 +164,8 @@ export class ObjectStore {
     const metadata: ObjectMeta = {
       ...obj.metadata,
       uid: prev?.object.metadata.uid ?? obj.metadata.uid ?? randomUUID(),
-      creationTimestamp: prev?.object.metadata.creationTimestamp ?? new Date().toISOString(),
+      // seconds, as Kubernetes writes times
+      creationTimestamp: prev?.object.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       resourceVersion: String(rv),
     };
     if (namespace !== CLUSTER_NAMESPACE) metadata.namespace = namespace;
@@ -202,17 +206,19 @@ export class ObjectStore {
   async reportStatus(kind: StatusKind, namespace: string, name: string, record: StatusRecord): Promise<'applied' | 'stale'> {
     const last = this.status(kind, namespace, name);
     if (last && last.node === record.node && last.storeId === record.storeId && record.seq !== 0 && record.seq <= last.seq) return 'stale';
-    this.journal.set(STATUS_TABLE[kind], `${namespace}/${name}`, record);
+    const rv = this.nextRv();
+    this.journal.set(STATUS_TABLE[kind], `${namespace}/${name}`, { ...record, rv });
     await this.journal.commit();
-    this.events.emit('status', { kind, namespace, name });
+    this.events.emit('status', { kind, namespace, name, rv });
     return 'applied';
   }
 
   /** Writes a status the system keeps itself (a rule's counters), persisted within a second. */
   setStatusLazily(kind: StatusKind, namespace: string, name: string, status: Record<string, unknown>): void {
-    this.journal.set(STATUS_TABLE[kind], `${namespace}/${name}`, { status, node: '', storeId: 'cloud', seq: 0 } satisfies StatusRecord);
+    const rv = this.nextRv();
+    this.journal.set(STATUS_TABLE[kind], `${namespace}/${name}`, { status, node: '', storeId: 'cloud', seq: 0, rv } satisfies StatusRecord);
     this.journal.persistLater(1000);
-    this.events.emit('status', { kind, namespace, name });
+    this.events.emit('status', { kind, namespace, name, rv });
   }
 
   // --- ObjectSync: what each node has acknowledged ---

@@ -35,17 +35,29 @@ export async function init(argv: readonly string[]): Promise<number> {
       apiServer: { tokenFile: p.adminToken },
     },
   };
+  const adminToken = randomBytes(32).toString('hex');
+  // kubectl on this cloud: the API's CA, the admin token, the first advertise address
+  const kubeconfig = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'kubeedge', cluster: { server: `https://${addresses[0]?.includes(':') ? `[${addresses[0]}]` : addresses[0]}:6443`, 'certificate-authority-data': Buffer.from(ca.cert).toString('base64') } }],
+    users: [{ name: 'admin', user: { token: adminToken } }],
+    contexts: [{ name: 'kubeedge', context: { cluster: 'kubeedge', user: 'admin' } }],
+    'current-context': 'kubeedge',
+  };
   const files = new FileSet()
     .add(p.caCert, ca.cert)
     .add(p.caKey, ca.key, 0o600)
     .add(p.serverCert, server.cert)
     .add(p.serverKey, server.key, 0o600)
     .add(p.tokenSecret, randomBytes(32).toString('hex') + '\n', 0o600)
-    .add(p.adminToken, randomBytes(32).toString('hex') + '\n', 0o600)
+    .add(p.adminToken, adminToken + '\n', 0o600)
+    .add(p.kubeconfig, stringify(kubeconfig), 0o600)
     .add(p.config, stringify(config));
   files.check();
   files.commit();
   process.stdout.write(`cloud certificates and config written under ${dirs.configDir} (advertise address ${addresses.join(', ')})\n`);
+  process.stdout.write(`kubectl: export KUBECONFIG=${p.kubeconfig}\n`);
   try {
     if (f.bool('foreground')) {
       process.stdout.write(`KubeEdge cloudcore is running, For logs visit: stdout\n`);

@@ -18,6 +18,7 @@ export function cloudPaths({ configDir, dataDir }: Dirs) {
     tokenSecret: join(configDir, 'tokens', 'tokensecret'),
     token: join(configDir, 'tokens', 'token'),
     adminToken: join(configDir, 'admin.token'),
+    kubeconfig: join(configDir, 'admin.kubeconfig'),
     db: join(dataDir, 'cloudcore.db'),
   };
 }

@@ -24,7 +24,7 @@ export async function reset(argv: readonly string[]): Promise<number> {
   }
   const pods = existsSync(e.config) || existsSync(edged.root) ? await removeEveryPod(edged.root, edged.endpoint) : 0;
   if (pods > 0) said.push(`stopped and removed ${pods} container(s) of this node's pods`);
-  const files = new Set([c.caCert, c.caKey, c.serverCert, c.serverKey, c.config, c.tokenSecret, c.token, c.adminToken, e.caCert, e.cert, e.key, e.config, logFile(dirs.dataDir, 'cloudcore'), logFile(dirs.dataDir, 'edgecore')]);
+  const files = new Set([c.caCert, c.caKey, c.serverCert, c.serverKey, c.config, c.tokenSecret, c.token, c.adminToken, c.kubeconfig, e.caCert, e.cert, e.key, e.config, logFile(dirs.dataDir, 'cloudcore'), logFile(dirs.dataDir, 'edgecore')]);
   for (const db of [c.db, e.db]) {
     if (!existsSync(dirname(db))) continue;
     const re = dbSiblings(db);

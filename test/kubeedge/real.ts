@@ -1,0 +1,43 @@
+/** The real KubeEdge of ../shared/kubeedge (up.sh, down.sh), and kubectl, for the interoperability tests. */
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { ROOT } from '../peers/proc.js';
+
+export const SHARED = resolve(ROOT, '..', 'shared', 'kubeedge');
+export const BIN = process.env.KUBEEDGE_BIN ?? '/tmp/kubeedge-bin';
+
+export function kubeedgeAvailable(): boolean {
+  return existsSync(join(SHARED, 'up.sh'));
+}
+
+export interface RealKubeEdge {
+  dir: string;
+  up(mode: 'cloud' | 'edge', env?: Record<string, string>): SpawnSyncReturns<string>;
+  down(): void;
+  kubectl(args: string[], input?: string): SpawnSyncReturns<string>;
+  token(): string;
+  edgeLog(): string;
+}
+
+export function realKubeEdge(): RealKubeEdge {
+  const dir = mkdtempSync(join(tmpdir(), 'ke-real-'));
+  const env = (extra: Record<string, string> = {}) => ({ ...process.env, K: dir, B: BIN, ...extra });
+  return {
+    dir,
+    up: (mode, extra = {}) => spawnSync('bash', [join(SHARED, 'up.sh'), mode], { env: env(extra), encoding: 'utf8', timeout: 150_000 }),
+    down() {
+      spawnSync('bash', [join(SHARED, 'down.sh')], { env: env(), encoding: 'utf8' });
+      rmSync(dir, { recursive: true, force: true });
+    },
+    kubectl: (args, input) => spawnSync('kubectl', ['--kubeconfig', join(dir, 'admin.kubeconfig'), ...args], { encoding: 'utf8', input, timeout: 60_000 }),
+    token: () => readFileSync(join(dir, 'token'), 'utf8').trim(),
+    edgeLog: () => (existsSync(join(dir, 'edge', 'edgecore.log')) ? readFileSync(join(dir, 'edge', 'edgecore.log'), 'utf8') : ''),
+  };
+}
+
+/** kubectl against a kubeconfig of ours */
+export function kubectl(kubeconfig: string, args: string[], input?: string): SpawnSyncReturns<string> {
+  return spawnSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', input, timeout: 60_000 });
+}
