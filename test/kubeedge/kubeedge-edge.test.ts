@@ -1,0 +1,105 @@
+/**
+ * A real KubeEdge v1.23 edgecore (../shared/kubeedge, without edged) on our cloudcore: it joins with
+ * our token (its ECDSA request signed), connects with JSON text frames, is Ready in kubectl get
+ * nodes; a Device bound to it reaches its DeviceTwin (its membership answer on its own broker, read
+ * with mosquitto_sub); a twin update and a state published by an app at that edge reach our
+ * Device status; SIGKILL of it → NotReady.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { ROOT } from '../peers/proc.js';
+import { kubectl, kubeedgeAvailable, realKubeEdge, type RealKubeEdge } from './real.js';
+
+const keadm = (args: string[], input?: string) => spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), ...args], { encoding: 'utf8', input, timeout: 60_000 });
+
+async function until<T>(fn: () => T | undefined | false, what: string, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+describe.runIf(kubeedgeAvailable())('a real KubeEdge edgecore on our cloudcore', () => {
+  let dir: string;
+  let kubeconfig: string;
+  let real: RealKubeEdge;
+  const cloud = (): string[] => ['--config-dir', join(dir, 'etc'), '--data-dir', join(dir, 'var')];
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'ke-realedge-'));
+    expect(keadm(['init', '--advertise-address', '127.0.0.1', ...cloud()]).status).toBe(0);
+    kubeconfig = join(dir, 'etc', 'admin.kubeconfig');
+    real = realKubeEdge();
+    const up = real.up('edge', { TOKEN: keadm(['gettoken', ...cloud()]).stdout.trim(), NODE: 'ke-edge', EDGED: '0' });
+    expect(up.status, `${up.stdout}\n${up.stderr}\n${real.edgeLog().slice(-3000)}`).toBe(0);
+  });
+  afterAll(() => {
+    real?.down();
+    keadm(['reset', '--force', ...cloud()]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('joins with our token and is Ready', async () => {
+    const nodes = await until(() => {
+      const out = kubectl(kubeconfig, ['get', 'nodes']).stdout;
+      return /^ke-edge\s+Ready\s/m.test(out) && out;
+    }, 'ke-edge Ready');
+    expect(nodes).toMatch(/^ke-edge\s+Ready/m);
+    const log = readFileSync(join(dir, 'var', 'cloudcore.log'), 'utf8');
+    expect(log).toMatch(/issued the certificate of node ke-edge/);
+    expect(log).toMatch(/ke-edge is a KubeEdge edgecore \(JSON frames\): speaking its dialect/);
+    expect(real.edgeLog()).toContain('Websocket connect to cloud access successful');
+  });
+
+  it('gets a Device bound to it, and its app’s twin update and state reach our Device status', async () => {
+    keadm(
+      ['apply', '-f', '-', ...cloud()],
+      `apiVersion: devices.kubeedge.io/v1beta1
+kind: DeviceModel
+metadata: {name: thermo-model}
+spec:
+  properties: [{name: temperature, type: INT, accessMode: ReadWrite}]
+---
+apiVersion: devices.kubeedge.io/v1beta1
+kind: Device
+metadata: {name: thermo-1}
+spec:
+  deviceModelRef: {name: thermo-model}
+  nodeName: ke-edge
+  properties: [{name: temperature, desired: {value: "25"}}]
+`,
+    );
+    // its DeviceTwin has it: ask for membership on the edge's own broker (1884), as an app would
+    const member = await until(() => {
+      const r = spawnSync('bash', ['-c', `mosquitto_sub -p 1884 -t '$hw/events/node/ke-edge/membership/get/result' -C 1 -W 3 & sleep 0.5; mosquitto_pub -p 1884 -t '$hw/events/node/ke-edge/membership/get' -m '{"event_id":"m1"}'; wait`], { encoding: 'utf8' });
+      return r.stdout.includes('thermo-1') && r.stdout;
+    }, 'thermo-1 in the edge’s membership');
+    expect(JSON.parse(member).devices).toEqual([{ id: 'default/thermo-1', name: 'thermo-1' }]);
+    spawnSync('mosquitto_pub', ['-p', '1884', '-t', '$hw/events/device/default/thermo-1/twin/update', '-m', '{"event_id":"e1","timestamp":0,"twin":{"temperature":{"actual":{"value":"21"}}}}']);
+    spawnSync('mosquitto_pub', ['-p', '1884', '-t', '$hw/events/device/default/thermo-1/state/update', '-m', '{"event_id":"s1","state":"online"}']);
+    const status = await until(() => {
+      const d = parse(kubectl(kubeconfig, ['get', 'device', 'thermo-1', '-o', 'yaml']).stdout);
+      return d?.status?.state === 'online' && d.status.twins?.[0]?.reported ? d.status : undefined;
+    }, 'the reported value and state in the Device status');
+    expect(status.twins[0]).toMatchObject({ propertyName: 'temperature', reported: { value: '21' } });
+    expect(status.lastOnlineTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    expect(kubectl(kubeconfig, ['get', 'devicestatus', 'thermo-1', '-o', 'jsonpath={.status.twins[0].reported.value}']).stdout).toBe('21');
+  });
+
+  it('goes NotReady when it is killed', async () => {
+    const pid = Number(readFileSync(join(real.dir, 'edge', 'edgecore.pid'), 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    const out = await until(() => {
+      const o = kubectl(kubeconfig, ['get', 'nodes']).stdout;
+      return /^ke-edge\s+NotReady\s/m.test(o) && o;
+    }, 'ke-edge NotReady', 60_000);
+    expect(out).toMatch(/^ke-edge\s+NotReady/m);
+  });
+});
