@@ -20,6 +20,8 @@ export const edgeCoreSchema = s.obj({
       tlsPrivateKeyFile: s.str('/etc/kubeedge/certs/server.key'),
       /** the key of the edge certificate it asks for: ECDSA P-256, as KubeEdge's edge, or RSA 2048 */
       certificateKeyType: s.str('ecdsa', ['ecdsa', 'rsa']),
+      /** what the cloud speaks: `cbor` (our cloudcore: binary CBOR frames, batched) or `kubeedge` (KubeEdge's cloudcore: JSON text frames, its node registration and twin messages); keadm join writes it */
+      dialect: s.str('cbor', ['cbor', 'kubeedge']),
       /** upstream rate limit, in frames (a frame may batch many messages), as KubeEdge's messageQPS/messageBurst */
       messageQPS: s.num(30, { min: 0.1 }),
       messageBurst: s.num(60, { min: 1, integer: true }),

@@ -47,6 +47,7 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
   const edgeHub = createEdgeHub({
     config: hub,
     nodeName,
+    nodeLabels: m.edged.nodeLabels,
     tls: () => ({ ca: readRequiredFile(hub.tlsCaFile, 'CA certificate'), cert: readRequiredFile(hub.tlsCertFile, 'edge certificate'), key: readRequiredFile(hub.tlsPrivateKeyFile, 'edge key') }),
     certificates: certificateSource(hub, nodeName),
   });

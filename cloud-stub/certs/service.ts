@@ -4,6 +4,8 @@
  *   GET /edge.crt  a PKCS#10 CSR (PEM or DER) in the body, `NodeName: <name>` and either
  *                  `Authorization: Bearer <jwt>` (a join) or, for a renewal, the node's current
  *                  client certificate on the TLS connection. Answers the certificate, DER.
+ *   GET /dialect   `cbor`: what this cloud's link speaks. KubeEdge's cloudcore answers 404 here, which
+ *                  is how keadm join tells the two apart.
  * A node name belongs to the first key that joined under it; another key gets 409 until the node is
  * deleted. Every refusal is logged with its reason (never the token).
  */
@@ -99,6 +101,10 @@ export function createCertService(deps: CertServiceDeps): CertService {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/ca.crt') {
       res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(caDer);
+      return;
+    }
+    if (req.method === 'GET' && path === '/dialect') {
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('cbor');
       return;
     }
     if (req.method === 'GET' && path === '/edge.crt') {

@@ -48,6 +48,8 @@ export const Operation = {
   update: 'update',
   delete: 'delete',
   query: 'query',
+  /** KubeEdge's edged: a strategic merge patch (node and pod status) */
+  patch: 'patch',
   response: 'response',
   keepalive: 'keepalive',
   upload: 'upload',

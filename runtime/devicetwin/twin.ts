@@ -83,7 +83,8 @@ export function applySpec(dev: DeviceRecord, spec: DeviceSpec, model: DeviceMode
       changed.push(key);
     }
     const desired = spec.properties?.find((p) => p.name === key)?.desired?.value;
-    if (desired === undefined || desired === dev.specDesired[key]) continue;
+    // KubeEdge's cloud sends `desired: {value: ""}` for a property given no desired value
+    if (desired === undefined || desired === '' || desired === dev.specDesired[key]) continue;
     dev.specDesired[key] = desired;
     twin.expected = { value: desired, metadata: { timestamp: now } };
     twin.expected_version = { cloud: cloudVersion, edge: twin.expected_version?.edge ?? 0 };

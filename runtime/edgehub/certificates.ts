@@ -121,6 +121,20 @@ export async function fetchCa(httpServer: string, token: string): Promise<Fetche
   return { pem: derToPem(ca.raw, 'CERTIFICATE') };
 }
 
+export type CloudDialect = 'cbor' | 'kubeedge';
+
+/**
+ * Which cloud this is: ours answers `GET /dialect` on the certificate service; KubeEdge's cloudcore
+ * has no such path (404). Asked over TLS verified with the CA the token vouched for.
+ */
+export async function detectDialect(httpServer: string, caPem: string): Promise<CloudDialect> {
+  const r = await get(new URL('/dialect', httpServer), { ca: caPem, verify: true });
+  if (r.status === 404) return 'kubeedge';
+  const said = r.body.toString('utf8').trim();
+  if (r.status === 200 && said === 'cbor') return 'cbor';
+  throw new JoinError(`${httpServer}/dialect answered HTTP ${r.status} ${JSON.stringify(said.slice(0, 80))}: neither our cloudcore nor KubeEdge's`, true);
+}
+
 /** Asks for a certificate for a new key; with `token` a join, with `current` a renewal. */
 export async function requestCertificate(opts: { httpServer: string; nodeName: string; caPem: string; token?: string; current?: { cert: string; key: string }; key?: string; keyType?: EdgeKeyType }): Promise<{ cert: string; key: string }> {
   const key = opts.key ?? (await newEdgeKeyPem(opts.keyType));

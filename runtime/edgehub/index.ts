@@ -7,7 +7,7 @@
  */
 import type { Module, ModuleContext } from '../core/module.js';
 import { KubeEdgeError, errorText } from '../core/errors.js';
-import { Group, Operation, isResponse, newMessage, responseTo, type Message } from '../core/message.js';
+import { Group, Operation, ackOf, isResponse, newMessage, responseTo, type Message } from '../core/message.js';
 import type { Timer } from '../core/clock.js';
 import type { EdgeHubConfig } from '../config.js';
 import { createBackoff, type Backoff } from '../core/backoff.js';
@@ -15,8 +15,10 @@ import { Connection } from './connection.js';
 import { takeBatch } from '../core/codec.js';
 import { createTokenBucket, type TokenBucket } from './ratelimit.js';
 import { renewalAt } from './certificates.js';
+import { EDGEHUB, cborDialect, type Dialect } from './dialect.js';
+import { createKubeEdgeDialect } from './kubeedge/index.js';
 
-export const EDGEHUB = 'edgehub';
+export { EDGEHUB };
 
 /** events told to the modules of these groups */
 export const HubEvent = { connected: 'connected', disconnected: 'disconnected' } as const;
@@ -40,6 +42,8 @@ export interface CertificateSource {
 export interface EdgeHubDeps {
   config: EdgeHubConfig;
   nodeName: string;
+  /** the labels the node asks for (Edged's nodeLabels), for a KubeEdge cloud, where the edge registers its Node */
+  nodeLabels?: Record<string, string>;
   tls: () => { ca: Buffer; cert: Buffer; key: Buffer };
   certificates?: CertificateSource;
   backoff?: Backoff;
@@ -69,6 +73,9 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
   const backoff = deps.backoff ?? createBackoff(Math.min(1000, heartbeatMs), 30_000);
   const queue: Message[] = [];
   const replies: Message[] = [];
+  /** msg_ids of what this cloud answers nothing to: their senders are answered "OK" once they are written */
+  const answerOnWrite = new Set<string>();
+  let dialect: Dialect = cborDialect;
   let ctx: ModuleContext | undefined;
   let conn: Connection | undefined;
   let bucket: TokenBucket | undefined;
@@ -92,7 +99,12 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
 
   const keepalive = (): void => {
     // keepalives skip the queue and the rate limit: a busy link must not look dead
-    conn?.send([newMessage({ source: EDGEHUB, group: Group.resource, operation: Operation.keepalive, resource: 'node' }, 'ping')]);
+    conn?.send([dialect.keepalive()]);
+  };
+
+  const written = (batch: readonly Message[]): void => {
+    if (answerOnWrite.size === 0) return;
+    for (const m of batch) if (answerOnWrite.delete(m.header.msg_id)) ctx?.bus.sendResp(ackOf(m, EDGEHUB));
   };
 
   const pump = (): void => {
@@ -115,6 +127,7 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
       const batch = takeBatch(queue, conn.codec.binary ? maxBatch : 1);
       stats.sent += batch.length;
       writable = conn.send(batch);
+      written(batch);
     }
     stats.queued = queue.length + replies.length;
   };
@@ -131,6 +144,7 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
    */
   const dropQueue = (why: string): void => {
     for (const msg of queue.splice(0)) refuse(msg, why);
+    answerOnWrite.clear();
     replies.length = 0; // answers to a link that is gone: the cloud ends those requests itself
     stats.queued = 0;
   };
@@ -148,13 +162,18 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
       refuse(msg, new KubeEdgeError('queue_full', 'upstream queue full').message);
       return;
     }
-    q.push(msg);
+    const out = dialect.up(msg);
+    if (out.answer === 'now') ctx?.bus.sendResp(ackOf(msg, EDGEHUB));
+    if (out.answer === 'written') for (const m of out.wire) answerOnWrite.add(m.header.msg_id);
+    q.push(...out.wire);
     stats.queued = queue.length + replies.length;
     pump();
   };
 
   const fromCloud = (msgs: Message[]): void => {
-    for (const msg of msgs) {
+    for (const wire of msgs) {
+      const msg = dialect.down(wire);
+      if (!msg) continue;
       if (isResponse(msg)) {
         ctx?.bus.sendResp(msg);
         continue;
@@ -185,7 +204,8 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
     let openedAt = 0;
     conn = new Connection({
       url,
-      headers: { node_id: deps.nodeName, project_id: cfg.projectID },
+      headers: { ...dialect.headers, node_id: deps.nodeName, project_id: cfg.projectID },
+      codec: dialect.codec,
       tls,
       heartbeatMs,
       handshakeTimeoutMs: cfg.websocket.handshakeTimeout * 1000,
@@ -201,11 +221,13 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
         c.log.info(`connected to ${url}`);
         keepalive(); // the first frame tells CloudHub which codec we speak
         keepaliveTimer = c.clock.setInterval(keepalive, heartbeatMs);
+        dialect.opened((msgs) => conn?.send(msgs));
         tell(HubEvent.connected);
         pump();
       },
       onClose: (reason) => {
         c.clock.clear(keepaliveTimer);
+        dialect.closed();
         dropQueue(`the link to the cloud was lost: ${reason}`);
         if (conn) stats.badFrames += conn.badFrames;
         conn = undefined;
@@ -272,6 +294,7 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
     async start(c) {
       ctx = c;
       stopped = false;
+      if (cfg.dialect === 'kubeedge') dialect = createKubeEdgeDialect({ nodeName: deps.nodeName, labels: deps.nodeLabels ?? {}, clock: c.clock, log: c.log.child('kubeedge') });
       bucket = createTokenBucket(cfg.messageQPS, cfg.messageBurst, c.clock);
       c.bus.register(EDGEHUB, Group.hub, fromModules, { queueLimit });
       connect();

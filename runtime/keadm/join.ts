@@ -10,7 +10,7 @@ import { isIP } from 'node:net';
 import { stringify } from 'yaml';
 import { checkNotExpired, parseToken, TokenError } from '../core/token.js';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../../api/names.js';
-import { fetchCa, requestCertificate } from '../edgehub/certificates.js';
+import { detectDialect, fetchCa, requestCertificate } from '../edgehub/certificates.js';
 import { flags, UsageError } from './flags.js';
 import { FileSet } from './files.js';
 import { edgePaths } from './paths.js';
@@ -55,6 +55,7 @@ export async function join(argv: readonly string[]): Promise<number> {
   const httpServer = `https://${host.includes(':') ? `[${host}]` : host}:${certPort}`;
   const ca = await fetchCa(httpServer, token);
   if (caThere && !sameCertificate(readFileSync(p.caCert, 'utf8'), ca.pem)) throw new Error(`${p.caCert} holds another CA than this cloud's; run "keadm reset" first`);
+  const dialect = await detectDialect(httpServer, ca.pem);
   const pair = await requestCertificate({ httpServer, nodeName: node, caPem: ca.pem, token });
   const config = {
     apiVersion: 'edgecore.config.kubeedge.io/v1alpha2',
@@ -67,6 +68,7 @@ export async function join(argv: readonly string[]): Promise<number> {
         tlsCertFile: p.cert,
         tlsPrivateKeyFile: p.key,
         token,
+        dialect,
         websocket: { server: ipport },
       },
       edged: { hostnameOverride: node, rootDirectory: p.edged },
@@ -76,7 +78,7 @@ export async function join(argv: readonly string[]): Promise<number> {
   if (!caThere) out.add(p.caCert, ca.pem);
   out.add(p.cert, pair.cert).add(p.key, pair.key, 0o600).add(p.config, stringify(config));
   out.commit();
-  process.stdout.write(`node ${node} joined ${ipport}: certificate and config written under ${dirs.configDir}\n`);
+  process.stdout.write(`node ${node} joined ${ipport}${dialect === 'kubeedge' ? ' (a KubeEdge cloudcore: JSON frames)' : ''}: certificate and config written under ${dirs.configDir}\n`);
   try {
     if (f.bool('foreground')) {
       process.stdout.write(`KubeEdge edgecore is running, For logs visit: stdout\n`);

@@ -1,6 +1,6 @@
 /** The real KubeEdge of ../shared/kubeedge (up.sh, down.sh), and kubectl, for the interoperability tests. */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROOT } from '../peers/proc.js';
@@ -19,6 +19,8 @@ export interface RealKubeEdge {
   kubectl(args: string[], input?: string): SpawnSyncReturns<string>;
   token(): string;
   edgeLog(): string;
+  /** SIGKILLs the real cloudcore and starts it again with the same config */
+  restartCloudcore(): void;
 }
 
 export function realKubeEdge(): RealKubeEdge {
@@ -34,6 +36,24 @@ export function realKubeEdge(): RealKubeEdge {
     kubectl: (args, input) => spawnSync('kubectl', ['--kubeconfig', join(dir, 'admin.kubeconfig'), ...args], { encoding: 'utf8', input, timeout: 60_000 }),
     token: () => readFileSync(join(dir, 'token'), 'utf8').trim(),
     edgeLog: () => (existsSync(join(dir, 'edge', 'edgecore.log')) ? readFileSync(join(dir, 'edge', 'edgecore.log'), 'utf8') : ''),
+    restartCloudcore() {
+      const pidFile = join(dir, 'cloudcore.pid');
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      process.kill(pid, 'SIGKILL');
+      const gone = (): boolean => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      };
+      for (let i = 0; i < 100 && !gone(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
+      // as up.sh starts it; down.sh stops it by the pid file
+      const child = spawn(join(BIN, 'cloudcore'), ['--config', join(dir, 'cloudcore.yaml'), '-v=2'], { stdio: ['ignore', openSync(join(dir, 'cloudcore.log'), 'a'), openSync(join(dir, 'cloudcore.log'), 'a')], detached: true });
+      child.unref();
+      writeFileSync(pidFile, String(child.pid));
+    },
   };
 }
 

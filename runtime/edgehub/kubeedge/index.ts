@@ -1,0 +1,90 @@
+/**
+ * The link to a KubeEdge cloudcore (modules.edgeHub.dialect: kubeedge): JSON text frames, one
+ * message each, and the messages KubeEdge's own edge modules send in place of ours:
+ *
+ *   ours (to our cloudcore)                     KubeEdge's (to its cloudcore)
+ *   keepalive from edgehub                      keepalive from "websocket", content "ping"
+ *   sync {storeId}                              nothing: its cloud keeps no store id
+ *   twin update <ns>/device/<name>              update device/<ns>/<name>/twin/edge_updated (+ state/update); answered "OK"
+ *   update <ns>/podstatus/<name>                meta patch <ns>/podpatch/<name>; answered {Object, Err}
+ *   update null/nodestatus/<node>               the node keeper's nodepatch (node.ts)
+ *   user upload <topic>, rule topics            as they are; answered by nothing, so "OK" once written
+ *
+ * Downstream, the cloud's objects come as ours do (resource insert/update/delete with a
+ * resourceversion); its `twin update membership` is not needed (DeviceTwin takes devices from the
+ * objects) and dropped here. Answers `{Object, Err}` become "OK" or `{error}` for our senders, and
+ * each is acknowledged to the cloud with "OK" as KubeEdge's edge does.
+ */
+import { jsonCodec } from '../../core/codec.js';
+import type { Clock } from '../../core/clock.js';
+import type { Logger } from '../../core/log.js';
+import { ACK_CONTENT, Group, Operation, newMessage, parseResource, responseTo, type Message } from '../../core/message.js';
+import type { TwinReport } from '../../devicetwin/twin.js';
+import { EDGEHUB, type Dialect } from '../dialect.js';
+import { Source, answerForModules, podPatch, twinMessages } from './messages.js';
+import { createNodeKeeper, type NodeReport } from './node.js';
+
+export interface KubeEdgeDialectDeps {
+  nodeName: string;
+  labels: Record<string, string>;
+  clock: Clock;
+  log: Logger;
+}
+
+export function createKubeEdgeDialect(deps: KubeEdgeDialectDeps): Dialect {
+  const keeper = createNodeKeeper(deps);
+  /** the state last sent per device on this link: a state/update goes only when it changed */
+  const sentState = new Map<string, string>();
+  let send: ((msgs: Message[]) => void) | undefined;
+
+  return {
+    name: 'kubeedge',
+    codec: jsonCodec,
+    // KubeEdge's cloud reads messages only from a connection that says it carries them
+    headers: { connectionuse: 'msg' },
+    keepalive: () => newMessage({ source: Source.keepalive, group: Group.resource, operation: Operation.keepalive, resource: 'node' }, 'ping'),
+
+    up(msg) {
+      const { operation, group } = msg.route;
+      if (operation === Operation.response || operation === Operation.keepalive) return { wire: [msg] };
+      if (operation === Operation.sync) return { wire: [] };
+      const key = parseResource(msg.route.resource);
+      if (group === Group.twin && key?.kind === 'device') {
+        const id = `${key.namespace}/${key.name}`;
+        const { wire, state } = twinMessages(msg as Message<TwinReport>, key.namespace, key.name, sentState.get(id), deps.clock.now());
+        sentState.set(id, state);
+        return { wire };
+      }
+      if (key?.kind === 'podstatus') return { wire: [podPatch(msg, key.namespace, key.name)] };
+      if (key?.kind === 'nodestatus') {
+        keeper.report(msg.content as NodeReport);
+        return { wire: [], answer: 'now' };
+      }
+      return { wire: [msg], answer: 'written' };
+    },
+
+    down(msg) {
+      if (msg.route.operation === Operation.response && msg.header.parent_msg_id !== undefined) {
+        // KubeEdge's edge acknowledges every answer that is more than "OK"
+        if (msg.content !== ACK_CONTENT) send?.([responseTo(msg, EDGEHUB, ACK_CONTENT)]);
+        if (keeper.take(msg)) return undefined;
+        return { ...msg, content: answerForModules(msg.content) };
+      }
+      if (msg.route.group === Group.twin && msg.route.resource === 'membership') {
+        deps.log.debug(`membership from the cloud: ${JSON.stringify(msg.content).slice(0, 300)}`);
+        return undefined;
+      }
+      return msg;
+    },
+
+    opened(s) {
+      send = s;
+      sentState.clear();
+      keeper.opened(s);
+    },
+    closed() {
+      send = undefined;
+      keeper.closed();
+    },
+  };
+}
