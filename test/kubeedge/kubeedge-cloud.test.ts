@@ -4,7 +4,8 @@
  * KubeEdge (and writes `dialect: kubeedge`); the node registers itself and is Ready in the real
  * kubectl get nodes, with its lease; a Device with Modbus properties on a pymodbus slave, applied
  * with kubectl, is driven by our Modbus driver and its reading lands in the real DeviceStatus; a
- * desired value applied with kubectl reaches the slave's register; after the real cloudcore is
+ * desired value applied with kubectl reaches the slave's register; a pod applied with kubectl runs
+ * and its status shows in the real API; after the real cloudcore is
  * SIGKILLed and restarted, the edge reconnects and a new reading still arrives.
  */
 import { readFileSync } from 'node:fs';
@@ -16,12 +17,15 @@ import { freePort } from '../peers/proxy.js';
 import { modbusClient, pymodbusSlave } from '../peers/serial.js';
 import { kubeedgeAvailable, realKubeEdge, type RealKubeEdge } from './real.js';
 
+/** what a timed-out wait adds to its error: where the edge's messages stood */
+let diagnose = async (): Promise<string> => '';
+
 async function until<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
     const v = await fn();
     if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${await diagnose()}`);
     await new Promise((r) => setTimeout(r, 500));
   }
 }
@@ -84,12 +88,19 @@ describe.runIf(kubeedgeAvailable())('our edgecore on a real KubeEdge cloud', () 
     expect(up.status, `${up.stdout}\n${up.stderr}`).toBe(0);
     port = await freePort();
     slave = await pymodbusSlave('tcp', port);
+    diagnose = async () => {
+      const outbox = await fetch('http://127.0.0.1:10550/outbox').then((r) => r.text(), (e: Error) => e.message);
+      const cloud = readFileSync(join(real.dir, 'cloudcore.log'), 'utf8').split('\n').filter((l) => /device|twin|plc-1|upstream|error/i.test(l)).slice(-30);
+      const device = await fetch('http://127.0.0.1:10550/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices/plc-1').then((r) => r.text(), (e: Error) => e.message);
+      const status = real.kubectl(['get', 'devicestatus', 'plc-1', '-o', 'json']).stdout;
+      return `edge outbox: ${outbox}\nedge's device: ${device}\nDeviceStatus: ${status}\nedge log:\n${edge.lines.slice(-30).join('\n')}\ncloudcore.log:\n${cloud.join('\n')}`;
+    };
     // the same flags as against our cloudcore; --foreground keeps it a child of this test
     edge = runBundle('keadm', ['join', '--cloudcore-ipport=127.0.0.1:10000', `--token=${real.token()}`, '--edgenode-name=pi-1', ...dirs(), '--foreground']);
     await edge.waitFor(/joined 127\.0\.0\.1:10000 \(a KubeEdge cloudcore: JSON frames\)/, 30_000);
   });
   afterAll(async () => {
-    await edge?.kill('SIGKILL');
+    await edge?.kill('SIGTERM'); // keadm passes it on to its edgecore
     await slave?.stop();
     real?.down();
   });
@@ -121,6 +132,40 @@ describe.runIf(kubeedgeAvailable())('our edgecore on a real KubeEdge cloud', () 
     expect(await until(() => reported('setpoint') === '37' && '37', 'setpoint 37 reported')).toBe('37');
     // KubeEdge's cloud sends `desired: {value: ""}` for properties given none: that is no desired value
     expect(edge.count(/is ReadOnly in its model/)).toBe(0);
+  });
+
+  it('runs a pod applied with kubectl, and its status reaches the real API', async () => {
+    const applied = real.kubectl(
+      ['apply', '-f', '-'],
+      // no controller-manager runs here to make the namespace's default ServiceAccount
+      `apiVersion: v1
+kind: ServiceAccount
+metadata: {name: default, namespace: default}
+---
+apiVersion: node.k8s.io/v1
+kind: RuntimeClass
+metadata: {name: process}
+handler: process
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: hello, namespace: default}
+spec:
+  nodeName: pi-1
+  runtimeClassName: process
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: app, image: process, command: [/bin/sh, -c, 'echo hello from pi-1; while true; do sleep 1; done']}
+`,
+    );
+    expect(applied.status, applied.stderr).toBe(0);
+    const pod = await until(() => {
+      const p = JSON.parse(real.kubectl(['get', 'pod', 'hello', '-o', 'json']).stdout || 'null');
+      return p?.status?.phase === 'Running' && p;
+    }, 'hello Running in the real API');
+    expect(pod.status.containerStatuses[0]).toMatchObject({ name: 'app', ready: true, restartCount: 0 });
+    expect(real.kubectl(['delete', 'pod', 'hello', '--wait=false']).status).toBe(0);
   });
 
   it('notices a frozen cloudcore, and keeps the twin flowing after it is SIGKILLed and restarted', async () => {

@@ -1,6 +1,6 @@
 /** The real KubeEdge of ../shared/kubeedge (up.sh, down.sh), and kubectl, for the interoperability tests. */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROOT } from '../peers/proc.js';
@@ -31,7 +31,15 @@ export function realKubeEdge(): RealKubeEdge {
     up: (mode, extra = {}) => spawnSync('bash', [join(SHARED, 'up.sh'), mode], { env: env(extra), encoding: 'utf8', timeout: 150_000 }),
     down() {
       spawnSync('bash', [join(SHARED, 'down.sh')], { env: env(), encoding: 'utf8' });
-      rmSync(dir, { recursive: true, force: true });
+      // and whatever else runs from this folder (our edgecore, joined into it)
+      for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+        try {
+          if (Number(pid) !== process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(dir)) process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          /* gone already */
+        }
+      }
+      if (!process.env.KUBEEDGE_KEEP) rmSync(dir, { recursive: true, force: true });
     },
     kubectl: (args, input) => spawnSync('kubectl', ['--kubeconfig', join(dir, 'admin.kubeconfig'), ...args], { encoding: 'utf8', input, timeout: 60_000 }),
     token: () => readFileSync(join(dir, 'token'), 'utf8').trim(),
@@ -50,7 +58,7 @@ export function realKubeEdge(): RealKubeEdge {
       };
       for (let i = 0; i < 100 && !gone(); i++) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 50);
       // as up.sh starts it; down.sh stops it by the pid file
-      const child = spawn(join(BIN, 'cloudcore'), ['--config', join(dir, 'cloudcore.yaml'), '-v=2'], { stdio: ['ignore', openSync(join(dir, 'cloudcore.log'), 'a'), openSync(join(dir, 'cloudcore.log'), 'a')], detached: true });
+      const child = spawn(join(BIN, 'cloudcore'), ['--config', join(dir, 'cloudcore.yaml'), process.env.CLOUDCORE_V ?? '-v=2'], { stdio: ['ignore', openSync(join(dir, 'cloudcore.log'), 'a'), openSync(join(dir, 'cloudcore.log'), 'a')], detached: true });
       child.unref();
       writeFileSync(pidFile, String(child.pid));
     },

@@ -35,6 +35,8 @@ export function createKubeEdgeDialect(deps: KubeEdgeDialectDeps): Dialect {
   const keeper = createNodeKeeper(deps);
   /** the state last sent per device on this link: a state/update goes only when it changed */
   const sentState = new Map<string, string>();
+  /** the twin properties this cloud has been sent per device (see twinMessages) */
+  const knownTwins = new Map<string, Set<string>>();
   let send: ((msgs: Message[]) => void) | undefined;
 
   return {
@@ -51,7 +53,9 @@ export function createKubeEdgeDialect(deps: KubeEdgeDialectDeps): Dialect {
       const key = parseResource(msg.route.resource);
       if (group === Group.twin && key?.kind === 'device') {
         const id = `${key.namespace}/${key.name}`;
-        const { wire, state } = twinMessages(msg as Message<TwinReport>, key.namespace, key.name, sentState.get(id), deps.clock.now());
+        let known = knownTwins.get(id);
+        if (!known) knownTwins.set(id, (known = new Set()));
+        const { wire, state } = twinMessages(msg as Message<TwinReport>, key.namespace, key.name, sentState.get(id), known, deps.clock.now());
         sentState.set(id, state);
         return { wire };
       }
@@ -70,6 +74,9 @@ export function createKubeEdgeDialect(deps: KubeEdgeDialectDeps): Dialect {
         if (keeper.take(msg)) return undefined;
         return { ...msg, content: answerForModules(msg.content) };
       }
+      const key = parseResource(msg.route.resource);
+      // a device made anew in the cloud has a DeviceStatus that has seen none of its properties
+      if (key?.kind === 'device' && msg.route.operation !== Operation.update) knownTwins.delete(`${key.namespace}/${key.name}`);
       if (msg.route.group === Group.twin && msg.route.resource === 'membership') {
         deps.log.debug(`membership from the cloud: ${JSON.stringify(msg.content).slice(0, 300)}`);
         return undefined;
@@ -80,6 +87,7 @@ export function createKubeEdgeDialect(deps: KubeEdgeDialectDeps): Dialect {
     opened(s) {
       send = s;
       sentState.clear();
+      knownTwins.clear(); // it may be a restarted cloudcore
       keeper.opened(s);
     },
     closed() {

@@ -56,10 +56,15 @@ export function kubeTime(ms: number): string {
  * A device's twin report (one outbox message) as KubeEdge's DeviceTwin sends it: the twins as
  * `device/<ns>/<name>/twin/edge_updated` (the cloud writes each `actual` to the DeviceStatus as
  * `reported`), the state as `device/<ns>/<name>/state/update` (a JSON string), both of which the
- * cloud answers "OK". The first message keeps the report's msg_id, so that answer is the outbox's
+ * cloud answers "OK". The twin message keeps the report's msg_id, so that answer is the outbox's
  * acknowledgement; the state goes along only when it changed since it was last sent (`lastState`).
+ *
+ * KubeEdge 1.23's cloud writes a property it has not seen for the device before as an empty twin
+ * (`reported: {value: ""}`) and takes its value only from the next message that carries it: seen
+ * with a real cloudcore, where a first reading sent once never reached the DeviceStatus. So a twin
+ * message naming a property not in `known` (what this cloud has been sent) goes twice.
  */
-export function twinMessages(report: Message<TwinReport>, namespace: string, name: string, lastState: string | undefined, now: number): { wire: Message[]; state: string } {
+export function twinMessages(report: Message<TwinReport>, namespace: string, name: string, lastState: string | undefined, known: Set<string>, now: number): { wire: Message[]; state: string } {
   const r = report.content;
   const twin: Record<string, unknown> = {};
   for (const t of r.twins) {
@@ -74,12 +79,15 @@ export function twinMessages(report: Message<TwinReport>, namespace: string, nam
   const base = `device/${namespace}/${name}`;
   const wire: Message[] = [];
   const route = (resource: string) => ({ source: Source.twin, group: Group.resource, operation: 'update', resource });
-  if (Object.keys(twin).length > 0) {
+  const names = Object.keys(twin);
+  if (names.length > 0) {
+    if (names.some((n) => !known.has(n))) wire.push(newMessage(route(`${base}/twin/edge_updated`), { event_id: randomUUID(), timestamp: now, twin }, { now }));
+    for (const n of names) known.add(n);
     wire.push(newMessage(route(`${base}/twin/edge_updated`), { event_id: randomUUID(), timestamp: now, twin }, { id: report.header.msg_id, now }));
   }
   if (state !== lastState || wire.length === 0) {
     const body = { event_id: randomUUID(), timestamp: now, device: { name, state: r.state, ...(r.lastOnlineTime ? { lastOnlineTime: r.lastOnlineTime } : {}) } };
-    wire.push(newMessage(route(`${base}/state/update`), JSON.stringify(body), wire.length === 0 ? { id: report.header.msg_id, now } : { now }));
+    wire.push(newMessage(route(`${base}/state/update`), JSON.stringify(body), names.length === 0 ? { id: report.header.msg_id, now } : { now }));
   }
   return { wire, state };
 }
