@@ -10,7 +10,7 @@ import { Group, Operation, ackOf, parseResource, type Message } from '../../runt
 import { errorText } from '../../runtime/core/errors.js';
 import { CLUSTER_NAMESPACE, outboxSequence, type KubeObject, type ObjectStore } from '../store/objects.js';
 import { ControllerGroup, HubEvent, splitNodeResource } from '../routes.js';
-import { nodeStatusOfReport, podStatusOfReport } from './pods.js';
+import { mergeNodeLabels, nodeStatusOfReport, podStatusOfReport } from './pods.js';
 
 export interface NodeLiveStatus {
   ready: boolean;
@@ -110,7 +110,7 @@ export function createEdgeController(deps: EdgeControllerDeps): EdgeController {
       } else if (key?.kind === 'nodestatus' && key.name === node) {
         const report = nodeStatusOfReport(msg.content);
         await deps.store.reportStatus('node', CLUSTER_NAMESPACE, node, { status: report.status, node, storeId, seq });
-        await mergeLabels(node, report.labels);
+        await mergeNodeLabels(deps.store, node, report.labels, ctx?.log);
       } else {
         ctx?.log.warn(`${node}: no status of ${resource} is taken from this node; skipped`);
       }
@@ -118,16 +118,6 @@ export function createEdgeController(deps: EdgeControllerDeps): EdgeController {
       if ((err as { code?: string }).code === 'store_failed') throw err;
       ctx?.log.warn(`${node}: status ${resource} refused: ${errorText(err)}`);
     }
-  };
-
-  /** the labels an edge asks for (its nodeLabels) join the Node's, when they change */
-  const mergeLabels = async (node: string, labels: Record<string, string>): Promise<void> => {
-    const stored = deps.store.get('node', CLUSTER_NAMESPACE, node);
-    if (!stored) return;
-    const have = stored.object.metadata.labels ?? {};
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return;
-    await deps.store.put('node', CLUSTER_NAMESPACE, { ...stored.object, metadata: { ...stored.object.metadata, labels: { ...have, ...labels } } });
-    ctx?.log.info(`node ${node}: labels ${Object.keys(labels).join(', ')} set from its edge`);
   };
 
   const handle = (msg: Message): void => {

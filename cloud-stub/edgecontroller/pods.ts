@@ -4,7 +4,8 @@
  * outbox message, and only from the node the pod is bound to (a node can only act as itself).
  */
 import { isObj } from '../../runtime/core/guards.js';
-import type { KubeObject } from '../store/objects.js';
+import type { Logger } from '../../runtime/core/log.js';
+import { CLUSTER_NAMESPACE, type KubeObject, type ObjectStore } from '../store/objects.js';
 
 const PHASES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'];
 
@@ -42,4 +43,14 @@ export function nodeStatusOfReport(content: unknown): NodeReport {
   for (const [k, v] of Object.entries(labels)) if (typeof v !== 'string') throw new Error(`label ${k} must be a string`);
   const { conditions: _ignored, ...status } = content.status; // readiness is the cloud's to say, from the link
   return { status, labels: labels as Record<string, string> };
+}
+
+/** the labels an edge asks for (its nodeLabels, or edged's) join the Node's, when they change */
+export async function mergeNodeLabels(store: ObjectStore, node: string, labels: Record<string, string>, log: Logger | undefined): Promise<void> {
+  const stored = store.get('node', CLUSTER_NAMESPACE, node);
+  if (!stored) return;
+  const have = stored.object.metadata.labels ?? {};
+  if (Object.entries(labels).every(([k, v]) => have[k] === v)) return;
+  await store.put('node', CLUSTER_NAMESPACE, { ...stored.object, metadata: { ...stored.object.metadata, labels: { ...have, ...labels } } });
+  log?.info(`node ${node}: labels ${Object.keys(labels).join(', ')} set from its edge`);
 }

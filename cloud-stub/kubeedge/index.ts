@@ -12,6 +12,7 @@ import { Group, newMessage, responseTo, type Message } from '../../runtime/core/
 import { isObj } from '../../runtime/core/guards.js';
 import type { ChangeEvent, ObjectStore } from '../store/objects.js';
 import { ControllerGroup, HubEvent, SEND_ONCE, nodeResource, splitNodeResource } from '../routes.js';
+import { EdgedRequestError, createEdgedAnswers } from './edged.js';
 
 const SOURCE = 'devicecontroller';
 
@@ -19,6 +20,7 @@ export function createKubeEdgeDialect(deps: { store: ObjectStore }): Module {
   let ctx: ModuleContext | undefined;
   /** KubeEdge nodes online, and the device ids each was told it has */
   const members = new Map<string, Set<string>>();
+  const edged = createEdgedAnswers({ store: deps.store, log: () => ctx?.log });
 
   const send = (node: string, msg: Message): void => {
     try {
@@ -62,7 +64,8 @@ export function createKubeEdgeDialect(deps: { store: ObjectStore }): Module {
    * DeviceTwin's reports, as KubeEdge 1.15–1.22's devicecontroller takes them into the Device's
    * status: `device/<ns>/<name>/twin/edge_updated` (each twin's actual value becomes `reported`, its
    * expected one `observedDesired`) and `device/<ns>/<name>/state/update` (a JSON string); only from
-   * the node the device is bound to. KubeEdge's cloud answers neither.
+   * the node the device is bound to. Each is answered "OK" once written, as KubeEdge 1.23's
+   * devicecontroller answers it (its edge resends what stays unanswered).
    */
   const deviceReport = async (node: string, namespace: string, name: string, what: string, content: unknown): Promise<void> => {
     const dev = deps.store.get('device', namespace, name);
@@ -108,7 +111,27 @@ export function createKubeEdgeDialect(deps: { store: ObjectStore }): Module {
     if (resource === 'membership/detail') return syncMembership(node, true);
     const report = /^device\/([^/]+)\/([^/]+)\/(twin\/edge_updated|state\/update)$/.exec(resource);
     if (report && msg.route.operation === 'update') {
-      deviceReport(node, report[1] as string, report[2] as string, report[3] as string, msg.content).catch((err: unknown) => ctx?.log.warn(`${node}: ${resource} refused: ${errorText(err)}`));
+      deviceReport(node, report[1] as string, report[2] as string, report[3] as string, msg.content).then(
+        () => {
+          const ok = responseTo(msg, SOURCE, 'OK');
+          ok.route = { ...ok.route, group: Group.twin, resource: nodeResource(node, 'twin') };
+          send(node, ok);
+        },
+        (err: unknown) => ctx?.log.warn(`${node}: ${resource} refused: ${errorText(err)}`),
+      );
+      return;
+    }
+    const asked = msg.route.group === 'meta' ? edged.answer(node, msg.route.operation, resource, msg.content) : undefined;
+    if (asked) {
+      asked.then(
+        (object) => answer(msg, object),
+        (err: unknown) => {
+          if (!(err instanceof EdgedRequestError)) ctx?.log.error(`${node}: ${msg.route.operation} ${resource} failed: ${errorText(err)}`);
+          else if (err.reason !== 'NotFound') ctx?.log.warn(`${node}: ${msg.route.operation} ${resource} refused: ${err.message}`);
+          const e = err instanceof EdgedRequestError ? err : new EdgedRequestError('BadRequest', errorText(err));
+          answer(msg, null, { message: e.message, reason: e.reason, code: e.code });
+        },
+      );
       return;
     }
     ctx?.log.warn(`${node}: ${msg.route.source} asked ${msg.route.group}/${msg.route.operation} ${resource}, which this cloud does not serve; answered with an error`);

@@ -1,7 +1,8 @@
 /**
- * A real KubeEdge v1.23 edgecore (../shared/kubeedge, without edged) on our cloudcore: it joins with
- * our token (its ECDSA request signed), connects with JSON text frames, is Ready in kubectl get
- * nodes; a Device bound to it reaches its DeviceTwin (its membership answer on its own broker, read
+ * A real KubeEdge v1.23 edgecore (../shared/kubeedge, edged on Debian's containerd) on our
+ * cloudcore: it joins with our token (its ECDSA request signed), connects with JSON text frames, is
+ * Ready in kubectl get nodes with the status and labels its edged registers and patches, and its
+ * Lease is answered as KubeEdge's cloud answers it; a Device bound to it reaches its DeviceTwin (its membership answer on its own broker, read
  * with mosquitto_sub); a twin update and a state published by an app at that edge reach our
  * Device status; SIGKILL of it → NotReady.
  */
@@ -37,7 +38,7 @@ describe.runIf(kubeedgeAvailable())('a real KubeEdge edgecore on our cloudcore',
     expect(keadm(['init', '--advertise-address', '127.0.0.1', ...cloud()]).status).toBe(0);
     kubeconfig = join(dir, 'etc', 'admin.kubeconfig');
     real = realKubeEdge();
-    const up = real.up('edge', { TOKEN: keadm(['gettoken', ...cloud()]).stdout.trim(), NODE: 'ke-edge', EDGED: '0' });
+    const up = real.up('edge', { TOKEN: keadm(['gettoken', ...cloud()]).stdout.trim(), NODE: 'ke-edge' });
     expect(up.status, `${up.stdout}\n${up.stderr}\n${real.edgeLog().slice(-3000)}`).toBe(0);
   });
   afterAll(() => {
@@ -56,6 +57,26 @@ describe.runIf(kubeedgeAvailable())('a real KubeEdge edgecore on our cloudcore',
     expect(log).toMatch(/issued the certificate of node ke-edge/);
     expect(log).toMatch(/ke-edge is a KubeEdge edgecore \(JSON frames\): speaking its dialect/);
     expect(real.edgeLog()).toContain('Websocket connect to cloud access successful');
+  });
+
+  it('has the Node its edged registers and patches, and keeps its Lease', async () => {
+    // edged's node insert and status patches: its labels, capacity and nodeInfo in our Node
+    const node = await until(() => {
+      const n = JSON.parse(kubectl(kubeconfig, ['get', 'node', 'ke-edge', '-o', 'json']).stdout || 'null');
+      return n?.status?.nodeInfo?.kubeletVersion && n;
+    }, 'the node status edged reports');
+    expect(node.status.nodeInfo.kubeletVersion).toMatch(/kubeedge/);
+    expect(Number(node.status.capacity.pods)).toBeGreaterThan(0);
+    expect(node.metadata.labels).toMatchObject({ 'kubernetes.io/hostname': 'ke-edge', 'node-role.kubernetes.io/edge': '' });
+    expect(node.status.conditions.find((c: { type: string }) => c.type === 'Ready').status).toBe('True');
+    // its Lease: asked for (NotFound at first), made, then renewed every 10 s, each answered
+    const log = (): string => readFileSync(join(dir, 'var', 'cloudcore.log'), 'utf8');
+    await new Promise((r) => setTimeout(r, 12_000)); // past a renewal (every 10 s)
+    expect(log()).not.toMatch(/ke-edge: edged asked .* which this cloud does not serve/);
+    expect(log()).not.toMatch(/ke-edge: \w+ (null\/node|kube-node-lease).* (refused|failed)/);
+    // kubelet's own words when a node update or a lease renewal is refused
+    expect(real.edgeLog()).not.toMatch(/Unable to register node|Error updating node status|failed to update lease|failed to ensure lease exists|Failed to update lease/i);
+    expect(real.edgeLog()).toMatch(/Successfully registered node|Node was previously registered/);
   });
 
   it('gets a Device bound to it, and its app’s twin update and state reach our Device status', async () => {

@@ -1,0 +1,146 @@
+/**
+ * What KubeEdge's edged asks of the cloud (group `meta`), answered as KubeEdge's edgecontroller
+ * answers it: `{Object, Err}` with the object as the cloud now holds it, or a Kubernetes Status.
+ *
+ *   insert null/node/<node>              its Node (labels, capacity, nodeInfo, addresses): stored
+ *   patch  null/nodepatch/<node>         a strategic merge patch of the Node (a JSON string)
+ *   query|insert|update kube-node-lease/lease/<node>   its Lease, kept in memory (a restarted
+ *                                        cloudcore answers NotFound, and edged makes it again)
+ *   patch  <ns>/podpatch/<name>          a pod's status, from the node it is bound to
+ *   query  <ns>/{configmap,secret,pod}/<name>  what the node holds already (see objectsForNode)
+ *
+ * A node acts only as itself: another node's Node, Lease or pod is Forbidden. Readiness stays the
+ * cloud's to say, from the link (the conditions edged sends are not stored).
+ */
+import { randomUUID } from 'node:crypto';
+import { isObj } from '../../runtime/core/guards.js';
+import { parseResource } from '../../runtime/core/message.js';
+import { strategicMergePatch } from '../apiserver/patch.js';
+import { mergeNodeLabels, nodeStatusOfReport, podStatusOfReport } from '../edgecontroller/pods.js';
+import { CLUSTER_NAMESPACE, resourceOf, type KubeObject, type ObjectStore } from '../store/objects.js';
+import { objectsForNode } from '../synccontroller/selection.js';
+import type { Logger } from '../../runtime/core/log.js';
+
+export const LEASE_NAMESPACE = 'kube-node-lease';
+
+export class EdgedRequestError extends Error {
+  constructor(
+    readonly reason: 'NotFound' | 'Forbidden' | 'BadRequest' | 'AlreadyExists',
+    message: string,
+  ) {
+    super(message);
+  }
+  get code(): number {
+    return { NotFound: 404, Forbidden: 403, BadRequest: 400, AlreadyExists: 409 }[this.reason];
+  }
+}
+
+export interface EdgedAnswers {
+  /** the object for the answer; throws EdgedRequestError for a Status; undefined: not edged's */
+  answer(node: string, operation: string, resource: string, content: unknown): Promise<unknown> | undefined;
+}
+
+const parsed = (content: unknown): unknown => {
+  if (typeof content !== 'string') return content;
+  try {
+    return JSON.parse(content) as unknown;
+  } catch {
+    throw new EdgedRequestError('BadRequest', 'the patch is not JSON');
+  }
+};
+
+export function createEdgedAnswers(deps: { store: ObjectStore; log: () => Logger | undefined }): EdgedAnswers {
+  const leases = new Map<string, KubeObject>();
+  let leaseRv = 0;
+
+  /** the Node as edged is told it is: the stored object and the status its edge reported */
+  const nodeNow = (node: string): KubeObject => {
+    const stored = deps.store.get('node', CLUSTER_NAMESPACE, node);
+    const status = deps.store.status('node', CLUSTER_NAMESPACE, node)?.status ?? {};
+    const object = stored?.object ?? { apiVersion: 'v1', kind: 'Node', metadata: { name: node }, spec: {} };
+    return { ...object, metadata: { ...object.metadata, ...(stored ? { resourceVersion: String(stored.rv) } : {}) }, status: { ...(object.status ?? {}), ...status } };
+  };
+
+  const writeNode = async (node: string, body: unknown): Promise<KubeObject> => {
+    if (!isObj(body)) throw new EdgedRequestError('BadRequest', 'a Node must be an object');
+    const meta = isObj(body.metadata) ? body.metadata : {};
+    const labels = isObj(meta.labels) ? (meta.labels as Record<string, string>) : {};
+    if (!deps.store.get('node', CLUSTER_NAMESPACE, node)) {
+      await deps.store.put('node', CLUSTER_NAMESPACE, { apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels: { ...labels, 'node-role.kubernetes.io/edge': '' } }, spec: {} });
+    } else {
+      await mergeNodeLabels(deps.store, node, labels, deps.log());
+    }
+    if (isObj(body.status)) {
+      const report = nodeStatusOfReport({ status: body.status });
+      await deps.store.reportStatus('node', CLUSTER_NAMESPACE, node, { status: report.status, node, storeId: 'kubeedge', seq: 0 });
+    }
+    return nodeNow(node);
+  };
+
+  const lease = (node: string, name: string, operation: string, content: unknown): KubeObject => {
+    if (name !== node) throw new EdgedRequestError('Forbidden', `node ${node} cannot act on the lease of ${name}`);
+    const have = leases.get(name);
+    if (operation === 'query') {
+      if (!have) throw new EdgedRequestError('NotFound', `lease.coordination.k8s.io "${name}" not found`);
+      return have;
+    }
+    if (operation === 'insert' && have) throw new EdgedRequestError('AlreadyExists', `lease.coordination.k8s.io "${name}" already exists`);
+    if (!isObj(content) || !isObj(content.spec)) throw new EdgedRequestError('BadRequest', 'a Lease needs spec');
+    const meta = isObj(content.metadata) ? content.metadata : {};
+    const made: KubeObject = {
+      apiVersion: 'coordination.k8s.io/v1',
+      kind: 'Lease',
+      metadata: { ...meta, name, namespace: LEASE_NAMESPACE, uid: have?.metadata.uid ?? randomUUID(), resourceVersion: String(++leaseRv), creationTimestamp: have?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') },
+      spec: content.spec,
+    };
+    leases.set(name, made);
+    return made;
+  };
+
+  const podPatch = async (node: string, namespace: string, name: string, content: unknown): Promise<KubeObject> => {
+    const pod = deps.store.get('pod', namespace, name);
+    if (!pod) throw new EdgedRequestError('NotFound', `pods "${name}" not found`);
+    if (pod.object.spec?.nodeName !== node) throw new EdgedRequestError('Forbidden', `pod ${namespace}/${name} is not bound to node ${node}`);
+    const patch = parsed(content);
+    if (!isObj(patch) || !isObj(patch.status)) throw new EdgedRequestError('BadRequest', 'a pod patch needs status');
+    const before = deps.store.status('pod', namespace, name)?.status ?? {};
+    const status = strategicMergePatch(before, patch.status) as Record<string, unknown>;
+    try {
+      podStatusOfReport(status);
+    } catch (err) {
+      throw new EdgedRequestError('BadRequest', (err as Error).message);
+    }
+    await deps.store.reportStatus('pod', namespace, name, { status, node, storeId: 'kubeedge', seq: 0 });
+    return { ...pod.object, metadata: { ...pod.object.metadata, resourceVersion: String(pod.rv) }, status };
+  };
+
+  return {
+    answer(node, operation, resource, content) {
+      const key = parseResource(resource);
+      if (!key) return undefined;
+      const { namespace, kind, name } = key;
+      if (kind === 'node' && operation === 'insert') {
+        if (name !== node) return Promise.reject(new EdgedRequestError('Forbidden', `node ${node} cannot register node ${name}`));
+        return writeNode(node, content);
+      }
+      if (kind === 'nodepatch' && operation === 'patch') {
+        if (name !== node) return Promise.reject(new EdgedRequestError('Forbidden', `node ${node} cannot patch node ${name}`));
+        return Promise.resolve()
+          .then(() => parsed(content))
+          .then((patch) => writeNode(node, strategicMergePatch(nodeNow(node), patch ?? {})));
+      }
+      if (kind === 'node' && operation === 'query') {
+        if (name !== node) return Promise.reject(new EdgedRequestError('Forbidden', `node ${node} cannot read node ${name}`));
+        return Promise.resolve(nodeNow(node));
+      }
+      if (kind === 'lease' && namespace === LEASE_NAMESPACE) return Promise.resolve().then(() => lease(node, name, operation, content));
+      if (kind === 'podpatch' && operation === 'patch') return podPatch(node, namespace, name, content);
+      if ((kind === 'configmap' || kind === 'secret' || kind === 'pod') && operation === 'query') {
+        const held = objectsForNode(deps.store, node).get(resourceOf(kind, namespace, name));
+        if (!held) return Promise.reject(new EdgedRequestError('NotFound', `${kind}s "${name}" not found for node ${node}`));
+        return Promise.resolve({ ...held.object, metadata: { ...held.object.metadata, resourceVersion: String(held.rv) } });
+      }
+      return undefined;
+    },
+  };
+}
