@@ -9,6 +9,8 @@ export const cloudCoreSchema = s.obj({
     cloudHub: s.obj({
       enable: s.bool(true),
       advertiseAddress: s.strs([]),
+      /** names the server certificate also covers, beside the addresses (as KubeEdge's) */
+      dnsNames: s.strs([]),
       nodeLimit: s.num(1000, { min: 1, integer: true }),
       keepaliveInterval: s.num(30, { min: 0.1 }),
       tlsCAFile: s.str('/etc/kubeedge/ca/rootCA.crt'),

@@ -2,6 +2,8 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { dirname } from 'node:path';
+import { isIP } from 'node:net';
+import { CLOUDCORE_KEYS } from './kubeedge-keys.js';
 import { createBus } from '../runtime/core/bus.js';
 import { systemClock } from '../runtime/core/clock.js';
 import { runProgram } from '../runtime/core/cli.js';
@@ -44,7 +46,11 @@ export function adminToken(path: string): string {
   return readFileSync(path, 'utf8').trim();
 }
 
-/** As KubeEdge's cloudcore: a CA and a server certificate are made when their files are missing. */
+/**
+ * As KubeEdge's cloudcore: a CA and a server certificate are made when their files are missing.
+ * A server certificate that does not cover every advertised address and DNS name (one was added
+ * to the config) is made again from the CA: edges trust the CA, not the certificate.
+ */
 function ensureCloudCertificates(hub: CloudHubConfig, log: Logger): void {
   const write = (path: string, data: string, mode: number): void => {
     mkdirSync(dirname(path), { recursive: true });
@@ -57,14 +63,30 @@ function ensureCloudCertificates(hub: CloudHubConfig, log: Logger): void {
     write(hub.tlsCAKeyFile, ca.key, 0o600);
     log.info(`made a new CA: ${hub.tlsCAFile}`);
   }
-  if (!existsSync(hub.tlsCertFile)) {
-    const ca = { cert: readFile(hub.tlsCAFile, 'CA certificate').toString(), key: readFile(hub.tlsCAKeyFile, 'CA key').toString() };
-    const sans = hub.advertiseAddress.length > 0 ? hub.advertiseAddress : [hostAddress()];
-    const server = issueServerCert(ca, { sans });
-    write(hub.tlsCertFile, server.cert, 0o644);
-    write(hub.tlsPrivateKeyFile, server.key, 0o600);
-    log.info(`made the server certificate ${hub.tlsCertFile} for ${[...sans, 'localhost'].join(', ')}`);
+  const notIp = hub.advertiseAddress.find((a) => !isIP(a));
+  if (notIp !== undefined) throw new Error(`modules.cloudHub.advertiseAddress ${JSON.stringify(notIp)} is not an IP address; list the addresses edges reach this cloud at (names go in dnsNames)`);
+  const addresses = hub.advertiseAddress.length > 0 ? hub.advertiseAddress : [hostAddress()];
+  const wanted = [...addresses, ...hub.dnsNames.filter((n) => n !== '')];
+  let missing: string[] = [];
+  if (existsSync(hub.tlsCertFile)) {
+    let have: X509Certificate | undefined;
+    try {
+      have = new X509Certificate(readFile(hub.tlsCertFile, 'server certificate'));
+    } catch {
+      /* unreadable: made again below */
+    }
+    missing = have ? wanted.filter((w) => (isIP(w) ? have.checkIP(w) : have.checkHost(w)) === undefined) : wanted;
+    if (missing.length === 0) return;
+    if (!existsSync(hub.tlsCAKeyFile)) {
+      log.warn(`the server certificate ${hub.tlsCertFile} does not cover ${missing.join(', ')}, and without the CA key (${hub.tlsCAKeyFile}) no new one can be made; edges must reach this cloud by an address it covers`);
+      return;
+    }
   }
+  const ca = { cert: readFile(hub.tlsCAFile, 'CA certificate').toString(), key: readFile(hub.tlsCAKeyFile, 'CA key').toString() };
+  const server = issueServerCert(ca, { sans: wanted });
+  write(hub.tlsCertFile, server.cert, 0o644);
+  write(hub.tlsPrivateKeyFile, server.key, 0o600);
+  log.info(`made the server certificate ${hub.tlsCertFile} for ${[...wanted, 'localhost'].join(', ')}${missing.length ? ` (the one before did not cover ${missing.join(', ')})` : ''}`);
 }
 
 export async function startCloudCore(config: CloudCoreConfig): Promise<() => Promise<void>> {
@@ -124,7 +146,8 @@ export function minimalCloudConfig(): unknown {
   return {
     apiVersion: 'cloudcore.config.kubeedge.io/v1alpha2',
     kind: 'CloudCore',
-    modules: { cloudHub: { advertiseAddress: ['127.0.0.1'], nodeLimit: 1000 } },
+    // the host's own address, so an edge on another machine can reach it (as KubeEdge's --minconfig)
+    modules: { cloudHub: { advertiseAddress: [hostAddress()], nodeLimit: 1000 } },
   };
 }
 
@@ -136,7 +159,7 @@ export function runCloudCore(argv: readonly string[]): Promise<void> {
       usage,
       minConfig: minimalCloudConfig,
       defaultConfig: () => defaults(cloudCoreSchema),
-      load: (file) => loadConfig(file, cloudCoreSchema),
+      load: (file) => loadConfig(file, cloudCoreSchema, CLOUDCORE_KEYS),
       run: (config) => startCloudCore(config),
     },
     argv,

@@ -4,6 +4,7 @@ import { systemClock } from './core/clock.js';
 import { runProgram } from './core/cli.js';
 import { loadConfig, readRequiredFile } from './core/configfile.js';
 import { createLogger } from './core/log.js';
+import { EDGECORE_KEYS } from './core/kubeedge-keys.js';
 import { startModules } from './core/module.js';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../api/names.js';
 import { defaults } from './core/schema.js';
@@ -111,7 +112,7 @@ export function runEdgeCore(argv: readonly string[]): Promise<void> {
       usage,
       minConfig: minimalEdgeConfig,
       defaultConfig: () => defaults(edgeCoreSchema),
-      load: (file) => loadConfig(file, edgeCoreSchema),
+      load: (file) => loadConfig(file, edgeCoreSchema, EDGECORE_KEYS),
       run: (config) => startEdgeCore(config),
     },
     argv,

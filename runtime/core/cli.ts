@@ -1,6 +1,7 @@
 /** Command-line handling shared by edgecore and cloudcore. */
 import { ConfigError, errorText } from './errors.js';
 import { toYaml } from './configfile.js';
+import { ignoredByModule } from './schema.js';
 
 declare const __KUBEEDGE_VERSION__: string | undefined;
 export const VERSION: string = typeof __KUBEEDGE_VERSION__ === 'string' ? __KUBEEDGE_VERSION__ : '0.0.0-dev';
@@ -42,7 +43,8 @@ export interface ProgramSpec<C> {
   usage: string;
   minConfig(): unknown;
   defaultConfig(): unknown;
-  load(file: string): C;
+  /** the config, and the keys of KubeEdge's own config it does not use */
+  load(file: string): { config: C; ignored: string[] };
   run(config: C, file: string): Promise<() => Promise<void>>;
 }
 
@@ -80,7 +82,9 @@ export async function runProgram<C>(spec: ProgramSpec<C>, argv: readonly string[
   const path = typeof file === 'string' ? file : spec.defaultConfigPath;
   let config: C;
   try {
-    config = spec.load(path);
+    const loaded = spec.load(path);
+    config = loaded.config;
+    for (const line of ignoredByModule(loaded.ignored)) process.stdout.write(`${new Date().toISOString()} INFO  ${spec.name}: ${path}: ${line}\n`);
   } catch (err) {
     return fail(err instanceof ConfigError ? `invalid config ${path}: ${err.message}` : errorText(err));
   }

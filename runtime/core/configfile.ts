@@ -2,9 +2,10 @@
 import { readFileSync } from 'node:fs';
 import { parse, stringify } from 'yaml';
 import { ConfigError, errorText } from './errors.js';
-import { validate, type Fields, type Infer, type ObjField } from './schema.js';
+import { validateWith, type Fields, type Infer, type KeyTree, type ObjField } from './schema.js';
 
-export function loadConfig<F extends Fields>(file: string, schema: ObjField<F>): Infer<ObjField<F>> {
+/** a config file, checked against `schema`; keys of `foreign` (KubeEdge's own config) we do not use come back as `ignored` */
+export function loadConfig<F extends Fields>(file: string, schema: ObjField<F>, foreign?: KeyTree): { config: Infer<ObjField<F>>; ignored: string[] } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -17,7 +18,7 @@ export function loadConfig<F extends Fields>(file: string, schema: ObjField<F>):
   } catch (err) {
     throw new ConfigError([`${file} is not valid YAML: ${errorText(err).split('\n')[0]}`]);
   }
-  return validate(schema, doc ?? {});
+  return validateWith(schema, doc ?? {}, foreign);
 }
 
 /** Reads a file a program needs, or throws one line naming it, why, and (with `fix`) what to do. */

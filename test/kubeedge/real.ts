@@ -1,12 +1,23 @@
 /** The real KubeEdge of ../shared/kubeedge (up.sh, down.sh), and kubectl, for the interoperability tests. */
 import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROOT } from '../peers/proc.js';
 
 export const SHARED = resolve(ROOT, '..', 'shared', 'kubeedge');
 export const BIN = process.env.KUBEEDGE_BIN ?? '/tmp/kubeedge-bin';
+
+/** a KubeEdge binary, unpacked from ../shared/kubeedge/bin as up.sh does it when it is not there yet */
+export function kubeedgeBinary(name: 'cloudcore' | 'edgecore'): string {
+  const path = join(BIN, name);
+  if (!existsSync(path)) {
+    mkdirSync(BIN, { recursive: true });
+    const r = spawnSync('sh', ['-c', `xz -dc "${join(SHARED, 'bin', `${name}.xz`)}" > "${path}.tmp" && chmod +x "${path}.tmp" && mv "${path}.tmp" "${path}"`]);
+    if (r.status !== 0) throw new Error(`cannot unpack ${name}: ${String(r.stderr)}`);
+  }
+  return path;
+}
 
 export function kubeedgeAvailable(): boolean {
   return existsSync(join(SHARED, 'up.sh'));

@@ -28,7 +28,7 @@ describe('config schema', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).problems).toEqual(
       expect.arrayContaining([
-        'modules.edgeHub.heartbeet: unknown key',
+        'modules.edgeHub.heartbeet: unknown key (did you mean heartbeat?)',
         'modules.edgeHub.heartbeat: expected a number, got "x"',
         'modules.edgeHub.websocket.server: expected a string, got 5',
         'modules.eventBus.mqttMode: must be at most 2, got 7',
