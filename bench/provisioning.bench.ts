@@ -38,7 +38,7 @@ async function joinToReady(runs: number): Promise<{ init: number[]; join: number
       joined.push(performance.now() - t0);
     } finally {
       keadm(['reset', ...edge]);
-      keadm(['reset', ...cloud]);
+      keadm(['reset', '--force', ...cloud]);
       rmSync(base, { recursive: true, force: true });
     }
   }

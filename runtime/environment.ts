@@ -16,9 +16,10 @@ export function cloudcoreRunningHere(procRoot = '/proc'): number | undefined {
     } catch {
       continue;
     }
-    // `cloudcore ...`, or `node /path/cloudcore.js ...` (also a bin symlink named cloudcore)
-    const prog = argv.slice(0, 2).map((a) => a.split('/').pop() ?? '');
-    if (prog[0] === 'cloudcore' || (/^node(js)?$/.test(prog[0] ?? '') && /^cloudcore(\.js)?$/.test(prog[1] ?? ''))) return Number(pid);
+    // `cloudcore ...`, or `node [node flags] /path/cloudcore.js ...` (also a bin symlink named cloudcore)
+    const base = (a: string | undefined): string => a?.split('/').pop() ?? '';
+    const script = argv.slice(1).find((a) => !a.startsWith('-'));
+    if (base(argv[0]) === 'cloudcore' || (/^node(js)?$/.test(base(argv[0])) && /^cloudcore(\.js)?$/.test(base(script)))) return Number(pid);
   }
   return undefined;
 }

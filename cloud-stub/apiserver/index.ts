@@ -73,7 +73,8 @@ async function readRaw(req: IncomingMessage): Promise<string> {
 
 /** an object without what the server writes itself, to tell whether an update changes anything */
 function stripSystem(o: KubeObject): unknown {
-  const { uid: _uid, resourceVersion: _rv, creationTimestamp: _ct, ...metadata } = o.metadata;
+  // the namespace is the path's: a body may leave it out
+  const { uid: _uid, resourceVersion: _rv, creationTimestamp: _ct, namespace: _ns, ...metadata } = o.metadata;
   const { status: _status, ...rest } = o;
   return { ...rest, metadata };
 }

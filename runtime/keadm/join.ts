@@ -15,6 +15,7 @@ import { flags, UsageError } from './flags.js';
 import { FileSet } from './files.js';
 import { edgePaths } from './paths.js';
 import { runForeground, startService } from './service.js';
+import { cloudcoreRunningHere } from '../environment.js';
 
 function sameCertificate(a: string, b: string): boolean {
   try {
@@ -44,6 +45,9 @@ export async function join(argv: readonly string[]): Promise<number> {
     if (err instanceof TokenError) throw new UsageError(err.message);
     throw err;
   }
+  // edgecore would refuse to start here: say so before the cloud issues a certificate for nothing
+  const cloudcorePid = process.env.CHECK_EDGECORE_ENVIRONMENT === 'false' ? undefined : cloudcoreRunningHere();
+  if (cloudcorePid !== undefined) throw new Error(`a cloudcore runs on this host (pid ${cloudcorePid}); join from another host, or set CHECK_EDGECORE_ENVIRONMENT=false to run edgecore beside it`);
   const p = edgePaths(dirs);
   // beside a cloudcore that shares the config folder, the CA file is already there
   const caThere = existsSync(p.caCert);

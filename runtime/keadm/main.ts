@@ -21,10 +21,11 @@ Usage: keadm COMMAND [flags]
   join      --cloudcore-ipport=IP:PORT --token=TOKEN [--edgenode-name NAME] [--certport 10002]
             [--config-dir DIR] [--data-dir DIR] [--foreground]
             join this machine as an edge node and start edgecore
-  reset     [--config-dir DIR] [--data-dir DIR]  stop what init or join started and remove what they wrote
+  reset     [--force] [--config-dir DIR] [--data-dir DIR]  stop what init or join started and remove what they wrote
+            (a cloud's CA only once confirmed on the terminal, or with --force)
   apply     -f FILE|-                           create or update resources (several YAML documents)
   get       TYPE [NAME] [-n NS | -A] [-o yaml|json|wide]
-  delete    TYPE NAME [-n NS]
+  delete    TYPE NAME [-n NS] | -f FILE|-
             TYPE: nodes, pods, configmaps, secrets, devices, devicemodels, rules, ruleendpoints
   logs      POD [-c CONTAINER] [--tail N] [-f] [-n NS]    a pod's log, read from its edge
   quickstart  a cloudcore and an edge joined to it, on this machine, in a temporary folder (npm start)

@@ -3,13 +3,36 @@ import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { parse } from 'yaml';
 import { removeEveryPod } from '../edged/reset.js';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline/promises';
 import { flags } from './flags.js';
 import { removeIfEmpty } from './files.js';
 import { cloudPaths, dbSiblings, edgePaths } from './paths.js';
 import { logFile, stopService } from './service.js';
 
+/** yes to a question on the terminal; no terminal is no (a script must say --force) */
+async function confirmed(question: string): Promise<boolean | undefined> {
+  if (!process.stdin.isTTY) return undefined;
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
 export async function reset(argv: readonly string[]): Promise<number> {
-  const dirs = flags(argv, ['config-dir', 'data-dir'], ['force']).dirs();
+  const f = flags(argv, ['config-dir', 'data-dir'], ['force']);
+  const dirs = f.dirs();
+  // the CA is what every joined edge trusts: without it they must all join again
+  const ca = cloudPaths(dirs).caKey;
+  if (existsSync(ca) && !f.bool('force')) {
+    const yes = await confirmed(`This removes the cloud's CA (${ca}): every edge joined to this cloud would have to join again. Continue?`);
+    if (yes === undefined) throw new Error(`this removes the cloud's CA (${ca}), and every edge joined to it would have to join again; pass --force to confirm (there is no terminal to ask on)`);
+    if (!yes) {
+      process.stdout.write('nothing removed\n');
+      return 1;
+    }
+  }
   const said: string[] = [];
   for (const program of ['edgecore', 'cloudcore'] as const) said.push(...(await stopService(program, dirs.dataDir)));
   const c = cloudPaths(dirs);

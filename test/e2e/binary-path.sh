@@ -12,7 +12,7 @@ cloudcore() { node "$DIST/cloudcore.js" "$@"; }
 edgecore() { node "$DIST/edgecore.js" "$@"; }
 keadm() { node "$DIST/keadm.js" "$@"; }
 # background jobs are the node processes themselves (not shell functions), so killing them stops them
-cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; }
+cleanup() { kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; cd /; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 mkdir -p /etc/kubeedge/config

@@ -1,6 +1,6 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,7 +29,7 @@ describe('keadm init, gettoken, join and reset', () => {
   const edge = ['--config-dir', join(base, 'edge', 'etc'), '--data-dir', join(base, 'edge', 'var')];
   afterAll(() => {
     keadm(['reset', ...edge]);
-    keadm(['reset', ...cloud]);
+    keadm(['reset', '--force', ...cloud]);
     rmSync(base, { recursive: true, force: true });
   });
 
@@ -41,6 +41,13 @@ describe('keadm init, gettoken, join and reset', () => {
     expect(token).toMatch(/^[0-9a-f]{64}\.[\w-]+\.[\w-]+\.[\w-]+$/);
     const caDer = new X509Certificate(readFileSync(join(base, 'cloud', 'etc', 'ca', 'rootCA.crt'))).raw;
     expect(parseToken(token).caHash).toBe(execFileSync('sha256sum', { input: caDer, encoding: 'utf8' }).split(' ')[0]);
+
+    // beside a running cloudcore (started by keadm: node flags before the script), join stops before the cloud issues anything
+    const beside = keadm(['join', '--cloudcore-ipport=127.0.0.1:10000', `--token=${token}`, '--edgenode-name', 'pi-1', ...edge], { CHECK_EDGECORE_ENVIRONMENT: '' });
+    expect(beside.status).toBe(1);
+    expect(beside.stderr.trim()).toMatch(/^keadm join: a cloudcore runs on this host \(pid \d+\); join from another host, or set CHECK_EDGECORE_ENVIRONMENT=false to run edgecore beside it$/);
+    expect(readFileSync(join(base, 'cloud', 'var', 'cloudcore.log'), 'utf8')).not.toMatch(/issued the certificate of node pi-1/);
+    expect(filesUnder(join(base, 'edge'))).toEqual([]);
 
     const joined = keadm(['join', '--cloudcore-ipport=127.0.0.1:10000', `--token=${token}`, '--edgenode-name', 'pi-1', ...edge]);
     expect(joined.stderr).toBe('');
@@ -67,13 +74,21 @@ describe('keadm init, gettoken, join and reset', () => {
     const applied = spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), 'apply', '-f', '-', ...cloud], { input: manifests, encoding: 'utf8' });
     expect(applied.stdout).toBe('devicemodel.devices.kubeedge.io/thermometer created\ndevice.devices.kubeedge.io/thermo-1 created\n');
     const again = spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), 'apply', '-f', '-', ...cloud], { input: manifests, encoding: 'utf8' });
-    expect(again.stdout).toContain('device.devices.kubeedge.io/thermo-1 configured');
+    expect(again.stdout).toBe('devicemodel.devices.kubeedge.io/thermometer unchanged\ndevice.devices.kubeedge.io/thermo-1 unchanged\n');
+    const labelled = manifests.replace('metadata: {name: thermo-1}', 'metadata: {name: thermo-1, labels: {room: hall}}');
+    const changed = spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), 'apply', '-f', '-', ...cloud], { input: labelled, encoding: 'utf8' });
+    expect(changed.stdout).toBe('devicemodel.devices.kubeedge.io/thermometer unchanged\ndevice.devices.kubeedge.io/thermo-1 configured\n');
     expect(keadm(['get', 'devices', ...cloud]).stdout).toMatch(/^NAME\s+NODE\s+MODEL\s+PROTOCOL\s+STATE\s+AGE\nthermo-1\s+pi-1\s+thermometer\s/);
     const bad = spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), 'apply', '-f', '-', ...cloud], { input: 'apiVersion: devices.kubeedge.io/v1beta1\nkind: DeviceModel\nmetadata: {name: broken}\nspec: {properties: [{name: x, type: NUMBER}]}', encoding: 'utf8' });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/document 1 \(devicemodel.devices.kubeedge.io\/broken\): .*spec.properties\[0\].type: must be one of INT, FLOAT/);
     expect(keadm(['delete', 'device', 'thermo-1', ...cloud]).stdout).toBe('device.devices.kubeedge.io "thermo-1" deleted\n');
     expect(keadm(['get', 'devices', ...cloud]).stdout).toBe('No resources found in default namespace.\n');
+    // delete -f: every object of the file; one that is gone already is said, the others go
+    const byFile = spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), 'delete', '-f', '-', ...cloud], { input: manifests, encoding: 'utf8' });
+    expect(byFile.stdout).toBe('devicemodel.devices.kubeedge.io "thermometer" deleted\n');
+    expect(byFile.stderr).toMatch(/^keadm: -: document 2: .*thermo-1.* not found/);
+    expect(byFile.status).toBe(1);
 
     // a process pod on the node: reset stops it too (process pods outlive edgecore, by design)
     const pod = 'apiVersion: v1\nkind: Pod\nmetadata: {name: keeper}\nspec:\n  nodeName: pi-1\n  runtimeClassName: process\n  containers: [{name: app, image: process, command: [/bin/sh, -c, "while true; do sleep 0.5; done # keeper-pod-e5"]}]';
@@ -89,7 +104,13 @@ describe('keadm init, gettoken, join and reset', () => {
     expect(edgeReset.status).toBe(0);
     expect(edgeReset.stdout).toContain("stopped and removed 1 container(s) of this node's pods");
     expect(podPids.some(alive)).toBe(false);
-    expect(keadm(['reset', ...cloud]).status).toBe(0);
+    // the cloud's CA goes only when confirmed: no terminal here, so it refuses and removes nothing
+    const unconfirmed = keadm(['reset', ...cloud]);
+    expect(unconfirmed.status).toBe(1);
+    expect(unconfirmed.stderr.trim()).toMatch(/^keadm reset: this removes the cloud's CA \(\S+rootCA\.key\), and every edge joined to it would have to join again; pass --force to confirm \(there is no terminal to ask on\)$/);
+    expect(alive(pids[0] as number)).toBe(true);
+    expect(existsSync(join(base, 'cloud', 'etc', 'ca', 'rootCA.key'))).toBe(true);
+    expect(keadm(['reset', '--force', ...cloud]).status).toBe(0);
     expect(pids.some(alive)).toBe(false);
     expect(filesUnder(base)).toEqual([]);
   });
@@ -119,9 +140,15 @@ describe('keadm init, gettoken, join and reset', () => {
 describe("KubeEdge's binary deployment path, verbatim, on one host", () => {
   it('cloudcore --minconfig, gettoken, sed the token in, edgecore joins and is Ready', () => {
     if (process.getuid?.() !== 0) throw new Error('this test needs root: it lays tmpfs over /etc/kubeedge in a private mount namespace');
-    mkdirSync('/etc/kubeedge', { recursive: true });
-    mkdirSync('/var/lib/kubeedge', { recursive: true });
-    const r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', join(ROOT, 'test', 'e2e', 'binary-path.sh'), join(ROOT, 'dist')], { encoding: 'utf8', timeout: 90_000 });
+    // the mount points, where the host has none: made for the run and removed after it
+    const made = ['/etc/kubeedge', '/var/lib/kubeedge'].filter((d) => !existsSync(d));
+    for (const d of made) mkdirSync(d);
+    let r: SpawnSyncReturns<string>;
+    try {
+      r = spawnSync('unshare', ['--mount', '--propagation', 'private', 'bash', join(ROOT, 'test', 'e2e', 'binary-path.sh'), join(ROOT, 'dist')], { encoding: 'utf8', timeout: 90_000 });
+    } finally {
+      for (const d of made) rmdirSync(d);
+    }
     expect(r.stdout + r.stderr).toMatch(/a cloudcore runs on this host \(pid \d+\); set CHECK_EDGECORE_ENVIRONMENT=false/);
     expect(r.stdout).toMatch(/BINARY-PATH-OK \S+/);
     expect(r.status).toBe(0);

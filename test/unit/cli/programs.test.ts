@@ -1,12 +1,22 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ROOT } from '../../peers/proc.js';
 
 const run = (prog: string, args: string[]) => spawnSync(process.execPath, [join(ROOT, 'dist', `${prog}.js`), ...args], { encoding: 'utf8', env: { ...process.env, CHECK_EDGECORE_ENVIRONMENT: 'false' } });
+
+const temps: string[] = [];
+const tempDir = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'ke-cli-'));
+  temps.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of temps) rmSync(d, { recursive: true, force: true });
+});
 
 describe('edgecore and cloudcore command lines', () => {
   it('print version, help, and configs that parse back', () => {
@@ -22,7 +32,7 @@ describe('edgecore and cloudcore command lines', () => {
 
   it('the token sits on a line of its own, so the sed recipe works', () => {
     const text = run('edgecore', ['--minconfig']).stdout;
-    const dir = mkdtempSync(join(tmpdir(), 'ke-cli-'));
+    const dir = tempDir();
     const file = join(dir, 'edgecore.yaml');
     writeFileSync(file, text);
     execFileSync('sed', ['-i', '-e', 's|token: .*|token: abc.def|g', file]);
@@ -30,7 +40,7 @@ describe('edgecore and cloudcore command lines', () => {
   });
 
   it('exit non-zero with one line naming the bad path', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ke-cli-'));
+    const dir = tempDir();
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'apiVersion: edgecore.config.kubeedge.io/v1alpha2\nkind: EdgeCore\nmodules:\n  edgeHub:\n    heartbeat: fast\n  eventBuss: {}\n');
     const r = run('edgecore', ['--config', file]);
