@@ -15,7 +15,7 @@ export interface Obj {
   metadata?: { name?: string; namespace?: string; creationTimestamp?: string; labels?: Record<string, string> };
   spec?: { nodeName?: string; deviceModelRef?: { name?: string }; protocol?: { protocolName?: string }; properties?: unknown[]; containers?: unknown[]; source?: string; target?: string; ruleEndpointType?: string };
   status?: {
-    conditions?: { type: string; status: string }[];
+    conditions?: { type: string; status: string; reason?: string }[];
     state?: string;
     successMessages?: number;
     failMessages?: number;
@@ -87,7 +87,11 @@ export function columns(kind: ResourceKind, wide: boolean, ns: boolean): { head:
     case 'secret':
       return base(['NAME', 'TYPE', 'DATA', 'AGE'], (o) => [name(o), o.type ?? 'Opaque', String(Object.keys(o.data ?? {}).length), since(o)]);
     case 'device':
-      return base(['NAME', 'NODE', 'MODEL', 'PROTOCOL', 'STATE', 'AGE'], (o) => [name(o), o.spec?.nodeName ?? '', o.spec?.deviceModelRef?.name ?? '', o.spec?.protocol?.protocolName ?? '', o.status?.state ?? '', since(o)]);
+      // REASON: why it is not Ready (ModelMissing, DeviceUnreachable, PropertyFailing), as the edge says
+      return base(['NAME', 'NODE', 'MODEL', 'PROTOCOL', 'STATE', 'REASON', 'AGE'], (o) => {
+        const ready = o.status?.conditions?.find((c) => c.type === 'Ready');
+        return [name(o), o.spec?.nodeName ?? '', o.spec?.deviceModelRef?.name ?? '', o.spec?.protocol?.protocolName ?? '', o.status?.state ?? '', ready?.status === 'False' ? (ready.reason ?? '') : '', since(o)];
+      });
     case 'devicemodel':
       return base(['NAME', 'PROPERTIES', 'AGE'], (o) => [name(o), String(o.spec?.properties?.length ?? 0), since(o)]);
     case 'devicestatus':

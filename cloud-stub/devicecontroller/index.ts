@@ -35,7 +35,13 @@ export function statusOfReport(content: unknown): Record<string, unknown> {
     const observedDesired = value(r.observedDesired);
     return { propertyName: r.propertyName, ...(reported ? { reported } : {}), ...(observedDesired ? { observedDesired } : {}) };
   });
-  return { twins, state: content.state, ...(typeof content.lastOnlineTime === 'string' ? { lastOnlineTime: content.lastOnlineTime } : {}) };
+  const conditions = Array.isArray(content.conditions)
+    ? content.conditions.filter(isObj).map((c) => {
+        if (typeof c.type !== 'string' || (c.status !== 'True' && c.status !== 'False')) throw new Error('a device condition needs type and status True or False');
+        return { type: c.type, status: c.status, reason: String(c.reason ?? ''), message: String(c.message ?? ''), lastTransitionTime: String(c.lastTransitionTime ?? '') };
+      })
+    : undefined;
+  return { twins, state: content.state, ...(typeof content.lastOnlineTime === 'string' ? { lastOnlineTime: content.lastOnlineTime } : {}), ...(conditions?.length ? { conditions } : {}) };
 }
 
 export function createDeviceController(deps: { store: ObjectStore }): Module {

@@ -90,6 +90,19 @@ function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger): R
     twin.setState(id, s).catch((err: unknown) => log.debug(`${id}: state ${s} not stored: ${errorText(err)}`));
   };
 
+  /** the device's Ready condition: what fails, in its status, where users look */
+  const setCondition = (c: Parameters<DeviceTwin['setCondition']>[1]): void => {
+    if (stopped) return;
+    twin.setCondition(id, c).catch((err: unknown) => log.debug(`${id}: condition not stored: ${errorText(err)}`));
+  };
+  const conditionFromReads = (): void => {
+    const failing = plan.info.properties.filter((p) => lastError.has(p.name));
+    if (failing.length === 0) return setCondition({ status: 'True', reason: 'Reading', message: `${plan.info.properties.length} ${plan.info.properties.length === 1 ? 'property' : 'properties'} read` });
+    const said = failing.map((p) => `${p.name}: ${lastError.get(p.name) ?? ''}`).join('; ');
+    if (failing.length === plan.info.properties.length) return setCondition({ status: 'False', reason: 'DeviceUnreachable', message: `no property can be read (${said})` });
+    setCondition({ status: 'False', reason: 'PropertyFailing', message: said });
+  };
+
   let flushTimer = false;
   /** reports the queued values whose reportCycle allows it now, and comes back for the others */
   const flushReports = (): void => {
@@ -145,7 +158,10 @@ function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger): R
       take(p.name, v);
     }
     flushReports();
-    if (c === conn) setState(ok > 0 || props.length === 0 ? 'online' : 'unhealthy');
+    if (c === conn) {
+      setState(ok > 0 || props.length === 0 ? 'online' : 'unhealthy');
+      conditionFromReads();
+    }
   };
 
   const cycle = (ms: number, props: PropertyVisitor[], g: number): void => {
@@ -205,6 +221,7 @@ function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger): R
         conn = undefined;
         gen++;
         setState('offline');
+        setCondition({ status: 'False', reason: 'DeviceUnreachable', message: `lost its transport: ${reason}` });
         const delay = backoff.next();
         log.warn(`${id}: lost its transport (${reason}); reopening in ${delay} ms`);
         c.close().catch(() => undefined);
@@ -225,6 +242,7 @@ function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger): R
       (err: unknown) => {
         opening = false;
         setState('offline');
+        setCondition({ status: 'False', reason: 'DeviceUnreachable', message: `cannot open: ${errorText(err)}` });
         const delay = backoff.next();
         log.warn(`${id}: cannot open: ${errorText(err)}; retrying in ${delay} ms`);
         later(open, delay);

@@ -15,6 +15,7 @@ import { BusOperation, DEVICETWIN, EVENTBUS, MAX_PAYLOAD_BYTES } from '../eventb
 import type { OutboxRoute } from '../metamanager/index.js';
 import {
   TwinError,
+  applyCondition,
   applySpec,
   applyState,
   applyUpdate,
@@ -25,6 +26,7 @@ import {
   parseState,
   publicTwins,
   reportOf,
+  type DeviceCondition,
   type DeviceRecord,
   type Twin,
 } from './twin.js';
@@ -51,6 +53,8 @@ export interface DeviceTwin extends Module {
   report(id: string, actual: Record<string, string>): Promise<void>;
   /** device state from a driver, as `state/update` */
   setState(id: string, state: string): Promise<void>;
+  /** why the device works or not, from its driver (undefined: nothing to say), into its status */
+  setCondition(id: string, condition: Omit<DeviceCondition, 'lastTransitionTime' | 'type'> | undefined): Promise<void>;
 }
 
 export interface DeviceTwinDeps {
@@ -129,8 +133,15 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
     const [namespace, name] = id.split('/') as [string, string];
     const dev = existing ? structuredClone(existing) : newDevice(namespace, name, s.spec.deviceModelRef.name);
     const before = structuredClone(dev.twins);
-    const changed = applySpec(dev, s.spec, models.get(`${namespace}/${s.spec.deviceModelRef.name}`), s.rv, now());
-    if (existing && changed.length === 0 && existing.model === dev.model) {
+    const model = models.get(`${namespace}/${s.spec.deviceModelRef.name}`);
+    const changed = applySpec(dev, s.spec, model, s.rv, now());
+    // a missing model is said in the device's status (a Device is accepted before its model)
+    const wasMissing = dev.conditions?.some((c) => c.reason === 'ModelMissing') ?? false;
+    const conditionChanged = model
+      ? wasMissing && applyCondition(dev, undefined, now())
+      : applyCondition(dev, { type: 'Ready', status: 'False', reason: 'ModelMissing', message: `device model ${namespace}/${s.spec.deviceModelRef.name} does not exist: apply it` }, now());
+    if (conditionChanged && !model) ctx?.log.warn(`${id}: its device model ${namespace}/${s.spec.deviceModelRef.name} does not exist; it has no twins until it does`);
+    if (existing && changed.length === 0 && existing.model === dev.model && !conditionChanged) {
       events.emit('device', id, s.spec);
       return;
     }
@@ -268,6 +279,14 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
       const dev = records.get(id);
       if (!dev) return Promise.reject(new TwinError(404, `device ${id} is not a member of node ${deps.nodeName}`));
       return changeState(dev, state, '', undefined);
+    },
+    setCondition(id, condition) {
+      const dev = records.get(id);
+      if (!dev) return Promise.reject(new TwinError(404, `device ${id} is not a member of node ${deps.nodeName}`));
+      const next = structuredClone(dev);
+      if (!applyCondition(next, condition && { type: 'Ready', ...condition }, now())) return Promise.resolve();
+      records.set(id, next);
+      return save(next);
     },
     async start(c) {
       ctx = c;

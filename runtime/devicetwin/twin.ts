@@ -36,6 +36,31 @@ export interface DeviceRecord {
   twins: Record<string, Twin>;
   /** the desired value of each property last taken from the Device spec: only a change of it sets expected */
   specDesired: Record<string, string>;
+  /** why it works or not, as Kubernetes says it: a `Ready` condition with a reason and a message */
+  conditions?: DeviceCondition[];
+}
+
+export interface DeviceCondition {
+  type: 'Ready';
+  status: 'True' | 'False';
+  /** ModelMissing, DeviceUnreachable, PropertyFailing, or Reading when it works */
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+}
+
+/** Sets the device's condition; false when nothing changed (the same status, reason and message). */
+export function applyCondition(dev: DeviceRecord, c: Omit<DeviceCondition, 'lastTransitionTime'> | undefined, now: number): boolean {
+  const have = dev.conditions?.find((x) => x.type === 'Ready');
+  if (!c) {
+    if (!have) return false;
+    dev.conditions = dev.conditions?.filter((x) => x.type !== 'Ready');
+    return true;
+  }
+  if (have && have.status === c.status && have.reason === c.reason && have.message === c.message) return false;
+  const at = have && have.status === c.status ? have.lastTransitionTime : new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  dev.conditions = [...(dev.conditions ?? []).filter((x) => x.type !== 'Ready'), { ...c, lastTransitionTime: at }];
+  return true;
 }
 
 /** A request refused: KubeEdge's code and reason. */
@@ -237,6 +262,7 @@ export interface TwinReport {
   twins: { propertyName: string; reported?: TwinValue; observedDesired?: TwinValue }[];
   state: string;
   lastOnlineTime?: string;
+  conditions?: DeviceCondition[];
 }
 
 /** `localOnly`: properties whose reported values stay at the edge (`reportToCloud: false`) */
@@ -246,5 +272,5 @@ export function reportOf(dev: DeviceRecord, localOnly: ReadonlySet<string> = new
     ...(t.actual && !localOnly.has(propertyName) ? { reported: t.actual } : {}),
     ...(t.expected ? { observedDesired: t.expected } : {}),
   }));
-  return { twins, state: dev.state, ...(dev.lastOnlineTime ? { lastOnlineTime: dev.lastOnlineTime } : {}) };
+  return { twins, state: dev.state, ...(dev.lastOnlineTime ? { lastOnlineTime: dev.lastOnlineTime } : {}), ...(dev.conditions?.length ? { conditions: dev.conditions } : {}) };
 }

@@ -78,7 +78,7 @@ describe('keadm init, gettoken, join and reset', () => {
     const labelled = manifests.replace('metadata: {name: thermo-1}', 'metadata: {name: thermo-1, labels: {room: hall}}');
     const changed = spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), 'apply', '-f', '-', ...cloud], { input: labelled, encoding: 'utf8' });
     expect(changed.stdout).toBe('devicemodel.devices.kubeedge.io/thermometer unchanged\ndevice.devices.kubeedge.io/thermo-1 configured\n');
-    expect(keadm(['get', 'devices', ...cloud]).stdout).toMatch(/^NAME\s+NODE\s+MODEL\s+PROTOCOL\s+STATE\s+AGE\nthermo-1\s+pi-1\s+thermometer\s/);
+    expect(keadm(['get', 'devices', ...cloud]).stdout).toMatch(/^NAME\s+NODE\s+MODEL\s+PROTOCOL\s+STATE\s+REASON\s+AGE\nthermo-1\s+pi-1\s+thermometer\s/);
     const bad = spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), 'apply', '-f', '-', ...cloud], { input: 'apiVersion: devices.kubeedge.io/v1beta1\nkind: DeviceModel\nmetadata: {name: broken}\nspec: {properties: [{name: x, type: NUMBER}]}', encoding: 'utf8' });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/document 1 \(devicemodel.devices.kubeedge.io\/broken\): .*spec.properties\[0\].type: must be one of INT, FLOAT/);
