@@ -1,6 +1,6 @@
 /** Command-line handling shared by edgecore and cloudcore. */
 import { ConfigError, errorText } from './errors.js';
-import { toYaml } from './configfile.js';
+import { ConfigReadError, toYaml } from './configfile.js';
 import { ignoredByModule } from './schema.js';
 
 declare const __KUBEEDGE_VERSION__: string | undefined;
@@ -86,6 +86,10 @@ export async function runProgram<C>(spec: ProgramSpec<C>, argv: readonly string[
     config = loaded.config;
     for (const line of ignoredByModule(loaded.ignored)) process.stdout.write(`${new Date().toISOString()} INFO  ${spec.name}: ${path}: ${line}\n`);
   } catch (err) {
+    if (err instanceof ConfigReadError && err.code === 'ENOENT') {
+      return fail(`no config at ${path}; write one with "${spec.name} --minconfig > ${path}" (--defaultconfig prints every key), or pass --config FILE`);
+    }
+    if (err instanceof ConfigReadError && err.code === 'EACCES') return fail(`cannot read config ${path}: permission denied; run ${spec.name} as root (or as the owner of the file)`);
     return fail(err instanceof ConfigError ? `invalid config ${path}: ${err.message}` : errorText(err));
   }
   let stop: () => Promise<void>;

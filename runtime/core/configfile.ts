@@ -5,12 +5,23 @@ import { ConfigError, errorText } from './errors.js';
 import { validateWith, type Fields, type Infer, type KeyTree, type ObjField } from './schema.js';
 
 /** a config file, checked against `schema`; keys of `foreign` (KubeEdge's own config) we do not use come back as `ignored` */
+/** A config file that cannot be read at all: the program says what to do about it (see cli.ts). */
+export class ConfigReadError extends Error {
+  constructor(
+    readonly file: string,
+    readonly code: string | undefined,
+    reason: string,
+  ) {
+    super(`cannot read config ${file}: ${reason}`);
+  }
+}
+
 export function loadConfig<F extends Fields>(file: string, schema: ObjField<F>, foreign?: KeyTree): { config: Infer<ObjField<F>>; ignored: string[] } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError([`cannot read config ${file}: ${errorText(err)}`]);
+    throw new ConfigReadError(file, (err as NodeJS.ErrnoException).code, errorText(err));
   }
   let doc: unknown;
   try {

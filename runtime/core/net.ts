@@ -19,12 +19,19 @@ export function isLoopback(host: string): boolean {
   return host === '::1';
 }
 
-/** Listens, resolving once bound, rejecting with the bind error (EADDRINUSE, EACCES, ...). */
+/** Listens, resolving once bound, rejecting with the bind error said plainly (in use, not allowed, ...). */
 export function listen(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const failed = (err: NodeJS.ErrnoException): void => {
+      const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+      if (err.code === 'EADDRINUSE') reject(new Error(`${where} is in use by another process (is one already running here?); stop it or set another port in the config`));
+      else if (err.code === 'EACCES') reject(new Error(`${where}: not allowed to listen there (a port below 1024 needs root)`));
+      else if (err.code === 'EADDRNOTAVAIL') reject(new Error(`${where}: no such address on this host`));
+      else reject(err);
+    };
+    server.once('error', failed);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', failed);
       resolve();
     });
   });

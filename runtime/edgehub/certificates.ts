@@ -80,8 +80,10 @@ function refusal(r: Reply, what: string): JoinError {
     case 403:
     case 409:
       return new JoinError(`the cloud refused ${what}: ${text}`, true);
+    case 404:
+      return new JoinError(`the cloud answered HTTP 404 to ${what}${text ? `: ${text}` : ''}; is this cloudcore's certificate port (modules.cloudHub.https.port, 10002; keadm join --certport)?`, true);
     default:
-      return new JoinError(`the cloud answered HTTP ${r.status} to ${what}: ${text}`, r.status >= 400 && r.status < 500);
+      return new JoinError(`the cloud answered HTTP ${r.status} to ${what}${text ? `: ${text}` : ', with nothing said'}`, r.status >= 400 && r.status < 500);
   }
 }
 

@@ -237,7 +237,9 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
           if (c.clock.now() - openedAt > heartbeatMs * 2) backoff.reset();
         }
         if (!stopped) {
-          c.log.warn(`link to the cloud lost: ${reason}`);
+          // an edge that never reached its cloud has no link to lose: say where it tries
+          if (stats.connects === 0) c.log.warn(`cannot reach the cloud at ${cfg.websocket.server}: ${reason} (modules.edgeHub.websocket.server); retrying`);
+          else c.log.warn(`link to the cloud lost: ${reason}`);
           scheduleReconnect();
         }
       },

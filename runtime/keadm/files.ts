@@ -1,6 +1,21 @@
 /** Writing keadm's files so that a failure leaves nothing half-written behind. */
-import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync, rmdirSync, readdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, rmdirSync, readdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+
+/**
+ * Reads a file keadm needs, or throws one line: missing (with `missing`, what to do) or not
+ * readable by this user (run as root), never a bare EACCES.
+ */
+export function readNeeded(path: string, what: string, missing: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`no ${what} at ${path}; ${missing}`);
+    if (code === 'EACCES' || code === 'EPERM') throw new Error(`cannot read ${what} ${path}: permission denied; run keadm as root (sudo)`);
+    throw new Error(`cannot read ${what} ${path}: ${(err as Error).message}`);
+  }
+}
 
 /** Throws a clear error when `path` could not be created (its nearest existing folder is not writable). */
 export function checkWritable(path: string): void {

@@ -85,7 +85,7 @@ export async function makeCluster(opts: { keepaliveInterval?: number; cloudModul
       } catch (err) {
         // a port from freePort() can be taken by a parallel test before cloudcore binds it: on the
         // first start (no edge knows the ports yet) pick new ones and try again
-        if (cluster.cloud === proc && !started && proc.lines.some((l) => l.includes('EADDRINUSE'))) {
+        if (cluster.cloud === proc && !started && proc.lines.some((l) => l.includes('is in use by another process'))) {
           cluster.hubPort = await freePort();
           cluster.apiPort = await freePort();
           cluster.certPort = await freePort();

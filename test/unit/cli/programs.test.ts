@@ -54,7 +54,7 @@ describe('edgecore and cloudcore command lines', () => {
     expect(y.stderr).toMatch(/is not valid YAML/);
     const missing = run('cloudcore', ['--config', join(dir, 'nope.yaml')]);
     expect(missing.status).toBe(1);
-    expect(missing.stderr).toMatch(/cannot read config/);
+    expect(missing.stderr).toMatch(/no config at \S+nope\.yaml; write one with "cloudcore --minconfig > /);
   });
 
   it('edgecore refuses to start beside a running cloudcore unless CHECK_EDGECORE_ENVIRONMENT=false', async () => {
