@@ -4,10 +4,19 @@ import { DEFAULT_DIRS, type Dirs } from './paths.js';
 
 export class UsageError extends Error {}
 
-export function flags(argv: readonly string[], valued: readonly string[], booleans: readonly string[] = []) {
-  const parsed = parseArgs(argv, valued);
+/** KubeEdge's keadm flags that take no value (`--with-mqtt`, `--with-mqtt=false`) */
+const KUBEEDGE_BOOLEANS = ['with-mqtt', 'force'];
+
+/**
+ * `kubeedge`: flags of KubeEdge's keadm that mean nothing here, each with why; they are accepted
+ * with a one-line notice, so a command copied from KubeEdge's docs runs.
+ */
+export function flags(argv: readonly string[], valued: readonly string[], booleans: readonly string[] = [], kubeedge: Readonly<Record<string, string>> = {}) {
+  const parsed = parseArgs(argv, [...valued, ...Object.keys(kubeedge).filter((k) => !KUBEEDGE_BOOLEANS.includes(k))]);
   for (const f of parsed.flags.keys()) {
-    if (!valued.includes(f) && !booleans.includes(f)) throw new UsageError(`unknown flag --${f}`);
+    const why = kubeedge[f];
+    if (why !== undefined) process.stderr.write(`keadm: --${f} is KubeEdge's; ${why}: ignored\n`);
+    else if (!valued.includes(f) && !booleans.includes(f)) throw new UsageError(`unknown flag --${f}`);
   }
   const str = (name: string, def?: string): string | undefined => {
     const v = parsed.flags.get(name);

@@ -11,7 +11,15 @@ import { runForeground, startService } from './service.js';
 
 
 export async function init(argv: readonly string[]): Promise<number> {
-  const f = flags(argv, ['advertise-address', 'config-dir', 'data-dir'], ['foreground']);
+  const f = flags(argv, ['advertise-address', 'config-dir', 'data-dir'], ['foreground'], {
+    'kube-config': 'this cloudcore keeps its own store; no Kubernetes is needed',
+    master: 'this cloudcore keeps its own store; no Kubernetes is needed',
+    'kubeedge-version': 'cloudcore is this bundle, nothing is downloaded',
+    'image-repository': 'nothing is pulled',
+    profile: 'there is one profile',
+    set: 'set keys in cloudcore.yaml instead',
+    domainname: 'names go in modules.cloudHub.dnsNames',
+  });
   const dirs = f.dirs();
   const addresses = (f.str('advertise-address') ?? hostAddress()).split(',').map((a) => a.trim()).filter(Boolean);
   for (const a of addresses) if (!isIP(a)) throw new UsageError(`--advertise-address: ${JSON.stringify(a)} is not an IP address`);

@@ -27,13 +27,27 @@ function sameCertificate(a: string, b: string): boolean {
 
 
 export async function join(argv: readonly string[]): Promise<number> {
-  const f = flags(argv, ['cloudcore-ipport', 'token', 'edgenode-name', 'certport', 'config-dir', 'data-dir'], ['foreground']);
+  const f = flags(argv, ['cloudcore-ipport', 'token', 'edgenode-name', 'certport', 'config-dir', 'data-dir', 'labels', 'remote-runtime-endpoint'], ['foreground'], {
+    'kubeedge-version': 'edgecore is this bundle, nothing is downloaded',
+    'image-repository': 'nothing is pulled to install the edge',
+    runtimetype: 'the runtime is podman, or processes (runtimeClassName: process)',
+    cgroupdriver: 'process pods use the cgroups edgecore finds',
+    'cert-path': 'certificates go under --config-dir',
+    'hub-protocol': 'the link is a WebSocket',
+    'with-mqtt': 'the MQTT broker is built in (modules.eventBus)',
+    tarballpath: 'nothing is downloaded',
+  });
   const ipport = f.need('cloudcore-ipport', 'the cloud\'s address, IP:PORT of CloudHub (port 10000)');
   const token = f.need('token', 'run "keadm gettoken" on the cloud');
   const node = f.str('edgenode-name', hostname().toLowerCase()) as string;
   const certPort = Number(f.str('certport', '10002'));
   const dirs = f.dirs();
 
+  // as KubeEdge's keadm: --labels k=v,k2=v2 become the node's labels; --remote-runtime-endpoint the runtime's socket
+  const labelText = f.str('labels');
+  const labels = labelText ? Object.fromEntries(labelText.split(',').map((kv) => kv.split('=').map((x) => x.trim()) as [string, string])) : undefined;
+  if (labels && Object.entries(labels).some(([k, v]) => !k || v === undefined)) throw new UsageError(`--labels ${JSON.stringify(labelText)} is not key=value[,key=value]`);
+  const runtimeEndpoint = f.str('remote-runtime-endpoint');
   const m = /^(.+):(\d+)$/.exec(ipport);
   const host = m?.[1]?.replace(/^\[|\]$/g, '');
   if (!m || !host || !isIP(host)) throw new UsageError(`--cloudcore-ipport ${JSON.stringify(ipport)} is not IP:PORT (for example 192.168.1.10:10000)`);
@@ -75,7 +89,12 @@ export async function join(argv: readonly string[]): Promise<number> {
         dialect,
         websocket: { server: ipport },
       },
-      edged: { hostnameOverride: node, rootDirectory: p.edged },
+      edged: {
+        hostnameOverride: node,
+        rootDirectory: p.edged,
+        ...(labels ? { nodeLabels: labels } : {}),
+        ...(runtimeEndpoint ? { tailoredKubeletConfig: { containerRuntimeEndpoint: runtimeEndpoint } } : {}),
+      },
     },
   };
   const out = new FileSet();

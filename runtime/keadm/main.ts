@@ -19,7 +19,7 @@ Usage: keadm COMMAND [flags]
             make the CA, certificates, token secret and cloudcore.yaml, then start cloudcore
   gettoken  [--config-dir DIR]                 print the current join token
   join      --cloudcore-ipport=IP:PORT --token=TOKEN [--edgenode-name NAME] [--certport 10002]
-            [--config-dir DIR] [--data-dir DIR] [--foreground]
+            [--labels K=V,...] [--remote-runtime-endpoint unix:///...] [--config-dir DIR] [--data-dir DIR] [--foreground]
             join this machine as an edge node and start edgecore
   reset     [--force] [--config-dir DIR] [--data-dir DIR]  stop what init or join started and remove what they wrote
             (a cloud's CA only once confirmed on the terminal, or with --force)
@@ -31,6 +31,8 @@ Usage: keadm COMMAND [flags]
   quickstart  a cloudcore and an edge joined to it, on this machine, in a temporary folder (npm start)
   version   print the version
 Defaults: --config-dir /etc/kubeedge, --data-dir /var/lib/kubeedge.
+KubeEdge's keadm flags that mean nothing here (--kubeedge-version, --kube-config, --with-mqtt, ...)
+are accepted with a one-line notice.
 `;
 
 const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { init, gettoken, join, reset, apply, get, delete: del, logs, quickstart };

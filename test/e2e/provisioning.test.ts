@@ -33,7 +33,7 @@ describe('keadm init, gettoken, join and reset', () => {
     rmSync(base, { recursive: true, force: true });
   });
 
-  it('joins an edge that reaches Ready, and reset leaves nothing running or written', () => {
+  it('joins an edge that reaches Ready, and reset leaves nothing running or written', async () => {
     const init = keadm(['init', '--advertise-address', '127.0.0.1', ...cloud]);
     expect(init.stderr).toBe('');
     expect(init.stdout).toMatch(/^KubeEdge cloudcore is running, For logs visit: \S+cloudcore\.log$/m);
@@ -49,8 +49,9 @@ describe('keadm init, gettoken, join and reset', () => {
     expect(readFileSync(join(base, 'cloud', 'var', 'cloudcore.log'), 'utf8')).not.toMatch(/issued the certificate of node pi-1/);
     expect(filesUnder(join(base, 'edge'))).toEqual([]);
 
-    const joined = keadm(['join', '--cloudcore-ipport=127.0.0.1:10000', `--token=${token}`, '--edgenode-name', 'pi-1', ...edge]);
-    expect(joined.stderr).toBe('');
+    // as copied from KubeEdge's docs: its flags that mean nothing here are said and ignored; --labels is honoured
+    const joined = keadm(['join', '--cloudcore-ipport=127.0.0.1:10000', `--token=${token}`, '--edgenode-name', 'pi-1', '--kubeedge-version=v1.23.0', '--with-mqtt', '--labels', 'room=hall,floor=2', ...edge]);
+    expect(joined.stderr).toBe("keadm: --kubeedge-version is KubeEdge's; edgecore is this bundle, nothing is downloaded: ignored\nkeadm: --with-mqtt is KubeEdge's; the MQTT broker is built in (modules.eventBus): ignored\n");
     expect(joined.stdout).toMatch(/^KubeEdge edgecore is running, For logs visit: \S+edgecore\.log$/m);
     const edgeYaml = readFileSync(join(base, 'edge', 'etc', 'config', 'edgecore.yaml'), 'utf8');
     expect(edgeYaml).toMatch(new RegExp(`^\\s+token: ${token.replace(/\./g, '\\.')}$`, 'm')); // a line of its own, for sed
@@ -65,6 +66,8 @@ describe('keadm init, gettoken, join and reset', () => {
     expect(table).toMatch(/^pi-1\s+Ready\s+agent,edge\s+\d+s\s+v\d+\.\d+\.\d+-kubeedge-lite$/m);
     const json = JSON.parse(keadm(['get', 'nodes', 'pi-1', '-o', 'json', ...cloud]).stdout);
     expect(readyOf(json)).toBe('True');
+    await eventually(async () => JSON.parse(keadm(['get', 'nodes', 'pi-1', '-o', 'json', ...cloud]).stdout).metadata.labels?.room === 'hall', 10_000, 'the labels of --labels on the Node');
+    expect(JSON.parse(keadm(['get', 'nodes', 'pi-1', '-o', 'json', ...cloud]).stdout).metadata.labels).toMatchObject({ room: 'hall', floor: '2' });
 
     // manifests: several documents from stdin, then get and delete
     const manifests = [
