@@ -16,6 +16,25 @@ export interface NodeLiveStatus {
   ready: boolean;
   lastHeartbeatTime: string;
   lastTransitionTime: string;
+  /** what its apps uploaded since this cloudcore started (not stored: a count for people to look at) */
+  uploads?: UploadStats;
+}
+
+export interface UploadStats {
+  count: number;
+  /** the topics most recently uploaded to, newest first, each with its last message (cut at 256 characters) */
+  topics: { topic: string; count: number; last: string; time: string }[];
+}
+
+/** topics kept per node: a node publishing to ever new topics must not grow the cloud's memory */
+const UPLOAD_TOPICS_KEPT = 20;
+
+function noteUpload(stats: UploadStats | undefined, topic: string, content: unknown, now: string): UploadStats {
+  const s = stats ?? { count: 0, topics: [] };
+  const had = s.topics.find((t) => t.topic === topic);
+  const text = typeof content === 'string' ? content : Buffer.isBuffer(content) ? content.toString('utf8') : JSON.stringify(content);
+  const entry = { topic, count: (had?.count ?? 0) + 1, last: text.length > 256 ? `${text.slice(0, 256)}…` : text, time: now };
+  return { count: s.count + 1, topics: [entry, ...s.topics.filter((t) => t.topic !== topic)].slice(0, UPLOAD_TOPICS_KEPT) };
 }
 
 export interface EdgeController extends Module {
@@ -31,6 +50,7 @@ export function nodeObject(name: string, live: NodeLiveStatus, prev?: KubeObject
     spec: prev?.spec ?? {},
     status: {
       ...(prev?.status ?? {}),
+      ...(live.uploads ? { uploads: live.uploads } : {}),
       conditions: [
         {
           type: 'Ready',
@@ -67,7 +87,7 @@ export function createEdgeController(deps: EdgeControllerDeps): EdgeController {
     const now = new Date(ctx?.clock.now() ?? Date.now()).toISOString();
     const prev = live.get(node);
     const changed = prev?.ready !== ready;
-    live.set(node, { ready, lastHeartbeatTime: ready ? now : (prev?.lastHeartbeatTime ?? now), lastTransitionTime: changed ? now : (prev?.lastTransitionTime ?? now) });
+    live.set(node, { ready, lastHeartbeatTime: ready ? now : (prev?.lastHeartbeatTime ?? now), lastTransitionTime: changed ? now : (prev?.lastTransitionTime ?? now), ...(prev?.uploads ? { uploads: prev.uploads } : {}) });
     if (changed) {
       ctx?.log.info(`node ${node} is ${ready ? 'Ready' : 'NotReady'}`);
       if (ready) register(node).catch((err) => ctx?.log.error(`cannot store node ${node}: ${errorText(err)}`));
@@ -82,6 +102,8 @@ export function createEdgeController(deps: EdgeControllerDeps): EdgeController {
       // after a crash before it logs the same version again)
       await deps.store.takeUpload(node, version, async () => {
         ctx?.log.debug(`upload ${version} from ${node} on ${topic}: ${String(msg.content).slice(0, 200)}`);
+        const l = live.get(node);
+        if (l) l.uploads = noteUpload(l.uploads, topic, msg.content, new Date(ctx?.clock.now() ?? Date.now()).toISOString());
         await deps.onUpload?.(node, topic, msg.content, version);
       });
       ctx?.bus.send('cloudhub', ackOf(msg, 'edgecontroller')); // resource keeps its node/<name>/ prefix

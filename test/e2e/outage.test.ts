@@ -78,6 +78,10 @@ describe('the cloud away: uploads wait in the outbox', () => {
     expect([...seen].sort((a, b) => a - b)).toEqual(seen);
     for (const n of acked) expect(seen).toContain(n);
     await eventually(async () => edge.proc.count(/connected to wss:/) >= 1, 10_000, 'reconnected');
+    // the Node shows what this cloudcore took: a count, and the last message per topic
+    const uploads = (await c.api.call('GET', '/api/v1/nodes/edge-out')).body.status.uploads;
+    expect(uploads.count).toBeGreaterThan(0);
+    expect(uploads.topics[0]).toMatchObject({ topic: expect.stringContaining('meter-1'), last: JSON.stringify({ n: seen.at(-1) }) });
   }, 90_000);
 
   it('under a flood the outbox stays within its bound, collapsing a topic to its newest message, and says so', async () => {
