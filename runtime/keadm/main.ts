@@ -5,6 +5,7 @@ import { init } from './init.js';
 import { gettoken } from './gettoken.js';
 import { join } from './join.js';
 import { reset } from './reset.js';
+import { debug } from './debug.js';
 import { apply } from './apply.js';
 import { get } from './get.js';
 import { del } from './delete.js';
@@ -28,6 +29,8 @@ Usage: keadm COMMAND [flags]
   delete    TYPE NAME [-n NS] | -f FILE|-
             TYPE: nodes, pods, configmaps, secrets, devices, devicemodels, rules, ruleendpoints
   logs      POD [-c CONTAINER] [--tail N] [-f] [-n NS]    a pod's log, read from its edge
+  debug     check | diagnose [--config-dir DIR] [--data-dir DIR]
+            on an edge: check what it needs (cloud, certificate, clock, disk, broker), or show it at a glance
   quickstart  a cloudcore and an edge joined to it, on this machine, in a temporary folder (npm start)
   version   print the version
 Defaults: --config-dir /etc/kubeedge, --data-dir /var/lib/kubeedge.
@@ -35,7 +38,7 @@ KubeEdge's keadm flags that mean nothing here (--kubeedge-version, --kube-config
 are accepted with a one-line notice.
 `;
 
-const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { init, gettoken, join, reset, apply, get, delete: del, logs, quickstart };
+const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { init, gettoken, join, reset, apply, get, delete: del, logs, debug, quickstart };
 
 export async function runKeadm(argv: readonly string[]): Promise<void> {
   const [cmd, ...rest] = argv;

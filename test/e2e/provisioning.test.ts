@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +69,30 @@ describe('keadm init, gettoken, join and reset', () => {
     await eventually(async () => JSON.parse(keadm(['get', 'nodes', 'pi-1', '-o', 'json', ...cloud]).stdout).metadata.labels?.room === 'hall', 10_000, 'the labels of --labels on the Node');
     expect(JSON.parse(keadm(['get', 'nodes', 'pi-1', '-o', 'json', ...cloud]).stdout).metadata.labels).toMatchObject({ room: 'hall', floor: '2' });
 
+    // keadm debug, as KubeEdge names it: what the edge needs, and the node at a glance
+    const checked = keadm(['debug', 'check', ...edge]);
+    expect(checked.status, checked.stdout).toBe(0);
+    expect(checked.stdout).toMatch(/^OK {3}config {6}node pi-1, cloud 127\.0\.0\.1:10000$/m);
+    expect(checked.stdout).toMatch(/^OK {3}cloud {7}CloudHub at 127\.0\.0\.1:10000 answers$/m);
+    expect(checked.stdout).toMatch(/^OK {3}certificate {1}for system:node:pi-1, from the cloud's CA, 36\d days left$/m);
+    expect(checked.stdout).toMatch(/^OK {3}clock {7}within \d+ s of the cloud's$/m);
+    expect(checked.stdout).toMatch(/^OK {3}disk {8}\d+ MiB free under /m);
+    expect(checked.stdout).toMatch(/^OK {3}broker {6}MQTT at tcp:\/\/127\.0\.0\.1:1884 answers$/m);
+    // the same edge pointed at a port where no CloudHub listens: that line fails with the fix, and it exits 1
+    const elsewhere = join(base, 'elsewhere');
+    cpSync(join(base, 'edge', 'etc'), join(elsewhere, 'etc'), { recursive: true });
+    const yamlPath = join(elsewhere, 'etc', 'config', 'edgecore.yaml');
+    writeFileSync(yamlPath, readFileSync(yamlPath, 'utf8').replace('server: 127.0.0.1:10000', 'server: 127.0.0.1:1'));
+    const failed = keadm(['debug', 'check', '--config-dir', join(elsewhere, 'etc'), '--data-dir', join(base, 'edge', 'var')]);
+    expect(failed.status).toBe(1);
+    expect(failed.stdout).toMatch(/^FAIL cloud {7}CloudHub at 127\.0\.0\.1:1: connection refused; is cloudcore running there, and port 10000 open between the two\?$/m);
+    rmSync(elsewhere, { recursive: true });
+    const diagnosed = keadm(['debug', 'diagnose', ...edge]);
+    expect(diagnosed.stdout).toMatch(/^node {7}pi-1$/m);
+    expect(diagnosed.stdout).toMatch(/^edgecore {3}running \(pid \d+\)$/m);
+    expect(diagnosed.stdout).toMatch(/^outbox {5}\d+ waiting for the cloud, 0 collapsed, 0 dropped$/m);
+    expect(diagnosed.stdout).toMatch(/^devices {4}none$/m);
+
     // manifests: several documents from stdin, then get and delete
     const manifests = [
       'apiVersion: devices.kubeedge.io/v1beta1\nkind: DeviceModel\nmetadata: {name: thermometer}\nspec:\n  properties: [{name: temperature, type: FLOAT, accessMode: ReadOnly}]',
@@ -135,6 +159,7 @@ describe('keadm init, gettoken, join and reset', () => {
     bad(['join', '--cloudcore-ipport=somewhere', `--token=${future}`, ...dirs], /is not IP:PORT/);
     bad(['join', `--token=${future}`, ...dirs], /--cloudcore-ipport is required/);
     bad(['gettoken', ...dirs], /run "keadm init" first/);
+    bad(['debug', 'check', ...dirs], /^keadm debug: no edgecore config at \S+; run "keadm join" on this host first/);
     bad(['join', '--cloudcore-ipport=127.0.0.1:10000', `--token=${future}`, '--config-dir', '/etc/hostname/kubeedge', '--data-dir', join(base, 'x', 'var')], /cannot write \/etc\/hostname\/kubeedge\/.*\/etc\/hostname is not a folder/);
     expect(filesUnder(join(base, 'x'))).toEqual([]);
   });
