@@ -6,6 +6,7 @@
  *   the MQTT broker. Exits 1 when anything fails.
  * - diagnose: the node at a glance: edgecore running, the link, the devices it holds, the outbox.
  */
+import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statfsSync } from 'node:fs';
 import { request } from 'node:https';
@@ -16,7 +17,6 @@ import { flags, UsageError } from './flags.js';
 import { readNeeded } from './files.js';
 import { edgePaths, type Dirs } from './paths.js';
 import { alive, pidFile, systemdRuns } from './service.js';
-import { spawnSync } from 'node:child_process';
 
 interface EdgeConfig {
   node: string;
