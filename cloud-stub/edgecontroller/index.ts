@@ -17,24 +17,37 @@ export interface NodeLiveStatus {
   lastHeartbeatTime: string;
   lastTransitionTime: string;
   /** what its apps uploaded since this cloudcore started (not stored: a count for people to look at) */
-  uploads?: UploadStats;
+  uploads?: UploadTally;
 }
 
-export interface UploadStats {
+/** kept per upload at the cost of a count and a Map move; turned into text only when shown */
+export interface UploadTally {
   count: number;
-  /** the topics most recently uploaded to, newest first, each with its last message (cut at 256 characters) */
-  topics: { topic: string; count: number; last: string; time: string }[];
+  /** by topic, oldest first (a topic uploaded to again moves to the end) */
+  topics: Map<string, { count: number; content: unknown; at: number }>;
 }
 
 /** topics kept per node: a node publishing to ever new topics must not grow the cloud's memory */
 const UPLOAD_TOPICS_KEPT = 20;
 
-function noteUpload(stats: UploadStats | undefined, topic: string, content: unknown, now: string): UploadStats {
-  const s = stats ?? { count: 0, topics: [] };
-  const had = s.topics.find((t) => t.topic === topic);
-  const text = typeof content === 'string' ? content : Buffer.isBuffer(content) ? content.toString('utf8') : JSON.stringify(content);
-  const entry = { topic, count: (had?.count ?? 0) + 1, last: text.length > 256 ? `${text.slice(0, 256)}…` : text, time: now };
-  return { count: s.count + 1, topics: [entry, ...s.topics.filter((t) => t.topic !== topic)].slice(0, UPLOAD_TOPICS_KEPT) };
+function noteUpload(tally: UploadTally | undefined, topic: string, content: unknown, at: number): UploadTally {
+  const t = tally ?? { count: 0, topics: new Map() };
+  t.count++;
+  const had = t.topics.get(topic);
+  t.topics.delete(topic);
+  t.topics.set(topic, { count: (had?.count ?? 0) + 1, content, at });
+  if (t.topics.size > UPLOAD_TOPICS_KEPT) t.topics.delete(t.topics.keys().next().value as string);
+  return t;
+}
+
+/** the Node's `status.uploads`: the count, and the latest topics first with their last message (cut at 256 characters) */
+function shownUploads(t: UploadTally): Record<string, unknown> {
+  const text = (c: unknown): string => {
+    const s = typeof c === 'string' ? c : Buffer.isBuffer(c) ? c.toString('utf8') : JSON.stringify(c);
+    return s.length > 256 ? `${s.slice(0, 256)}…` : s;
+  };
+  const topics = [...t.topics].reverse().map(([topic, u]) => ({ topic, count: u.count, last: text(u.content), time: new Date(u.at).toISOString() }));
+  return { count: t.count, topics };
 }
 
 export interface EdgeController extends Module {
@@ -50,7 +63,7 @@ export function nodeObject(name: string, live: NodeLiveStatus, prev?: KubeObject
     spec: prev?.spec ?? {},
     status: {
       ...(prev?.status ?? {}),
-      ...(live.uploads ? { uploads: live.uploads } : {}),
+      ...(live.uploads ? { uploads: shownUploads(live.uploads) } : {}),
       conditions: [
         {
           type: 'Ready',
@@ -103,7 +116,7 @@ export function createEdgeController(deps: EdgeControllerDeps): EdgeController {
       await deps.store.takeUpload(node, version, async () => {
         ctx?.log.debug(`upload ${version} from ${node} on ${topic}: ${String(msg.content).slice(0, 200)}`);
         const l = live.get(node);
-        if (l) l.uploads = noteUpload(l.uploads, topic, msg.content, new Date(ctx?.clock.now() ?? Date.now()).toISOString());
+        if (l) l.uploads = noteUpload(l.uploads, topic, msg.content, ctx?.clock.now() ?? Date.now());
         await deps.onUpload?.(node, topic, msg.content, version);
       });
       ctx?.bus.send('cloudhub', ackOf(msg, 'edgecontroller')); // resource keeps its node/<name>/ prefix
