@@ -117,7 +117,19 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
   const router = createRouter({ config: m.router, store, edges: cloudHub, dataSource: config.database.dataSource, tls: () => hubTls, token: () => token });
   const edgeController = createEdgeController({ store, ...(m.router.enable ? { onUpload: (node, topic, content, version) => router.fromEdge(node, topic, content, version) } : {}) });
   const syncController = createSyncController({ store, online: () => cloudHub.sessions().keys() });
-  const apiServer = createApiServer({ config: m.apiServer, tls: () => hubTls, token: () => token, store, liveStatus: (n) => edgeController.liveStatus(n), edges: cloudHub });
+  const apiServer = createApiServer({
+    config: m.apiServer,
+    tls: () => hubTls,
+    token: () => token,
+    store,
+    liveStatus: (n) => edgeController.liveStatus(n),
+    edges: cloudHub,
+    // /readyz: where edges connect and join
+    readiness: () => [
+      { name: 'cloudhub', ok: !hub.enable || cloudHub.port() > 0, detail: hub.enable ? (cloudHub.port() > 0 ? `listening on ${cloudHub.port()}` : 'not listening') : 'disabled' },
+      { name: 'certservice', ok: !(hub.enable && hub.https.enable) || certService.port() > 0, detail: hub.enable && hub.https.enable ? (certService.port() > 0 ? `listening on ${certService.port()}` : 'not listening') : 'disabled' },
+    ],
+  });
 
   const stopModules = await startModules(
     [

@@ -53,7 +53,16 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
     certificates: certificateSource(hub, nodeName),
   });
   let edged: Edged | undefined;
-  const metaManager = createMetaManager({ config: m.metaManager, dataSource: config.database.dataSource, present: (kind, obj) => edged?.present(kind, obj) ?? obj });
+  const metaManager = createMetaManager({
+    config: m.metaManager,
+    dataSource: config.database.dataSource,
+    present: (kind, obj) => edged?.present(kind, obj) ?? obj,
+    // MetaServer's /readyz: the link (when there is a cloud) and the broker (when it is ours)
+    readiness: () => [
+      ...(hub.enable ? [{ name: 'link', ok: edgeHub.stats().connected, detail: edgeHub.stats().connected ? `connected to ${hub.websocket.server}` : `not connected to the cloud at ${hub.websocket.server}` }] : []),
+      ...(m.eventBus.enable && m.eventBus.mqttMode !== 2 ? [{ name: 'broker', ok: eventBus.port() > 0, detail: eventBus.port() > 0 ? `MQTT on port ${eventBus.port()}` : 'the embedded broker is not listening' }] : []),
+    ],
+  });
   const eventBus = createEventBus({ config: m.eventBus, outbox: metaManager.enqueue, ...(hub.enable ? { rules: metaManager.source(['rule']) } : {}) });
   if (m.deviceTwin.enable && !m.metaManager.enable && hub.enable) throw new Error('modules.deviceTwin needs modules.metaManager (the devices the cloud sends); enable it or disable deviceTwin');
   // standalone, devices come from the manifest folder; else from the cloud through MetaManager

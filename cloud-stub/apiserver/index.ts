@@ -13,6 +13,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
+import { readinessText, type ReadinessCheck } from '../../runtime/metamanager/metaserver.js';
 import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import { errorText } from '../../runtime/core/errors.js';
 import { boundPort, closeServer, listen } from '../../runtime/core/net.js';
@@ -40,6 +41,8 @@ export interface ApiServerDeps {
   liveStatus: (node: string) => NodeLiveStatus | undefined;
   /** requests to a connected edge (pod logs) */
   edges: EdgeCalls;
+  /** what /readyz checks: each part of the cloud, ok or why not */
+  readiness?: () => ReadinessCheck[];
 }
 
 export interface ApiServer extends Module {
@@ -175,6 +178,12 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'https://localhost');
+    // health, as Kubernetes serves it: to anyone (it says which part fails, nothing of the objects)
+    if (req.method === 'GET' && (url.pathname === '/healthz' || url.pathname === '/livez')) return void res.writeHead(200, { 'content-type': 'text/plain' }).end('ok');
+    if (req.method === 'GET' && url.pathname === '/readyz') {
+      const r = readinessText(deps.readiness?.() ?? []);
+      return void res.writeHead(r.ok ? 200 : 503, { 'content-type': 'text/plain' }).end(r.text);
+    }
     if (!authorized(req)) throw new ApiError('Unauthorized', 'a valid "Authorization: Bearer <admin token>" header is required');
     const reply = (code: number, body: unknown): void => {
       res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));

@@ -11,7 +11,7 @@ import type { MetaManagerConfig } from '../config.js';
 import type { KubeObject } from '../../api/object.js';
 import { EDGEHUB, HubEvent } from '../edgehub/index.js';
 import { META_SCHEMA, MetaStore, type ApplyResult } from './store.js';
-import { createMetaServer, type MetaServer } from './metaserver.js';
+import { createMetaServer, type MetaServer, type ReadinessCheck } from './metaserver.js';
 import { Outbox } from './outbox.js';
 import { openJournal, type Journal } from '../core/journal.js';
 import type { ObjectChange, ObjectSource } from './source.js';
@@ -38,6 +38,8 @@ export interface MetaManagerDeps {
   dataSource: string;
   /** an object as MetaServer shows it to apps (a pod with its live status from Edged) */
   present?: (kind: string, obj: KubeObject) => KubeObject;
+  /** the other modules' parts of MetaServer's /readyz (the store is this module's own) */
+  readiness?: () => ReadinessCheck[];
 }
 
 export function createMetaManager(deps: MetaManagerDeps): MetaManager {
@@ -219,7 +221,8 @@ export function createMetaManager(deps: MetaManagerDeps): MetaManager {
       if (outbox.stats().queued > 0) c.log.info(`${outbox.stats().queued} message(s) wait in the outbox for the cloud`);
       c.bus.register(METAMANAGER, Group.meta, handle, { queueLimit: 10_000 });
       if (deps.config.metaServer.enable) {
-        metaServer = createMetaServer({ address: deps.config.metaServer.server, store, log: c.log, outbox: () => outbox?.stats(), ...(deps.present ? { present: deps.present } : {}) });
+        const readiness = (): ReadinessCheck[] => [{ name: 'store', ok: store !== undefined, detail: store ? deps.dataSource : 'not open' }, ...(deps.readiness?.() ?? [])];
+        metaServer = createMetaServer({ address: deps.config.metaServer.server, store, log: c.log, outbox: () => outbox?.stats(), readiness, ...(deps.present ? { present: deps.present } : {}) });
         await metaServer.start();
       }
     },

@@ -30,6 +30,21 @@ export interface MetaServerDeps {
   outbox?: () => OutboxStats | undefined;
   /** the object as apps see it (a pod with the status Edged gives it) */
   present?: (kind: string, obj: KubeObject) => KubeObject;
+  /** what /readyz checks: each part of the edge, ok or why not */
+  readiness?: () => ReadinessCheck[];
+}
+
+export interface ReadinessCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+/** Kubernetes' verbose health text: `[+]name ok` or `[-]name failed: why`, then the verdict */
+export function readinessText(checks: readonly ReadinessCheck[]): { ok: boolean; text: string } {
+  const ok = checks.every((c) => c.ok);
+  const lines = checks.map((c) => (c.ok ? `[+]${c.name} ok${c.detail ? ` (${c.detail})` : ''}` : `[-]${c.name} failed: ${c.detail}`));
+  return { ok, text: `${lines.join('\n')}\nreadyz check ${ok ? 'passed' : 'failed'}\n` };
 }
 
 export function createMetaServer(deps: MetaServerDeps): MetaServer {
@@ -57,7 +72,12 @@ export function createMetaServer(deps: MetaServerDeps): MetaServer {
       server = createServer((req, res) => {
         const url = new URL(req.url ?? '/', 'http://localhost');
         if (req.method !== 'GET') return json(res, 405, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'read only', reason: 'MethodNotAllowed', code: 405 });
-        if (url.pathname === '/healthz') return void res.end('ok');
+        if (url.pathname === '/healthz' || url.pathname === '/livez') return void res.end('ok');
+        // ready: every part of the edge works (the link, the store, the broker); 503 names what does not
+        if (url.pathname === '/readyz') {
+          const r = readinessText(deps.readiness?.() ?? []);
+          return void res.writeHead(r.ok ? 200 : 503, { 'content-type': 'text/plain' }).end(r.text);
+        }
         // what waits for the cloud: messages queued, collapsed and dropped since start
         if (url.pathname === '/outbox') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(deps.outbox?.() ?? {}));
         const t = route(url.pathname);

@@ -41,6 +41,15 @@ describe('errors that say what to do', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
+  it("cloudcore's health, to anyone: /healthz, and /readyz naming each part; the API itself still wants the token", async () => {
+    const healthz = await c.api.call('GET', '/healthz', undefined, '');
+    expect(healthz).toEqual({ status: 200, body: 'ok' });
+    const readyz = await c.api.call('GET', '/readyz', undefined, '');
+    expect(readyz.status).toBe(200);
+    expect(readyz.body).toBe(`[+]cloudhub ok (listening on ${c.hubPort})\n[+]certservice ok (listening on ${c.certPort})\nreadyz check passed\n`);
+    expect((await c.api.call('GET', '/api/v1/nodes', undefined, '')).status).toBe(401);
+  });
+
   it('no config file: how to write one', () => {
     const path = join(tmp, 'nope.yaml');
     expect(oneLine(node('cloudcore', ['--config', path]))).toBe(`cloudcore: no config at ${path}; write one with "cloudcore --minconfig > ${path}" (--defaultconfig prints every key), or pass --config FILE`);

@@ -87,8 +87,20 @@ describe('the cloud away: uploads wait in the outbox', () => {
   it('under a flood the outbox stays within its bound, collapsing a topic to its newest message, and says so', async () => {
     const edge = await c.startEdge('edge-flood', { heartbeat: 1, outboxLimit: 20 });
     await eventually(async () => readyOf((await c.api.call('GET', '/api/v1/nodes/edge-flood')).body) === 'True', 15_000, 'Ready');
+    // /readyz on MetaServer names each part: all ok while the cloud is there
+    const readyz = async (): Promise<{ status: number; text: string }> => {
+      const r = await fetch(`http://127.0.0.1:${edge.metaPort}/readyz`);
+      return { status: r.status, text: await r.text() };
+    };
+    const up = await readyz();
+    expect(up.status).toBe(200);
+    expect(up.text).toMatch(/^\[\+\]store ok \(.*\)\n\[\+\]link ok \(connected to 127\.0\.0\.1:\d+\)\n\[\+\]broker ok \(MQTT on port \d+\)\nreadyz check passed\n$/);
     await c.cloud!.kill('SIGKILL');
     await edge.proc.waitFor(/link to the cloud lost/);
+    const down = await readyz();
+    expect(down.status).toBe(503);
+    expect(down.text).toMatch(/^\[-\]link failed: not connected to the cloud at 127\.0\.0\.1:\d+$/m);
+    expect(down.text).toMatch(/readyz check failed\n$/);
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${edge.mqttPort}`, { reconnectPeriod: 0 });
     // 20 distinct meters fill it; then 100 more readings of meter-0..4 collapse onto their newest
     for (let m = 0; m < 20; m++) await client.publishAsync(`$hw/events/upload/meter-${m}`, `first-${m}`, { qos: 1 });
