@@ -116,7 +116,7 @@ async function edgeRss(objects: number, twins = 0): Promise<number> {
     });
     await db.close();
     const config = join(dir, 'edgecore.yaml');
-    writeFileSync(config, stringify({ database: { dataSource: dbPath }, modules: { edgeHub: { enable: false }, deviceTwin: { manifestDir: manifests }, metaManager: { metaServer: { server: `127.0.0.1:${await freePort()}` } }, eventBus: { mqttServerInternal: `tcp://127.0.0.1:${await freePort()}` }, edged: { hostnameOverride: 'edge-1' } } }));
+    writeFileSync(config, stringify({ database: { dataSource: dbPath }, modules: { edgeHub: { enable: false }, deviceTwin: { manifestDir: manifests }, metaManager: { metaServer: { server: `127.0.0.1:${await freePort()}` } }, eventBus: { mqttServerInternal: `tcp://127.0.0.1:${await freePort()}` }, edged: { hostnameOverride: 'edge-1', rootDirectory: join(dir, 'edged') } } }));
     // as the shebang and the systemd units run it
     const p = runBundle('edgecore', ['--config', config], {}, [process.execPath, ...NODE_ARGS]);
     await p.waitFor(/edgecore is running/);
