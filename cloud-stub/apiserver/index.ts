@@ -13,7 +13,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { readinessText, type ReadinessCheck } from '../../runtime/metamanager/metaserver.js';
+import { readinessText, type ReadinessCheck } from '../../runtime/core/health.js';
 import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import { errorText } from '../../runtime/core/errors.js';
 import { boundPort, closeServer, listen } from '../../runtime/core/net.js';

@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { isObj } from '../../runtime/core/guards.js';
 import { parseResource } from '../../runtime/core/message.js';
 import { strategicMergePatch } from '../apiserver/patch.js';
+import { ApiError } from '../apiserver/status.js';
 import { mergeNodeLabels, nodeStatusOfReport, podStatusOfReport } from '../edgecontroller/pods.js';
 import { CLUSTER_NAMESPACE, resourceOf, type KubeObject, type ObjectStore } from '../store/objects.js';
 import { objectsForNode } from '../synccontroller/selection.js';
@@ -23,20 +24,8 @@ import type { Logger } from '../../runtime/core/log.js';
 
 export const LEASE_NAMESPACE = 'kube-node-lease';
 
-export class EdgedRequestError extends Error {
-  constructor(
-    readonly reason: 'NotFound' | 'Forbidden' | 'BadRequest' | 'AlreadyExists',
-    message: string,
-  ) {
-    super(message);
-  }
-  get code(): number {
-    return { NotFound: 404, Forbidden: 403, BadRequest: 400, AlreadyExists: 409 }[this.reason];
-  }
-}
-
 export interface EdgedAnswers {
-  /** the object for the answer; throws EdgedRequestError for a Status; undefined: not edged's */
+  /** the object for the answer; rejects with an ApiError for a Status; undefined: not edged's */
   answer(node: string, operation: string, resource: string, content: unknown): Promise<unknown> | undefined;
 }
 
@@ -45,7 +34,7 @@ const parsed = (content: unknown): unknown => {
   try {
     return JSON.parse(content) as unknown;
   } catch {
-    throw new EdgedRequestError('BadRequest', 'the patch is not JSON');
+    throw new ApiError('BadRequest', 'the patch is not JSON');
   }
 };
 
@@ -62,7 +51,7 @@ export function createEdgedAnswers(deps: { store: ObjectStore; log: () => Logger
   };
 
   const writeNode = async (node: string, body: unknown): Promise<KubeObject> => {
-    if (!isObj(body)) throw new EdgedRequestError('BadRequest', 'a Node must be an object');
+    if (!isObj(body)) throw new ApiError('BadRequest', 'a Node must be an object');
     const meta = isObj(body.metadata) ? body.metadata : {};
     const labels = isObj(meta.labels) ? (meta.labels as Record<string, string>) : {};
     if (!deps.store.get('node', CLUSTER_NAMESPACE, node)) {
@@ -78,14 +67,14 @@ export function createEdgedAnswers(deps: { store: ObjectStore; log: () => Logger
   };
 
   const lease = (node: string, name: string, operation: string, content: unknown): KubeObject => {
-    if (name !== node) throw new EdgedRequestError('Forbidden', `node ${node} cannot act on the lease of ${name}`);
+    if (name !== node) throw new ApiError('Forbidden', `node ${node} cannot act on the lease of ${name}`);
     const have = leases.get(name);
     if (operation === 'query') {
-      if (!have) throw new EdgedRequestError('NotFound', `lease.coordination.k8s.io "${name}" not found`);
+      if (!have) throw new ApiError('NotFound', `lease.coordination.k8s.io "${name}" not found`);
       return have;
     }
-    if (operation === 'insert' && have) throw new EdgedRequestError('AlreadyExists', `lease.coordination.k8s.io "${name}" already exists`);
-    if (!isObj(content) || !isObj(content.spec)) throw new EdgedRequestError('BadRequest', 'a Lease needs spec');
+    if (operation === 'insert' && have) throw new ApiError('AlreadyExists', `lease.coordination.k8s.io "${name}" already exists`);
+    if (!isObj(content) || !isObj(content.spec)) throw new ApiError('BadRequest', 'a Lease needs spec');
     const meta = isObj(content.metadata) ? content.metadata : {};
     const made: KubeObject = {
       apiVersion: 'coordination.k8s.io/v1',
@@ -99,16 +88,16 @@ export function createEdgedAnswers(deps: { store: ObjectStore; log: () => Logger
 
   const podPatch = async (node: string, namespace: string, name: string, content: unknown): Promise<KubeObject> => {
     const pod = deps.store.get('pod', namespace, name);
-    if (!pod) throw new EdgedRequestError('NotFound', `pods "${name}" not found`);
-    if (pod.object.spec?.nodeName !== node) throw new EdgedRequestError('Forbidden', `pod ${namespace}/${name} is not bound to node ${node}`);
+    if (!pod) throw new ApiError('NotFound', `pods "${name}" not found`);
+    if (pod.object.spec?.nodeName !== node) throw new ApiError('Forbidden', `pod ${namespace}/${name} is not bound to node ${node}`);
     const patch = parsed(content);
-    if (!isObj(patch) || !isObj(patch.status)) throw new EdgedRequestError('BadRequest', 'a pod patch needs status');
+    if (!isObj(patch) || !isObj(patch.status)) throw new ApiError('BadRequest', 'a pod patch needs status');
     const before = deps.store.status('pod', namespace, name)?.status ?? {};
     const status = strategicMergePatch(before, patch.status) as Record<string, unknown>;
     try {
       podStatusOfReport(status);
     } catch (err) {
-      throw new EdgedRequestError('BadRequest', (err as Error).message);
+      throw new ApiError('BadRequest', (err as Error).message);
     }
     await deps.store.reportStatus('pod', namespace, name, { status, node, storeId: 'kubeedge', seq: 0 });
     return { ...pod.object, metadata: { ...pod.object.metadata, resourceVersion: String(pod.rv) }, status };
@@ -120,24 +109,24 @@ export function createEdgedAnswers(deps: { store: ObjectStore; log: () => Logger
       if (!key) return undefined;
       const { namespace, kind, name } = key;
       if (kind === 'node' && operation === 'insert') {
-        if (name !== node) return Promise.reject(new EdgedRequestError('Forbidden', `node ${node} cannot register node ${name}`));
+        if (name !== node) return Promise.reject(new ApiError('Forbidden', `node ${node} cannot register node ${name}`));
         return writeNode(node, content);
       }
       if (kind === 'nodepatch' && operation === 'patch') {
-        if (name !== node) return Promise.reject(new EdgedRequestError('Forbidden', `node ${node} cannot patch node ${name}`));
+        if (name !== node) return Promise.reject(new ApiError('Forbidden', `node ${node} cannot patch node ${name}`));
         return Promise.resolve()
           .then(() => parsed(content))
           .then((patch) => writeNode(node, strategicMergePatch(nodeNow(node), patch ?? {})));
       }
       if (kind === 'node' && operation === 'query') {
-        if (name !== node) return Promise.reject(new EdgedRequestError('Forbidden', `node ${node} cannot read node ${name}`));
+        if (name !== node) return Promise.reject(new ApiError('Forbidden', `node ${node} cannot read node ${name}`));
         return Promise.resolve(nodeNow(node));
       }
       if (kind === 'lease' && namespace === LEASE_NAMESPACE) return Promise.resolve().then(() => lease(node, name, operation, content));
       if (kind === 'podpatch' && operation === 'patch') return podPatch(node, namespace, name, content);
       if ((kind === 'configmap' || kind === 'secret' || kind === 'pod') && operation === 'query') {
         const held = objectsForNode(deps.store, node).get(resourceOf(kind, namespace, name));
-        if (!held) return Promise.reject(new EdgedRequestError('NotFound', `${kind}s "${name}" not found for node ${node}`));
+        if (!held) return Promise.reject(new ApiError('NotFound', `${kind}s "${name}" not found for node ${node}`));
         return Promise.resolve({ ...held.object, metadata: { ...held.object.metadata, resourceVersion: String(held.rv) } });
       }
       return undefined;

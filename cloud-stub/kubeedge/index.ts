@@ -12,7 +12,8 @@ import { Group, newMessage, responseTo, type Message } from '../../runtime/core/
 import { isObj } from '../../runtime/core/guards.js';
 import type { ChangeEvent, ObjectStore } from '../store/objects.js';
 import { ControllerGroup, HubEvent, SEND_ONCE, nodeResource, splitNodeResource } from '../routes.js';
-import { EdgedRequestError, createEdgedAnswers } from './edged.js';
+import { ApiError } from '../apiserver/status.js';
+import { createEdgedAnswers } from './edged.js';
 
 const SOURCE = 'devicecontroller';
 
@@ -126,9 +127,9 @@ export function createKubeEdgeDialect(deps: { store: ObjectStore }): Module {
       asked.then(
         (object) => answer(msg, object),
         (err: unknown) => {
-          if (!(err instanceof EdgedRequestError)) ctx?.log.error(`${node}: ${msg.route.operation} ${resource} failed: ${errorText(err)}`);
+          if (!(err instanceof ApiError)) ctx?.log.error(`${node}: ${msg.route.operation} ${resource} failed: ${errorText(err)}`);
           else if (err.reason !== 'NotFound') ctx?.log.warn(`${node}: ${msg.route.operation} ${resource} refused: ${err.message}`);
-          const e = err instanceof EdgedRequestError ? err : new EdgedRequestError('BadRequest', errorText(err));
+          const e = err instanceof ApiError ? err : new ApiError('BadRequest', errorText(err));
           answer(msg, null, { message: e.message, reason: e.reason, code: e.code });
         },
       );

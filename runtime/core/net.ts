@@ -1,5 +1,5 @@
 /** Small network helpers shared by the local servers. */
-import { createServer, isIP, type AddressInfo, type Server } from 'node:net';
+import { connect, createServer, isIP, type AddressInfo, type Server } from 'node:net';
 
 /** The port a listening server is bound to (the config may ask for port 0), or 0 before it listens. */
 export function boundPort(server: { address(): AddressInfo | string | null } | undefined): number {
@@ -52,4 +52,20 @@ export async function freePort(): Promise<number> {
   const port = boundPort(s);
   await closeServer(s);
   return port;
+}
+
+/** Opens and closes a TCP connection: undefined when something listens there, else why not. */
+export function tcpReachable(host: string, port: number, timeoutMs: number): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port, timeout: timeoutMs });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(undefined);
+    });
+    s.once('timeout', () => {
+      s.destroy();
+      resolve('no answer');
+    });
+    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED' ? 'connection refused' : err.message));
+  });
 }

@@ -6,7 +6,7 @@
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { connect } from 'node:net';
+import { tcpReachable } from '../core/net.js';
 import type { ContainerPort, Probe } from '../../api/pods/types.js';
 import type { ContainerRuntime, RuntimeContainer } from './runtime.js';
 
@@ -43,18 +43,7 @@ export async function probeOnce(probe: Probe, t: ProbeTarget): Promise<boolean> 
   if (probe.tcpSocket) {
     const port = portOf(probe.tcpSocket.port, t.ports);
     if (port === undefined) return false;
-    return new Promise<boolean>((resolve) => {
-      const s = connect({ host, port, timeout: timeoutMs });
-      s.on('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('timeout', () => {
-        s.destroy();
-        resolve(false);
-      });
-      s.on('error', () => resolve(false));
-    });
+    return (await tcpReachable(host, port, timeoutMs)) === undefined;
   }
   return false;
 }

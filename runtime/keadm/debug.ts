@@ -10,9 +10,9 @@ import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync, statfsSync } from 'node:fs';
 import { request } from 'node:https';
-import { connect } from 'node:net';
 import { parse } from 'yaml';
 import { errorText } from '../core/errors.js';
+import { tcpReachable } from '../core/net.js';
 import { flags, UsageError } from './flags.js';
 import { readNeeded } from './files.js';
 import { edgePaths, type Dirs } from './paths.js';
@@ -55,20 +55,7 @@ function edgeConfig(dirs: Dirs): EdgeConfig {
 
 function reachable(hostPort: string, timeoutMs = 3000): Promise<string | undefined> {
   const at = hostPort.lastIndexOf(':');
-  const host = hostPort.slice(0, at).replace(/^\[|\]$/g, '');
-  const port = Number(hostPort.slice(at + 1));
-  return new Promise((resolve) => {
-    const s = connect({ host, port, timeout: timeoutMs });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(undefined);
-    });
-    s.once('timeout', () => {
-      s.destroy();
-      resolve('no answer');
-    });
-    s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED' ? 'connection refused' : err.message));
-  });
+  return tcpReachable(hostPort.slice(0, at).replace(/^\[|\]$/g, ''), Number(hostPort.slice(at + 1)), timeoutMs);
 }
 
 /** GET /ca.crt over TLS checked against our CA: the cloud's certificate service is the one we trust; its Date */

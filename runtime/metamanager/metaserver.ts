@@ -11,6 +11,7 @@ import type { KubeObject } from '../../api/object.js';
 import { boundPort, closeServer, isLoopback, listen, splitHostPort } from '../core/net.js';
 import type { MetaObject, MetaStore } from './store.js';
 import type { OutboxStats } from './outbox.js';
+import { readinessText, type ReadinessCheck } from '../core/health.js';
 
 export interface MetaServer {
   start(): Promise<void>;
@@ -32,19 +33,6 @@ export interface MetaServerDeps {
   present?: (kind: string, obj: KubeObject) => KubeObject;
   /** what /readyz checks: each part of the edge, ok or why not */
   readiness?: () => ReadinessCheck[];
-}
-
-export interface ReadinessCheck {
-  name: string;
-  ok: boolean;
-  detail: string;
-}
-
-/** Kubernetes' verbose health text: `[+]name ok` or `[-]name failed: why`, then the verdict */
-export function readinessText(checks: readonly ReadinessCheck[]): { ok: boolean; text: string } {
-  const ok = checks.every((c) => c.ok);
-  const lines = checks.map((c) => (c.ok ? `[+]${c.name} ok${c.detail ? ` (${c.detail})` : ''}` : `[-]${c.name} failed: ${c.detail}`));
-  return { ok, text: `${lines.join('\n')}\nreadyz check ${ok ? 'passed' : 'failed'}\n` };
 }
 
 export function createMetaServer(deps: MetaServerDeps): MetaServer {
