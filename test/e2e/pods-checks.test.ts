@@ -175,7 +175,7 @@ describe('pods: refusals, reasons, binding, probes, logs', () => {
     expect(midLen).toBe(String(10 * 200 * 1024));
     expect(zs).toBe('z'.repeat(3 * 1024 * 1024));
     expect(edge.proc.lines.some((l) => /link to the cloud lost/.test(l))).toBe(false);
-    expect(c.cloud?.lines.some((l) => /refused a frame|1009/.test(l))).toBe(false);
+    expect(c.cloud?.lines.some((l) => /refused a frame|closed by edge \(1009/.test(l))).toBe(false);
   });
 
   it('a changed pod spec replaces its container; a stop is SIGTERM, then SIGKILL after the grace period', async () => {
