@@ -1,7 +1,8 @@
 /** cloudcore: the composition root of the cloud side. */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { isIP } from 'node:net';
 import { CLOUDCORE_KEYS } from './kubeedge-keys.js';
 import { createBus } from '../runtime/core/bus.js';
@@ -14,7 +15,8 @@ import { defaults } from '../runtime/core/schema.js';
 import { createApiServer } from './apiserver/index.js';
 import { createCloudHub } from './cloudhub/index.js';
 import { createCertService } from './certs/service.js';
-import { loadTokenSecret, startTokenRotation, tokenFileFor } from './certs/tokens.js';
+import { checkReadOnlyToken, loadTokenSecret, startTokenRotation, tokenFileFor } from './certs/tokens.js';
+import { counter, gauge, processMetrics } from '../runtime/core/metrics.js';
 import { cloudCoreSchema, type CloudCoreConfig, type CloudHubConfig } from './config.js';
 import { createCA, issueServerCert } from './certs/pki.js';
 import { hostAddress } from './certs/address.js';
@@ -26,6 +28,9 @@ import { createDeviceController } from './devicecontroller/index.js';
 import { createScheduler } from './scheduler/index.js';
 import { createRouter } from './router/index.js';
 import { createKubeEdgeDialect } from './kubeedge/index.js';
+import { EventLog } from './events.js';
+import { createDashboard } from './dashboard/index.js';
+import { presenter } from './apiserver/present.js';
 
 const usage = `cloudcore: the cloud side of KubeEdge (CloudHub, EdgeController and its pod binder, DeviceController, SyncController, resource API).
 
@@ -99,6 +104,7 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
   const journal = await openJournal(config.database.dataSource, log.child('store'));
   const store = new ObjectStore(journal);
   const bus = createBus(log.child('bus'));
+  const processFamilies = processMetrics();
 
   const tokenSecret = loadTokenSecret(hub.tokenSecretFile);
   const caDer = new X509Certificate(hubTls.ca).raw;
@@ -115,14 +121,26 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
     store,
   });
   const router = createRouter({ config: m.router, store, edges: cloudHub, dataSource: config.database.dataSource, tls: () => hubTls, token: () => token });
-  const edgeController = createEdgeController({ store, ...(m.router.enable ? { onUpload: (node, topic, content, version) => router.fromEdge(node, topic, content, version) } : {}) });
+  const events = new EventLog();
+  const edgeController = createEdgeController({ store, events, changed: (n) => dashboard.nodeChanged(n), ...(m.router.enable ? { onUpload: (node, topic, content, version) => router.fromEdge(node, topic, content, version) } : {}) });
+  // the dashboard's files are built beside cloudcore.js (dist/ui)
+  const dashboard = createDashboard({ store, present: presenter(store, (n) => edgeController.liveStatus(n)), events, files: join(dirname(fileURLToPath(import.meta.url)), 'ui') });
   const syncController = createSyncController({ store, online: () => cloudHub.sessions().keys() });
   const apiServer = createApiServer({
     config: m.apiServer,
     tls: () => hubTls,
     token: () => token,
+    readOnly: (t) => checkReadOnlyToken(tokenSecret, t),
+    events,
+    ui: (req, res, url, role) => dashboard.handle(req, res, url, role),
     store,
     liveStatus: (n) => edgeController.liveStatus(n),
+    metrics: () => [
+      ...cloudHub.metrics(),
+      gauge('cloudcore_store_bytes', 'Size of the store\'s file on disk, in bytes.', journal.stats().fileBytes),
+      counter('cloudcore_store_compactions_total', 'Times the store\'s file was rewritten without its dead entries.', journal.stats().compactions),
+      ...processFamilies(),
+    ],
     edges: cloudHub,
     // /readyz: where edges connect and join
     readiness: () => [
@@ -137,7 +155,7 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
       // binding pods to nodes goes with EdgeController, which sends nodes their pods
       { module: createScheduler({ store, liveStatus: (n) => edgeController.liveStatus(n) }), enabled: m.edgeController.enable },
       { module: syncController, enabled: m.syncController.enable },
-      { module: createDeviceController({ store }), enabled: m.deviceController.enable },
+      { module: createDeviceController({ store, events }), enabled: m.deviceController.enable },
       { module: createKubeEdgeDialect({ store }), enabled: true },
       { module: cloudHub, enabled: hub.enable && hub.websocket.enable },
       { module: certService, enabled: hub.enable && hub.https.enable },
@@ -149,6 +167,7 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
   log.info(`cloudcore is running`);
   return async () => {
     tokens.stop();
+    dashboard.close();
     await stopModules();
     await journal.close();
   };

@@ -19,6 +19,7 @@ import { openManifestFolder } from './devicetwin/manifests.js';
 import { createDeviceManager } from './devicemanager/index.js';
 import { createEdged, type Edged } from './edged/index.js';
 import { createServiceBus } from './servicebus/index.js';
+import { edgeMetrics } from './metrics.js';
 import { modbusDriver } from '../drivers/modbus/index.js';
 import { serialDriver } from '../drivers/serial/index.js';
 import { gpioDriver } from '../drivers/gpio/index.js';
@@ -51,6 +52,7 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
     nodeLabels: m.edged.nodeLabels,
     tls: () => ({ ca: readRequiredFile(hub.tlsCaFile, 'CA certificate'), cert: readRequiredFile(hub.tlsCertFile, 'edge certificate'), key: readRequiredFile(hub.tlsPrivateKeyFile, 'edge key') }),
     certificates: certificateSource(hub, nodeName),
+    outboxDepth: () => metaManager.outbox()?.stats().queued ?? 0,
   });
   let edged: Edged | undefined;
   const metaManager = createMetaManager({
@@ -62,6 +64,11 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
       ...(hub.enable ? [{ name: 'link', ok: edgeHub.stats().connected, detail: edgeHub.stats().connected ? `connected to ${hub.websocket.server}` : `not connected to the cloud at ${hub.websocket.server}` }] : []),
       ...(m.eventBus.enable && m.eventBus.mqttMode !== 2 ? [{ name: 'broker', ok: eventBus.port() > 0, detail: eventBus.port() > 0 ? `MQTT on port ${eventBus.port()}` : 'the embedded broker is not listening' }] : []),
     ],
+    metrics: edgeMetrics({
+      ...(hub.enable ? { link: () => edgeHub.stats() } : {}),
+      outbox: () => metaManager.outbox()?.stats(),
+      modules: () => [...(m.deviceTwin.enable ? deviceTwin.metrics() : []), ...(m.deviceTwin.enable && m.deviceManager.enable ? deviceManager.metrics() : []), ...(m.eventBus.enable ? eventBus.metrics() : [])],
+    }),
   });
   const eventBus = createEventBus({ config: m.eventBus, outbox: metaManager.enqueue, ...(hub.enable ? { rules: metaManager.source(['rule']) } : {}) });
   if (m.deviceTwin.enable && !m.metaManager.enable && hub.enable) throw new Error('modules.deviceTwin needs modules.metaManager (the devices the cloud sends); enable it or disable deviceTwin');

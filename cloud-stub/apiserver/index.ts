@@ -31,25 +31,39 @@ import { table, wantsTable } from './table.js';
 import { WatchHub } from './watch.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { streamPodLog } from './logs.js';
+import { counter, gauge, renderMetrics, type Family } from '../../runtime/core/metrics.js';
 import type { EdgeCalls } from '../cloudhub/index.js';
+import type { EventLog } from '../events.js';
 
 export interface ApiServerDeps {
   config: ApiServerConfig;
   tls: () => { cert: Buffer; key: Buffer };
   token: () => string;
+  /** a read-only token (the dashboard's, Prometheus'): ok, or why not */
+  readOnly?: (token: string) => { ok: true } | { ok: false; reason: string };
   store: ObjectStore;
   liveStatus: (node: string) => NodeLiveStatus | undefined;
   /** requests to a connected edge (pod logs) */
   edges: EdgeCalls;
   /** what /readyz checks: each part of the cloud, ok or why not */
   readiness?: () => ReadinessCheck[];
+  /** Events: served at /api/v1/events; a refused manifest is one */
+  events?: EventLog;
+  /** the rest of /metrics (the other modules', the process') */
+  metrics?: () => Family[];
+  /** requests under /ui/ (the dashboard): undefined when it is not one of its paths */
+  ui?: (req: IncomingMessage, res: ServerResponse, url: URL, role: Role | undefined) => Promise<boolean>;
 }
+
+/** what a bearer token may do: everything, or read (GET) */
+export type Role = 'admin' | 'read';
 
 export interface ApiServer extends Module {
   port(): number;
 }
 
 const MAX_BODY = 1024 * 1024;
+const VERBS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 
 async function readBody(req: IncomingMessage): Promise<unknown> {
   return parseJson(await readRaw(req));
@@ -102,13 +116,35 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     return dev && { ...dev, kind: 'devicestatus' };
   };
 
-  const authorized = (req: IncomingMessage): boolean => {
+  /** the bearer token's role; a token that is no one's is refused, saying why when it is a stale read-only one */
+  const authorize = (req: IncomingMessage): Role | undefined => {
     const m = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-    if (!m) return false;
+    if (!m) return undefined;
     const given = Buffer.from(m[1] as string);
     const want = Buffer.from(deps.token());
-    return given.length === want.length && timingSafeEqual(given, want);
+    if (given.length === want.length && timingSafeEqual(given, want)) return 'admin';
+    const ro = deps.readOnly?.(m[1] as string);
+    if (ro?.ok) return 'read';
+    if (ro && /expired/.test(ro.reason)) throw new ApiError('Unauthorized', `the read-only token ${ro.reason}; make a new one with "keadm gettoken --read-only"`);
+    return undefined;
   };
+  /** API requests by verb and code, for /metrics (bounded: the methods HTTP has, the codes it has) */
+  const requests = new Map<string, number>();
+  const countRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const m = req.method ?? 'OTHER';
+    const verb = m === 'GET' && /[?&]watch=(true|1)(&|$)/.test(req.url ?? '') ? 'WATCH' : VERBS.has(m) ? m : 'OTHER';
+    const key = `${verb} ${res.statusCode}`;
+    requests.set(key, (requests.get(key) ?? 0) + 1);
+  };
+  const metricsText = (): string =>
+    renderMetrics([
+      counter('cloudcore_api_requests_total', 'Requests to the resource API, by verb and HTTP code.', [...requests].map(([k, value]) => {
+        const [verb, code] = k.split(' ') as [string, string];
+        return { labels: { verb, code }, value };
+      })),
+      gauge('cloudcore_watches', 'Watches open on the resource API.', watches.size),
+      ...(deps.metrics?.() ?? []),
+    ]);
 
   const list = (t: ApiPath, url: URL, accept: string | undefined): unknown => {
     const labels = labelSelector(url.searchParams.get('labelSelector'));
@@ -184,7 +220,12 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       const r = readinessText(deps.readiness?.() ?? []);
       return void res.writeHead(r.ok ? 200 : 503, { 'content-type': 'text/plain' }).end(r.text);
     }
-    if (!authorized(req)) throw new ApiError('Unauthorized', 'a valid "Authorization: Bearer <admin token>" header is required');
+    const role = authorize(req);
+    // the dashboard's page loads without a token (it asks for one); its data wants one
+    if (deps.ui && url.pathname.startsWith('/ui') && (await deps.ui(req, res, url, role))) return;
+    if (!role) throw new ApiError('Unauthorized', 'a valid "Authorization: Bearer <token>" header is required (the admin token, or a read-only one from "keadm gettoken --read-only")');
+    if (role === 'read' && req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError('Forbidden', `a read-only token cannot ${req.method ?? ''} ${url.pathname}: use the admin token`);
+    if (req.method === 'GET' && url.pathname === '/metrics') return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metricsText());
     const reply = (code: number, body: unknown): void => {
       res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
@@ -194,9 +235,12 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       if (Buffer.isBuffer(found.body)) return void res.writeHead(200, { 'content-type': found.contentType ?? 'application/octet-stream' }).end(found.body);
       return reply(200, found.body);
     }
-    // kubectl describe asks for an object's events: this cloud keeps none
-    if (method === 'GET' && /^\/api\/v1\/(namespaces\/[^/]+\/)?events\/?$/.test(url.pathname)) {
-      return reply(200, { kind: 'EventList', apiVersion: 'v1', metadata: { resourceVersion: String(deps.store.currentRv()) }, items: [] });
+    // the events of the last while (kubectl get events, describe), newest last
+    const ev = method === 'GET' ? /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?events\/?$/.exec(url.pathname) : null;
+    if (ev) {
+      const fields = fieldSelector(url.searchParams.get('fieldSelector'));
+      const items = (deps.events?.list(ev[1]) ?? []).filter((e) => fields(e as unknown as KubeObject));
+      return reply(200, { kind: 'EventList', apiVersion: 'v1', metadata: { resourceVersion: String(deps.store.currentRv()) }, items });
     }
     const t = parsePath(url.pathname);
     if (!t) throw new ApiError('NotFound', `no resource at ${url.pathname}`);
@@ -247,7 +291,11 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     const creates = method === 'POST' && t.name === undefined && kind !== 'node';
     const updates = (method === 'PUT' || method === 'PATCH') && t.name !== undefined;
     if ((creates || updates) && namespaced) {
-      const r = await write(t, method, req);
+      const r = await write(t, method, req).catch((err: unknown) => {
+        // a manifest refused (not a conflict, not a missing object): an Event people see in the feed
+        if (err instanceof ApiError && (err.code === 400 || err.code === 422)) deps.events?.record('Warning', 'Refused', { kind: t.type.kindName, name: t.name ?? '', namespace: ns }, `${method} ${url.pathname}: ${err.message}`);
+        throw err;
+      });
       return reply(r.code, r.body);
     }
     throw new ApiError('MethodNotAllowed', `${method} is not supported on ${url.pathname}`);
@@ -261,6 +309,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       ctx = c;
       const { cert, key } = deps.tls();
       server = createServer({ cert, key, minVersion: 'TLSv1.2' }, (req, res) => {
+        res.on('finish', () => countRequest(req, res));
         handle(req, res).catch((err: unknown) => {
           const e = err instanceof ApiError ? err : new ApiError('InternalError', errorText(err));
           if (e.code >= 500 && e.code !== 503) c.log.error(`${req.method} ${req.url}: ${e.message}`);

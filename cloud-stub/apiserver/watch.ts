@@ -55,6 +55,10 @@ export class WatchHub {
     });
   }
 
+  get size(): number {
+    return this.watchers.size;
+  }
+
   private objectOf(e: WatchEvent): KubeObject | undefined {
     if (e.gone) return e.gone;
     const kind = e.kind === 'devicestatus' ? 'device' : e.kind;

@@ -3,12 +3,12 @@
  * `tokenRefreshDuration` hours and written to a file for `keadm gettoken`; older ones stay valid
  * until they expire (a JWT is checked by its signature and exp, not looked up).
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { caHash } from '../../runtime/core/token.js';
 import type { Clock, Timer } from '../../runtime/core/clock.js';
-import { signJwt } from './jwt.js';
+import { signJwt, verifyJwt, type JwtCheck } from './jwt.js';
 
 export const TOKEN_LIFETIME_S = 24 * 3600;
 
@@ -51,4 +51,20 @@ export function startTokenRotation(opts: { secret: Buffer; caDer: Buffer; file: 
     current: () => token,
     stop: () => opts.clock.clear(timer),
   };
+}
+
+/**
+ * Read-only API tokens (the dashboard, Prometheus): JWTs signed with a key derived from the token
+ * secret, so one is never a join token (and a join token never one of these); they expire.
+ */
+const readOnlyKey = (secret: Buffer): Buffer => createHmac('sha256', secret).update('kubeedge-lite read-only API token').digest();
+
+export function makeReadOnlyToken(secret: Buffer, nowMs: number, lifetimeS: number): string {
+  const iat = Math.floor(nowMs / 1000);
+  return signJwt(readOnlyKey(secret), { scope: 'read-only', iat, exp: iat + lifetimeS });
+}
+
+export function checkReadOnlyToken(secret: Buffer, token: string, nowMs = Date.now()): JwtCheck {
+  const r = verifyJwt(readOnlyKey(secret), token, nowMs);
+  return r.ok && r.claims.scope !== 'read-only' ? { ok: false, reason: 'not a read-only token' } : r;
 }

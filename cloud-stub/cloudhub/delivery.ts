@@ -20,6 +20,8 @@ export interface DeliveryOptions {
   /** hands a batch to the socket; returns false when the socket cannot take more now */
   send(batch: Message[]): boolean;
   acked(msg: Message): void;
+  /** shared by every session: counts resends */
+  traffic?: { resends: number };
   /** called when a message had to be refused because the queue is full */
   overflow(msg: Message): void;
 }
@@ -107,6 +109,7 @@ export class Delivery {
         if (!open) break;
         if (e.sentAt !== undefined && now - e.sentAt >= e.resendMs) {
           e.resendMs = Math.min(e.resendMs * 2, this.opts.maxResendMs);
+          if (this.opts.traffic) this.opts.traffic.resends++;
           add(e);
         }
       }

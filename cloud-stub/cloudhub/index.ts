@@ -23,6 +23,8 @@ import type { Logger } from '../../runtime/core/log.js';
 import type { CloudHubConfig } from '../config.js';
 import type { ObjectStore } from '../store/objects.js';
 import { NodeSession } from './session.js';
+import { Traffic } from './traffic.js';
+import { gauge, type Family } from '../../runtime/core/metrics.js';
 import { nodeResource, splitNodeResource, ControllerGroup, HubEvent, SEND_ONCE, SESSION_LISTENERS } from '../routes.js';
 
 export interface TlsMaterial {
@@ -53,6 +55,7 @@ export interface CloudHub extends Module, EdgeCalls {
   /** the bound port (useful when the config asks for port 0) */
   port(): number;
   sessions(): ReadonlyMap<string, NodeSession>;
+  metrics(): Family[];
 }
 
 /** requests to edges waiting for (more) answers, by the request's msg_id */
@@ -73,6 +76,7 @@ const upstreamGroups: Record<string, string> = {
 
 export function createCloudHub(deps: CloudHubDeps): CloudHub {
   const sessions = new Map<string, NodeSession>();
+  const traffic = new Traffic();
   const calls = new Map<string, OpenCall>();
   let server: Server | undefined;
   let wss: WebSocketServer | undefined;
@@ -124,6 +128,7 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
       log,
       keepaliveMs: deps.config.keepaliveInterval * 1000,
       maxFrameBytes: deps.config.maxFrameBytes,
+      traffic,
       // controllers hear of a session once its first frame says which dialect it speaks
       onReady: (s) => notify(HubEvent.connected, s.node, { dialect: s.dialect }),
       onMessages: (s, msgs) => {
@@ -198,6 +203,7 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
     group: 'cloudhub',
     port: () => boundPort(server),
     sessions: () => sessions,
+    metrics: () => [gauge('cloudcore_connected_edges', 'Edges connected to this cloudcore (a WebSocket open).', sessions.size), ...traffic.families()],
     connected: (node) => sessions.has(node),
     call(node, msg, onReply): EdgeCall {
       const session = sessions.get(node);

@@ -9,6 +9,7 @@ import { errorText } from '../../runtime/core/errors.js';
 import type { Logger } from '../../runtime/core/log.js';
 import type { Message } from '../../runtime/core/message.js';
 import { Delivery } from './delivery.js';
+import type { Traffic } from './traffic.js';
 
 export interface SessionOptions {
   node: string;
@@ -17,6 +18,7 @@ export interface SessionOptions {
   log: Logger;
   keepaliveMs: number;
   maxFrameBytes: number;
+  traffic: Traffic;
   /** the edge's first frame came: its dialect is known */
   onReady(session: NodeSession): void;
   onMessages(session: NodeSession, msgs: Message[]): void;
@@ -50,6 +52,7 @@ export class NodeSession {
       firstResendMs: 5_000,
       maxResendMs: 60_000,
       clock: o.clock,
+      traffic: o.traffic,
       send: (batch) => this.sendBatch(batch),
       acked: (msg) => o.onAcked(this, msg),
       overflow: (msg) => o.log.warn(`${this.node}: delivery queue full, ${msg.route.resource} waits for the next resync`),
@@ -83,9 +86,12 @@ export class NodeSession {
       msgs = decodeFrame(data, binary, this.o.maxFrameBytes);
     } catch (err) {
       this.badFrames++;
+      this.o.traffic.badFrames++;
       this.o.log.warn(`${this.node}: refused a frame: ${errorText(err)}`);
       return;
     }
+    this.o.traffic.framesIn++;
+    this.o.traffic.count('in', msgs);
     const first = !this.ready;
     if (first) {
       this.codec = codecFor(binary);
@@ -120,6 +126,8 @@ export class NodeSession {
   private sendBatch(batch: Message[]): boolean {
     const { ws } = this.o;
     if (this.closed || ws.readyState !== ws.OPEN) return false;
+    this.o.traffic.framesOut += this.codec.binary ? 1 : batch.length;
+    this.o.traffic.count('out', batch);
     if (this.codec.binary) {
       ws.send(encodeFrame(this.codec, batch));
     } else {
@@ -139,7 +147,9 @@ export class NodeSession {
   }
 
   onAck(parentId: string): void {
-    if (this.delivery.ack(parentId) && this.ready) this.delivery.pump();
+    if (!this.delivery.ack(parentId)) return;
+    this.o.traffic.acks++;
+    if (this.ready) this.delivery.pump();
   }
 
   close(code: number, reason: string): void {

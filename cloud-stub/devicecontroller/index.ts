@@ -15,6 +15,7 @@ import { outboxSequence, type ObjectStore } from '../store/objects.js';
 import { ControllerGroup, splitNodeResource } from '../routes.js';
 import { deviceNodeName } from '../synccontroller/selection.js';
 import { isObj } from '../../runtime/core/guards.js';
+import type { EventLog } from '../events.js';
 
 interface ReportedTwin {
   propertyName: string;
@@ -44,7 +45,8 @@ export function statusOfReport(content: unknown): Record<string, unknown> {
   return { twins, state: content.state, ...(typeof content.lastOnlineTime === 'string' ? { lastOnlineTime: content.lastOnlineTime } : {}), ...(conditions?.length ? { conditions } : {}) };
 }
 
-export function createDeviceController(deps: { store: ObjectStore }): Module {
+/** `events`: a device going online or offline, as Events */
+export function createDeviceController(deps: { store: ObjectStore; events?: EventLog }): Module {
   let ctx: ModuleContext | undefined;
 
   const take = async (node: string, resource: string, msg: Message): Promise<void> => {
@@ -67,9 +69,15 @@ export function createDeviceController(deps: { store: ObjectStore }): Module {
       ctx?.log.warn(`${node}: report for ${resource} refused: ${errorText(err)}`);
       return;
     }
+    const was = (deps.store.status('device', key.namespace, key.name)?.status as { state?: string } | undefined)?.state;
     // a resent or late report is 'stale' and not written again
     if ((await deps.store.reportStatus('device', key.namespace, key.name, { status, node, storeId, seq })) === 'applied') {
       ctx?.log.debug(`${node}: status of ${key.namespace}/${key.name} (${storeId}/${seq})`);
+      const now = status.state as string;
+      if (now !== was && now !== 'unknown') {
+        const why = (status.conditions as { type: string; message?: string }[] | undefined)?.find((c) => c.type === 'Ready')?.message;
+        deps.events?.record(now === 'online' ? 'Normal' : 'Warning', now === 'online' ? 'DeviceOnline' : now === 'offline' ? 'DeviceOffline' : 'DeviceUnhealthy', { kind: 'Device', name: key.name, namespace: key.namespace }, `device ${key.namespace}/${key.name} on ${node} is ${now}${now !== 'online' && why ? `: ${why}` : ''}`);
+      }
     }
   };
 

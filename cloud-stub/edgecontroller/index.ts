@@ -11,6 +11,7 @@ import { errorText } from '../../runtime/core/errors.js';
 import { CLUSTER_NAMESPACE, outboxSequence, type KubeObject, type ObjectStore } from '../store/objects.js';
 import { ControllerGroup, HubEvent, splitNodeResource } from '../routes.js';
 import { mergeNodeLabels, nodeStatusOfReport, podStatusOfReport } from './pods.js';
+import type { EventLog } from '../events.js';
 
 export interface NodeLiveStatus {
   ready: boolean;
@@ -18,6 +19,23 @@ export interface NodeLiveStatus {
   lastTransitionTime: string;
   /** what its apps uploaded since this cloudcore started (not stored: a count for people to look at) */
   uploads?: UploadTally;
+  /** what the edge said of itself in its last keepalive (our edgecore: link round trip, outbox, memory) */
+  edgecore?: EdgeFigures;
+}
+
+export interface EdgeFigures {
+  rttMs?: number;
+  outbox: number;
+  rssBytes: number;
+}
+
+/** a keepalive's content as figures, or undefined (KubeEdge's edge sends "ping"; anything else is ignored) */
+function figuresOf(content: unknown): EdgeFigures | undefined {
+  if (typeof content !== 'object' || content === null) return undefined;
+  const c = content as Record<string, unknown>;
+  const num = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  if (!num(c.outbox) || !num(c.rssBytes)) return undefined;
+  return { ...(num(c.rttMs) ? { rttMs: c.rttMs } : {}), outbox: c.outbox, rssBytes: c.rssBytes };
 }
 
 /** kept per upload at the cost of a count and a Map move; turned into text only when shown */
@@ -64,6 +82,7 @@ export function nodeObject(name: string, live: NodeLiveStatus, prev?: KubeObject
     status: {
       ...(prev?.status ?? {}),
       ...(live.uploads ? { uploads: shownUploads(live.uploads) } : {}),
+      ...(live.edgecore ? { edgecore: live.edgecore } : {}),
       conditions: [
         {
           type: 'Ready',
@@ -82,6 +101,10 @@ export interface EdgeControllerDeps {
   store: ObjectStore;
   /** a new upload, before it is recorded and acknowledged (the router queues what its rules take); resolves once durable */
   onUpload?: (node: string, topic: string, content: unknown, version: string) => Promise<void>;
+  /** Ready and NotReady, as Events */
+  events?: EventLog;
+  /** a node's live status changed (readiness, or what its keepalive said): for the dashboard */
+  changed?: (node: string) => void;
 }
 
 export function createEdgeController(deps: EdgeControllerDeps): EdgeController {
@@ -100,9 +123,11 @@ export function createEdgeController(deps: EdgeControllerDeps): EdgeController {
     const now = new Date(ctx?.clock.now() ?? Date.now()).toISOString();
     const prev = live.get(node);
     const changed = prev?.ready !== ready;
-    live.set(node, { ready, lastHeartbeatTime: ready ? now : (prev?.lastHeartbeatTime ?? now), lastTransitionTime: changed ? now : (prev?.lastTransitionTime ?? now), ...(prev?.uploads ? { uploads: prev.uploads } : {}) });
+    live.set(node, { ready, lastHeartbeatTime: ready ? now : (prev?.lastHeartbeatTime ?? now), lastTransitionTime: changed ? now : (prev?.lastTransitionTime ?? now), ...(prev?.uploads ? { uploads: prev.uploads } : {}), ...(prev?.edgecore ? { edgecore: prev.edgecore } : {}) });
     if (changed) {
       ctx?.log.info(`node ${node} is ${ready ? 'Ready' : 'NotReady'}`);
+      deps.events?.record(ready ? 'Normal' : 'Warning', ready ? 'NodeReady' : 'NodeNotReady', { kind: 'Node', name: node }, ready ? `node ${node} is Ready: its edge connected` : `node ${node} is NotReady: its link is down`);
+      deps.changed?.(node);
       if (ready) register(node).catch((err) => ctx?.log.error(`cannot store node ${node}: ${errorText(err)}`));
     }
   };
@@ -167,9 +192,15 @@ export function createEdgeController(deps: EdgeControllerDeps): EdgeController {
         setReady(node, false);
         return;
       case Operation.keepalive: {
-        const s = live.get(node);
+        let s = live.get(node);
         if (s?.ready) s.lastHeartbeatTime = new Date(ctx?.clock.now() ?? Date.now()).toISOString();
-        else setReady(node, true);
+        else {
+          setReady(node, true);
+          s = live.get(node);
+        }
+        const figures = figuresOf(msg.content);
+        if (s && figures) s.edgecore = figures;
+        deps.changed?.(node);
         return;
       }
       case Operation.sync:

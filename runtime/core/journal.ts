@@ -23,6 +23,8 @@ export interface Journal {
   /** persists within `maxDelayMs`, for changes whose loss the system repairs by itself */
   persistLater(maxDelayMs?: number): void;
   close(): Promise<void>;
+  /** the file's size, and how many times it was rewritten compact */
+  stats(): { fileBytes: number; compactions: number };
 }
 
 export async function openJournal(path: string, log: Logger, opts: { batchMs?: number } = {}): Promise<Journal> {
@@ -70,6 +72,7 @@ export async function openJournal(path: string, log: Logger, opts: { batchMs?: n
   let closed = false;
   let needsSnapshot = fileBytes === 0 && tables.size > 0; // after a corrupt file was moved aside
   let nextCompactionCheck = 4 * 1024 * 1024;
+  let compactions = 0;
 
   const liveBytes = (): number => {
     let n = 0;
@@ -125,6 +128,7 @@ export async function openJournal(path: string, log: Logger, opts: { batchMs?: n
       if (compact) {
         needsSnapshot = false;
         await snapshot(); // the snapshot holds the pending changes too
+        compactions++;
       } else {
         fh ??= await open(path, 'a', 0o600);
         const data = lines.join('');
@@ -181,6 +185,7 @@ export async function openJournal(path: string, log: Logger, opts: { batchMs?: n
     persistLater(maxDelayMs = 1000) {
       schedule(maxDelayMs);
     },
+    stats: () => ({ fileBytes, compactions }),
     async close() {
       if (closed) return;
       if (timer !== undefined) clearTimeout(timer);

@@ -10,6 +10,7 @@
 import type { Module, ModuleContext } from '../core/module.js';
 import type { Logger } from '../core/log.js';
 import { errorText } from '../core/errors.js';
+import { counter, Histogram, type Family } from '../core/metrics.js';
 import { createBackoff } from '../core/backoff.js';
 import { twinTypeOf, type DeviceModelSpec, type DeviceSpec } from '../../api/devices/types.js';
 import type { DeviceTwin } from '../devicetwin/index.js';
@@ -21,7 +22,17 @@ export const DEFAULT_COLLECT_CYCLE_MS = 1000;
 /** a cycle shorter than this is raised to it: a busy loop would starve every other device */
 const MIN_CYCLE_MS = 10;
 
-export type DeviceManager = Module;
+export interface DeviceManager extends Module {
+  /** reads, errors and read latency per device (each device a label: as many as the node has) */
+  metrics(): Family[];
+}
+
+/** what a device's reads came to since it was opened (its runner's life) */
+interface ReadStats {
+  reads: number;
+  errors: number;
+  latency: Histogram;
+}
 
 interface Plan {
   info: DeviceInfo;
@@ -55,6 +66,7 @@ export function planDevice(id: string, spec: DeviceSpec, model: DeviceModelSpec 
 
 interface Runner {
   fingerprint: string;
+  stats: ReadStats;
   reconcile(): void;
   stop(): Promise<void>;
 }
@@ -75,6 +87,7 @@ function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger): R
   /** the desired value last written to each property (successfully), so it is written once */
   const written = new Map<string, string>();
   let writing = false;
+  const stats: ReadStats = { reads: 0, errors: 0, latency: new Histogram() };
 
   const later = (fn: () => void, ms: number): void => {
     const t = setTimeout(() => {
@@ -145,11 +158,15 @@ function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger): R
   };
 
   const readAndReport = async (props: readonly PropertyVisitor[], c: DeviceConnection): Promise<void> => {
+    const t0 = performance.now();
     const result = await c.read(props);
+    stats.latency.observe((performance.now() - t0) / 1000);
+    stats.reads += props.length;
     let ok = 0;
     for (const p of props) {
       const v = result.get(p.name);
       if (v instanceof Error || v === undefined) {
+        stats.errors++;
         noteError(p.name, v ?? new Error('no value'));
         continue;
       }
@@ -253,6 +270,7 @@ function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger): R
   open();
   return {
     fingerprint: plan.fingerprint,
+    stats,
     reconcile,
     async stop() {
       stopped = true;
@@ -288,6 +306,14 @@ export function createDeviceManager(deps: { twin: DeviceTwin; drivers: readonly 
   return {
     name: DEVICEMANAGER,
     group: 'devicemanager',
+    metrics() {
+      const each = [...runners].map(([id, r]) => ({ labels: { device: id }, stats: r.stats }));
+      return [
+        counter('edgecore_device_property_reads_total', 'Property reads through a driver, by device.', each.map((e) => ({ labels: e.labels, value: e.stats.reads }))),
+        counter('edgecore_device_property_read_errors_total', 'Property reads that failed (a timeout, an exception, a bad answer), by device.', each.map((e) => ({ labels: e.labels, value: e.stats.errors }))),
+        { name: 'edgecore_device_read_duration_seconds', help: 'Time one read of a device takes (one request for the properties read together), by device.', type: 'histogram', samples: each.flatMap((e) => e.stats.latency.samples(e.labels)) },
+      ];
+    },
     async start(c) {
       ctx = c;
       deps.twin.events.on('device', onDevice);

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { Module, ModuleContext } from '../core/module.js';
 import { errorText } from '../core/errors.js';
+import { counter, gauge, type Family } from '../core/metrics.js';
 import { Group, Operation, newMessage, type Message } from '../core/message.js';
 import type { DeviceModelSpec, DeviceSpec } from '../../api/devices/types.js';
 import type { ObjectChange, ObjectSource } from '../metamanager/source.js';
@@ -55,6 +56,7 @@ export interface DeviceTwin extends Module {
   setState(id: string, state: string): Promise<void>;
   /** why the device works or not, from its driver (undefined: nothing to say), into its status */
   setCondition(id: string, condition: Omit<DeviceCondition, 'lastTransitionTime' | 'type'> | undefined): Promise<void>;
+  metrics(): Family[];
 }
 
 export interface DeviceTwinDeps {
@@ -74,6 +76,8 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
   const specs = new Map<string, { spec: DeviceSpec; rv: number }>();
   const models = new Map<string, DeviceModelSpec>();
   let ready = false;
+  /** twin properties changed, by who changed them: the edge (reported) or the cloud (desired) */
+  const updated = { edge: 0, cloud: 0 };
 
   const now = (): number => ctx?.clock.now() ?? Date.now();
   const stamp = (eventId: string = randomUUID()): { event_id: string; timestamp: number } => ({ event_id: eventId, timestamp: now() });
@@ -192,6 +196,7 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
       return Promise.resolve();
     }
     records.set(dev.id, next);
+    updated[deal] += Object.keys(outcome.result).length;
     const local = localOnly(dev.id);
     const toCloud = Object.keys(outcome.result).some((k) => !local.has(k));
     return save(
@@ -263,6 +268,13 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
     events,
     device: (id) => records.get(id),
     deviceIds: () => [...specs.keys()],
+    metrics: () => [
+      gauge('edgecore_devices', 'Devices of this node.', records.size),
+      counter('edgecore_twin_updates_total', 'Twin properties changed, by source: edge (a reported value) or cloud (a desired value).', [
+        { labels: { source: 'edge' }, value: updated.edge },
+        { labels: { source: 'cloud' }, value: updated.cloud },
+      ]),
+    ],
     spec(id) {
       const s = specs.get(id);
       if (!s) return undefined;

@@ -37,8 +37,11 @@ export class Connection {
   private checkTimer: Timer | undefined;
   private closed = false;
   private opened = false;
+  private pingSentAt = 0;
   readonly codec: Codec;
   badFrames = 0;
+  /** the last ping's round trip, in ms (undefined until a pong came) */
+  rttMs: number | undefined;
 
   constructor(private readonly o: ConnectionOptions) {
     this.codec = o.codec ?? cborCodec;
@@ -76,7 +79,11 @@ export class Connection {
       }
       o.onMessages(msgs);
     });
-    ws.on('pong', () => (this.lastSeen = o.clock.now()));
+    ws.on('pong', () => {
+      this.lastSeen = o.clock.now();
+      if (this.pingSentAt > 0) this.rttMs = performance.now() - this.pingSentAt;
+      this.pingSentAt = 0;
+    });
     ws.on('ping', () => (this.lastSeen = o.clock.now()));
     ws.on('unexpected-response', (_req, res) => {
       let body = '';
@@ -111,6 +118,7 @@ export class Connection {
 
   private ping(): void {
     try {
+      this.pingSentAt = performance.now();
       this.ws?.ping();
     } catch {
       /* the close handler reports it */

@@ -25,7 +25,8 @@ export interface Dialect {
   readonly codec: Codec;
   /** extra WebSocket handshake headers */
   readonly headers: Record<string, string>;
-  keepalive(): Message;
+  /** `live`: what the edge says of itself each heartbeat (our cloud shows it on the Node; KubeEdge's takes only "ping") */
+  keepalive(live: EdgeLiveStatus): Message;
   up(msg: Message): Outgoing;
   /** a cloud message as the modules take it; undefined when the dialect handled it itself */
   down(msg: Message): Message | undefined;
@@ -34,12 +35,19 @@ export interface Dialect {
   closed(): void;
 }
 
+/** the edge's figures for people to look at, carried by each keepalive: not stored, never acknowledged */
+export interface EdgeLiveStatus {
+  rttMs?: number;
+  outbox: number;
+  rssBytes: number;
+}
+
 /** Our own cloudcore: everything as it is. */
 export const cborDialect: Dialect = {
   name: 'cbor',
   codec: cborCodec,
   headers: {},
-  keepalive: () => newMessage({ source: EDGEHUB, group: Group.resource, operation: Operation.keepalive, resource: 'node' }, 'ping'),
+  keepalive: (live) => newMessage({ source: EDGEHUB, group: Group.resource, operation: Operation.keepalive, resource: 'node' }, live),
   up: (msg) => ({ wire: [msg] }),
   down: (msg) => msg,
   opened: () => undefined,

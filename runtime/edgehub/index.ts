@@ -46,6 +46,8 @@ export interface EdgeHubDeps {
   nodeLabels?: Record<string, string>;
   tls: () => { ca: Buffer; cert: Buffer; key: Buffer };
   certificates?: CertificateSource;
+  /** messages waiting in the outbox, for the keepalive's live status */
+  outboxDepth?: () => number;
   backoff?: Backoff;
   /** upstream messages held while the link is down or slow */
   queueLimit?: number;
@@ -59,6 +61,8 @@ export interface EdgeHubStats {
   sent: number;
   dropped: number;
   badFrames: number;
+  /** the link's last ping round trip, in ms */
+  rttMs?: number;
 }
 
 export interface EdgeHub extends Module {
@@ -99,7 +103,8 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
 
   const keepalive = (): void => {
     // keepalives skip the queue and the rate limit: a busy link must not look dead
-    conn?.send([dialect.keepalive()]);
+    if (!conn) return;
+    conn.send([dialect.keepalive({ ...(conn.rttMs !== undefined ? { rttMs: Math.round(conn.rttMs * 10) / 10 } : {}), outbox: deps.outboxDepth?.() ?? 0, rssBytes: process.memoryUsage.rss() })]);
   };
 
   const written = (batch: readonly Message[]): void => {
@@ -292,7 +297,7 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
   return {
     name: EDGEHUB,
     group: Group.hub,
-    stats: () => ({ ...stats, badFrames: stats.badFrames + (conn?.badFrames ?? 0) }),
+    stats: () => ({ ...stats, badFrames: stats.badFrames + (conn?.badFrames ?? 0), ...(conn?.rttMs !== undefined ? { rttMs: conn.rttMs } : {}) }),
     async start(c) {
       ctx = c;
       stopped = false;

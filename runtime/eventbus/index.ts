@@ -12,6 +12,7 @@ import { createServer, type Server } from 'node:net';
 import { Aedes, type AedesPublishPacket } from 'aedes';
 import type { Module, ModuleContext } from '../core/module.js';
 import { errorText } from '../core/errors.js';
+import { counter, gauge, type Family } from '../core/metrics.js';
 import { Group, Operation, newMessage, responseTo, type Message, type ReplyPart } from '../core/message.js';
 import { isObj } from '../core/guards.js';
 import type { ObjectSource, ObjectChange } from '../metamanager/source.js';
@@ -49,6 +50,7 @@ export const BusOperation = {
 export interface EventBus extends Module {
   /** the embedded broker's port (0 when it does not run) */
   port(): number;
+  metrics(): Family[];
 }
 
 export function parseMqttUrl(url: string): { host: string; port: number } {
@@ -104,6 +106,8 @@ export function createEventBus(deps: EventBusDeps): EventBus {
     }
   };
 
+  /** MQTT messages: from apps (through the embedded broker or the external one), published by edgecore, and uploads taken into the outbox */
+  const counted = { received: 0, published: 0, uploads: 0 };
   const upload = (topic: string, payload: Buffer): Promise<void> => {
     if (payload.length > MAX_PAYLOAD_BYTES) return Promise.reject(new Error(`upload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`));
     return deps.outbox({ group: Group.user, operation: Operation.upload, resource: topic }, payload.toString('utf8'));
@@ -120,6 +124,7 @@ export function createEventBus(deps: EventBusDeps): EventBus {
   };
 
   const publish = (topic: string, payload: Buffer, done: () => void = () => undefined): void => {
+    counted.published++;
     if (broker) broker.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, done);
     else done();
     external?.publish(topic, payload, qos);
@@ -150,9 +155,13 @@ export function createEventBus(deps: EventBusDeps): EventBus {
       queueLimit: 1000,
       maxClientsIdLength: 128,
       authorizePublish: (_client, packet, done) => {
+        counted.received++;
         if (!goesUp(packet.topic)) return done(null);
         upload(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)).then(
-          () => done(null),
+          () => {
+            counted.uploads++;
+            done(null);
+          },
           (err: unknown) => {
             c.log.warn(`refused an upload to ${packet.topic}: ${errorText(err)}`);
             done(err as Error);
@@ -181,12 +190,16 @@ export function createEventBus(deps: EventBusDeps): EventBus {
       topics,
       log: c.log.child('mqtt'),
       onMessage: (m) => {
+        counted.received++;
         if (!goesUp(m.topic)) {
           toTwin(m.topic, m.payload);
           return m.ack();
         }
         // the broker's message is acknowledged once stored: unacknowledged, a QoS 1 one comes again
-        upload(m.topic, m.payload).then(m.ack, (err: unknown) => c.log.warn(`refused an upload to ${m.topic}: ${errorText(err)}`));
+        upload(m.topic, m.payload).then(() => {
+          counted.uploads++;
+          m.ack();
+        }, (err: unknown) => c.log.warn(`refused an upload to ${m.topic}: ${errorText(err)}`));
       },
     });
     c.log.info(`using the external MQTT broker tcp://${host}:${port}`);
@@ -196,6 +209,12 @@ export function createEventBus(deps: EventBusDeps): EventBus {
     name: EVENTBUS,
     group: Group.bus,
     port: () => boundPort(server),
+    metrics: () => [
+      ...(broker ? [gauge('edgecore_mqtt_clients', 'MQTT clients connected to the embedded broker.', broker.connectedClients)] : []),
+      counter('edgecore_mqtt_messages_received_total', 'MQTT messages published by apps that edgecore took.', counted.received),
+      counter('edgecore_mqtt_messages_published_total', 'MQTT messages edgecore published (twin answers, deltas, the router).', counted.published),
+      counter('edgecore_mqtt_uploads_total', 'Uploads from apps taken into the outbox for the cloud (on disk, acknowledged to the app).', counted.uploads),
+    ],
     async start(c) {
       ctx = c;
       c.bus.register(EVENTBUS, Group.bus, (msg) => {

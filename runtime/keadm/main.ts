@@ -19,6 +19,7 @@ Usage: keadm COMMAND [flags]
   init      [--advertise-address IP[,IP...]] [--config-dir DIR] [--data-dir DIR] [--foreground]
             make the CA, certificates, token secret and cloudcore.yaml, then start cloudcore
   gettoken  [--config-dir DIR]                 print the current join token
+            --read-only [--ttl 24h]          print a new token that can only read the API (the dashboard, /metrics)
   join      --cloudcore-ipport=IP:PORT --token=TOKEN [--edgenode-name NAME] [--certport 10002]
             [--labels K=V,...] [--remote-runtime-endpoint unix:///...] [--config-dir DIR] [--data-dir DIR] [--foreground]
             join this machine as an edge node and start edgecore

@@ -41,6 +41,8 @@ export interface MetaManagerDeps {
   present?: (kind: string, obj: KubeObject) => KubeObject;
   /** the other modules' parts of MetaServer's /readyz (the store is this module's own) */
   readiness?: () => ReadinessCheck[];
+  /** MetaServer's /metrics */
+  metrics?: () => string;
 }
 
 export function createMetaManager(deps: MetaManagerDeps): MetaManager {
@@ -223,7 +225,7 @@ export function createMetaManager(deps: MetaManagerDeps): MetaManager {
       c.bus.register(METAMANAGER, Group.meta, handle, { queueLimit: 10_000 });
       if (deps.config.metaServer.enable) {
         const readiness = (): ReadinessCheck[] => [{ name: 'store', ok: store !== undefined, detail: store ? deps.dataSource : 'not open' }, ...(deps.readiness?.() ?? [])];
-        metaServer = createMetaServer({ address: deps.config.metaServer.server, store, log: c.log, outbox: () => outbox?.stats(), readiness, ...(deps.present ? { present: deps.present } : {}) });
+        metaServer = createMetaServer({ address: deps.config.metaServer.server, store, log: c.log, outbox: () => outbox?.stats(), readiness, ...(deps.metrics ? { metrics: deps.metrics } : {}), ...(deps.present ? { present: deps.present } : {}) });
         await metaServer.start();
       }
     },

@@ -33,6 +33,8 @@ export interface MetaServerDeps {
   present?: (kind: string, obj: KubeObject) => KubeObject;
   /** what /readyz checks: each part of the edge, ok or why not */
   readiness?: () => ReadinessCheck[];
+  /** Prometheus' text for /metrics */
+  metrics?: () => string;
 }
 
 export function createMetaServer(deps: MetaServerDeps): MetaServer {
@@ -66,6 +68,7 @@ export function createMetaServer(deps: MetaServerDeps): MetaServer {
           const r = readinessText(deps.readiness?.() ?? []);
           return void res.writeHead(r.ok ? 200 : 503, { 'content-type': 'text/plain' }).end(r.text);
         }
+        if (url.pathname === '/metrics' && deps.metrics) return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(deps.metrics());
         // what waits for the cloud: messages queued, collapsed and dropped since start
         if (url.pathname === '/outbox') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(deps.outbox?.() ?? {}));
         const t = route(url.pathname);

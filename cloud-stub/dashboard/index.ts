@@ -1,0 +1,169 @@
+/**
+ * The dashboard, under /ui/ on the API port: static files (built by build.mjs into dist/ui, beside
+ * cloudcore.js), and one stream of server-sent events per open page at /ui/api/stream that starts
+ * with a snapshot of nodes, devices, pods, rules and events and then carries what changed, taken
+ * from the store's changes and the nodes' live status and sent at most once a second, in one
+ * message. With no page open it costs nothing but a check of an empty set per change.
+ * The page sends its token in the Authorization header (fetch, not EventSource: a token in a URL
+ * ends up in logs); writes (a desired value) go through the resource API, so a read-only token
+ * sees everything and changes nothing.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CLUSTER_NAMESPACE, type ObjectStore, type StoredObject } from '../store/objects.js';
+import type { KubeObject } from '../../api/object.js';
+import type { EventLog, ClusterEvent } from '../events.js';
+import type { Role } from '../apiserver/index.js';
+import { ApiError } from '../apiserver/status.js';
+import { deviceRow, eventRow, nodeRow, podRow, ruleRow, type Rows } from './rows.js';
+
+export interface DashboardDeps {
+  store: ObjectStore;
+  /** the object as the API shows it (status and live readiness included) */
+  present: (o: StoredObject) => KubeObject;
+  events: EventLog;
+  /** the folder of index.html and app.js */
+  files: string;
+}
+
+export interface Dashboard {
+  handle(req: IncomingMessage, res: ServerResponse, url: URL, role: Role | undefined): Promise<boolean>;
+  /** a node's live status changed (EdgeController) */
+  nodeChanged(node: string): void;
+  close(): void;
+}
+
+const SHOWN = ['node', 'device', 'pod', 'rule'] as const;
+type Shown = (typeof SHOWN)[number];
+const FLUSH_MS = 1000;
+const PING_MS = 15_000;
+/** a page that cannot keep up is dropped (it reconnects and gets a snapshot) */
+const MAX_BUFFERED = 1024 * 1024;
+const MAX_PAGES = 64;
+
+const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' };
+
+export function createDashboard(deps: DashboardDeps): Dashboard {
+  const pages = new Set<{ res: ServerResponse; role: Role }>();
+  const dirty = new Map<string, { kind: Shown; namespace: string; name: string }>();
+  let newEvents: ClusterEvent[] = [];
+  let flushTimer: NodeJS.Timeout | undefined;
+  let pingTimer: NodeJS.Timeout | undefined;
+  const fileCache = new Map<string, Buffer>();
+
+  const row = (kind: Shown, o: KubeObject): unknown => (kind === 'node' ? nodeRow(o) : kind === 'device' ? deviceRow(o) : kind === 'pod' ? podRow(o) : ruleRow(o));
+  const rowsOf = (kind: Shown): unknown[] => deps.store.list(kind).map((o) => row(kind, deps.present(o)));
+
+  const send = (event: string, data: unknown): void => {
+    const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+    for (const p of pages) {
+      if (p.res.writableLength > MAX_BUFFERED) {
+        p.res.destroy();
+        continue;
+      }
+      p.res.write(text);
+    }
+  };
+
+  const flush = (): void => {
+    flushTimer = undefined;
+    if (pages.size === 0) {
+      dirty.clear();
+      newEvents = [];
+      return;
+    }
+    const update: Rows & { removed: { kind: string; key: string }[] } = { nodes: [], devices: [], pods: [], rules: [], events: newEvents.map(eventRow), removed: [] };
+    for (const d of dirty.values()) {
+      const o = deps.store.get(d.kind, d.namespace, d.name);
+      const key = d.kind === 'node' ? d.name : `${d.namespace}/${d.name}`;
+      if (!o) update.removed.push({ kind: d.kind, key });
+      else (update[`${d.kind}s`] as unknown[]).push(row(d.kind, deps.present(o)));
+    }
+    dirty.clear();
+    newEvents = [];
+    send('update', update);
+  };
+
+  const mark = (kind: string, namespace: string, name: string): void => {
+    if (pages.size === 0 || !(SHOWN as readonly string[]).includes(kind)) return;
+    dirty.set(`${kind}/${namespace}/${name}`, { kind: kind as Shown, namespace, name });
+    flushTimer ??= setTimeout(flush, FLUSH_MS);
+  };
+
+  const onChange = (ev: { kind: string; object: KubeObject }): void => mark(ev.kind, ev.object.metadata.namespace ?? 'null', ev.object.metadata.name);
+  const onStatus = (ev: { kind: string; namespace: string; name: string }): void => mark(ev.kind, ev.namespace, ev.name);
+  const onEvent = (e: ClusterEvent): void => {
+    if (pages.size === 0) return;
+    newEvents.push(e);
+    if (newEvents.length > 100) newEvents.shift();
+    flushTimer ??= setTimeout(flush, FLUSH_MS);
+  };
+  deps.store.events.on('change', onChange);
+  deps.store.events.on('status', onStatus);
+  deps.events.events.on('event', onEvent);
+
+  const file = (name: string): Buffer | undefined => {
+    let b = fileCache.get(name);
+    if (!b) {
+      const path = join(deps.files, name);
+      if (!existsSync(path)) return undefined;
+      fileCache.set(name, (b = readFileSync(path)));
+    }
+    return b;
+  };
+
+  const stream = (res: ServerResponse, role: Role): void => {
+    if (pages.size >= MAX_PAGES) throw new ApiError('TooManyRequests', `${MAX_PAGES} dashboards are open; close one`);
+    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+    const page = { res, role };
+    pages.add(page);
+    res.on('close', () => {
+      pages.delete(page);
+      if (pages.size > 0) return;
+      clearInterval(pingTimer);
+      pingTimer = undefined;
+    });
+    const snapshot: Rows & { role: Role } = { role, nodes: rowsOf('node'), devices: rowsOf('device'), pods: rowsOf('pod'), rules: rowsOf('rule'), events: deps.events.list().slice(-100).map(eventRow) };
+    res.write(`event: snapshot\ndata: ${JSON.stringify(snapshot)}\n\n`);
+    pingTimer ??= setInterval(() => {
+      for (const p of pages) p.res.write(': ping\n\n');
+    }, PING_MS);
+  };
+
+  return {
+    async handle(req, res, url, role) {
+      const path = url.pathname;
+      if (path === '/ui') {
+        res.writeHead(301, { location: '/ui/' }).end();
+        return true;
+      }
+      if (path === '/ui/api/stream') {
+        if (req.method !== 'GET') throw new ApiError('MethodNotAllowed', `${req.method ?? ''} is not supported on ${path}`);
+        if (!role) throw new ApiError('Unauthorized', 'a valid "Authorization: Bearer <token>" header is required (the admin token, or a read-only one from "keadm gettoken --read-only")');
+        stream(res, role);
+        return true;
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+      const name = path === '/ui/' ? 'index.html' : path.slice('/ui/'.length);
+      if (!/^[a-z0-9-]+\.(html|js|css|svg)$/.test(name)) return false;
+      const body = file(name);
+      if (!body) throw new ApiError('NotFound', `the dashboard's ${name} is not in ${deps.files} (run "npm run build")`);
+      res.writeHead(200, { 'content-type': TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'" });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return true;
+    },
+    nodeChanged(node) {
+      mark('node', CLUSTER_NAMESPACE, node);
+    },
+    close() {
+      deps.store.events.off('change', onChange);
+      deps.store.events.off('status', onStatus);
+      deps.events.events.off('event', onEvent);
+      clearTimeout(flushTimer);
+      clearInterval(pingTimer);
+      for (const p of pages) p.res.destroy();
+      pages.clear();
+    },
+  };
+}
