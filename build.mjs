@@ -97,7 +97,7 @@ for (const b of bundles) {
 {
   mkdirSync('dist/ui', { recursive: true });
   await build({ entryPoints: ['cloud-stub/ui/app.ts', 'cloud-stub/ui/app.css'], outdir: 'dist/ui', bundle: true, platform: 'browser', target: 'es2020', format: 'esm', minify: true, legalComments: 'none', logLevel: 'warning' });
-  copyFileSync('cloud-stub/ui/index.html', 'dist/ui/index.html');
+  for (const f of ['index.html', 'icon.svg']) copyFileSync(`cloud-stub/ui/${f}`, `dist/ui/${f}`);
   const files = readdirSync('dist/ui');
   const total = files.reduce((n, f) => n + statSync(`dist/ui/${f}`).size, 0);
   const gz = files.reduce((n, f) => n + gzipSync(readFileSync(`dist/ui/${f}`)).length, 0);

@@ -187,7 +187,15 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     };
     const endpointType = (name: string): EndpointType | undefined => deps.store.get('ruleendpoint', ns, name)?.object.spec?.ruleEndpointType as EndpointType | undefined;
     const body = method === 'PATCH' ? await patched(t, ns, req) : await readBody(req);
-    let obj = validateObject(kind, body, { ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), ...(t.name !== undefined ? { pathName: t.name } : {}), modelProperties, endpointType });
+    let obj: KubeObject;
+    try {
+      obj = validateObject(kind, body, { ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), ...(t.name !== undefined ? { pathName: t.name } : {}), modelProperties, endpointType });
+    } catch (err) {
+      // a refused manifest is an Event people see in the feed, with why
+      const name = t.name ?? (body as { metadata?: { name?: unknown } } | null)?.metadata?.name;
+      if (err instanceof ApiError) deps.events?.record('Warning', 'Refused', { kind: t.type.kindName, name: typeof name === 'string' ? name : '', ...(t.type.namespaced ? { namespace: ns } : {}) }, err.message);
+      throw err;
+    }
     const prev = deps.store.get(kind, ns, obj.metadata.name);
     if (method === 'POST' && prev) throw new ApiError('AlreadyExists', `${t.type.plural} "${obj.metadata.name}" already exists`);
     if (method !== 'POST' && !prev) throw new ApiError('NotFound', `${t.type.plural} "${obj.metadata.name}" not found`);
@@ -291,11 +299,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     const creates = method === 'POST' && t.name === undefined && kind !== 'node';
     const updates = (method === 'PUT' || method === 'PATCH') && t.name !== undefined;
     if ((creates || updates) && namespaced) {
-      const r = await write(t, method, req).catch((err: unknown) => {
-        // a manifest refused (not a conflict, not a missing object): an Event people see in the feed
-        if (err instanceof ApiError && (err.code === 400 || err.code === 422)) deps.events?.record('Warning', 'Refused', { kind: t.type.kindName, name: t.name ?? '', namespace: ns }, `${method} ${url.pathname}: ${err.message}`);
-        throw err;
-      });
+      const r = await write(t, method, req);
       return reply(r.code, r.body);
     }
     throw new ApiError('MethodNotAllowed', `${method} is not supported on ${url.pathname}`);

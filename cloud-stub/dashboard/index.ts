@@ -52,7 +52,11 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
   let pingTimer: NodeJS.Timeout | undefined;
   const fileCache = new Map<string, Buffer>();
 
-  const row = (kind: Shown, o: KubeObject): unknown => (kind === 'node' ? nodeRow(o) : kind === 'device' ? deviceRow(o) : kind === 'pod' ? podRow(o) : ruleRow(o));
+  const modelOf = (o: KubeObject): KubeObject | undefined => {
+    const ref = (o.spec as { deviceModelRef?: { name?: unknown } } | undefined)?.deviceModelRef?.name;
+    return typeof ref === 'string' ? deps.store.get('devicemodel', o.metadata.namespace ?? 'default', ref)?.object : undefined;
+  };
+  const row = (kind: Shown, o: KubeObject): unknown => (kind === 'node' ? nodeRow(o) : kind === 'device' ? deviceRow(o, modelOf(o)) : kind === 'pod' ? podRow(o) : ruleRow(o));
   const rowsOf = (kind: Shown): unknown[] => deps.store.list(kind).map((o) => row(kind, deps.present(o)));
 
   const send = (event: string, data: unknown): void => {
@@ -149,7 +153,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
       if (!/^[a-z0-9-]+\.(html|js|css|svg)$/.test(name)) return false;
       const body = file(name);
       if (!body) throw new ApiError('NotFound', `the dashboard's ${name} is not in ${deps.files} (run "npm run build")`);
-      res.writeHead(200, { 'content-type': TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'" });
+      res.writeHead(200, { 'content-type': TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'self'" });
       res.end(req.method === 'HEAD' ? undefined : body);
       return true;
     },

@@ -26,6 +26,8 @@ export interface TwinRow {
   desired?: string;
   /** when the reported value was taken (ms since the epoch, from the edge) */
   at?: number;
+  /** ReadWrite in its DeviceModel: a desired value can be set */
+  writable: boolean;
 }
 
 export interface DeviceRow {
@@ -92,15 +94,17 @@ export function nodeRow(o: KubeObject): NodeRow {
   };
 }
 
-export function deviceRow(o: KubeObject): DeviceRow {
+/** `model`: its DeviceModel, for which properties can be written */
+export function deviceRow(o: KubeObject, model: KubeObject | undefined): DeviceRow {
   const spec = (o.spec ?? {}) as Any;
   const st = (o.status ?? {}) as Any;
   const reported = new Map<string, Any>(((st.twins as Any[] | undefined) ?? []).map((t) => [t.propertyName, t]));
   const ready = (st.conditions as Any[] | undefined)?.find((c) => c.type === 'Ready');
+  const writable = new Set((((model?.spec as Any | undefined)?.properties as Any[] | undefined) ?? []).filter((p) => p.accessMode === 'ReadWrite').map((p) => p.name));
   const twins: TwinRow[] = ((spec.properties as Any[] | undefined) ?? []).map((p) => {
     const r = reported.get(p.name)?.reported;
     const at = Number(r?.metadata?.timestamp);
-    return { name: p.name, ...(r?.value !== undefined ? { reported: r.value } : {}), ...(p.desired?.value !== undefined ? { desired: p.desired.value } : {}), ...(Number.isFinite(at) && at > 0 ? { at } : {}) };
+    return { name: p.name, ...(r?.value !== undefined ? { reported: r.value } : {}), ...(p.desired?.value !== undefined ? { desired: p.desired.value } : {}), ...(Number.isFinite(at) && at > 0 ? { at } : {}), writable: writable.has(p.name) };
   });
   return {
     key: `${o.metadata.namespace ?? 'default'}/${o.metadata.name}`,

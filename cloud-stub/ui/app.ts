@@ -34,6 +34,13 @@ function ago(iso: string | undefined): string {
 }
 
 const mib = (bytes: number | undefined): string => (bytes === undefined ? '—' : `${(bytes / 1048576).toFixed(1)} MiB`);
+/** a Kubernetes quantity of memory (`24683620Ki`) in GiB */
+const gib = (q: string): string => {
+  const m = /^(\d+)(Ki|Mi|Gi)?$/.exec(q);
+  if (!m) return q;
+  const bytes = Number(m[1]) * (m[2] === 'Ki' ? 1024 : m[2] === 'Mi' ? 1048576 : m[2] === 'Gi' ? 1073741824 : 1);
+  return `${(bytes / 1073741824).toFixed(1)} GiB`;
+};
 
 function facts(pairs: [string, string][]): HTMLElement {
   const dl = el('dl');
@@ -49,7 +56,7 @@ function nodeCard(n: NodeRow): HTMLElement {
       ['heartbeat', ago(n.lastHeartbeat)],
       ['version', n.version ?? '—'],
       ['arch', n.arch ?? '—'],
-      ['memory', `${mib(n.rssBytes)}${n.memory ? ` of ${n.memory}` : ''}`],
+      ['edgecore memory', `${mib(n.rssBytes)}${n.memory ? ` (machine ${gib(n.memory)})` : ''}`],
       ['round trip', n.rttMs === undefined ? '—' : `${n.rttMs} ms`],
       ['outbox', n.outbox === undefined ? '—' : String(n.outbox)],
       ['uploads', String(n.uploads ?? 0)],
@@ -73,15 +80,17 @@ async function setDesired(d: DeviceRow, index: number, property: string, value: 
 }
 
 function deviceCard(d: DeviceRow): HTMLElement {
-  const kind = d.state === 'online' ? 'ok' : d.state === 'unknown' ? '' : 'bad';
-  const card = el('article', { className: 'card row' }, el('h3', {}, el('span', { textContent: d.key }), badge(d.state, kind)));
+  // a device's state is what its edge last said: with the edge gone it is not news any more
+  const stale = d.node !== undefined && nodes.get(d.node)?.ready === false;
+  const kind = stale ? 'warn' : d.state === 'online' ? 'ok' : d.state === 'unknown' ? '' : 'bad';
+  const card = el('article', { className: 'card row' }, el('h3', {}, el('span', { textContent: d.key }), badge(stale ? `${d.state}? node NotReady` : d.state, kind)));
   card.dataset.key = d.key;
   card.append(facts([['node', d.node ?? '—'], ['model', d.model], ['last online', d.lastOnline ? ago(d.lastOnline) : '—']]));
   if (d.problem) card.append(el('p', { className: 'problem', textContent: d.problem }));
   const table = el('table', { className: 'twins' }, el('tr', {}, el('th', { textContent: 'property' }), el('th', { textContent: 'reported' }), el('th', { textContent: 'desired' })));
   d.twins.forEach((t, i) => {
     const desired = el('td', { textContent: t.desired ?? '' });
-    if (role === 'admin') {
+    if (role === 'admin' && t.writable) {
       const input = el('input');
       input.value = t.desired ?? '';
       input.setAttribute('aria-label', `desired ${t.name}`);
@@ -171,7 +180,12 @@ function apply(u: Update, snapshot: boolean): void {
     if (u.role) role = u.role;
     $('status').textContent = `live · ${role === 'admin' ? 'admin' : 'read-only'}`;
   }
-  for (const n of u.nodes) place($('nodes'), nodes, n.name, n, nodeCard);
+  for (const n of u.nodes) {
+    const was = nodes.get(n.name)?.ready;
+    place($('nodes'), nodes, n.name, n, nodeCard);
+    // its devices' badges say whether their state is current
+    if (was !== undefined && was !== n.ready) for (const d of devices.values()) if (d.node === n.name && !u.devices.some((x) => x.key === d.key)) place($('devices'), devices, d.key, d, deviceCard);
+  }
   for (const d of u.devices) place($('devices'), devices, d.key, d, deviceCard);
   for (const p of u.pods) place($('pods'), pods, p.key, p, podCard);
   for (const r of u.rules) place($('rules'), rules, r.key, r, ruleCard);

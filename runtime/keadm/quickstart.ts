@@ -118,6 +118,7 @@ KubeEdge quick start: a cloud, an edge joined to it with a real token, and a sim
 
   cloudcore     CloudHub wss://127.0.0.1:${hub}   certificates https://127.0.0.1:${certs}   API https://127.0.0.1:${api}
                 log ${cloudLog}
+  dashboard     https://127.0.0.1:${api}/ui/   (sign in with the admin token below; the CA is ${ca})
   edgecore      node edge-quickstart   MQTT tcp://127.0.0.1:${mqtt}   MetaServer http://127.0.0.1:${meta}
                 log ${edgeLog}
   thermostat-1  a simulated Modbus TCP thermostat on 127.0.0.1:${modbus} (input register 0: temperature x 10,
@@ -130,6 +131,7 @@ Try it, in another terminal:
   sed -i 's/value: "21"/value: "25"/' ${manifest} && ${keadm} apply -f ${manifest} --config-dir ${dir}   # a new setpoint
   curl -s --cacert ${ca} -H "Authorization: Bearer ${adminToken}" https://127.0.0.1:${api}/api/v1/nodes/edge-quickstart
   curl -s http://127.0.0.1:${meta}/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices     # the edge's copy
+  curl -s http://127.0.0.1:${meta}/metrics                                                           # edgecore's Prometheus metrics
   mosquitto_pub -p ${mqtt} -q 1 -t '$hw/events/upload/meter-1' -m '{"kwh":"12.5"}'              # to the cloud, through the outbox
 
 Ctrl-C stops everything and removes ${dir}.
@@ -147,7 +149,7 @@ Ctrl-C stops everything and removes ${dir}.
 }
 
 /** The thermostat's DeviceModel and Device, as a user would write them. */
-function thermostatManifests(port: number): string {
+export function thermostatManifests(port: number, node = 'edge-quickstart'): string {
   return `apiVersion: devices.kubeedge.io/v1beta1
 kind: DeviceModel
 metadata:
@@ -164,7 +166,7 @@ metadata:
   name: thermostat-1
 spec:
   deviceModelRef: {name: thermostat}
-  nodeName: edge-quickstart
+  nodeName: ${node}
   protocol:
     protocolName: modbus
     configData: {ip: 127.0.0.1, port: ${port}, slaveID: 1}
