@@ -20,6 +20,8 @@ import { createDeviceManager } from './devicemanager/index.js';
 import { createEdged, type Edged } from './edged/index.js';
 import { createServiceBus } from './servicebus/index.js';
 import { edgeMetrics } from './metrics.js';
+import { systemdNotifier } from './core/sdnotify.js';
+import type { ReadinessCheck } from './core/health.js';
 import { modbusDriver } from '../drivers/modbus/index.js';
 import { serialDriver } from '../drivers/serial/index.js';
 import { gpioDriver } from '../drivers/gpio/index.js';
@@ -97,10 +99,29 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
     { bus, log, clock: systemClock },
   );
   log.info(`edgecore is running as node ${nodeName}${hub.enable ? '' : ` (standalone: edgeHub disabled; devices from ${m.deviceTwin.manifestDir})`}`);
+  // under systemd (Type=notify, WatchdogSec=): ready now, and the watchdog petted while healthy
+  const systemd = systemdNotifier();
+  systemd.ready(`node ${nodeName}`);
+  systemd.startWatchdog(() => (m.metaManager.enable ? unhealthy(metaManager.readiness(), metaManager.outboxStalledMs()) : undefined), log.child('watchdog'));
   return async () => {
+    systemd.stopping();
     manifests?.close();
     await stop();
   };
+}
+
+/** the outbox may wait this long with the link up before edgecore counts as hung */
+const OUTBOX_STALL_MS = 5 * 60_000;
+
+/**
+ * What the systemd watchdog goes by (the readiness of /readyz, but for the link: a cloud that is
+ * away is no reason to restart): why edgecore is unhealthy, or undefined when it is not.
+ */
+export function unhealthy(checks: readonly ReadinessCheck[], outboxStalledMs: number): string | undefined {
+  const failing = checks.filter((c) => !c.ok && c.name !== 'link');
+  if (failing.length > 0) return failing.map((c) => `${c.name}: ${c.detail}`).join('; ');
+  if (outboxStalledMs > OUTBOX_STALL_MS) return `the outbox has not moved for ${Math.round(outboxStalledMs / 1000)} s with the link up`;
+  return undefined;
 }
 
 export function minimalEdgeConfig(): unknown {

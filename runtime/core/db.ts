@@ -28,6 +28,8 @@ export interface Db {
   commit(): Promise<void>;
   /** bytes of the last persisted file */
   size(): number;
+  /** why the last write to disk failed, until one succeeds */
+  failing(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -92,6 +94,7 @@ export async function openDb(opts: DbOptions): Promise<Db> {
     lastSize = data.length;
   };
 
+  let failure: string | undefined;
   const flush = async (): Promise<void> => {
     timer = undefined;
     if (flushing) await flushing.catch(() => undefined);
@@ -106,10 +109,12 @@ export async function openDb(opts: DbOptions): Promise<Db> {
     flushing = writeFile(data);
     try {
       await flushing;
+      failure = undefined;
       for (const w of batch) w.resolve();
     } catch (err) {
       dirty = true;
       const e = new KubeEdgeError('store_failed', `cannot persist ${path}: ${errorText(err)}`);
+      failure = e.message;
       log.error(e.message);
       for (const w of batch) w.reject(e);
     } finally {
@@ -173,6 +178,7 @@ export async function openDb(opts: DbOptions): Promise<Db> {
       });
     },
     size: () => lastSize,
+    failing: () => failure,
     async close() {
       if (closed) return;
       if (timer !== undefined) clearTimeout(timer);

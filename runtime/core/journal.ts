@@ -25,6 +25,8 @@ export interface Journal {
   close(): Promise<void>;
   /** the file's size, and how many times it was rewritten compact */
   stats(): { fileBytes: number; compactions: number };
+  /** why the last write to disk failed, until one succeeds */
+  failing(): string | undefined;
 }
 
 export async function openJournal(path: string, log: Logger, opts: { batchMs?: number } = {}): Promise<Journal> {
@@ -73,6 +75,7 @@ export async function openJournal(path: string, log: Logger, opts: { batchMs?: n
   let needsSnapshot = fileBytes === 0 && tables.size > 0; // after a corrupt file was moved aside
   let nextCompactionCheck = 4 * 1024 * 1024;
   let compactions = 0;
+  let failure: string | undefined;
 
   const liveBytes = (): number => {
     let n = 0;
@@ -136,9 +139,11 @@ export async function openJournal(path: string, log: Logger, opts: { batchMs?: n
         await fh.datasync();
         fileBytes += Buffer.byteLength(data);
       }
+      failure = undefined;
       batch.forEach((w) => w.resolve());
     } catch (err) {
       const e = new KubeEdgeError('store_failed', `cannot write ${path}: ${errorText(err)}`);
+      failure = e.message;
       log.error(e.message);
       pending = lines.concat(pending); // keep them for the next attempt
       batch.forEach((w) => w.reject(e));
@@ -186,6 +191,7 @@ export async function openJournal(path: string, log: Logger, opts: { batchMs?: n
       schedule(maxDelayMs);
     },
     stats: () => ({ fileBytes, compactions }),
+    failing: () => failure,
     async close() {
       if (closed) return;
       if (timer !== undefined) clearTimeout(timer);

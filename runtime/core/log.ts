@@ -1,8 +1,11 @@
 /**
- * One line per event on stdout/stderr, as systemd's journal wants it:
- * `2026-11-25T13:00:00.000Z INFO  edgehub: connected to wss://…`.
+ * One line per event on stdout/stderr: `2026-11-25T13:00:00.000Z INFO  edgehub: connected to wss://…`;
+ * when they are systemd's journal, `<6>edgehub: connected to wss://…` instead, the journal's own
+ * priority prefix (sd-daemon(3)) and no time (it keeps its own), so `journalctl -p warning` works.
  * Secrets never reach a log line: `redact` masks tokens and keys in anything formatted here.
  */
+import { fstatSync } from 'node:fs';
+
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 
 export interface Logger {
@@ -14,6 +17,19 @@ export interface Logger {
 }
 
 const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const PRIORITY: Record<Level, number> = { debug: 7, info: 6, warn: 4, error: 3 };
+
+/** systemd sets $JOURNAL_STREAM to the device:inode of the stream it connected to stderr */
+function writesToJournal(): boolean {
+  const want = process.env.JOURNAL_STREAM;
+  if (!want) return false;
+  try {
+    const s = fstatSync(2);
+    return want === `${s.dev}:${s.ino}`;
+  } catch {
+    return false;
+  }
+}
 
 const SECRET_PATTERNS: readonly RegExp[] = [
   /\b[0-9a-f]{64}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+/g, // join token
@@ -41,10 +57,12 @@ const consoleSink: LogSink = {
 export function createLogger(opts: { level?: Level; scope?: string; sink?: LogSink } = {}): Logger {
   const min = order[opts.level ?? (process.env.KUBEEDGE_LOG_LEVEL as Level | undefined) ?? 'info'] ?? order.info;
   const sink = opts.sink ?? consoleSink;
+  const journal = !opts.sink && writesToJournal();
   const make = (scope: string): Logger => {
     const emit = (level: Level, msg: string): void => {
       if (order[level] < min) return;
-      const line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${scope ? scope + ': ' : ''}${redact(msg)}`;
+      const text = `${scope ? scope + ': ' : ''}${redact(msg)}`;
+      const line = journal ? `<${PRIORITY[level]}>${text}` : `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${text}`;
       sink.write(level, line.replace(/\n/g, '\\n'));
     };
     return {

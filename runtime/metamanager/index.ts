@@ -26,6 +26,10 @@ export interface MetaManager extends Module {
   source(kinds: readonly string[]): ObjectSource;
   /** a message for the cloud, into the outbox; resolves once it is on disk */
   enqueue(route: OutboxRoute, content: unknown): Promise<void>;
+  /** each part of the edge, ok or why not: the store (this module's) and the others' (deps.readiness) */
+  readiness(): ReadinessCheck[];
+  /** ms the outbox has waited with the link up and nothing acknowledged (0: empty, draining, or no link) */
+  outboxStalledMs(): number;
 }
 
 export type OutboxRoute = Pick<MessageRoute, 'group' | 'operation' | 'resource'>;
@@ -59,6 +63,8 @@ export function createMetaManager(deps: MetaManagerDeps): MetaManager {
   let sentUpTo = 0;
   /** the outbox sends only what is on disk: else a crash could deliver an upload its app never saw acknowledged */
   let durableUpTo = 0;
+  /** when the outbox last moved: an acknowledgement, a new link, or a message into an empty outbox */
+  let progressAt = Date.now();
   const listeners: { kinds: readonly string[]; listener: (c: ObjectChange) => void }[] = [];
 
   const drain = (): void => {
@@ -73,7 +79,10 @@ export function createMetaManager(deps: MetaManagerDeps): MetaManager {
         inFlight++;
         c.bus.sendSync(EDGEHUB, msg, 30_000).then(
           (reply) => {
-            if (reply.content === ACK_CONTENT) outbox?.remove(seq);
+            if (reply.content === ACK_CONTENT) {
+              outbox?.remove(seq);
+              progressAt = Date.now();
+            }
             if (gen !== generation) return;
             inFlight--;
             if (reply.content === ACK_CONTENT) drain();
@@ -92,8 +101,14 @@ export function createMetaManager(deps: MetaManagerDeps): MetaManager {
    * and DeviceTwin (reports) call it directly: it is their hot path, and a bus round trip would add
    * an envelope and a timer to every message.
    */
+  const readiness = (): ReadinessCheck[] => {
+    const broken = db?.failing() ?? journal?.failing();
+    return [{ name: 'store', ok: store !== undefined && broken === undefined, detail: broken ?? (store ? deps.dataSource : 'not open') }, ...(deps.readiness?.() ?? [])];
+  };
+
   const enqueue = (route: OutboxRoute, content: unknown): Promise<void> => {
     if (!outbox) return Promise.reject(new Error('the outbox is not open'));
+    if (outbox.stats().queued === 0) progressAt = Date.now();
     let seq: number;
     try {
       seq = outbox.add(route.resource, newMessage({ ...route, source: METAMANAGER }, content));
@@ -157,6 +172,7 @@ export function createMetaManager(deps: MetaManagerDeps): MetaManager {
   const handle = (msg: Message): void => {
     if (msg.route.source === EDGEHUB && msg.route.operation === HubEvent.connected) {
       connected = true;
+      progressAt = Date.now();
       generation++;
       inFlight = 0;
       sentUpTo = 0;
@@ -201,6 +217,8 @@ export function createMetaManager(deps: MetaManagerDeps): MetaManager {
     store: () => store,
     outbox: () => outbox,
     enqueue,
+    readiness,
+    outboxStalledMs: () => (connected && outbox && outbox.stats().queued > 0 ? Date.now() - progressAt : 0),
     source: (kinds) => ({
       replay: () =>
         kinds.flatMap((kind) =>
@@ -224,7 +242,6 @@ export function createMetaManager(deps: MetaManagerDeps): MetaManager {
       if (outbox.stats().queued > 0) c.log.info(`${outbox.stats().queued} message(s) wait in the outbox for the cloud`);
       c.bus.register(METAMANAGER, Group.meta, handle, { queueLimit: 10_000 });
       if (deps.config.metaServer.enable) {
-        const readiness = (): ReadinessCheck[] => [{ name: 'store', ok: store !== undefined, detail: store ? deps.dataSource : 'not open' }, ...(deps.readiness?.() ?? [])];
         metaServer = createMetaServer({ address: deps.config.metaServer.server, store, log: c.log, outbox: () => outbox?.stats(), readiness, ...(deps.metrics ? { metrics: deps.metrics } : {}), ...(deps.present ? { present: deps.present } : {}) });
         await metaServer.start();
       }

@@ -19,7 +19,7 @@ export interface Cluster {
   startCloud(extra?: Record<string, unknown>, env?: Record<string, string>): Promise<Proc>;
   /** the current join token, as cloudcore wrote it */
   token(): string;
-  startEdge(node: string, opts?: { server?: string; heartbeat?: number; metaPort?: number; handshakeTimeout?: number; launcher?: string[]; readyTimeoutMs?: number; token?: string; outboxLimit?: number; modules?: Record<string, Record<string, unknown>> }): Promise<Edge>;
+  startEdge(node: string, opts?: { server?: string; heartbeat?: number; metaPort?: number; handshakeTimeout?: number; launcher?: string[]; readyTimeoutMs?: number; env?: Record<string, string>; token?: string; outboxLimit?: number; modules?: Record<string, Record<string, unknown>> }): Promise<Edge>;
   stop(): Promise<void>;
 }
 
@@ -135,13 +135,13 @@ export async function makeCluster(opts: { keepaliveInterval?: number; cloudModul
       writeFileSync(configFile, stringify(config));
       const edge: Edge = {
         node,
-        proc: runBundle('edgecore', ['--config', configFile], {}, o.launcher),
+        proc: runBundle('edgecore', ['--config', configFile], o.env ?? {}, o.launcher),
         metaPort,
         mqttPort,
         configFile,
         async restart() {
           await edge.proc.kill('SIGKILL');
-          edge.proc = runBundle('edgecore', ['--config', configFile], {}, o.launcher);
+          edge.proc = runBundle('edgecore', ['--config', configFile], o.env ?? {}, o.launcher);
           procs.push(edge.proc);
           await edge.proc.waitFor(/edgecore is running/);
         },
