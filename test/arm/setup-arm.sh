@@ -22,7 +22,8 @@ for ARCH in "${ARCHES[@]}"; do
     fi
     # a mirror in mid-sync can fail one index (seen: bookworm-security armhf); libc from the others does
     apt-get update -qq || echo "setup-arm.sh: some package indexes failed to download; going on with the others" >&2
-    (cd "$DIR/debs" && apt-get download -qq "libc6:$ARCH" "libstdc++6:$ARCH" "libgcc-s1:$ARCH")
+    # (libatomic: armv7 Node needs it for 64-bit atomics)
+    (cd "$DIR/debs" && apt-get download -qq "libc6:$ARCH" "libstdc++6:$ARCH" "libgcc-s1:$ARCH" "libatomic1:$ARCH")
     for f in "$DIR"/debs/*.deb; do dpkg -x "$f" "$DIR/root"; done
   fi
   if [ ! -x "$DIR/node" ]; then
