@@ -30,19 +30,23 @@ export function checkWritable(path: string): void {
 }
 
 /** Collects writes; `commit()` puts them all in place (temp file and rename each), `rollback()` removes them. */
+/** the first line of the edgecore.yaml a package installs (a standalone edge): `keadm join` may replace that file */
+export const PACKAGED_CONFIG_MARK = '# kubeedge-lite packaged default';
+
 export class FileSet {
-  private readonly files: { path: string; data: string; mode: number }[] = [];
-  private readonly written: string[] = [];
+  private readonly files: { path: string; data: string; mode: number; replaces?: (text: string) => boolean }[] = [];
+  private readonly written: { path: string; before?: string }[] = [];
   private readonly madeDirs: string[] = [];
 
-  add(path: string, data: string, mode = 0o644): this {
-    this.files.push({ path, data, mode });
+  /** `replaces`: an existing file for which it says true is replaced (and put back on rollback), not refused */
+  add(path: string, data: string, mode = 0o644, replaces?: (text: string) => boolean): this {
+    this.files.push({ path, data, mode, ...(replaces ? { replaces } : {}) });
     return this;
   }
 
   check(): void {
     for (const f of this.files) {
-      if (existsSync(f.path)) throw new Error(`${f.path} already exists; run "keadm reset" first`);
+      if (existsSync(f.path) && !f.replaces?.(readFileSync(f.path, 'utf8'))) throw new Error(`${f.path} already exists; run "keadm reset" first`);
       checkWritable(f.path);
     }
   }
@@ -51,10 +55,11 @@ export class FileSet {
     try {
       for (const f of this.files) {
         this.mkdirs(dirname(f.path));
+        const before = existsSync(f.path) ? readFileSync(f.path, 'utf8') : undefined;
         const tmp = `${f.path}.tmp`;
         writeFileSync(tmp, f.data, { mode: f.mode });
         renameSync(tmp, f.path);
-        this.written.push(f.path);
+        this.written.push({ path: f.path, ...(before !== undefined ? { before } : {}) });
       }
     } catch (err) {
       this.rollback();
@@ -63,7 +68,10 @@ export class FileSet {
   }
 
   rollback(): void {
-    for (const p of this.written.splice(0)) rmSync(p, { force: true });
+    for (const w of this.written.splice(0).reverse()) {
+      if (w.before !== undefined) writeFileSync(w.path, w.before);
+      else rmSync(w.path, { force: true });
+    }
     for (const d of this.madeDirs.splice(0).reverse()) removeIfEmpty(d);
   }
 

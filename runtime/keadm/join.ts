@@ -12,7 +12,7 @@ import { checkNotExpired, parseToken, TokenError } from '../core/token.js';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../../api/names.js';
 import { detectDialect, fetchCa, requestCertificate } from '../edgehub/certificates.js';
 import { flags, UsageError } from './flags.js';
-import { FileSet } from './files.js';
+import { FileSet, PACKAGED_CONFIG_MARK } from './files.js';
 import { edgePaths } from './paths.js';
 import { runForeground, startService } from './service.js';
 import { cloudcoreRunningHere } from '../environment.js';
@@ -67,7 +67,8 @@ export async function join(argv: readonly string[]): Promise<number> {
   const caThere = existsSync(p.caCert);
   const files = new FileSet();
   if (!caThere) files.add(p.caCert, '');
-  files.add(p.cert, '').add(p.key, '').add(p.config, '');
+  const packaged = (text: string): boolean => text.startsWith(PACKAGED_CONFIG_MARK);
+  files.add(p.cert, '').add(p.key, '').add(p.config, '', 0o644, packaged);
   files.check(); // before any network call, so a fixable local problem is reported first
 
   const httpServer = `https://${host.includes(':') ? `[${host}]` : host}:${certPort}`;
@@ -99,7 +100,7 @@ export async function join(argv: readonly string[]): Promise<number> {
   };
   const out = new FileSet();
   if (!caThere) out.add(p.caCert, ca.pem);
-  out.add(p.cert, pair.cert).add(p.key, pair.key, 0o600).add(p.config, stringify(config));
+  out.add(p.cert, pair.cert).add(p.key, pair.key, 0o600).add(p.config, stringify(config), 0o644, packaged);
   out.commit();
   process.stdout.write(`node ${node} joined ${ipport}${dialect === 'kubeedge' ? ' (a KubeEdge cloudcore: JSON frames)' : ''}: certificate and config written under ${dirs.configDir}\n`);
   try {

@@ -3,6 +3,7 @@ import { VERSION } from '../core/cli.js';
 import { errorText } from '../core/errors.js';
 import { init } from './init.js';
 import { gettoken } from './gettoken.js';
+import { firstboot } from './firstboot.js';
 import { join } from './join.js';
 import { reset } from './reset.js';
 import { debug } from './debug.js';
@@ -32,6 +33,8 @@ Usage: keadm COMMAND [flags]
   logs      POD [-c CONTAINER] [--tail N] [-f] [-n NS]    a pod's log, read from its edge
   debug     check | diagnose [--config-dir DIR] [--data-dir DIR]
             on an edge: check what it needs (cloud, certificate, clock, disk, broker), or show it at a glance
+  firstboot [--file /boot/firmware/kubeedge.yaml]   join from the boot partition's file (cloudcore, token,
+            nodeName, labels), then remove the token from it; nothing without the file or once joined
   quickstart  a cloudcore and an edge joined to it, on this machine, in a temporary folder (npm start)
   version   print the version
 Defaults: --config-dir /etc/kubeedge, --data-dir /var/lib/kubeedge.
@@ -39,7 +42,7 @@ KubeEdge's keadm flags that mean nothing here (--kubeedge-version, --kube-config
 are accepted with a one-line notice.
 `;
 
-const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { init, gettoken, join, reset, apply, get, delete: del, logs, debug, quickstart };
+const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { init, gettoken, join, reset, apply, get, delete: del, logs, debug, quickstart, firstboot };
 
 export async function runKeadm(argv: readonly string[]): Promise<void> {
   const [cmd, ...rest] = argv;

@@ -34,7 +34,10 @@ export function logFile(dataDir: string, program: Program): string {
 
 /** A hardened unit, as images/ ships it, with this machine's paths filled in. */
 export function unitText(program: Program, configFile: string): string {
-  const template = readFileSync(resolve(dirname(fileURLToPath(import.meta.url)), '..', 'images', 'systemd', `${program}.service`), 'utf8');
+  // beside the bundle in a package (/usr/lib/kubeedge-lite/systemd), or the tree's images/systemd
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [join(here, 'systemd', `${program}.service`), resolve(here, '..', 'images', 'systemd', `${program}.service`)];
+  const template = readFileSync(candidates.find((c) => existsSync(c)) ?? (candidates[1] as string), 'utf8');
   return template.replaceAll('@NODE@', process.execPath).replaceAll('@NODE_FLAGS@', NODE_FLAGS).replaceAll('@BUNDLE@', bundlePath(program)).replaceAll('@CONFIG@', configFile);
 }
 

@@ -1,0 +1,258 @@
+// npm run images: Debian packages for amd64, arm64 and armhf into images/out/.
+//   kubeedge-lite-edge_<v>_<arch>.deb   edgecore, its native add-ons (serialport, epoll for onoff) built
+//                                        here for the architecture by Debian's cross compilers, the
+//                                        edgecore and first-boot units, a default (standalone) config
+//   kubeedge-lite-cloud_<v>_all.deb     cloudcore and its dashboard, run as the system user kubeedge
+//   kubeedge-lite-keadm_<v>_all.deb     keadm, which both need
+// Needs dpkg-deb, g++ and g++-aarch64-linux-gnu / g++-arm-linux-gnueabihf (.ci/run installs them),
+// Node's headers (/usr/include/node) and the npm registry (the add-ons' sources). `npm run images -- arm64`
+// builds one architecture. Every file is owned by root; the packages are reproducible from a commit.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const OUT = join(ROOT, 'images', 'out');
+const WORK = join(OUT, 'build');
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8'));
+const VERSION = process.env.KUBEEDGE_PACKAGE_VERSION ?? pkg.version;
+const MAINTAINER = 'kubeedge-lite maintainers <maintainers@kubeedge-lite.org>';
+/** Debian 12 and Raspberry Pi OS 12 ship nodejs 18.19; the bundles run on 18.19 and later (test/images) */
+const NODE_DEPENDS = 'nodejs (>= 18.19)';
+const LIB = '/usr/lib/kubeedge-lite';
+const NODE_FLAGS = '--max-semi-space-size=1 --liftoff-only';
+
+const ARCHES = {
+  amd64: { gyp: 'x64', prefix: '', elf: 0x3e },
+  arm64: { gyp: 'arm64', prefix: 'aarch64-linux-gnu-', elf: 0xb7 },
+  armhf: { gyp: 'arm', prefix: 'arm-linux-gnueabihf-', elf: 0x28 },
+};
+const wanted = process.argv.slice(2).filter((a) => a in ARCHES);
+const arches = wanted.length > 0 ? wanted : Object.keys(ARCHES);
+
+const run = (cmd, args, opts = {}) => execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', ...opts });
+const version = (name) => lock.packages[`node_modules/${name}`]?.version ?? (() => { throw new Error(`${name} is not in package-lock.json`); })();
+
+function write(path, text, mode = 0o644) {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, text);
+  chmodSync(path, mode);
+}
+
+/** a unit from images/systemd with the installed paths */
+function unit(name) {
+  return readFileSync(join(ROOT, 'images', 'systemd', name), 'utf8')
+    .replaceAll('@NODE@', '/usr/bin/node')
+    .replaceAll('@NODE_FLAGS@', NODE_FLAGS)
+    .replaceAll('@BUNDLE@', `${LIB}/${name.startsWith('cloudcore') ? 'cloudcore' : 'edgecore'}.js`)
+    .replaceAll('@KEADM@', `${LIB}/keadm.js`)
+    .replaceAll('@CONFIG@', `/etc/kubeedge/config/${name.startsWith('cloudcore') ? 'cloudcore' : 'edgecore'}.yaml`);
+}
+
+function control(fields) {
+  return Object.entries(fields).map(([k, v]) => `${k}: ${v}`).join('\n') + '\n';
+}
+
+/** the installed size in KiB, as dpkg wants it */
+function sizeKiB(dir) {
+  let n = 0;
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) n += statSync(p).size;
+    }
+  };
+  walk(dir);
+  return Math.ceil(n / 1024);
+}
+
+function docs(root, name) {
+  const dir = join(root, 'usr', 'share', 'doc', name);
+  write(join(dir, 'copyright'), `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: kubeedge-lite\n\nFiles: *\nCopyright: 2026 The kubeedge-lite authors\nLicense: Apache-2.0\n On Debian systems, the full text of the Apache License 2.0 is in\n /usr/share/common-licenses/Apache-2.0.\n`);
+  // a native package (no Debian revision): changelog.gz
+  const changelog = join(dir, 'changelog.gz');
+  writeFileSync(changelog, execFileSync('gzip', ['-9n'], { input: `${name} (${VERSION}) unstable; urgency=medium\n\n  * Built from the kubeedge-lite tree by images/build.mjs.\n\n -- ${MAINTAINER}  ${new Date(0).toUTCString().replace('GMT', '+0000')}\n` }));
+  chmodSync(changelog, 0o644);
+}
+
+/** a manual page made of the program's own --help */
+function manpage(root, program, summary) {
+  const help = run(process.execPath, [join(ROOT, 'dist', `${program}.js`), '--help']).replace(/\\/g, '\\e').replace(/^([.'])/gm, '\\&$1');
+  const page = `.TH ${program.toUpperCase()} 1 "" "kubeedge-lite ${VERSION}" "User Commands"\n.SH NAME\n${program} \\- ${summary}\n.SH SYNOPSIS\n.nf\n${help}.fi\n`;
+  const file = join(root, 'usr', 'share', 'man', 'man1', `${program}.1.gz`);
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, execFileSync('gzip', ['-9n'], { input: page }));
+  chmodSync(file, 0o644);
+}
+
+/** the one lintian tag left, explained where lintian reads it */
+function overrides(root, name, bundle) {
+  write(join(root, 'usr', 'share', 'lintian', 'overrides', name), `# the bundle's shebang is "#!/usr/bin/env -S node --max-semi-space-size=1 --liftoff-only": env -S is how a
+# script passes Node two flags (a small young generation, baseline-compiled WebAssembly: MiBs of RSS on a Pi)
+${name}: unusual-interpreter -S [usr/lib/kubeedge-lite/${bundle}]
+`);
+}
+
+function build(root, name, arch) {
+  const file = join(OUT, `${name}_${VERSION}_${arch}.deb`);
+  run('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', root, file]);
+  console.log(`${file.replace(ROOT + '/', '')}  ${(statSync(file).size / 1024).toFixed(0)} KiB`);
+  return file;
+}
+
+/** serialport's and epoll's native parts, built from their npm sources for one architecture */
+function addons(arch) {
+  const a = ARCHES[arch];
+  const dir = join(WORK, `addons-${arch}`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'kubeedge-lite-addons', private: true }));
+  run('npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--no-save', `serialport@${version('serialport')}`, `onoff@${version('onoff')}`], { cwd: dir });
+  const gyp = join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  const env = { ...process.env, CC: `${a.prefix}gcc`, CXX: `${a.prefix}g++`, LINK: `${a.prefix}g++`, AR: `${a.prefix}ar` };
+  for (const mod of ['epoll', '@serialport/bindings-cpp']) {
+    const m = join(dir, 'node_modules', mod);
+    // never a binary someone else built: node-gyp-build would take prebuilds/ before anything else is missing
+    rmSync(join(m, 'prebuilds'), { recursive: true, force: true });
+    run(process.execPath, [gyp, 'rebuild', `--arch=${a.gyp}`, '--nodedir=/usr', '--jobs=2', '--loglevel=error'], { cwd: m, env, stdio: ['ignore', 'ignore', 'inherit'] });
+    const built = readdirSync(join(m, 'build', 'Release')).find((f) => f.endsWith('.node'));
+    const elf = readFileSync(join(m, 'build', 'Release', built)).readUInt16LE(18);
+    if (elf !== a.elf) throw new Error(`${mod} was built for ELF machine ${elf}, not ${arch}`);
+    // what loads at run time is build/Release/*.node; the compiler's leftovers go
+    for (const f of readdirSync(join(m, 'build'))) if (f !== 'Release') rmSync(join(m, 'build', f), { recursive: true, force: true });
+    for (const f of readdirSync(join(m, 'build', 'Release'))) if (!f.endsWith('.node')) rmSync(join(m, 'build', 'Release', f), { recursive: true, force: true });
+    run(`${a.prefix}strip`, ['--strip-unneeded', join(m, 'build', 'Release', built)]);
+    chmodSync(join(m, 'build', 'Release', built), 0o644); // a shared object is loaded, not run
+  }
+  // build-time only: headers and sources
+  for (const gone of ['nan', 'node-addon-api', '.package-lock.json', 'file-uri-to-path/.npmignore']) rmSync(join(dir, 'node_modules', gone), { recursive: true, force: true });
+  for (const mod of ['epoll', '@serialport/bindings-cpp']) for (const f of ['src', 'binding.gyp']) rmSync(join(dir, 'node_modules', mod, f), { recursive: true, force: true });
+  return join(dir, 'node_modules');
+}
+
+const POSTINST_EDGE = `#!/bin/sh
+set -e
+if [ "$1" = configure ]; then
+  mkdir -p /var/lib/kubeedge /etc/kubeedge/devices
+  for u in edgecore.service kubeedge-firstboot.service kubeedge-firstboot.path; do
+    deb-systemd-helper unmask "$u" >/dev/null || true
+    deb-systemd-helper enable "$u" >/dev/null || true
+  done
+  if [ -d /run/systemd/system ]; then
+    systemctl --system daemon-reload >/dev/null || true
+    # an upgrade restarts edgecore (its store, twins and outbox are on disk); a first install starts it
+    deb-systemd-invoke restart edgecore.service || echo "edgecore did not start: journalctl -u edgecore -p warning" >&2
+    deb-systemd-invoke start kubeedge-firstboot.path >/dev/null || true
+  fi
+fi
+exit 0
+`;
+const PRERM = (units) => `#!/bin/sh
+set -e
+if [ -d /run/systemd/system ] && [ "$1" = remove ]; then
+  deb-systemd-invoke stop ${units} >/dev/null || true
+fi
+exit 0
+`;
+const POSTRM = (units) => `#!/bin/sh
+set -e
+if [ -d /run/systemd/system ]; then systemctl --system daemon-reload >/dev/null || true; fi
+if [ "$1" = remove ]; then deb-systemd-helper mask ${units} >/dev/null || true; fi
+if [ "$1" = purge ]; then deb-systemd-helper purge ${units} >/dev/null || true; deb-systemd-helper unmask ${units} >/dev/null || true; fi
+exit 0
+`;
+const POSTINST_CLOUD = `#!/bin/sh
+set -e
+if [ "$1" = configure ]; then
+  if ! getent passwd kubeedge >/dev/null; then
+    adduser --system --group --home /var/lib/kubeedge --no-create-home --gecos "KubeEdge cloudcore" kubeedge >/dev/null
+  fi
+  mkdir -p /var/lib/kubeedge /etc/kubeedge
+  chown kubeedge:kubeedge /var/lib/kubeedge
+  deb-systemd-helper unmask cloudcore.service >/dev/null || true
+  deb-systemd-helper enable cloudcore.service >/dev/null || true
+  if [ -d /run/systemd/system ]; then
+    systemctl --system daemon-reload >/dev/null || true
+    # cloudcore needs a config: "keadm init" writes one (and its CA); then the unit runs it
+    if [ -f /etc/kubeedge/config/cloudcore.yaml ]; then deb-systemd-invoke restart cloudcore.service || true; fi
+  fi
+fi
+exit 0
+`;
+
+/** the config a package installs: a standalone edge (devices from /etc/kubeedge/devices); keadm join replaces it */
+const DEFAULT_EDGE_CONFIG = `# kubeedge-lite packaged default: a standalone edge. "keadm join" (or /boot/firmware/kubeedge.yaml
+# at first boot) replaces this file with one that names the cloud; edit it, and upgrades keep it.
+apiVersion: edgecore.config.kubeedge.io/v1alpha2
+kind: EdgeCore
+database:
+  dataSource: /var/lib/kubeedge/edgecore.db
+modules:
+  edgeHub:
+    enable: false
+  deviceTwin:
+    manifestDir: /etc/kubeedge/devices
+`;
+
+rmSync(WORK, { recursive: true, force: true });
+mkdirSync(OUT, { recursive: true });
+for (const b of ['edgecore', 'cloudcore', 'keadm']) if (!existsSync(join(ROOT, 'dist', `${b}.js`))) throw new Error(`dist/${b}.js is missing: npm run build first`);
+const built = [];
+
+// keadm: architecture-independent
+{
+  const root = join(WORK, 'keadm');
+  write(join(root, LIB.slice(1), 'keadm.js'), readFileSync(join(ROOT, 'dist', 'keadm.js'), 'utf8'), 0o755);
+  // the bundles are ES modules: Node before 20.19 does not tell that from their syntax
+  write(join(root, LIB.slice(1), 'package.json'), '{ "type": "module" }\n');
+  mkdirSync(join(root, 'usr', 'bin'), { recursive: true });
+  symlinkSync('../lib/kubeedge-lite/keadm.js', join(root, 'usr', 'bin', 'keadm'));
+  // keadm writes units from these templates (init, join)
+  for (const u of ['edgecore.service', 'cloudcore.service']) write(join(root, LIB.slice(1), 'systemd', u), readFileSync(join(ROOT, 'images', 'systemd', u), 'utf8'));
+  docs(root, 'kubeedge-lite-keadm');
+  manpage(root, 'keadm', 'install and manage KubeEdge cloud and edge nodes');
+  overrides(root, 'kubeedge-lite-keadm', 'keadm.js');
+  write(join(root, 'DEBIAN', 'control'), control({ Package: 'kubeedge-lite-keadm', Version: VERSION, Architecture: 'all', Maintainer: MAINTAINER, 'Installed-Size': sizeKiB(root), Depends: NODE_DEPENDS, Section: 'admin', Priority: 'optional', Homepage: 'https://kubeedge.io', Description: 'KubeEdge-compatible installer and client (keadm)\n keadm init, gettoken, join, reset, firstboot, apply, get, delete and logs for\n kubeedge-lite, a KubeEdge edge runtime small enough for Raspberry Pi gateways.' }));
+  built.push(build(root, 'kubeedge-lite-keadm', 'all'));
+}
+
+// cloud: architecture-independent (no native add-on)
+{
+  const root = join(WORK, 'cloud');
+  write(join(root, LIB.slice(1), 'cloudcore.js'), readFileSync(join(ROOT, 'dist', 'cloudcore.js'), 'utf8'), 0o755);
+  cpSync(join(ROOT, 'dist', 'ui'), join(root, LIB.slice(1), 'ui'), { recursive: true });
+  mkdirSync(join(root, 'usr', 'bin'), { recursive: true });
+  symlinkSync('../lib/kubeedge-lite/cloudcore.js', join(root, 'usr', 'bin', 'cloudcore'));
+  write(join(root, 'lib', 'systemd', 'system', 'cloudcore.service'), unit('cloudcore.service').replace('[Service]\n', '[Service]\nUser=kubeedge\nGroup=kubeedge\n'));
+  docs(root, 'kubeedge-lite-cloud');
+  manpage(root, 'cloudcore', 'the cloud side of KubeEdge');
+  overrides(root, 'kubeedge-lite-cloud', 'cloudcore.js');
+  write(join(root, 'DEBIAN', 'postinst'), POSTINST_CLOUD, 0o755);
+  write(join(root, 'DEBIAN', 'prerm'), PRERM('cloudcore.service'), 0o755);
+  write(join(root, 'DEBIAN', 'postrm'), POSTRM('cloudcore.service'), 0o755);
+  write(join(root, 'DEBIAN', 'control'), control({ Package: 'kubeedge-lite-cloud', Version: VERSION, Architecture: 'all', Maintainer: MAINTAINER, 'Installed-Size': sizeKiB(root), Depends: `${NODE_DEPENDS}, adduser, init-system-helpers (>= 1.54~), kubeedge-lite-keadm (= ${VERSION})`, Section: 'admin', Priority: 'optional', Homepage: 'https://kubeedge.io', Description: 'KubeEdge-compatible cloud side (cloudcore) with a dashboard\n CloudHub, the certificate service, EdgeController, DeviceController, the\n router and a resource API at Kubernetes paths, for kubeedge-lite edges and\n KubeEdge edgecores.' }));
+  built.push(build(root, 'kubeedge-lite-cloud', 'all'));
+}
+
+for (const arch of arches) {
+  const root = join(WORK, `edge-${arch}`);
+  write(join(root, LIB.slice(1), 'edgecore.js'), readFileSync(join(ROOT, 'dist', 'edgecore.js'), 'utf8'), 0o755);
+  cpSync(addons(arch), join(root, LIB.slice(1), 'node_modules'), { recursive: true });
+  mkdirSync(join(root, 'usr', 'bin'), { recursive: true });
+  symlinkSync('../lib/kubeedge-lite/edgecore.js', join(root, 'usr', 'bin', 'edgecore'));
+  for (const u of ['edgecore.service', 'kubeedge-firstboot.service', 'kubeedge-firstboot.path']) write(join(root, 'lib', 'systemd', 'system', u), unit(u));
+  write(join(root, 'etc', 'kubeedge', 'config', 'edgecore.yaml'), DEFAULT_EDGE_CONFIG);
+  write(join(root, 'DEBIAN', 'conffiles'), '/etc/kubeedge/config/edgecore.yaml\n');
+  docs(root, 'kubeedge-lite-edge');
+  manpage(root, 'edgecore', 'the KubeEdge edge runtime');
+  overrides(root, 'kubeedge-lite-edge', 'edgecore.js');
+  write(join(root, 'DEBIAN', 'postinst'), POSTINST_EDGE, 0o755);
+  write(join(root, 'DEBIAN', 'prerm'), PRERM('edgecore.service kubeedge-firstboot.path kubeedge-firstboot.service'), 0o755);
+  write(join(root, 'DEBIAN', 'postrm'), POSTRM('edgecore.service kubeedge-firstboot.service kubeedge-firstboot.path'), 0o755);
+  write(join(root, 'DEBIAN', 'control'), control({ Package: 'kubeedge-lite-edge', Version: VERSION, Architecture: arch, Maintainer: MAINTAINER, 'Installed-Size': sizeKiB(root), Depends: `${NODE_DEPENDS}, libc6, libstdc++6, init-system-helpers (>= 1.54~), kubeedge-lite-keadm (= ${VERSION})`, Recommends: 'podman', Section: 'admin', Priority: 'optional', Homepage: 'https://kubeedge.io', Description: 'KubeEdge-compatible edge runtime (edgecore) for small gateways\n EdgeHub, MetaManager, DeviceTwin, EventBus, ServiceBus and Edged with Modbus,\n serial and GPIO drivers, in one 1 MiB bundle for Raspberry Pi class boards.\n Runs standalone, or joins a KubeEdge cloud with keadm join or a\n /boot/firmware/kubeedge.yaml at first boot.' }));
+  built.push(build(root, 'kubeedge-lite-edge', arch));
+}
+writeFileSync(join(OUT, 'packages.txt'), built.map((f) => f.replace(OUT + '/', '')).join('\n') + '\n');
