@@ -50,7 +50,8 @@ export interface Started {
 export async function startService(program: Program, configFile: string, dataDir: string, env: Record<string, string> = {}): Promise<Started> {
   if (systemdRuns() && existsSync(dirname(UNIT_DIR))) {
     writeFileSync(join(UNIT_DIR, `${program}.service`), unitText(program, configFile));
-    for (const args of [['daemon-reload'], ['enable', '--now', `${program}.service`]]) {
+    // restart, not start: a packaged edgecore already runs standalone, and must take the joined config
+    for (const args of [['daemon-reload'], ['enable', `${program}.service`], ['restart', `${program}.service`]]) {
       const r = spawnSync('systemctl', args, { encoding: 'utf8' });
       if (r.status !== 0) throw new Error(`systemctl ${args.join(' ')} failed: ${r.stderr.trim()}`);
     }

@@ -1,0 +1,164 @@
+/**
+ * The packages on a Debian 12 with systemd as PID 1: a podman container (runc, cgroupfs) of the
+ * clean root test/images/setup-root.sh made, sharing this test's network namespace with a cloudcore
+ * run here. apt-get installs the packages from their files (no network); edgecore runs standalone
+ * under systemd as Type=notify; a /boot/firmware/kubeedge.yaml joins it (the path unit sees the file);
+ * the watchdog kills and restarts a frozen edgecore; an upgrade keeps its twins and outbox, and a
+ * rollback works. Runs inside `unshare --net` (npm run test:images): edgecore's ports are fixed.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ROOT } from '../peers/proc.js';
+import { makeCluster, eventually, readyOf, thermostat, thermostatModel, statusTwin, type Cluster } from '../e2e/cluster.js';
+
+const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
+const NEXT = `${VERSION.replace(/\d+$/, (n) => String(Number(n) + 1))}`;
+const NODE = 'pi-container';
+const NEXT_OUT = join(ROOT, 'images', 'out', 'next');
+const DEBS = (dir: string, v: string) => ['kubeedge-lite-keadm', 'kubeedge-lite-cloud', 'kubeedge-lite-edge'].map((n) => join(dir, `${n}_${v}_${n.endsWith('edge') ? 'amd64' : 'all'}.deb`));
+
+describe('the packages under systemd (podman, systemd as PID 1)', () => {
+  let c: Cluster;
+  const dir = mkdtempSync(join(tmpdir(), 'ke-systemd-'));
+  const conf = join(dir, 'containers.conf');
+  const name = `ke-sd-${process.pid}`;
+  const podman = (args: string[], input?: string) => {
+    const r = spawnSync('podman', ['--root', join(dir, 'storage'), '--runroot', join(dir, 'run'), '--storage-driver', 'vfs', '--tmpdir', join(dir, 'tmp'), ...args], { encoding: 'utf8', env: { ...process.env, CONTAINERS_CONF: conf }, input, timeout: 180_000 });
+    return { status: r.status, out: `${r.stdout}${r.stderr}` };
+  };
+  /** a shell command in the container, its output; throws on failure */
+  const sh = (cmd: string): string => {
+    const r = podman(['exec', name, 'sh', '-c', cmd]);
+    if (r.status !== 0) throw new Error(`${cmd}: exit ${r.status}: ${r.out}`);
+    return r.out;
+  };
+  const show = (prop: string): string => sh(`systemctl show -p ${prop} --value edgecore.service`).trim();
+  const install = (debs: string[], extra = ''): string => {
+    for (const d of debs) expect(podman(['cp', d, `${name}:/tmp/`]).status).toBe(0);
+    return sh(`DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${extra} ${debs.map((d) => `/tmp/${d.split('/').pop()}`).join(' ')} 2>&1`);
+  };
+  /** waits, and on a timeout says what systemd and the journal said */
+  const until = async (fn: () => Promise<boolean>, ms: number, what: string): Promise<void> => {
+    try {
+      await eventually(async () => fn(), ms, what);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${podman(['exec', name, 'sh', '-c', 'systemctl status edgecore --no-pager; journalctl -u edgecore -o cat --no-pager -n 25']).out}`);
+    }
+  };
+  const metric = async (m: string): Promise<number | undefined> => {
+    const text = await (await fetch('http://127.0.0.1:10550/metrics')).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${m} `));
+    return line === undefined ? undefined : Number(line.split(' ')[1]);
+  };
+
+  beforeAll(async () => {
+    if (!existsSync(join(ROOT, '.tmp', 'debian-root', 'usr', 'bin', 'node'))) throw new Error('run test/images/setup-root.sh first (npm run test:images does)');
+    if (!existsSync(DEBS(NEXT_OUT, NEXT)[2] as string)) throw new Error('run test/images/setup.sh first (npm run test:images does): it builds version N+1 for the upgrade');
+    writeFileSync(conf, ['[containers]', 'default_ulimits = ["nofile=16384:16384", "nproc=16384:16384"]', '[engine]', 'runtime = "runc"', 'cgroup_manager = "cgroupfs"', 'events_logger = "file"', ''].join('\n'));
+    // a copy of the clean root for this run (cp -a: it has device nodes)
+    expect(spawnSync('cp', ['-a', join(ROOT, '.tmp', 'debian-root'), join(dir, 'root')]).status).toBe(0);
+    mkdirSync(join(dir, 'tmp'), { recursive: true });
+    const run = podman(['run', '-d', '--name', name, '--hostname', NODE, '--systemd=always', '--network', 'host', '--rootfs', join(dir, 'root'), '/sbin/init']);
+    expect(run.status, run.out).toBe(0);
+    await eventually(async () => /^(running|degraded)/.test(podman(['exec', name, 'systemctl', 'is-system-running']).out), 60_000, 'systemd up');
+    c = await makeCluster({ keepaliveInterval: 5 });
+    await c.startCloud();
+  }, 240_000);
+  afterAll(async () => {
+    podman(['rm', '-f', '-t', '0', name]);
+    await c?.stop();
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+  });
+
+  it('installs from the files with apt-get (no network): edgecore runs standalone on Debian\'s Node, as Type=notify under a watchdog and a memory ceiling', () => {
+    const out = install(DEBS(join(ROOT, 'images', 'out'), VERSION));
+    expect(out).toMatch(/Setting up kubeedge-lite-edge/);
+    expect(sh('node --version')).toMatch(/^v18\./);
+    expect(show('ActiveState')).toBe('active');
+    // Type=notify: systemd took READY=1 (else the unit would still be activating)
+    expect(show('Type')).toBe('notify');
+    expect(show('WatchdogUSec')).toBe('30s');
+    expect(Number(show('MemoryMax'))).toBe(192 * 1024 * 1024);
+    expect(sh('edgecore --version')).toMatch(/^edgecore version: v/);
+    expect(sh('journalctl -u edgecore -o cat --no-pager')).toMatch(/edgecore is running as node pi-container \(standalone/);
+    // the journal has priorities: -p warning shows the warnings, not the info lines
+    const warnings = sh('journalctl -u edgecore -p warning -o cat --no-pager _COMM=node');
+    expect(warnings).toMatch(/no container runtime at/);
+    expect(warnings).not.toMatch(/module \w+ .* started|edgecore is running/);
+  });
+
+  it('joins at first boot from /boot/firmware/kubeedge.yaml (the path unit sees it), and the token leaves the file', async () => {
+    sh(`mkdir -p /boot/firmware && printf 'cloudcore: 127.0.0.1:${c.hubPort}\\ncertPort: ${c.certPort}\\ntoken: ${c.token()}\\nlabels: {site: container}\\n' > /boot/firmware/kubeedge.yaml`);
+    await eventually(async () => readyOf((await c.api.call('GET', `/api/v1/nodes/${NODE}`)).body) === 'True', 60_000, 'Ready');
+    expect((await c.api.call('GET', `/api/v1/nodes/${NODE}`)).body.metadata.labels.site).toBe('container');
+    expect(sh('cat /boot/firmware/kubeedge.yaml')).not.toMatch(/^token:/m);
+    expect(sh('cat /boot/firmware/kubeedge.yaml')).not.toContain(c.token());
+    expect(sh('journalctl -u kubeedge-firstboot -o cat --no-pager')).toMatch(/joined; removed the token/);
+    expect(show('ActiveState')).toBe('active');
+  }, 120_000);
+
+  it('a frozen edgecore is killed by the watchdog and restarted; a killed one is restarted too', async () => {
+    // a short watchdog for the test (the package says 30 s)
+    sh('mkdir -p /etc/systemd/system/edgecore.service.d && printf "[Service]\\nWatchdogSec=4\\n" > /etc/systemd/system/edgecore.service.d/test.conf && systemctl daemon-reload && systemctl restart edgecore');
+    await eventually(async () => show('ActiveState') === 'active', 30_000, 'active');
+    const frozen = show('MainPID');
+    sh(`kill -STOP ${frozen}`);
+    await eventually(async () => /Watchdog timeout \(limit 4s\)!/.test(sh('journalctl -u edgecore -o cat --no-pager')), 20_000, 'watchdog timeout');
+    await eventually(async () => show('ActiveState') === 'active' && show('MainPID') !== frozen && show('MainPID') !== '0', 30_000, 'restarted');
+    expect(sh('journalctl -u edgecore -o cat --no-pager')).toMatch(new RegExp(`Killing process ${frozen} \\(node\\) with signal SIGABRT`));
+    const restarts = Number(show('NRestarts'));
+    const pid = show('MainPID');
+    sh(`kill -KILL ${pid}`);
+    await until(async () => show('ActiveState') === 'active' && show('MainPID') !== pid && show('MainPID') !== '0', 30_000, 'restarted after SIGKILL');
+    expect(Number(show('NRestarts'))).toBe(restarts + 1);
+    await eventually(async () => readyOf((await c.api.call('GET', `/api/v1/nodes/${NODE}`)).body) === 'True', 30_000, 'Ready again');
+    sh('rm -r /etc/systemd/system/edgecore.service.d && systemctl daemon-reload');
+  }, 120_000);
+
+  it('an upgrade restarts edgecore with its twins and its outbox; a rollback works too', async () => {
+    expect((await c.api.call('POST', '/apis/devices.kubeedge.io/v1beta1/namespaces/default/devicemodels', thermostatModel)).status).toBe(201);
+    expect((await c.api.call('POST', '/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices', thermostat('room-1', NODE, '21'))).status).toBe(201);
+    await until(async () => (await fetch('http://127.0.0.1:10550/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices/room-1')).status === 200, 30_000, 'device at the edge');
+    const pub = (topic: string, msg: string) => expect(spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', '1884', '-q', '1', '-t', topic, '-m', msg]).status).toBe(0);
+    pub('$hw/events/device/default/room-1/twin/update', JSON.stringify({ event_id: 'u', twin: { temperature: { actual: { value: '19.5' } } } }));
+    await eventually(async () => (await statusTwin(c, 'room-1', 'temperature'))?.reported?.value === '19.5', 20_000, 'twin in the cloud');
+    // the cloud goes away: uploads wait in the outbox on disk
+    await c.cloud?.kill('SIGKILL');
+    for (let i = 0; i < 5; i++) pub('$hw/events/upload/meter', JSON.stringify({ i }));
+    await eventually(async () => (await metric('edgecore_outbox_messages')) === 5, 20_000, 'five in the outbox');
+    const before = show('MainPID');
+
+    const upgrade = install(DEBS(NEXT_OUT, NEXT));
+    expect(upgrade).toMatch(new RegExp(`Unpacking kubeedge-lite-edge \\(${NEXT.replace(/\./g, '\\.')}\\) over \\(${VERSION.replace(/\./g, '\\.')}\\)`));
+    expect(sh("dpkg-query -W -f '${Version}' kubeedge-lite-edge")).toBe(NEXT);
+    await eventually(async () => show('ActiveState') === 'active' && show('MainPID') !== before, 30_000, 'restarted by the upgrade');
+    // the joined config (a conffile the user changed) is kept, and so is everything on disk
+    expect(sh('cat /etc/kubeedge/config/edgecore.yaml')).toMatch(/server: 127\.0\.0\.1:\d+/);
+    // (the restarted edgecore queues its node status too)
+    await eventually(async () => ((await metric('edgecore_outbox_messages')) ?? 0) >= 5, 20_000, 'the outbox kept');
+    // the twin, as an app at the edge asks for it (twin/get), with the cloud still away
+    const result = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', '1884', '-C', '1', '-W', '20', '-t', '$hw/events/device/default/room-1/twin/get/result']);
+    let answer = '';
+    result.stdout.on('data', (b: Buffer) => (answer += b.toString()));
+    const done = new Promise((r) => result.on('exit', r));
+    await eventually(async () => {
+      pub('$hw/events/device/default/room-1/twin/get', JSON.stringify({ event_id: 'g' }));
+      return answer !== '' || (await Promise.race([done.then(() => true), new Promise((r) => setTimeout(() => r(false), 500))])) === true;
+    }, 20_000, 'twin/get answered');
+    expect(JSON.parse(answer).twin.temperature.actual.value).toBe('19.5');
+    // the cloud back: everything queued arrives
+    await c.startCloud();
+    await eventually(async () => (await metric('edgecore_outbox_messages')) === 0 && (await metric('edgecore_link_up')) === 1, 40_000, 'outbox drained');
+    await eventually(async () => (await c.api.call('GET', `/api/v1/nodes/${NODE}`)).body.status?.uploads?.count === 5, 20_000, 'five uploads at the cloud');
+
+    // rollback to N
+    const back = install(DEBS(join(ROOT, 'images', 'out'), VERSION), '--allow-downgrades');
+    expect(back).toMatch(/Unpacking kubeedge-lite-edge/);
+    expect(sh("dpkg-query -W -f '${Version}' kubeedge-lite-edge")).toBe(VERSION);
+    await eventually(async () => readyOf((await c.api.call('GET', `/api/v1/nodes/${NODE}`)).body) === 'True' && show('ActiveState') === 'active', 40_000, 'Ready after the rollback');
+    expect((await statusTwin(c, 'room-1', 'temperature'))?.reported?.value).toBe('19.5');
+  }, 240_000);
+});
