@@ -7,11 +7,12 @@
  * rollback works. Runs inside `unshare --net` (npm run test:images): edgecore's ports are fixed.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../peers/proc.js';
+import { bootMachine, type Machine } from './machine.js';
 import { makeCluster, eventually, readyOf, thermostat, thermostatModel, statusTwin, type Cluster } from '../e2e/cluster.js';
 
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
@@ -22,31 +23,14 @@ const DEBS = (dir: string, v: string) => ['kubeedge-lite-keadm', 'kubeedge-lite-
 
 describe('the packages under systemd (podman, systemd as PID 1)', () => {
   let c: Cluster;
+  let m: Machine;
   const dir = mkdtempSync(join(tmpdir(), 'ke-systemd-'));
-  const conf = join(dir, 'containers.conf');
-  const name = `ke-sd-${process.pid}`;
-  const podman = (args: string[], input?: string) => {
-    const r = spawnSync('podman', ['--root', join(dir, 'storage'), '--runroot', join(dir, 'run'), '--storage-driver', 'vfs', '--tmpdir', join(dir, 'tmp'), ...args], { encoding: 'utf8', env: { ...process.env, CONTAINERS_CONF: conf }, input, timeout: 180_000 });
-    return { status: r.status, out: `${r.stdout}${r.stderr}` };
-  };
-  /** a shell command in the container, its output; throws on failure */
-  const sh = (cmd: string): string => {
-    const r = podman(['exec', name, 'sh', '-c', cmd]);
-    if (r.status !== 0) throw new Error(`${cmd}: exit ${r.status}: ${r.out}`);
-    return r.out;
-  };
-  const show = (prop: string): string => sh(`systemctl show -p ${prop} --value edgecore.service`).trim();
+  const sh = (cmd: string): string => m.sh(cmd);
+  const show = (prop: string): string => m.show('edgecore.service', prop);
+  const until = (fn: () => Promise<boolean>, ms: number, what: string): Promise<void> => m.until(fn, ms, what);
   const install = (debs: string[], extra = ''): string => {
-    for (const d of debs) expect(podman(['cp', d, `${name}:/tmp/`]).status).toBe(0);
+    for (const d of debs) m.copyIn(d, '/tmp/');
     return sh(`DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${extra} ${debs.map((d) => `/tmp/${d.split('/').pop()}`).join(' ')} 2>&1`);
-  };
-  /** waits, and on a timeout says what systemd and the journal said */
-  const until = async (fn: () => Promise<boolean>, ms: number, what: string): Promise<void> => {
-    try {
-      await eventually(async () => fn(), ms, what);
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n${podman(['exec', name, 'sh', '-c', 'systemctl status edgecore --no-pager; journalctl -u edgecore -o cat --no-pager -n 25']).out}`);
-    }
   };
   const metric = async (m: string): Promise<number | undefined> => {
     const text = await (await fetch('http://127.0.0.1:10550/metrics')).text();
@@ -57,18 +41,14 @@ describe('the packages under systemd (podman, systemd as PID 1)', () => {
   beforeAll(async () => {
     if (!existsSync(join(ROOT, '.tmp', 'debian-root', 'usr', 'bin', 'node'))) throw new Error('run test/images/setup-root.sh first (npm run test:images does)');
     if (!existsSync(DEBS(NEXT_OUT, NEXT)[2] as string)) throw new Error('run test/images/setup.sh first (npm run test:images does): it builds version N+1 for the upgrade');
-    writeFileSync(conf, ['[containers]', 'default_ulimits = ["nofile=16384:16384", "nproc=16384:16384"]', '[engine]', 'runtime = "runc"', 'cgroup_manager = "cgroupfs"', 'events_logger = "file"', ''].join('\n'));
     // a copy of the clean root for this run (cp -a: it has device nodes)
     expect(spawnSync('cp', ['-a', join(ROOT, '.tmp', 'debian-root'), join(dir, 'root')]).status).toBe(0);
-    mkdirSync(join(dir, 'tmp'), { recursive: true });
-    const run = podman(['run', '-d', '--name', name, '--hostname', NODE, '--systemd=always', '--network', 'host', '--rootfs', join(dir, 'root'), '/sbin/init']);
-    expect(run.status, run.out).toBe(0);
-    await eventually(async () => /^(running|degraded)/.test(podman(['exec', name, 'systemctl', 'is-system-running']).out), 60_000, 'systemd up');
+    m = await bootMachine(dir, join(dir, 'root'), { hostname: NODE });
     c = await makeCluster({ keepaliveInterval: 5 });
     await c.startCloud();
   }, 240_000);
   afterAll(async () => {
-    podman(['rm', '-f', '-t', '0', name]);
+    m?.remove();
     await c?.stop();
     rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
   });
