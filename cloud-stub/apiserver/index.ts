@@ -55,6 +55,9 @@ export interface ApiServerDeps {
   ui?: (req: IncomingMessage, res: ServerResponse, url: URL, role: Role | undefined) => Promise<boolean>;
 }
 
+/** what a request without a valid token is told */
+export const TOKEN_NEEDED = 'a valid "Authorization: Bearer <token>" header is required (the admin token, or a read-only one from "keadm gettoken --read-only")';
+
 /** what a bearer token may do: everything, or read (GET) */
 export type Role = 'admin' | 'read';
 
@@ -231,7 +234,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     const role = authorize(req);
     // the dashboard's page loads without a token (it asks for one); its data wants one
     if (deps.ui && url.pathname.startsWith('/ui') && (await deps.ui(req, res, url, role))) return;
-    if (!role) throw new ApiError('Unauthorized', 'a valid "Authorization: Bearer <token>" header is required (the admin token, or a read-only one from "keadm gettoken --read-only")');
+    if (!role) throw new ApiError('Unauthorized', TOKEN_NEEDED);
     if (role === 'read' && req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError('Forbidden', `a read-only token cannot ${req.method ?? ''} ${url.pathname}: use the admin token`);
     if (req.method === 'GET' && url.pathname === '/metrics') return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metricsText());
     const reply = (code: number, body: unknown): void => {

@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CLUSTER_NAMESPACE, type ObjectStore, type StoredObject } from '../store/objects.js';
 import type { KubeObject } from '../../api/object.js';
 import type { EventLog, ClusterEvent } from '../events.js';
-import type { Role } from '../apiserver/index.js';
+import { TOKEN_NEEDED, type Role } from '../apiserver/index.js';
 import { ApiError } from '../apiserver/status.js';
 import { deviceRow, eventRow, nodeRow, podRow, ruleRow, type Rows } from './rows.js';
 
@@ -144,7 +144,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
       }
       if (path === '/ui/api/stream') {
         if (req.method !== 'GET') throw new ApiError('MethodNotAllowed', `${req.method ?? ''} is not supported on ${path}`);
-        if (!role) throw new ApiError('Unauthorized', 'a valid "Authorization: Bearer <token>" header is required (the admin token, or a read-only one from "keadm gettoken --read-only")');
+        if (!role) throw new ApiError('Unauthorized', TOKEN_NEEDED);
         stream(res, role);
         return true;
       }

@@ -4,9 +4,10 @@
  * namespace, so a cloudcore run by the test is at 127.0.0.1.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually } from '../e2e/cluster.js';
+import { writeContainersConf } from '../peers/podman.js';
 
 export interface Machine {
   podman(args: string[]): { status: number | null; out: string };
@@ -25,7 +26,7 @@ export async function bootMachine(dir: string, root: string, opts: { hostname: s
   const conf = join(dir, 'containers.conf');
   const name = `ke-machine-${process.pid}-${opts.hostname}`;
   mkdirSync(join(dir, 'tmp'), { recursive: true });
-  writeFileSync(conf, ['[containers]', 'default_ulimits = ["nofile=16384:16384", "nproc=16384:16384"]', '[engine]', 'runtime = "runc"', 'cgroup_manager = "cgroupfs"', 'events_logger = "file"', ''].join('\n'));
+  writeContainersConf(conf);
   const podman = (args: string[]) => {
     const r = spawnSync('podman', ['--root', join(dir, 'storage'), '--runroot', join(dir, 'run'), '--storage-driver', 'vfs', '--tmpdir', join(dir, 'tmp'), ...args], { encoding: 'utf8', env: { ...process.env, CONTAINERS_CONF: conf }, timeout: 180_000 });
     return { status: r.status, out: `${r.stdout}${r.stderr}` };

@@ -33,10 +33,15 @@ function ping(socket: string): Promise<boolean> {
   });
 }
 
+/** podman's settings these machines need: ulimits it may set, runc, cgroupfs, events to a file */
+export function writeContainersConf(path: string): void {
+  writeFileSync(path, ['[containers]', 'default_ulimits = ["nofile=16384:16384", "nproc=16384:16384"]', '[engine]', 'runtime = "runc"', 'cgroup_manager = "cgroupfs"', 'events_logger = "file"', ''].join('\n'));
+}
+
 export async function startPodman(dir: string): Promise<Podman> {
   mkdirSync(dir, { recursive: true });
   const conf = join(dir, 'containers.conf');
-  writeFileSync(conf, ['[containers]', 'default_ulimits = ["nofile=16384:16384", "nproc=16384:16384"]', '[engine]', 'runtime = "runc"', 'cgroup_manager = "cgroupfs"', 'events_logger = "file"', ''].join('\n'));
+  writeContainersConf(conf);
   const base = ['--root', join(dir, 'root'), '--runroot', join(dir, 'runroot'), '--storage-driver', 'vfs', '--tmpdir', join(dir, 'tmp')];
   const env = { ...process.env, CONTAINERS_CONF: conf };
   const cli = (args: string[], input?: Buffer): { status: number | null; stdout: string; stderr: string } => {
