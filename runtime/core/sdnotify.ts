@@ -10,8 +10,6 @@ import { spawn } from 'node:child_process';
 import type { Logger } from './log.js';
 
 export interface Notifier {
-  /** whether a service manager listens */
-  readonly enabled: boolean;
   /** the watchdog interval systemd asked for, in ms (undefined: no watchdog) */
   readonly watchdogMs: number | undefined;
   ready(status?: string): void;
@@ -38,7 +36,6 @@ export function systemdNotifier(env: NodeJS.ProcessEnv = process.env, command = 
   };
 
   return {
-    enabled: socket !== undefined && socket !== '',
     watchdogMs,
     ready(status) {
       send('READY=1', `MAINPID=${process.pid}`, ...(status ? [`STATUS=${status}`] : []));

@@ -41,7 +41,7 @@ export async function firstboot(argv: readonly string[]): Promise<number> {
   }
   if (typeof spec.cloudcore !== 'string') throw new UsageError(`${file}: "cloudcore" must be CloudHub's IP:PORT (for example 192.168.1.10:10000)`);
   if (typeof spec.token !== 'string') throw new UsageError(`${file}: "token" must be the text "keadm gettoken" prints on the cloud`);
-  const labels = spec.labels === undefined ? undefined : spec.labels;
+  const labels = spec.labels;
   if (labels !== undefined && (typeof labels !== 'object' || labels === null || Array.isArray(labels))) throw new UsageError(`${file}: "labels" must be a map (labels: {room: boiler})`);
   const args = [`--cloudcore-ipport=${spec.cloudcore}`, `--token=${spec.token}`];
   if (spec.nodeName !== undefined) args.push(`--edgenode-name=${String(spec.nodeName)}`);
