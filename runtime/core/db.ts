@@ -1,14 +1,21 @@
 /**
- * SQLite (sql.js) with durable, atomic, batched persistence.
+ * SQLite (sql.js) with durable, atomic, batched persistence whose cost is the change, not the store.
  *
- * sql.js keeps the whole database in memory, so persisting means writing the whole file: a temp
- * file, fsync, rename, fsync of the folder. `commit()` is a group commit: every write made before
- * the next flush shares one file write, and the promise resolves only once it is on disk, so a
- * caller may acknowledge a message after awaiting it. A file that will not open is moved aside
- * and the store starts empty (the cloud then resends everything).
+ * sql.js keeps the whole database in memory and can only save it whole, which at 100,000 rows is a
+ * quarter of a second per save. So a save is rare: every write statement (with its parameters) is
+ * also appended to `<path>.changes`, one JSON line per transaction, and a commit is one append and
+ * one fdatasync for every change made since the last (a group commit). Opening loads the snapshot
+ * and replays the changes in order. When the changes outgrow half the snapshot (or on a clean
+ * close) the store is saved whole (temp file, fsync, rename) and the changes file starts again.
+ *
+ * The snapshot's `PRAGMA user_version` is its generation and the changes file's first line names
+ * the generation it follows, so a crash between a save and the new changes file cannot replay a
+ * change twice. The statements must be deterministic (parameters, not `random()`): that holds for
+ * every caller, which are ours. A torn last line (a crash mid-append) is dropped on replay. A file
+ * that will not open is moved aside and the store starts empty (the cloud then resends everything).
  */
 import { mkdirSync, existsSync, readFileSync, renameSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { open, rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import initSqlJs, { type Database, type SqlValue } from 'sql.js/dist/sql-wasm.js';
 import { sqlWasmBinary } from './sqlwasm.js';
@@ -26,10 +33,12 @@ export interface Db {
   tx<T>(fn: () => T): T;
   /** resolves when every write made so far is on disk */
   commit(): Promise<void>;
-  /** bytes of the last persisted file */
+  /** bytes on disk: the snapshot and the changes since */
   size(): number;
   /** why the last write to disk failed, until one succeeds */
   failing(): string | undefined;
+  /** how many times the store was saved whole */
+  snapshots(): number;
   close(): Promise<void>;
 }
 
@@ -39,96 +48,211 @@ export interface DbOptions {
   log: Logger;
   /** longest a write waits to be batched with others (ms) */
   batchMs?: number;
+  /** the changes file is folded into a new snapshot past max(this, half the snapshot) bytes */
+  changesLimit?: number;
 }
 
+type Statement = [sql: string, params: SqlValue[] | null];
+
 let sqlPromise: ReturnType<typeof initSqlJs> | undefined;
+
+// parameters as JSON: byte arrays (BLOB) as {"$b": base64}
+const encodeParam = (_k: string, v: unknown): unknown => (v instanceof Uint8Array ? { $b: Buffer.from(v).toString('base64') } : v);
+const decodeParam = (_k: string, v: unknown): unknown => (v !== null && typeof v === 'object' && typeof (v as { $b?: unknown }).$b === 'string' ? new Uint8Array(Buffer.from((v as { $b: string }).$b, 'base64')) : v);
+
+/** moves a damaged file aside, so it can be looked at and nothing is replayed onto the fresh store */
+function moveAside(path: string): string {
+  const aside = `${path}.corrupt-${Date.now()}`;
+  renameSync(path, aside);
+  return aside;
+}
+
+/** Applies the changes file to a snapshot of generation `gen`; undefined if the file is not for this snapshot. */
+function replay(db: Database, changesPath: string, gen: number, log: Logger): { bytes: number; transactions: number } | undefined {
+  const text = readFileSync(changesPath, 'utf8');
+  const lines = text.split('\n');
+  let header: { gen?: unknown };
+  try {
+    header = JSON.parse(lines[0] ?? '') as { gen?: unknown };
+  } catch {
+    header = {};
+  }
+  if (header.gen !== gen) return undefined;
+  const prepared = new Map<string, ReturnType<Database['prepare']>>();
+  let transactions = 0;
+  try {
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i] as string;
+      if (line === '') continue;
+      let statements: Statement[];
+      try {
+        statements = JSON.parse(line, decodeParam) as Statement[];
+        if (!Array.isArray(statements)) throw new Error('not a list of statements');
+      } catch (err) {
+        if (i >= lines.length - 2) {
+          log.warn(`${changesPath}: dropped a torn last entry (a crash mid-write)`);
+          break;
+        }
+        throw new Error(`line ${i + 1}: ${errorText(err)}`);
+      }
+      db.run('BEGIN');
+      for (const [sql, params] of statements) {
+        let st = prepared.get(sql);
+        if (!st) prepared.set(sql, (st = db.prepare(sql)));
+        st.run(params ?? undefined);
+      }
+      db.run('COMMIT');
+      transactions++;
+    }
+  } finally {
+    for (const st of prepared.values()) st.free();
+  }
+  return { bytes: Buffer.byteLength(text), transactions };
+}
 
 export async function openDb(opts: DbOptions): Promise<Db> {
   const SQL = await (sqlPromise ??= initSqlJs({ wasmBinary: sqlWasmBinary() }));
   const { path, log } = opts;
   const persistent = path !== ':memory:';
+  const changesPath = `${path}.changes`;
+  const changesLimit = opts.changesLimit ?? 1024 * 1024;
   let db: Database | undefined;
+  let gen = 0;
+  let snapshotBytes = 0;
+  let changesBytes = 0;
+  let replayed = 0;
+  let needsSnapshot = persistent;
   if (persistent && existsSync(path)) {
     try {
-      db = new SQL.Database(readFileSync(path));
+      const data = readFileSync(path);
+      db = new SQL.Database(data);
       db.exec('PRAGMA quick_check');
       db.exec(opts.schema);
+      gen = Number(db.exec('PRAGMA user_version')[0]?.values[0]?.[0] ?? 0);
+      snapshotBytes = data.length;
+      needsSnapshot = false;
     } catch (err) {
-      const aside = `${path}.corrupt-${Date.now()}`;
-      renameSync(path, aside);
+      const aside = moveAside(path);
+      if (existsSync(changesPath)) moveAside(changesPath);
       log.error(`database ${path} cannot be opened (${errorText(err)}); moved it to ${aside} and starting empty`);
+      db?.close();
       db = undefined;
     }
+  }
+  if (db && existsSync(changesPath)) {
+    try {
+      const r = replay(db, changesPath, gen, log);
+      // changes already in the snapshot (a crash right after a save) are not applied again
+      if (r === undefined) needsSnapshot = true;
+      else ({ bytes: changesBytes, transactions: replayed } = r);
+    } catch (err) {
+      const aside = moveAside(changesPath);
+      log.error(`database ${path}: its changes file cannot be replayed (${errorText(err)}); moved it to ${aside} and starting empty`);
+      db.close();
+      moveAside(path);
+      db = undefined;
+      needsSnapshot = true;
+    }
+  } else if (db && gen > 0) {
+    needsSnapshot = true; // a snapshot whose changes file is gone: start one for it
   }
   if (!db) {
     db = new SQL.Database();
     db.exec(opts.schema);
+    gen = 0;
   }
   if (persistent) mkdirSync(dirname(path), { recursive: true });
   const live = db;
 
-  let dirty = persistent;
-  let lastSize = 0;
+  let pending: string[] = [];
+  let txStatements: Statement[] = [];
   let waiting: { resolve(): void; reject(err: Error): void }[] = [];
-  let flushing: Promise<void> | undefined;
+  let fh: FileHandle | undefined;
+  let chain: Promise<void> = Promise.resolve();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let closed = false;
   let txDepth = 0;
+  let snapshots = 0;
+  let failure: string | undefined;
+  let unsaved = replayed > 0; // changes on disk that the snapshot does not hold
 
-  const writeFile = async (data: Uint8Array): Promise<void> => {
-    const tmp = `${path}.tmp`;
-    const fh = await open(tmp, 'w', 0o600);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
+  const fsyncDir = async (): Promise<void> => {
     const dir = await open(dirname(path), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-    lastSize = data.length;
+    await dir.sync().finally(() => dir.close());
   };
 
-  let failure: string | undefined;
-  const flush = async (): Promise<void> => {
-    timer = undefined;
-    if (flushing) await flushing.catch(() => undefined);
-    const batch = waiting;
-    waiting = [];
-    if (!dirty) {
-      for (const w of batch) w.resolve();
-      return;
-    }
-    dirty = false;
+  /** saves the whole store as the next generation, and starts its (empty) changes file */
+  const saveSnapshot = async (): Promise<void> => {
+    live.run(`PRAGMA user_version = ${gen + 1}`);
     const data = live.export();
-    flushing = writeFile(data);
+    const tmp = `${path}.tmp`;
+    const out = await open(tmp, 'w', 0o600);
     try {
-      await flushing;
+      await out.writeFile(data);
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    await rename(tmp, path);
+    await fsyncDir();
+    gen++;
+    snapshotBytes = data.length;
+    await fh?.close();
+    fh = undefined;
+    fh = await open(changesPath, 'w', 0o600);
+    const header = `${JSON.stringify({ gen })}\n`;
+    await fh.write(header);
+    await fh.datasync();
+    changesBytes = header.length;
+    unsaved = false;
+    snapshots++;
+  };
+
+  const flush = async (compactNow = false): Promise<void> => {
+    timer = undefined;
+    const lines = pending;
+    const batch = waiting;
+    pending = [];
+    waiting = [];
+    if (!persistent || (lines.length === 0 && !needsSnapshot && !compactNow)) return batch.forEach((w) => w.resolve());
+    try {
+      if (needsSnapshot || compactNow || changesBytes > Math.max(changesLimit, snapshotBytes / 2)) {
+        await saveSnapshot(); // the snapshot holds these changes too
+        needsSnapshot = false;
+      } else {
+        fh ??= await open(changesPath, 'a', 0o600);
+        const data = lines.join('');
+        await fh.write(data);
+        await fh.datasync();
+        changesBytes += Buffer.byteLength(data);
+        unsaved = true;
+      }
       failure = undefined;
-      for (const w of batch) w.resolve();
+      batch.forEach((w) => w.resolve());
     } catch (err) {
-      dirty = true;
       const e = new KubeEdgeError('store_failed', `cannot persist ${path}: ${errorText(err)}`);
       failure = e.message;
       log.error(e.message);
-      for (const w of batch) w.reject(e);
-    } finally {
-      flushing = undefined;
+      pending = lines.concat(pending); // kept for the next attempt
+      await fh?.close().catch(() => undefined);
+      fh = undefined;
+      needsSnapshot = true; // the changes file may hold part of a line now
+      batch.forEach((w) => w.reject(e));
     }
   };
 
   const schedule = (): void => {
-    if (timer === undefined && !closed) timer = setTimeout(() => void flush(), opts.batchMs ?? 5);
+    if (timer === undefined && !closed) timer = setTimeout(() => (chain = chain.then(() => flush())), opts.batchMs ?? 5);
+  };
+
+  const record = (statements: Statement[]): void => {
+    if (persistent) pending.push(`${JSON.stringify(statements, encodeParam)}\n`);
   };
 
   const run = (sql: string, params?: SqlValue[]): number => {
     live.run(sql, params);
-    dirty = persistent;
+    if (txDepth > 0) txStatements.push([sql, params ?? null]);
+    else record([[sql, params ?? null]]);
     return live.getRowsModified();
   };
   const all = (sql: string, params?: SqlValue[]): Row[] => {
@@ -159,15 +283,18 @@ export async function openDb(opts: DbOptions): Promise<Db> {
       }
       live.run('BEGIN');
       txDepth = 1;
+      txStatements = [];
       try {
         const out = fn();
         live.run('COMMIT');
+        if (txStatements.length > 0) record(txStatements);
         return out;
       } catch (err) {
         live.run('ROLLBACK');
         throw err;
       } finally {
         txDepth = 0;
+        txStatements = [];
       }
     },
     commit() {
@@ -177,13 +304,18 @@ export async function openDb(opts: DbOptions): Promise<Db> {
         schedule();
       });
     },
-    size: () => lastSize,
+    size: () => snapshotBytes + changesBytes,
     failing: () => failure,
+    snapshots: () => snapshots,
     async close() {
       if (closed) return;
-      if (timer !== undefined) clearTimeout(timer);
-      if (persistent) await flush();
       closed = true;
+      if (timer !== undefined) clearTimeout(timer);
+      // a clean stop leaves one complete SQLite file (what `sqlite3 edgecore.db` shows)
+      chain = chain.then(() => flush(unsaved || pending.length > 0));
+      await chain;
+      await fh?.close();
+      fh = undefined;
       live.close();
     },
   };

@@ -7,6 +7,8 @@ declare module 'sql.js/dist/sql-wasm.js' {
     get(): SqlValue[];
     getAsObject(): Record<string, SqlValue>;
     reset(): void;
+    /** bind, step once, reset */
+    run(params?: SqlValue[]): void;
     free(): boolean;
   }
   export interface Database {

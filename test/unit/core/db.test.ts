@@ -1,4 +1,5 @@
-import { mkdtempSync, readdirSync, writeFileSync, rmSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -41,5 +42,96 @@ describe('db', () => {
     expect(lines.some((l) => l.includes('cannot be opened') && l.includes('moved it to'))).toBe(true);
     expect(readdirSync(dir).some((f) => f.startsWith('b.db.corrupt-'))).toBe(true);
     await db.close();
+  });
+
+  it('persists a change by appending it, not by saving the whole store, and replays it after a crash', async () => {
+    const path = join(tmp(), 'c.db');
+    const db = await openDb({ path, schema, log });
+    db.tx(() => {
+      for (let i = 0; i < 2000; i++) db.run('INSERT INTO kv VALUES (?, ?)', [`k${i}`, 'x'.repeat(100)]);
+    });
+    await db.commit();
+    const snapshot = statSync(path);
+    db.run('INSERT OR REPLACE INTO kv VALUES (?, ?)', ['k1', 'changed']);
+    db.tx(() => {
+      db.run('DELETE FROM kv WHERE k = ?', ['k2']);
+      db.run('INSERT INTO kv VALUES (?, ?)', ['blob', new Uint8Array([0, 1, 255]) as unknown as string]);
+    });
+    await db.commit();
+    // the snapshot was not written again: the change is in the changes file
+    expect(statSync(path).mtimeMs).toBe(snapshot.mtimeMs);
+    expect(readFileSync(`${path}.changes`, 'utf8')).toContain('changed');
+    expect(db.snapshots()).toBe(1);
+    // a crash: the process ends without close()
+    copyFileSync(path, `${path}.crashed`);
+    copyFileSync(`${path}.changes`, `${path}.crashed.changes`);
+    await db.close();
+    const again = await openDb({ path: `${path}.crashed`, schema, log });
+    expect(again.get('SELECT v FROM kv WHERE k = ?', ['k1'])?.v).toBe('changed');
+    expect(again.get('SELECT v FROM kv WHERE k = ?', ['k2'])).toBeUndefined();
+    expect([...(again.get('SELECT v FROM kv WHERE k = ?', ['blob'])?.v as Uint8Array)]).toEqual([0, 1, 255]);
+    expect(again.get('SELECT COUNT(*) AS n FROM kv')?.n).toBe(2000);
+    await again.close();
+  });
+
+  it('drops a torn last change, and keeps a rolled-back transaction out', async () => {
+    const path = join(tmp(), 'd.db');
+    const db = await openDb({ path, schema, log });
+    db.run('INSERT INTO kv VALUES (?, ?)', ['a', '1']);
+    expect(() =>
+      db.tx(() => {
+        db.run('INSERT INTO kv VALUES (?, ?)', ['b', '2']);
+        throw new Error('changed my mind');
+      }),
+    ).toThrow('changed my mind');
+    await db.commit();
+    db.run('INSERT INTO kv VALUES (?, ?)', ['c', '3']);
+    await db.commit();
+    copyFileSync(path, `${path}.crashed`);
+    copyFileSync(`${path}.changes`, `${path}.crashed.changes`);
+    appendFileSync(`${path}.crashed.changes`, '[["INSERT INTO kv VALUES (?, ?)",["d","'); // a crash mid-append
+    await db.close();
+    const again = await openDb({ path: `${path}.crashed`, schema, log });
+    expect(again.all('SELECT k FROM kv ORDER BY k').map((r) => r.k)).toEqual(['a', 'c']);
+    expect(lines.some((l) => l.includes('dropped a torn last entry'))).toBe(true);
+    await again.close();
+  });
+
+  it('never applies a change twice: a crash between a save and the new changes file', async () => {
+    const path = join(tmp(), 'e.db');
+    const db = await openDb({ path, schema, log, changesLimit: 1 });
+    db.run('INSERT INTO kv VALUES (?, ?)', ['n', '0']);
+    await db.commit();
+    // increments are what a replay onto the wrong snapshot would get wrong
+    const old = `${path}.old-changes`;
+    let increments = 0;
+    while (db.snapshots() === 1) {
+      db.run("UPDATE kv SET v = CAST(v AS INTEGER) + 1 WHERE k = 'n'");
+      increments++;
+      await db.commit();
+      if (increments === 3) copyFileSync(`${path}.changes`, old);
+    }
+    // the changes outgrew half the snapshot, and the store was saved whole with every increment
+    expect(increments).toBeGreaterThan(3);
+    copyFileSync(path, `${path}.crashed`);
+    copyFileSync(old, `${path}.crashed.changes`); // the last save landed, the new changes file did not
+    await db.close();
+    const again = await openDb({ path: `${path}.crashed`, schema, log });
+    expect(again.get("SELECT v FROM kv WHERE k = 'n'")?.v).toBe(String(increments));
+    await again.close();
+  });
+
+  it('a clean close leaves one complete SQLite file, as sqlite3 reads it', async () => {
+    const path = join(tmp(), 'f.db');
+    const db = await openDb({ path, schema, log });
+    db.run('INSERT INTO kv VALUES (?, ?)', ['a', '1']);
+    await db.commit();
+    db.run('INSERT INTO kv VALUES (?, ?)', ['b', '2']);
+    await db.commit();
+    await db.close();
+    expect(execFileSync('sqlite3', [path, 'SELECT k, v FROM kv ORDER BY k'], { encoding: 'utf8' })).toBe('a|1\nb|2\n');
+    const again = await openDb({ path, schema, log });
+    expect(again.get('SELECT COUNT(*) AS n FROM kv')?.n).toBe(2);
+    await again.close();
   });
 });
