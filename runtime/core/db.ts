@@ -5,8 +5,9 @@
  * quarter of a second per save. So a save is rare: every write statement (with its parameters) is
  * also appended to `<path>.changes`, one JSON line per transaction, and a commit is one append and
  * one fdatasync for every change made since the last (a group commit). Opening loads the snapshot
- * and replays the changes in order. When the changes outgrow half the snapshot (or on a clean
- * close) the store is saved whole (temp file, fsync, rename) and the changes file starts again.
+ * and replays the changes in order. When the changes outgrow an eighth of the snapshot (so that a
+ * restart replays little), or on a clean close, the store is saved whole (temp file, fsync,
+ * rename) and the changes file starts again.
  *
  * The snapshot's `PRAGMA user_version` is its generation and the changes file's first line names
  * the generation it follows, so a crash between a save and the new changes file cannot replay a
@@ -48,7 +49,7 @@ export interface DbOptions {
   log: Logger;
   /** longest a write waits to be batched with others (ms) */
   batchMs?: number;
-  /** the changes file is folded into a new snapshot past max(this, half the snapshot) bytes */
+  /** the changes file is folded into a new snapshot past max(this, an eighth of the snapshot) bytes */
   changesLimit?: number;
 }
 
@@ -169,7 +170,7 @@ export async function openDb(opts: DbOptions): Promise<Db> {
   let waiting: { resolve(): void; reject(err: Error): void }[] = [];
   let fh: FileHandle | undefined;
   let chain: Promise<void> = Promise.resolve();
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  let cancelTimer: (() => void) | undefined;
   let closed = false;
   let txDepth = 0;
   let snapshots = 0;
@@ -209,14 +210,14 @@ export async function openDb(opts: DbOptions): Promise<Db> {
   };
 
   const flush = async (compactNow = false): Promise<void> => {
-    timer = undefined;
+    cancelTimer = undefined;
     const lines = pending;
     const batch = waiting;
     pending = [];
     waiting = [];
     if (!persistent || (lines.length === 0 && !needsSnapshot && !compactNow)) return batch.forEach((w) => w.resolve());
     try {
-      if (needsSnapshot || compactNow || changesBytes > Math.max(changesLimit, snapshotBytes / 2)) {
+      if (needsSnapshot || compactNow || changesBytes > Math.max(changesLimit, snapshotBytes / 8)) {
         await saveSnapshot(); // the snapshot holds these changes too
         needsSnapshot = false;
       } else {
@@ -242,7 +243,17 @@ export async function openDb(opts: DbOptions): Promise<Db> {
   };
 
   const schedule = (): void => {
-    if (timer === undefined && !closed) timer = setTimeout(() => (chain = chain.then(() => flush())), opts.batchMs ?? 5);
+    if (cancelTimer !== undefined || closed) return;
+    const go = (): void => void (chain = chain.then(() => flush()));
+    const batchMs = opts.batchMs ?? 5;
+    // setTimeout(0) waits a millisecond: with no batching wanted, write on the next turn
+    if (batchMs > 0) {
+      const t = setTimeout(go, batchMs);
+      cancelTimer = () => clearTimeout(t);
+    } else {
+      const t = setImmediate(go);
+      cancelTimer = () => clearImmediate(t);
+    }
   };
 
   const record = (statements: Statement[]): void => {
@@ -310,7 +321,7 @@ export async function openDb(opts: DbOptions): Promise<Db> {
     async close() {
       if (closed) return;
       closed = true;
-      if (timer !== undefined) clearTimeout(timer);
+      cancelTimer?.();
       // a clean stop leaves one complete SQLite file (what `sqlite3 edgecore.db` shows)
       chain = chain.then(() => flush(unsaved || pending.length > 0));
       await chain;
