@@ -4,22 +4,16 @@
  * stream (/ui/api/stream), beside the same without it. The stream is read by a client in this
  * process: what the cloud does for a page does not depend on what draws it.
  */
-import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { request } from 'node:https';
 import { makeCluster, eventually, readyOf } from '../test/e2e/cluster.js';
 import { NODE_ARGS } from '../runtime/keadm/service.js';
+import { cpuSeconds } from './lib/usage.js';
 import { report, rssKiB, type Row } from './lib/report.js';
 
 const DEVICES = 100;
 const WINDOW_MS = Number(process.env.BENCH_WINDOW_MS ?? 20_000);
 const NODE = 'bench-ui';
-
-/** user + system CPU seconds of a process, from /proc */
-function cpuSeconds(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-  return (Number(f[11]) + Number(f[12])) / 100;
-}
 
 async function main(): Promise<void> {
   const c = await makeCluster();

@@ -17,6 +17,7 @@ import { runBundle, type Proc } from '../test/peers/proc.js';
 import { freePort } from '../test/peers/proxy.js';
 import { pymodbusSlave } from '../test/peers/serial.js';
 import { report, rssKiB, type Row } from './lib/report.js';
+import { anonKiB, cpuSeconds } from './lib/usage.js';
 
 const WINDOW_MS = Number(process.env.BENCH_KUBEEDGE_WINDOW_MS ?? 60_000);
 
@@ -27,13 +28,6 @@ if (!process.env.KE_BENCH_NETNS) {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const ticks = (pid: number): number => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(f[11]) + Number(f[12]); // utime + stime, in clock ticks
-};
-const anonKiB = (pid: number): number => Number(/RssAnon:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? NaN);
-const TICK_HZ = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
 
 /** the process whose command line holds all of `parts` */
 function findPid(...parts: string[]): number {
@@ -89,10 +83,10 @@ async function until(fn: () => boolean, what: string, ms = 60_000): Promise<void
 /** settles, then measures one edgecore for the window: RSS and anonymous memory at the end, CPU over it */
 async function measure(pid: number): Promise<{ rss: number; anon: number; cpu: number }> {
   await sleep(15_000);
-  const t0 = ticks(pid);
+  const t0 = cpuSeconds(pid);
   const at = Date.now();
   await sleep(WINDOW_MS);
-  const cpu = ((ticks(pid) - t0) / TICK_HZ) / ((Date.now() - at) / 1000);
+  const cpu = (cpuSeconds(pid) - t0) / ((Date.now() - at) / 1000);
   return { rss: rssKiB(pid), anon: anonKiB(pid), cpu };
 }
 

@@ -23,6 +23,7 @@ import { newRsaKeyPem } from '../cloud-stub/certs/pki.js';
 import { signLeaf } from '../cloud-stub/certs/x509.js';
 import { percentile, report, type Row } from './lib/report.js';
 import { mosquittoPeer } from './lib/mosquitto.js';
+import { memoryOf } from './lib/usage.js';
 import { ROOT, runProcess, type Proc } from '../test/peers/proc.js';
 
 const quiet = createLogger({ level: 'error' });
@@ -97,14 +98,6 @@ function bytesPerMessage(): { cbor: number; json: number } {
   const cbor = msgs.reduce((s, m) => s + (cborCodec.encode(m) as Buffer).length, 0) / msgs.length;
   const json = msgs.reduce((s, m) => s + Buffer.byteLength(jsonCodec.encode(m) as string), 0) / msgs.length;
   return { cbor, json };
-}
-
-/** Asks a process for its GC'd memory line (SIGUSR2) and returns the figures in KiB. */
-async function memoryOf(proc: Proc): Promise<{ rss: number; heap: number }> {
-  const from = proc.lines.length;
-  proc.child.kill('SIGUSR2');
-  const line = await proc.waitFor(/memory rssKiB=\d+/, 10_000, from);
-  return { rss: Number(/rssKiB=(\d+)/.exec(line)?.[1]), heap: Number(/heapUsedKiB=(\d+)/.exec(line)?.[1]) };
 }
 
 /** Connects `edges` simulated edges (real mTLS, heartbeating) and returns the server's memory growth per edge. */
