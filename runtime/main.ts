@@ -69,7 +69,7 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
     metrics: edgeMetrics({
       ...(hub.enable ? { link: () => edgeHub.stats() } : {}),
       outbox: () => metaManager.outbox()?.stats(),
-      modules: () => [...(m.deviceTwin.enable ? deviceTwin.metrics() : []), ...(m.deviceTwin.enable && m.deviceManager.enable ? deviceManager.metrics() : []), ...(m.eventBus.enable ? eventBus.metrics() : [])],
+      modules: () => [...metaManager.metrics(), ...(m.deviceTwin.enable ? deviceTwin.metrics() : []), ...(m.deviceTwin.enable && m.deviceManager.enable ? deviceManager.metrics() : []), ...(m.eventBus.enable ? eventBus.metrics() : [])],
     }),
   });
   const eventBus = createEventBus({ config: m.eventBus, outbox: metaManager.enqueue, ...(hub.enable ? { rules: metaManager.source(['rule']) } : {}) });

@@ -25,6 +25,7 @@ export function edgeMetrics(parts: EdgeMetricsParts): () => string {
         counter('edgecore_link_messages_sent_total', 'Messages sent to the cloud.', l.sent),
         gauge('edgecore_link_queue_messages', 'Messages waiting for room on the link (not the outbox).', l.queued),
         counter('edgecore_link_dropped_messages_total', 'Messages for the cloud dropped because the link queue was full (none of them from the outbox).', l.dropped),
+        counter('edgecore_link_frames_received_total', 'Frames read from the cloud, refused ones included.', l.framesIn),
         counter('edgecore_link_bad_frames_total', 'Frames from the cloud that could not be read.', l.badFrames),
       );
     }

@@ -7,6 +7,7 @@
  * On the cloud bus, messages for an edge carry `node/<nodeName>/` before their resource (as
  * KubeEdge does); CloudHub strips it on the way out and adds it on the way in.
  */
+import type { Timer } from '../../runtime/core/clock.js';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -22,7 +23,7 @@ import { boundPort, closeServer, listen } from '../../runtime/core/net.js';
 import type { Logger } from '../../runtime/core/log.js';
 import type { CloudHubConfig } from '../config.js';
 import type { ObjectStore } from '../store/objects.js';
-import { NodeSession } from './session.js';
+import { NodeSession, tickMs } from './session.js';
 import { Traffic } from './traffic.js';
 import { gauge, type Family } from '../../runtime/core/metrics.js';
 import { nodeResource, splitNodeResource, ControllerGroup, HubEvent, SEND_ONCE, SESSION_LISTENERS } from '../routes.js';
@@ -81,6 +82,7 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
   let server: Server | undefined;
   let wss: WebSocketServer | undefined;
   let ctx: ModuleContext | undefined;
+  let ticker: Timer | undefined;
   let log: Logger | undefined;
 
   const notify = (operation: string, node: string, content: unknown = null): void => {
@@ -225,6 +227,10 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
       ctx = c;
       log = c.log;
       c.bus.register('cloudhub', 'cloudhub', downstream, { queueLimit: 100_000 });
+      // one timer for every session (10,000 timers would cost memory and a callback each per tick)
+      ticker = c.clock.setInterval(() => {
+        for (const s of sessions.values()) s.tick();
+      }, tickMs(deps.config.keepaliveInterval * 1000));
       const { ca, cert, key } = deps.tls();
       wss = new WebSocketServer({ noServer: true, maxPayload: deps.config.maxFrameBytes, perMessageDeflate: false });
       server = createServer({ ca, cert, key, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (_req, res) => {
@@ -239,6 +245,7 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
       log.info(`listening on wss://${address}:${this.port()}/<projectID>/<nodeName>/events`);
     },
     async stop() {
+      ctx?.clock.clear(ticker);
       for (const call of calls.values()) call.onReply({ error: 'cloudcore is stopping', code: 503 });
       calls.clear();
       for (const s of sessions.values()) s.close(1001, 'cloudcore stopping');

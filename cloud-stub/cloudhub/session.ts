@@ -3,10 +3,10 @@
  * text is KubeEdge's JSON), its keepalive deadline and its delivery queue.
  */
 import type { WebSocket } from 'ws';
-import type { Clock, Timer } from '../../runtime/core/clock.js';
+import type { Clock } from '../../runtime/core/clock.js';
 import { codecFor, decodeFrame, encodeFrame, cborCodec, takeBatch, type Codec } from '../../runtime/core/codec.js';
 import { errorText } from '../../runtime/core/errors.js';
-import type { Logger } from '../../runtime/core/log.js';
+import { throttled, type Logger } from '../../runtime/core/log.js';
 import type { Message } from '../../runtime/core/message.js';
 import { Delivery } from './delivery.js';
 import type { Traffic } from './traffic.js';
@@ -28,6 +28,9 @@ export interface SessionOptions {
 
 export type Dialect = 'cbor' | 'kubeedge';
 
+/** how often sessions are checked: the keepalive deadline is overshot by at most this */
+export const tickMs = (keepaliveMs: number): number => Math.max(50, Math.min(1000, keepaliveMs / 8));
+
 /** bytes buffered in the socket above which we stop handing it more */
 const HIGH_WATER = 1024 * 1024;
 
@@ -39,13 +42,14 @@ export class NodeSession {
   private codec: Codec = cborCodec;
   private ready = false;
   private closed = false;
-  private timer: Timer | undefined;
+  private readonly warnRefused: (msg: string) => void;
   private immediate: Message[] = [];
   readonly delivery: Delivery;
 
   constructor(private readonly o: SessionOptions) {
     this.node = o.node;
     this.connectedAt = this.lastSeen = o.clock.now();
+    this.warnRefused = throttled((m) => o.log.warn(m));
     this.delivery = new Delivery({
       window: 1024,
       limit: 50_000,
@@ -65,11 +69,10 @@ export class NodeSession {
     ws.on('pong', () => (this.lastSeen = clock.now()));
     ws.on('close', (code, reason) => this.finish(`closed by edge (${code}${reason.length ? ' ' + reason.toString() : ''})`));
     ws.on('error', (err) => this.finish(`socket error: ${err.message}`));
-    const tick = Math.max(50, Math.min(1000, this.o.keepaliveMs / 8)); // the deadline is overshot by at most one tick
-    this.timer = clock.setInterval(() => this.tick(), tick);
   }
 
-  private tick(): void {
+  /** CloudHub calls this for every session every tickMs(): the keepalive deadline, and resends */
+  tick(): void {
     const idle = this.o.clock.now() - this.lastSeen;
     if (idle > this.o.keepaliveMs) {
       this.close(4001, `no traffic for ${Math.round(idle)} ms (keepaliveInterval ${this.o.keepaliveMs} ms)`);
@@ -87,7 +90,7 @@ export class NodeSession {
     } catch (err) {
       this.badFrames++;
       this.o.traffic.badFrames++;
-      this.o.log.warn(`${this.node}: refused a frame: ${errorText(err)}`);
+      this.warnRefused(`${this.node}: refused a frame: ${errorText(err)}`);
       return;
     }
     this.o.traffic.framesIn++;
@@ -167,7 +170,6 @@ export class NodeSession {
   private finish(reason: string): void {
     if (this.closed) return;
     this.closed = true;
-    this.o.clock.clear(this.timer);
     this.o.onClose(this, reason);
   }
 }

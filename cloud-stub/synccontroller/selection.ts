@@ -50,13 +50,20 @@ export function objectsForNode(store: ObjectStore, node: string): Map<string, St
   return out;
 }
 
-/** The version of `resource` that `node` must hold, or undefined when it must not hold it. */
+/**
+ * The version of `resource` that `node` must hold, or undefined when it must not hold it. Asked
+ * from the node's side (what it holds), since this runs for every acknowledgement: the object's
+ * side (nodesUsing) scans every device for a model, which at 10,000 edges made a connect storm
+ * quadratic.
+ */
 export function wantedVersion(store: ObjectStore, node: string, resource: string): number | undefined {
   const key = parseResource(resource);
   if (!key) return undefined;
   const o = store.get(key.kind as Kind, key.namespace, key.name);
   if (!o) return undefined;
-  return nodesUsing(store, o.kind, o.object).has(node) ? o.rv : undefined;
+  // a device or a pod names its node
+  if (o.kind === 'device' || o.kind === 'pod') return deviceNodeName(o) === node ? o.rv : undefined;
+  return objectsForNode(store, node).has(resource) ? o.rv : undefined;
 }
 
 /** The nodes that must hold an object: those it is assigned to, or whose devices or pods use it. */

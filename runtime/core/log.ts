@@ -75,3 +75,25 @@ export function createLogger(opts: { level?: Level; scope?: string; sink?: LogSi
   };
   return make(opts.scope ?? '');
 }
+
+/**
+ * For a line a peer can cause without end (a refused frame, a refused payload): the first `burst`
+ * in a window are logged, the rest counted and summed up in one line when the next window opens.
+ * The refusal still counts in /metrics; only the log (on a Pi, often the SD card) is spared.
+ */
+export function throttled(write: (msg: string) => void, burst = 10, windowMs = 60_000, now: () => number = Date.now): (msg: string) => void {
+  let windowStart = -Infinity;
+  let inWindow = 0;
+  let held = 0;
+  return (msg) => {
+    const t = now();
+    if (t - windowStart >= windowMs) {
+      if (held > 0) write(`(${held} more like the lines before were not logged in the last ${Math.round((t - windowStart) / 1000)} s)`);
+      windowStart = t;
+      inWindow = 0;
+      held = 0;
+    }
+    if (inWindow++ < burst) write(msg);
+    else held++;
+  };
+}

@@ -4,6 +4,7 @@
  * speak the MQTT topics of CONTRACT.md section 7 through EventBus. Every change is on disk before
  * it is answered, and goes up to the cloud through the outbox as a snapshot of the device.
  */
+import { throttled } from '../core/log.js';
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { Module, ModuleContext } from '../core/module.js';
@@ -78,6 +79,8 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
   let ready = false;
   /** twin properties changed, by who changed them: the edge (reported) or the cloud (desired) */
   const updated = { edge: 0, cloud: 0 };
+  let refused = 0;
+  let warnRefused = (m: string): void => ctx?.log.warn(m);
 
   const now = (): number => ctx?.clock.now() ?? Date.now();
   const stamp = (eventId: string = randomUUID()): { event_id: string; timestamp: number } => ({ event_id: eventId, timestamp: now() });
@@ -91,6 +94,7 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
   };
   const publishError = (topic: string | undefined, eventId: string, err: unknown): void => {
     const code = err instanceof TwinError ? err.code : 500;
+    refused++;
     if (code === 500) ctx?.log.error(`twin request failed: ${errorText(err)}`);
     if (topic) publish(topic, { ...stamp(eventId), code, reason: errorText(err) });
   };
@@ -247,7 +251,7 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
           return update(dev, body, req.action === 'twin/update' ? 'edge' : 'cloud', resultTopic).catch((err: unknown) => publishError(resultTopic, eventIdOf(body), err));
       }
     } catch (err) {
-      if (!resultTopic) ctx?.log.warn(`refused ${req.kind === 'device' ? req.action : 'membership'} for ${req.kind === 'device' ? `${req.namespace}/${req.name}` : req.node}: ${errorText(err)}`);
+      if (!resultTopic) warnRefused(`refused ${req.kind === 'device' ? req.action : 'membership'} for ${req.kind === 'device' ? `${req.namespace}/${req.name}` : req.node}: ${errorText(err)}`);
       publishError(resultTopic, eventIdOf(body), err);
     }
   };
@@ -270,6 +274,7 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
     deviceIds: () => [...specs.keys()],
     metrics: () => [
       gauge('edgecore_devices', 'Devices of this node.', records.size),
+      counter('edgecore_twin_requests_refused_total', 'Twin requests refused (malformed, unknown device, stale version, or the store failing).', refused),
       counter('edgecore_twin_updates_total', 'Twin properties changed, by source: edge (a reported value) or cloud (a desired value).', [
         { labels: { source: 'edge' }, value: updated.edge },
         { labels: { source: 'cloud' }, value: updated.cloud },
@@ -301,6 +306,7 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
       return save(next);
     },
     async start(c) {
+      warnRefused = throttled((m) => c.log.warn(m));
       ctx = c;
       store = new TwinStore(await openJournal(deps.dataSource === ':memory:' ? ':memory:' : `${deps.dataSource}.twins`, c.log.child('twins'), { batchMs: 2 }));
       for (const dev of store.all()) records.set(dev.id, dev);

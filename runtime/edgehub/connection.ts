@@ -8,7 +8,7 @@ import { WebSocket } from 'ws';
 import type { Clock, Timer } from '../core/clock.js';
 import { cborCodec, decodeFrame, encodeFrame, type Codec } from '../core/codec.js';
 import { errorText } from '../core/errors.js';
-import type { Logger } from '../core/log.js';
+import { throttled, type Logger } from '../core/log.js';
 import type { Message } from '../core/message.js';
 
 export interface ConnectionOptions {
@@ -40,10 +40,13 @@ export class Connection {
   private pingSentAt = 0;
   readonly codec: Codec;
   badFrames = 0;
+  framesIn = 0;
+  private readonly warnRefused: (msg: string) => void;
   /** the last ping's round trip, in ms (undefined until a pong came) */
   rttMs: number | undefined;
 
   constructor(private readonly o: ConnectionOptions) {
+    this.warnRefused = throttled((m) => o.log.warn(m));
     this.codec = o.codec ?? cborCodec;
   }
 
@@ -69,12 +72,13 @@ export class Connection {
     });
     ws.on('message', (data, isBinary) => {
       this.lastSeen = o.clock.now();
+      this.framesIn++;
       let msgs: Message[];
       try {
         msgs = decodeFrame(data as Buffer, isBinary, o.maxFrameBytes);
       } catch (err) {
         this.badFrames++;
-        o.log.warn(`refused a frame from the cloud: ${errorText(err)}`);
+        this.warnRefused(`refused a frame from the cloud: ${errorText(err)}`);
         return;
       }
       o.onMessages(msgs);

@@ -61,6 +61,8 @@ export interface EdgeHubStats {
   sent: number;
   dropped: number;
   badFrames: number;
+  /** frames read from the cloud, refused ones included */
+  framesIn: number;
   /** the link's last ping round trip, in ms */
   rttMs?: number;
 }
@@ -89,7 +91,7 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
   let renewTimer: Timer | undefined;
   let stopped = true;
   let writable = true;
-  const stats: EdgeHubStats = { connected: false, connects: 0, queued: 0, sent: 0, dropped: 0, badFrames: 0 };
+  const stats: EdgeHubStats = { connected: false, connects: 0, queued: 0, sent: 0, dropped: 0, badFrames: 0, framesIn: 0 };
 
   const tell = (operation: string): void => {
     for (const group of LISTENER_GROUPS) {
@@ -234,7 +236,10 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
         c.clock.clear(keepaliveTimer);
         dialect.closed();
         dropQueue(`the link to the cloud was lost: ${reason}`);
-        if (conn) stats.badFrames += conn.badFrames;
+        if (conn) {
+          stats.badFrames += conn.badFrames;
+          stats.framesIn += conn.framesIn;
+        }
         conn = undefined;
         if (stats.connected) {
           stats.connected = false;
@@ -297,7 +302,7 @@ export function createEdgeHub(deps: EdgeHubDeps): EdgeHub {
   return {
     name: EDGEHUB,
     group: Group.hub,
-    stats: () => ({ ...stats, badFrames: stats.badFrames + (conn?.badFrames ?? 0), ...(conn?.rttMs !== undefined ? { rttMs: conn.rttMs } : {}) }),
+    stats: () => ({ ...stats, badFrames: stats.badFrames + (conn?.badFrames ?? 0), framesIn: stats.framesIn + (conn?.framesIn ?? 0), ...(conn?.rttMs !== undefined ? { rttMs: conn.rttMs } : {}) }),
     async start(c) {
       ctx = c;
       stopped = false;

@@ -8,6 +8,7 @@
  * learnt from the cloud), which the cloud's router passes on to a REST endpoint; and the router's
  * rest → eventbus messages are published here, with a reply once they are.
  */
+import { throttled } from '../core/log.js';
 import { createServer, type Server } from 'node:net';
 import { Aedes, type AedesPublishPacket } from 'aedes';
 import type { Module, ModuleContext } from '../core/module.js';
@@ -107,7 +108,7 @@ export function createEventBus(deps: EventBusDeps): EventBus {
   };
 
   /** MQTT messages: from apps (through the embedded broker or the external one), published by edgecore, and uploads taken into the outbox */
-  const counted = { received: 0, published: 0, uploads: 0 };
+  const counted = { received: 0, published: 0, uploads: 0, refused: 0 };
   const upload = (topic: string, payload: Buffer): Promise<void> => {
     if (payload.length > MAX_PAYLOAD_BYTES) return Promise.reject(new Error(`upload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`));
     return deps.outbox({ group: Group.user, operation: Operation.upload, resource: topic }, payload.toString('utf8'));
@@ -148,6 +149,7 @@ export function createEventBus(deps: EventBusDeps): EventBus {
   };
 
   const startInternal = async (c: ModuleContext): Promise<void> => {
+    const warnRefused = throttled((m) => c.log.warn(m));
     const { host, port } = parseMqttUrl(deps.config.mqttServerInternal);
     if (!isLoopback(host)) throw new Error(`modules.eventBus.mqttServerInternal must be a loopback address, not ${host}`);
     broker = await Aedes.createBroker({
@@ -163,7 +165,8 @@ export function createEventBus(deps: EventBusDeps): EventBus {
             done(null);
           },
           (err: unknown) => {
-            c.log.warn(`refused an upload to ${packet.topic}: ${errorText(err)}`);
+            counted.refused++;
+            warnRefused(`refused an upload to ${packet.topic}: ${errorText(err)}`);
             done(err as Error);
           },
         );
@@ -181,6 +184,7 @@ export function createEventBus(deps: EventBusDeps): EventBus {
   };
 
   const startExternal = (c: ModuleContext): void => {
+    const warnRefused = throttled((m) => c.log.warn(m));
     const { host, port } = parseMqttUrl(deps.config.mqttServerExternal);
     // with both brokers, apps upload through the internal one (stored before its PUBACK)
     const topics = deps.config.mqttMode === 2 ? [...TWIN_TOPICS, `${UPLOAD_PREFIX}#`, ...topicRules.keys()] : [...TWIN_TOPICS];
@@ -199,7 +203,10 @@ export function createEventBus(deps: EventBusDeps): EventBus {
         upload(m.topic, m.payload).then(() => {
           counted.uploads++;
           m.ack();
-        }, (err: unknown) => c.log.warn(`refused an upload to ${m.topic}: ${errorText(err)}`));
+        }, (err: unknown) => {
+          counted.refused++;
+          warnRefused(`refused an upload to ${m.topic}: ${errorText(err)}`);
+        });
       },
     });
     c.log.info(`using the external MQTT broker tcp://${host}:${port}`);
@@ -214,6 +221,7 @@ export function createEventBus(deps: EventBusDeps): EventBus {
       counter('edgecore_mqtt_messages_received_total', 'MQTT messages published by apps that edgecore took.', counted.received),
       counter('edgecore_mqtt_messages_published_total', 'MQTT messages edgecore published (twin answers, deltas, the router).', counted.published),
       counter('edgecore_mqtt_uploads_total', 'Uploads from apps taken into the outbox for the cloud (on disk, acknowledged to the app).', counted.uploads),
+      counter('edgecore_mqtt_uploads_refused_total', 'Uploads refused (a payload that is not what the topic takes, or the outbox failing).', counted.refused),
     ],
     async start(c) {
       ctx = c;

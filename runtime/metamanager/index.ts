@@ -3,6 +3,7 @@
  * cloud is away. A cloud resource message is acknowledged only once it is on disk; a resent or
  * older version is acknowledged without being applied again.
  */
+import { throttled } from '../core/log.js';
 import type { Module, ModuleContext } from '../core/module.js';
 import { openDb, type Db } from '../core/db.js';
 import { errorText } from '../core/errors.js';
@@ -13,6 +14,7 @@ import { EDGEHUB, HubEvent } from '../edgehub/index.js';
 import { META_SCHEMA, MetaStore, type ApplyResult } from './store.js';
 import { createMetaServer, type MetaServer } from './metaserver.js';
 import type { ReadinessCheck } from '../core/health.js';
+import { counter, type Family } from '../core/metrics.js';
 import { Outbox } from './outbox.js';
 import { openJournal, type Journal } from '../core/journal.js';
 import type { ObjectChange, ObjectSource } from './source.js';
@@ -30,6 +32,7 @@ export interface MetaManager extends Module {
   readiness(): ReadinessCheck[];
   /** ms the outbox has waited with the link up and nothing acknowledged (0: empty, draining, or no link) */
   outboxStalledMs(): number;
+  metrics(): Family[];
 }
 
 export type OutboxRoute = Pick<MessageRoute, 'group' | 'operation' | 'resource'>;
@@ -56,6 +59,8 @@ export function createMetaManager(deps: MetaManagerDeps): MetaManager {
   let metaServer: MetaServer | undefined;
   let outbox: Outbox | undefined;
   let journal: Journal | undefined;
+  let refused = 0;
+  let warnRefused = (m: string): void => ctx?.log.warn(m);
   // the outbox drains while the link is up; a new link starts again from its oldest message
   let connected = false;
   let generation = 0;
@@ -187,7 +192,8 @@ export function createMetaManager(deps: MetaManagerDeps): MetaManager {
     try {
       result = apply(msg);
     } catch (err) {
-      ctx?.log.warn(`refused ${msg.route.operation} ${msg.route.resource}: ${errorText(err)}`);
+      refused++;
+      warnRefused(`refused ${msg.route.operation} ${msg.route.resource}: ${errorText(err)}`);
       try {
         ctx?.bus.send(EDGEHUB, responseTo(msg, METAMANAGER, { error: errorText(err) }));
       } catch {
@@ -214,6 +220,7 @@ export function createMetaManager(deps: MetaManagerDeps): MetaManager {
   return {
     name: METAMANAGER,
     group: Group.meta,
+    metrics: () => [counter('edgecore_cloud_messages_refused_total', 'Messages from the cloud refused by the store (a malformed or unknown object), answered with an error.', refused)],
     store: () => store,
     outbox: () => outbox,
     enqueue,
@@ -230,6 +237,7 @@ export function createMetaManager(deps: MetaManagerDeps): MetaManager {
       subscribe: (listener) => void listeners.push({ kinds, listener }),
     }),
     async start(c) {
+      warnRefused = throttled((m) => c.log.warn(m));
       ctx = c;
       db = await openDb({ path: deps.dataSource, schema: META_SCHEMA, log: c.log, batchMs: 20 });
       store = new MetaStore(db);

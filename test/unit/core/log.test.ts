@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, redact } from '../../../runtime/core/log.js';
+import { createLogger, redact, throttled } from '../../../runtime/core/log.js';
 import { makeJoinToken } from '../../../cloud-stub/certs/tokens.js';
 import { newRsaKeyPem } from '../../../cloud-stub/certs/pki.js';
 
@@ -19,5 +19,16 @@ describe('logs never carry a secret', () => {
     expect(all).not.toContain('abc.def-123');
     expect(all).not.toMatch(/BEGIN RSA PRIVATE KEY|MII/);
     expect(redact('Bearer secret-value')).toBe('Bearer ***');
+  });
+
+  it('logs what a peer can repeat without end only in bursts, and says how much it held back', () => {
+    const out: string[] = [];
+    let now = 0;
+    const warn = throttled((m) => out.push(m), 3, 60_000, () => now);
+    for (let i = 0; i < 1000; i++) warn(`refused frame ${i}`);
+    expect(out).toEqual(['refused frame 0', 'refused frame 1', 'refused frame 2']);
+    now = 61_000;
+    warn('refused frame 1000');
+    expect(out.slice(3)).toEqual(['(997 more like the lines before were not logged in the last 61 s)', 'refused frame 1000']);
   });
 });
