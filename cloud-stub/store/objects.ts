@@ -87,6 +87,8 @@ export class ObjectStore {
   readonly events = new EventEmitter<{ change: [ChangeEvent]; status: [StatusEvent]; acked: [AckEvent] }>();
   private readonly byKind = new Map<Kind, Map<string, StoredObject>>(KINDS.map((k) => [k, new Map()]));
   private readonly acked = new Map<string, Map<string, number>>();
+  /** the same, by resource: which nodes hold it (a change is sent to them without a look at every node) */
+  private readonly holders = new Map<string, Set<string>>();
   /** `<kind>\n<node>` → `<namespace>/<name>` of the objects whose spec.nodeName names that node */
   private readonly byNode = new Map<string, Set<string>>();
   private rv: number;
@@ -101,7 +103,23 @@ export class ObjectStore {
     for (const [key, rv] of journal.entries<number>(SYNC)) {
       const [node, resource] = key.split('\n') as [string, string];
       this.ackedMap(node).set(resource, rv);
+      this.hold(node, resource, true);
     }
+  }
+
+  private hold(node: string, resource: string, holds: boolean): void {
+    let s = this.holders.get(resource);
+    if (holds) {
+      if (!s) this.holders.set(resource, (s = new Set()));
+      s.add(node);
+    } else if (s?.delete(node) && s.size === 0) {
+      this.holders.delete(resource);
+    }
+  }
+
+  /** the nodes that acknowledged holding `resource` */
+  holdersOf(resource: string): ReadonlySet<string> {
+    return this.holders.get(resource) ?? new Set();
   }
 
   private ackedMap(node: string): Map<string, number> {
@@ -238,10 +256,12 @@ export class ObjectStore {
     if (deleted) {
       if (have !== undefined && have <= rv) {
         m.delete(resource);
+        this.hold(node, resource, false);
         this.journal.delete(SYNC, key);
       }
     } else if (have === undefined || rv > have) {
       m.set(resource, rv);
+      this.hold(node, resource, true);
       this.journal.set(SYNC, key, rv);
     }
     this.journal.persistLater();
@@ -250,7 +270,10 @@ export class ObjectStore {
 
   /** Forgets what a node acknowledged, so it is sent everything again. */
   resetSync(node: string): void {
-    for (const resource of this.acked.get(node)?.keys() ?? []) this.journal.delete(SYNC, `${node}\n${resource}`);
+    for (const resource of this.acked.get(node)?.keys() ?? []) {
+      this.journal.delete(SYNC, `${node}\n${resource}`);
+      this.hold(node, resource, false);
+    }
     this.acked.delete(node);
     this.journal.persistLater();
   }

@@ -53,7 +53,7 @@ export function createSyncController(deps: { store: ObjectStore; online: () => I
     // the nodes concerned: those that must hold the object now (a pod's node, the nodes whose
     // devices use a model or whose pods read a ConfigMap), and those that hold it
     const nodes = ev.type === 'deleted' ? new Set<string>() : nodesUsing(deps.store, ev.kind, ev.object);
-    for (const node of online) if (deps.store.ackedFor(node).has(resource)) nodes.add(node);
+    for (const node of deps.store.holdersOf(resource)) nodes.add(node);
     for (const node of nodes) if (online.has(node)) syncNode(node);
   };
 

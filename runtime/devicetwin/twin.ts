@@ -81,6 +81,9 @@ export function newDevice(namespace: string, name: string, model: string): Devic
   return { id: `${namespace}/${name}`, namespace, name, model, state: 'unknown', twins: {}, specDesired: {} };
 }
 
+/** a device's twin by a name from outside: only its own ("constructor" is not a twin of every device) */
+const ownTwin = (dev: DeviceRecord, key: string): Twin | undefined => (Object.hasOwn(dev.twins, key) ? dev.twins[key] : undefined);
+
 /**
  * Brings a device's twins in line with its Device spec and model: one twin per model property
  * (typed by the model), and a new expected value wherever the spec's desired value changed.
@@ -99,7 +102,8 @@ export function applySpec(dev: DeviceRecord, spec: DeviceSpec, model: DeviceMode
     }
   }
   for (const [key, type] of declared) {
-    let twin = dev.twins[key];
+    if (key === '__proto__') continue; // not a name a twin can have in a plain object
+    let twin = ownTwin(dev, key);
     if (!twin) {
       twin = dev.twins[key] = { optional: false, metadata: { type } };
       changed.push(key);
@@ -199,6 +203,7 @@ export interface UpdateOutcome {
 
 const clone = <T>(v: T): T => structuredClone(v);
 
+
 /**
  * Applies a twin update (from a local app, `edge`, or a `twin/cloud_updated` sync, `cloud`) to a
  * copy of the device; all or nothing: one bad key or value refuses the whole message. Returns the
@@ -209,7 +214,7 @@ export function applyUpdate(dev: DeviceRecord, payload: Record<string, unknown>,
   const next = clone(dev);
   const outcome: UpdateOutcome = { eventId: req.eventId, result: {}, document: {} };
   for (const [key, t] of Object.entries(req.twin)) {
-    const twin = next.twins[key];
+    const twin = ownTwin(next, key);
     if (!twin) throw new TwinError(400, `twin ${key} is not a property of device ${dev.id}'s model ${dev.model}`);
     if (t === null) continue;
     const last = clone(twin);

@@ -4,22 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCluster, eventually, readyOf, type Cluster, type Edge } from './cluster.js';
 import { runBundle, ROOT } from '../peers/proc.js';
 import { apiClient } from '../peers/api.js';
+import { sample } from '../peers/metrics.js';
 
 /** Prometheus' own checker (Debian's prometheus package): exit 0 and nothing said, or what is wrong */
 function promtool(text: string): { status: number | null; out: string } {
   const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   return { status: r.status, out: `${r.stdout}${r.stderr}`.trim() };
-}
-
-/** the value of one sample: `name` or `name{a="b",…}` with every given label matching */
-function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
-  for (const line of text.split('\n')) {
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
-  }
-  return undefined;
 }
 
 function mqttPub(port: number, topic: string, message: string): void {
