@@ -10,7 +10,7 @@ const DEVICES = '/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices';
  * uploads, gets a new desired value and loses a device, so the relay records each kind of message
  * a session carries. Returns the edge, still connected through the relay.
  */
-export async function captureSession(c: Cluster, relay: Relay, node: string): Promise<Edge> {
+export async function captureSession(c: Cluster, relay: Relay, node: string, env: Record<string, string> = {}): Promise<Edge> {
   const post = async (path: string, body: unknown): Promise<void> => {
     const r = await c.api.call('POST', path, body);
     if (r.status !== 201) throw new Error(`POST ${path}: HTTP ${r.status} ${JSON.stringify(r.body)}`);
@@ -18,7 +18,7 @@ export async function captureSession(c: Cluster, relay: Relay, node: string): Pr
   await post('/apis/devices.kubeedge.io/v1beta1/namespaces/default/devicemodels', thermometerModel);
   await post(DEVICES, device('fuzz-thermo', node));
   await post(DEVICES, device('fuzz-gone', node));
-  const edge = await c.startEdge(node, { server: `127.0.0.1:${relay.port}`, heartbeat: 1 });
+  const edge = await c.startEdge(node, { server: `127.0.0.1:${relay.port}`, heartbeat: 1, env });
   await eventually(async () => (await edge.meta(DEVICES)).body?.items?.length === 2, 20_000, 'both devices at the edge');
   const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${edge.mqttPort}`);
   await client.publishAsync('$hw/events/device/default/fuzz-thermo/twin/update', JSON.stringify({ event_id: 'c1', timestamp: Date.now(), twin: { setpoint: { actual: { value: '20.5' } } } }), { qos: 1 });
