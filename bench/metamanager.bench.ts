@@ -19,6 +19,7 @@ import { createLogger } from '../runtime/core/log.js';
 import { META_SCHEMA, MetaStore } from '../runtime/metamanager/store.js';
 import { mosquittoPeer } from './lib/mosquitto.js';
 import { percentile, report, rssKiB, type Row } from './lib/report.js';
+import { profiledEdgecore, summarizeProfile } from './lib/profile.js';
 import { NODE_ARGS } from '../runtime/keadm/service.js';
 
 const quiet = createLogger({ level: 'error' });
@@ -29,12 +30,12 @@ const N = Number(process.env.BENCH_MESSAGES ?? 20_000);
  * uploads with `window` in flight: each PUBACK means "in the outbox on disk"; the clock stops when
  * the cloud has acknowledged every one (the outbox, read through MetaServer, is empty).
  */
-async function durableUploads(c: Cluster, n: number, window: number): Promise<number> {
+async function durableUploads(c: Cluster, n: number, window: number, launcher = [process.execPath, ...NODE_ARGS]): Promise<number> {
   const edge = await c.startEdge(`bench-outbox-${Math.random().toString(36).slice(2, 7)}`, {
     heartbeat: 5,
     outboxLimit: 2 * n,
     modules: { edgeHub: { messageQPS: 1e6, messageBurst: 1e6 } },
-    launcher: [process.execPath, ...NODE_ARGS],
+    launcher,
   });
   await edge.proc.waitFor(/connected to wss:/);
   const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${edge.mqttPort}`, { reconnectPeriod: 0 });
@@ -50,7 +51,7 @@ async function durableUploads(c: Cluster, n: number, window: number): Promise<nu
   while ((await edge.meta('/outbox')).body.queued > 0) await new Promise((r) => setTimeout(r, 2));
   const rate = n / ((performance.now() - t0) / 1000);
   await client.endAsync();
-  await edge.proc.kill('SIGKILL');
+  await edge.proc.kill('SIGTERM'); // a clean exit: a profiled one writes its profile
   return rate;
 }
 
@@ -193,6 +194,13 @@ try {
   const ours = await durableUploads(c, N, 256);
   const peer = await mosquittoPeer(c, N, 256);
   rows.push({ metric: 'durable acknowledged uploads/s edge→cloud (app QoS1 → outbox on disk → cloud ack)', ours, peer, peerName: 'mqtt.js QoS1→mosquitto mTLS', ratio: ours / peer, unit: 'msg/s', target: 'ratio ≥ 1', met: ours >= peer });
+  // where edgecore's time goes on that path: a run of its own under --cpu-prof (names kept)
+  const profDir = mkdtempSync(join(tmpdir(), 'ke-prof-'));
+  await durableUploads(c, N, 256, await profiledEdgecore(profDir));
+  const prof = summarizeProfile(profDir);
+  rows.push({ metric: `  edgecore CPU profile of that path (${(prof.totalMs / 1000).toFixed(1)} s busy): by owner`, ours: prof.byOwner.slice(0, 6).map(([k, p]) => `${k} ${p.toFixed(0)}%`).join(', '), unit: '' });
+  for (const [fn, p] of prof.byFunction.slice(0, 10)) rows.push({ metric: `    ${fn}`, ours: p, unit: '% self' });
+  rmSync(profDir, { recursive: true, force: true });
 } finally {
   await c.stop();
 }
