@@ -31,20 +31,45 @@ try {
   for (let i = 0; i < DEVICES; i++) await app.next('$hw/events/node/edge-bench/membership/updated', (b) => b.added_devices?.some((d: any) => d.id === `default/t-${i}`), 30_000);
 
   // desired on the cloud → delta at the edge
-  const desiredLatency: number[] = [];
   const cur = (await c.api.call('GET', `${API}/devices/t-0`)).body;
-  for (let i = 1; i <= 100; i++) {
-    cur.spec.properties[0].desired.value = String(i);
-    delete cur.metadata.resourceVersion;
-    const t0 = performance.now();
-    const r = await c.api.call('PUT', `${API}/devices/t-0`, cur);
-    if (r.status !== 200) throw new Error(`PUT ${r.status}`);
-    await app.next('$hw/events/device/default/t-0/twin/update/delta', (b) => b.delta?.setpoint === String(i), 10_000);
-    desiredLatency.push(performance.now() - t0);
-  }
-  desiredLatency.sort((a, b) => a - b);
-  rows.push({ metric: 'desired value applied on the cloud → update/delta on the edge broker, p50', ours: percentile(desiredLatency, 50), unit: 'ms' });
-  rows.push({ metric: 'desired value applied on the cloud → update/delta on the edge broker, p99', ours: percentile(desiredLatency, 99), unit: 'ms' });
+  let next = 0;
+  const putMs: number[] = [];
+  const desiredLatency = async (samples: number): Promise<number[]> => {
+    const out: number[] = [];
+    for (let k = 0; k < samples; k++) {
+      const value = String(++next);
+      cur.spec.properties[0].desired.value = value;
+      delete cur.metadata.resourceVersion;
+      const t0 = performance.now();
+      const r = await c.api.call('PUT', `${API}/devices/t-0`, cur);
+      if (r.status !== 200) throw new Error(`PUT ${r.status}`);
+      putMs.push(performance.now() - t0);
+      await app.next('$hw/events/device/default/t-0/twin/update/delta', (b) => b.delta?.setpoint === value, 10_000);
+      out.push(performance.now() - t0);
+    }
+    return out.sort((a, b) => a - b);
+  };
+  const quiet = await desiredLatency(200);
+  const quietPut = putMs.splice(0).sort((a, b) => a - b);
+  rows.push({ metric: 'desired value applied on the cloud → update/delta on the edge broker, p50', ours: percentile(quiet, 50), unit: 'ms' });
+  rows.push({ metric: 'desired value applied on the cloud → update/delta on the edge broker, p99', ours: percentile(quiet, 99), unit: 'ms', target: '≤ 20 ms', met: percentile(quiet, 99) <= 20 });
+  rows.push({ metric: '  of which the PUT (on the cloud\'s disk before it answers), p50 / p99', ours: `${percentile(quietPut, 50).toFixed(1)} / ${percentile(quietPut, 99).toFixed(1)}`, unit: 'ms' });
+  // the same while an app uploads 1,000 messages/s (QoS 1) through the same edge to the cloud
+  const loader = await mqtt.connectAsync(`mqtt://127.0.0.1:${edge.mqttPort}`, { reconnectPeriod: 0 });
+  let acked = 0;
+  const loadStart = performance.now();
+  const load = setInterval(() => {
+    for (let i = 0; i < 10; i++) loader.publish('$hw/events/upload/load', JSON.stringify({ value: '1', seq: acked }), { qos: 1 }, () => acked++);
+  }, 10);
+  await new Promise((r) => setTimeout(r, 2000)); // at its steady rate
+  const loaded = await desiredLatency(200);
+  clearInterval(load);
+  const loadRate = acked / ((performance.now() - loadStart) / 1000);
+  await loader.endAsync();
+  rows.push({ metric: `  the same while an app uploads (${loadRate.toFixed(0)} QoS 1 uploads/s acknowledged), p50`, ours: percentile(loaded, 50), unit: 'ms' });
+  rows.push({ metric: '  the same while uploading, p99', ours: percentile(loaded, 99), unit: 'ms', target: '≤ 20 ms', met: percentile(loaded, 99) <= 20 });
+  const loadedPut = putMs.splice(0).sort((a, b) => a - b);
+  rows.push({ metric: '  of which the PUT while uploading, p50 / p99', ours: `${percentile(loadedPut, 50).toFixed(1)} / ${percentile(loadedPut, 99).toFixed(1)}`, unit: 'ms' });
 
   // report at the edge → status in the cloud (polled every ms)
   const reportLatency: number[] = [];
