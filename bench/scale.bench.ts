@@ -187,8 +187,14 @@ async function main(): Promise<void> {
     rows.push({ metric: `  nothing lost: edges with the value / devices in the cloud with it`, ours: `${kept.withValue} / ${cloudKept}`, unit: `of ${EDGES}`, target: 'all', met: kept.withValue === EDGES && cloudKept === EDGES });
     rows.push({ metric: `  edges sent objects again after the restart (their sync was kept)`, ours: resent, unit: 'edges', target: '0', met: resent === 0 });
     const after = await memoryOf(cloud);
-    await cloud.kill('SIGKILL');
     await sims.stop();
+    await cloud.kill('SIGKILL');
+    // the same cloudcore with everything stored (10,000 Nodes, their sync records) and no edge connected:
+    // what a connection costs beyond what the cloud keeps about a node anyway
+    cloud = await c.startCloud({ nodeLimit: EDGES + 100 }, env);
+    await sleep(2000);
+    const stored = await memoryOf(cloud);
+    await cloud.kill('SIGKILL');
 
     // the peer: the same simulated edges on a bare https+ws mTLS server
     const bare = runProcess(process.execPath, ['--expose-gc', '--max-semi-space-size=1', join(ROOT, 'bench', 'peers', 'bare-wss.mjs'), c.pki.caFile, c.pki.serverCertFile, c.pki.serverKeyFile]);
@@ -206,6 +212,8 @@ async function main(): Promise<void> {
     rows.unshift(
       { metric: `cloudcore RSS per connected edge (${EDGES.toLocaleString('en')} edges, one device each, after GC)`, ours, peer, peerName: 'bare Node https+ws mTLS', ratio: ours / peer, unit: 'KiB', target: 'ratio ≤ 1.0', met: ours <= peer },
       { metric: '  of which JS heap per edge', ours: (loaded.heap - idle.heap) / EDGES, peer: (bareLoaded.heap - bareIdle.heap) / EDGES, peerName: 'bare', unit: 'KiB' },
+      { metric: '  of which what cloudcore keeps about a node when it is not connected (its Node object, sync records)', ours: (stored.rss - idle.rss) / EDGES, unit: 'KiB' },
+      { metric: '  the connection alone (loaded − everything stored, per edge)', ours: (loaded.rss - stored.rss) / EDGES, peer, peerName: 'bare Node https+ws mTLS', ratio: (loaded.rss - stored.rss) / EDGES / peer, unit: 'KiB', target: 'ratio ≤ 1.0', met: (loaded.rss - stored.rss) / EDGES <= peer },
       { metric: `cloudcore RSS idle (${EDGES.toLocaleString('en')} devices) / loaded / after the restart`, ours: `${(idle.rss / 1024).toFixed(0)} / ${(loaded.rss / 1024).toFixed(0)} / ${(after.rss / 1024).toFixed(0)}`, peer: `${(bareIdle.rss / 1024).toFixed(0)} / ${(bareLoaded.rss / 1024).toFixed(0)}`, peerName: 'bare idle / loaded', unit: 'MiB' },
       { metric: `cloudcore CPU at steady state (${EDGES.toLocaleString('en')} keepalives per ${HEARTBEAT_MS / 1000} s)`, ours: cpu * 100, unit: '% of a core' },
     );

@@ -42,14 +42,14 @@ export class NodeSession {
   private codec: Codec = cborCodec;
   private ready = false;
   private closed = false;
-  private readonly warnRefused: (msg: string) => void;
+  /** made at the first refusal: most sessions never need one */
+  private warnRefused: ((msg: string) => void) | undefined;
   private immediate: Message[] = [];
   readonly delivery: Delivery;
 
   constructor(private readonly o: SessionOptions) {
     this.node = o.node;
     this.connectedAt = this.lastSeen = o.clock.now();
-    this.warnRefused = throttled((m) => o.log.warn(m));
     this.delivery = new Delivery({
       window: 1024,
       limit: 50_000,
@@ -90,7 +90,7 @@ export class NodeSession {
     } catch (err) {
       this.badFrames++;
       this.o.traffic.badFrames++;
-      this.warnRefused(`${this.node}: refused a frame: ${errorText(err)}`);
+      (this.warnRefused ??= throttled((m) => this.o.log.warn(m)))(`${this.node}: refused a frame: ${errorText(err)}`);
       return;
     }
     this.o.traffic.framesIn++;
