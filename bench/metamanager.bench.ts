@@ -31,7 +31,7 @@ const N = Number(process.env.BENCH_MESSAGES ?? 20_000);
  * uploads with `window` in flight: each PUBACK means "in the outbox on disk"; the clock stops when
  * the cloud has acknowledged every one (the outbox, read through MetaServer, is empty).
  */
-async function durableUploads(c: Cluster, n: number, window: number, launcher = [process.execPath, ...NODE_ARGS]): Promise<number> {
+async function durableUploads(c: Cluster, n: number, window: number, launcher = [process.execPath, ...NODE_ARGS]): Promise<{ atEdge: number; atCloud: number }> {
   const edge = await c.startEdge(`bench-outbox-${Math.random().toString(36).slice(2, 7)}`, {
     heartbeat: 5,
     outboxLimit: 2 * n,
@@ -49,11 +49,12 @@ async function durableUploads(c: Cluster, n: number, window: number, launcher = 
     }
   };
   await Promise.all(Array.from({ length: window }, worker));
+  const atEdge = n / ((performance.now() - t0) / 1000);
   while ((await edge.meta('/outbox')).body.queued > 0) await new Promise((r) => setTimeout(r, 2));
-  const rate = n / ((performance.now() - t0) / 1000);
+  const atCloud = n / ((performance.now() - t0) / 1000);
   await client.endAsync();
   await edge.proc.kill('SIGTERM'); // a clean exit: a profiled one writes its profile
-  return rate;
+  return { atEdge, atCloud };
 }
 
 const deviceValue = (i: number) => ({ apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'Device', metadata: { name: `d-${i}`, namespace: 'default' }, spec: { nodeName: 'edge-1', deviceModelRef: { name: 'thermometer' }, properties: [{ name: 'temperature', desired: { value: '20' } }] } });
@@ -193,8 +194,10 @@ try {
   await c.startCloud();
   await durableUploads(c, 2000, 256); // warm-up: the cloud's code and files
   const ours = await durableUploads(c, N, 256);
-  const peer = await mosquittoPeer(c, N, 256);
-  rows.push({ metric: 'durable acknowledged uploads/s edge→cloud (app QoS1 → outbox on disk → cloud ack)', ours, peer, peerName: 'mqtt.js QoS1→mosquitto mTLS', ratio: ours / peer, unit: 'msg/s', target: 'ratio ≥ 1', met: ours >= peer });
+  const peer = await mosquittoPeer(c, N, 256, false);
+  rows.push({ metric: 'an app\'s durable QoS 1 uploads/s at the edge (each PUBACK once in the outbox on disk)', ours: ours.atEdge, peer, peerName: 'mqtt.js QoS1→mosquitto TCP, nothing kept', ratio: ours.atEdge / peer, unit: 'msg/s', target: 'ratio ≥ 1.0', met: ours.atEdge >= peer });
+  rows.push({ metric: '  …and all of them acknowledged by the cloud (outbox empty)', ours: ours.atCloud, peer, peerName: 'the same', ratio: ours.atCloud / peer, unit: 'msg/s', target: 'ratio ≥ 0.8', met: ours.atCloud >= 0.8 * peer });
+  rows.push({ metric: '  cloud-acknowledged rate / edge rate, same run', ours: ours.atCloud / ours.atEdge, unit: 'ratio', target: '≥ 0.8', met: ours.atCloud >= 0.8 * ours.atEdge });
   // where edgecore's time goes on that path: a run of its own under --cpu-prof (names kept)
   const profDir = mkdtempSync(join(tmpdir(), 'ke-prof-'));
   await durableUploads(c, N, 256, await profiledEdgecore(profDir));

@@ -282,7 +282,7 @@ export function createRouter(deps: RouterDeps): Router {
       /* not JSON */
     }
     const url = rule.targetResource.resource as string;
-    restCall(url, 'POST', { 'content-type': json ? 'application/json' : 'application/octet-stream', 'x-kubeedge-node': head.node, 'x-kubeedge-topic': head.topic, 'x-kubeedge-rule': ruleKey }, payload)
+    restCall(url, 'POST', { 'content-type': json ? 'application/json' : 'application/octet-stream', 'x-kubeedge-node': head.node, 'x-kubeedge-topic': head.topic, 'x-kubeedge-rule': ruleKey, 'x-kubeedge-message-id': String(head.seq) }, payload)
       .then((res) => {
         if (res.status >= 200 && res.status < 300) return;
         throw new Error(`HTTP ${res.status}`);

@@ -5,7 +5,8 @@
  * one at a time, retried with a back-off (1 s doubling to 60 s) while the target fails. A queue is
  * bounded: when full, its oldest message gives way (counted as a failure, said in the rule's
  * status). A message is deleted once POSTed, lazily: a cloudcore killed in that second may POST it
- * again (at least once, never lost). The queue remembers, in the same write as the message, the
+ * again (at least once, never lost); it then carries the same X-KubeEdge-Message-Id (the queue's
+ * sequence number for the rule), so a backend can take each message once. The queue remembers, in the same write as the message, the
  * last outbox sequence it took from each node's store, so a resent upload is queued once.
  */
 import type { Journal } from '../../runtime/core/journal.js';

@@ -144,6 +144,8 @@ describe('the router: rest ↔ eventbus, rest ↔ servicebus', () => {
     await eventually(async () => received.length >= 15, 30_000, 'fifteen POSTs at the target');
     expect(received.map((x) => JSON.parse(x.body).n)).toEqual(Array.from({ length: 15 }, (_, i) => i));
     expect(received[0]?.headers).toMatchObject({ 'content-type': 'application/json', 'x-kubeedge-node': NODE, 'x-kubeedge-topic': 'default/test2' });
+    // the key a backend takes each message once by (a POST repeated after a crash carries the same)
+    expect(received[0]?.headers['x-kubeedge-message-id']).toMatch(/^\d+$/);
     await eventually(async () => (await ruleStatus())?.successMessages >= 15, 10_000, 'fifteen successes counted');
   });
 
