@@ -16,7 +16,7 @@
  * that will not open is moved aside and the store starts empty (the cloud then resends everything).
  */
 import { mkdirSync, existsSync, readFileSync, renameSync } from 'node:fs';
-import { open, rename, type FileHandle } from 'node:fs/promises';
+import { open, rename, stat, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import initSqlJs, { type Database, type SqlValue } from 'sql.js/dist/sql-wasm.js';
 import { sqlWasmBinary } from './sqlwasm.js';
@@ -69,7 +69,7 @@ function moveAside(path: string): string {
 }
 
 /** Applies the changes file to a snapshot of generation `gen`; undefined if the file is not for this snapshot. */
-function replay(db: Database, changesPath: string, gen: number, log: Logger): { bytes: number; transactions: number } | undefined {
+function replay(db: Database, changesPath: string, gen: number, log: Logger): { bytes: number; transactions: number; torn: boolean } | undefined {
   const text = readFileSync(changesPath, 'utf8');
   const lines = text.split('\n');
   let header: { gen?: unknown };
@@ -81,6 +81,7 @@ function replay(db: Database, changesPath: string, gen: number, log: Logger): { 
   if (header.gen !== gen) return undefined;
   const prepared = new Map<string, ReturnType<Database['prepare']>>();
   let transactions = 0;
+  let torn = false;
   try {
     for (let i = 1; i < lines.length; i++) {
       const line = lines[i] as string;
@@ -92,6 +93,7 @@ function replay(db: Database, changesPath: string, gen: number, log: Logger): { 
       } catch (err) {
         if (i >= lines.length - 2) {
           log.warn(`${changesPath}: dropped a torn last entry (a crash mid-write)`);
+          torn = true;
           break;
         }
         throw new Error(`line ${i + 1}: ${errorText(err)}`);
@@ -108,7 +110,7 @@ function replay(db: Database, changesPath: string, gen: number, log: Logger): { 
   } finally {
     for (const st of prepared.values()) st.free();
   }
-  return { bytes: Buffer.byteLength(text), transactions };
+  return { bytes: Buffer.byteLength(text), transactions, torn };
 }
 
 export async function openDb(opts: DbOptions): Promise<Db> {
@@ -145,7 +147,7 @@ export async function openDb(opts: DbOptions): Promise<Db> {
       const r = replay(db, changesPath, gen, log);
       // changes already in the snapshot (a crash right after a save) are not applied again
       if (r === undefined) needsSnapshot = true;
-      else ({ bytes: changesBytes, transactions: replayed } = r);
+      else ({ bytes: changesBytes, transactions: replayed, torn: needsSnapshot } = r); // after a torn entry, appending would glue the next one to it: start a new file
     } catch (err) {
       const aside = moveAside(changesPath);
       log.error(`database ${path}: its changes file cannot be replayed (${errorText(err)}); moved it to ${aside} and starting empty`);
@@ -209,6 +211,13 @@ export async function openDb(opts: DbOptions): Promise<Db> {
     snapshots++;
   };
 
+  /** is the file at the changes path the one we append to? Appending to one removed or replaced under us would lose the changes */
+  const changesFileIsOurs = async (): Promise<boolean> => {
+    if (!fh) return true; // it is opened at the path just below
+    const [onDisk, ours] = await Promise.all([stat(changesPath).catch(() => undefined), fh.stat()]);
+    return onDisk !== undefined && onDisk.ino === ours.ino && onDisk.dev === ours.dev;
+  };
+
   const flush = async (compactNow = false): Promise<void> => {
     cancelTimer = undefined;
     const lines = pending;
@@ -217,7 +226,7 @@ export async function openDb(opts: DbOptions): Promise<Db> {
     waiting = [];
     if (!persistent || (lines.length === 0 && !needsSnapshot && !compactNow)) return batch.forEach((w) => w.resolve());
     try {
-      if (needsSnapshot || compactNow || changesBytes > Math.max(changesLimit, snapshotBytes / 8)) {
+      if (needsSnapshot || compactNow || changesBytes > Math.max(changesLimit, snapshotBytes / 8) || !(await changesFileIsOurs())) {
         await saveSnapshot(); // the snapshot holds these changes too
         needsSnapshot = false;
       } else {

@@ -69,8 +69,10 @@ while True:
   });
 
   it('stops petting while its store cannot write (disk full), says why, and goes on once it can', async () => {
-    // the store's next file write goes to /dev/full: ENOSPC
-    const tmp = join(c.dir, NODE, 'edgecore.db.tmp');
+    // the store's changes file is /dev/full now: its next write is ENOSPC (edgecore sees the file at the
+    // path is not the one it appends to, saves the store whole and starts a changes file, which fails)
+    const tmp = join(c.dir, NODE, 'edgecore.db.changes');
+    rmSync(tmp);
     symlinkSync('/dev/full', tmp);
     expect((await c.api.call('POST', '/apis/devices.kubeedge.io/v1beta1/namespaces/default/devicemodels', thermometerModel)).status).toBe(201);
     expect((await c.api.call('POST', '/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices', device('sd-thermo', NODE))).status).toBe(201);

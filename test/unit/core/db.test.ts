@@ -94,7 +94,15 @@ describe('db', () => {
     const again = await openDb({ path: `${path}.crashed`, schema, log });
     expect(again.all('SELECT k FROM kv ORDER BY k').map((r) => r.k)).toEqual(['a', 'c']);
     expect(lines.some((l) => l.includes('dropped a torn last entry'))).toBe(true);
+    // what comes after is not glued to the torn entry: a crash after it loses nothing either
+    again.run('INSERT INTO kv VALUES (?, ?)', ['e', '5']);
+    await again.commit();
+    copyFileSync(`${path}.crashed`, `${path}.again`);
+    copyFileSync(`${path}.crashed.changes`, `${path}.again.changes`);
     await again.close();
+    const third = await openDb({ path: `${path}.again`, schema, log });
+    expect(third.all('SELECT k FROM kv ORDER BY k').map((r) => r.k)).toEqual(['a', 'c', 'e']);
+    await third.close();
   });
 
   it('never applies a change twice: a crash between a save and the new changes file', async () => {
