@@ -156,8 +156,8 @@ export async function openDb(opts: DbOptions): Promise<Db> {
       db = undefined;
       needsSnapshot = true;
     }
-  } else if (db && gen > 0) {
-    needsSnapshot = true; // a snapshot whose changes file is gone: start one for it
+  } else if (db) {
+    needsSnapshot = true; // no changes file (one written before they existed, or removed): start one, with its header
   }
   if (!db) {
     db = new SQL.Database();

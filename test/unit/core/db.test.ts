@@ -142,4 +142,25 @@ describe('db', () => {
     expect(again.get('SELECT COUNT(*) AS n FROM kv')?.n).toBe(2);
     await again.close();
   });
+
+  it('takes a database file written before changes files existed, and keeps what changes after', async () => {
+    const path = join(tmp(), 'g.db');
+    const db = await openDb({ path, schema, log });
+    db.run('INSERT INTO kv VALUES (?, ?)', ['old', '1']);
+    await db.close();
+    // as an older edgecore left it: the file alone, generation 0
+    rmSync(`${path}.changes`);
+    execFileSync('sqlite3', [path, 'PRAGMA user_version = 0']);
+    const upgraded = await openDb({ path, schema, log });
+    upgraded.run('INSERT INTO kv VALUES (?, ?)', ['new', '2']);
+    await upgraded.commit();
+    upgraded.run('INSERT INTO kv VALUES (?, ?)', ['newer', '3']);
+    await upgraded.commit();
+    copyFileSync(path, `${path}.crashed`);
+    copyFileSync(`${path}.changes`, `${path}.crashed.changes`);
+    await upgraded.close();
+    const again = await openDb({ path: `${path}.crashed`, schema, log });
+    expect(again.all('SELECT k FROM kv ORDER BY k').map((r) => r.k)).toEqual(['new', 'newer', 'old']);
+    await again.close();
+  });
 });
