@@ -12,8 +12,9 @@
  * The snapshot's `PRAGMA user_version` is its generation and the changes file's first line names
  * the generation it follows, so a crash between a save and the new changes file cannot replay a
  * change twice. The statements must be deterministic (parameters, not `random()`): that holds for
- * every caller, which are ours. A torn last line (a crash mid-append) is dropped on replay. A file
- * that will not open is moved aside and the store starts empty (the cloud then resends everything).
+ * every caller, which are ours. A torn last line (a crash mid-append) is dropped on replay and the
+ * file started again. A file that will not open is moved aside and the store starts empty (the
+ * cloud then resends everything).
  */
 import { mkdirSync, existsSync, readFileSync, renameSync } from 'node:fs';
 import { open, rename, stat, type FileHandle } from 'node:fs/promises';
