@@ -79,7 +79,8 @@ describe('fuzz (short runs)', () => {
     expect(r.accepted + r.refused).toBe(r.sent);
     expect(r.refused).toBe(r.invalid);
     expect(r.refused).toBeGreaterThan(100);
-    expect(r.refusedMessages).toBeGreaterThan(0);
+    // and frames that decoded reached the handlers (which frames MetaManager then refuses depends on the captured session)
+    expect(r.accepted).toBeGreaterThan(100);
     expect(edge.proc.child.exitCode).toBeNull();
     await eventually(async () => (await edge.meta(DEVICES)).status === 200, 10_000, 'MetaServer answers');
   }, 120_000);
