@@ -46,7 +46,9 @@ async function main(): Promise<void> {
     rows.push(...rowsOf('EventBus/DeviceTwin, MQTT payloads', mq, false, true));
     const failed = edge.proc.lines.filter((l) => /twin request failed/.test(l)).length;
     rows.push({ metric: '  uploads taken / refused of sent; twin requests failed inside (500)', ours: `${mq.uploadsTaken} / ${mq.uploadsRefused} of ${mq.uploads}; ${failed}`, unit: '', target: 'all accounted for, 0 failed', met: mq.uploadsTaken + mq.uploadsRefused === mq.uploads && failed === 0 && mq.hangs === 0 });
-    rows.push(...rowsOf('EdgeHub, cloud frames', await fuzzEdgeHub(edge, relay, Math.round(1e6 * SCALE), 14), true));
+    const down = await fuzzEdgeHub(edge, relay, Math.round(1e6 * SCALE), 14);
+    rows.push(...rowsOf('EdgeHub, cloud frames', down, true));
+    rows.push({ metric: '  of the frames taken, messages MetaManager refused (answered with an error, counted)', ours: down.refusedMessages, unit: 'messages' });
     const heapRow = (who: string, before: number, after: number): Row => ({ metric: `${who} JS heap after a full GC: before / after`, ours: `${(before / 1024).toFixed(1)} / ${(after / 1024).toFixed(1)}`, unit: 'MiB', target: 'after ≤ before + 10', met: after <= before + 10 * 1024 });
     rows.push(heapRow('cloudcore', cloudHeap0, (await memoryOf(cloud)).heap));
     rows.push(heapRow('edgecore', edgeHeap0, (await memoryOf(edge.proc)).heap));
