@@ -54,13 +54,63 @@ export function takeBatch<T extends Message>(queue: T[], maxCount: number, maxBy
 
 // Portable CBOR: no record extension, no private tags, plain-sized map headers.
 const encoder = new Encoder({ useRecords: false, variableMapSize: true, tagUint8Array: false, pack: false });
+// 8-byte integers (any other encoder's timestamps) come back as BigInt, made numbers below when safe
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true });
+
+const INT32_SPAN = 2 ** 32;
+
+/**
+ * Integral numbers cbor-x would write as float64 (beyond ±2^32: every millisecond timestamp) as
+ * BigInt, which it writes as a CBOR integer. Copies only what holds one; the rest is shared.
+ */
+export function integersForCbor(v: unknown): unknown {
+  if (typeof v === 'number') return (v >= INT32_SPAN || v < -INT32_SPAN) && Number.isSafeInteger(v) ? BigInt(v) : v;
+  if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v)) return v;
+  if (Array.isArray(v)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      const y = integersForCbor(x);
+      if (y !== x) (out ??= v.slice())[i] = y;
+    }
+    return out ?? v;
+  }
+  let out: Record<string, unknown> | undefined;
+  for (const k of Object.keys(v)) {
+    const x = (v as Record<string, unknown>)[k];
+    const y = integersForCbor(x);
+    if (y !== x) (out ??= { ...(v as Record<string, unknown>) })[k] = y;
+  }
+  return out ?? v;
+}
+
+/**
+ * A decoded value's 8-byte integers as numbers, in place (the value is fresh from the decoder);
+ * one beyond ±(2^53 − 1) cannot be a number, and the frame is refused naming where it was.
+ */
+export function numbersFromCbor(v: unknown, path = '$'): unknown {
+  if (typeof v === 'bigint') {
+    if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) throw new FrameError('message_invalid', `${path}: the integer ${v} is beyond ±2^53, where numbers stay exact`);
+    return Number(v);
+  }
+  if (typeof v !== 'object' || v === null || ArrayBuffer.isView(v)) return v;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) v[i] = numbersFromCbor(v[i], `${path}[${i}]`);
+    return v;
+  }
+  const o = v as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    const x = o[k];
+    if (typeof x === 'object' || typeof x === 'bigint') o[k] = numbersFromCbor(x, `${path}.${k}`);
+  }
+  return v;
+}
 
 export const cborCodec: Codec = {
   name: 'cbor',
   binary: true,
-  encode: (payload) => encoder.encode(payload),
-  decode: (frame) => decoder.decode(frame),
+  encode: (payload) => encoder.encode(integersForCbor(payload)),
+  decode: (frame) => numbersFromCbor(decoder.decode(frame)),
 };
 
 export const jsonCodec: Codec = {
@@ -83,6 +133,7 @@ export function decodeFrame(frame: Buffer, binary: boolean, maxBytes = DEFAULT_M
   try {
     value = codec.decode(frame);
   } catch (err) {
+    if (err instanceof FrameError) throw err;
     throw new FrameError('frame_malformed', `not a ${codec.name} data item: ${err instanceof Error ? err.message : String(err)}`);
   }
   if (Array.isArray(value)) {

@@ -47,6 +47,29 @@ describe('codec', () => {
     }
   });
 
+  it('writes integral numbers as CBOR integers in their shortest form, never as floats', () => {
+    const stamped = newMessage({ source: 's', group: 'g', operation: 'o', resource: 'r' }, { big: 2 ** 40, neg: -(2 ** 40), small: 300, half: 2.5 }, { now: 1_733_300_000_123 });
+    const bytes = cborCodec.encode(stamped) as Buffer;
+    // timestamp 1733300000123 = 0x193_90BB_157B: major type 0 with an 8-byte argument (0x1b), no float64 (0xfb)
+    expect(bytes.includes(Buffer.from('1b00000193', 'hex'))).toBe(true);
+    expect(bytes.includes(Buffer.from('3b000000ffffffffff', 'hex'))).toBe(true);
+    expect(bytes.includes(Buffer.from('fb4004000000000000', 'hex'))).toBe(true); // 2.5 stays a float
+    expect(bytes.filter((b) => b === 0xfb)).toHaveLength(1);
+    expect(decodeFrame(bytes, true)).toEqual([stamped]);
+  });
+
+  it('reads 8-byte integers as numbers, and refuses one beyond 2^53 naming where it is', () => {
+    // {header: {msg_id: "m", timestamp: 8-byte 1733300000123}, route: {...}, content: 8-byte 5}
+    const head = 'a3' + '66686561646572' + 'a2' + '666d73675f6964' + '616d' + '6974696d657374616d70';
+    const route = '65726f757465' + 'a4' + '66736f75726365' + '6173' + '6567726f7570' + '6167' + '696f7065726174696f6e' + '616f' + '687265736f75726365' + '6172';
+    const frame = (ts: string, content: string): Buffer => Buffer.from(head + ts + route + '67636f6e74656e74' + content, 'hex');
+    const [m] = decodeFrame(frame('1b0000019390bb157b', '1b0000000000000005'), true);
+    expect(m?.header.timestamp).toBe(1_733_300_000_123);
+    expect(m?.content).toBe(5);
+    expect(() => decodeFrame(frame('1b0020000000000000', 'f6'), true)).toThrow(/\$\.header\.timestamp: the integer 9007199254740992 is beyond/);
+    expect(() => decodeFrame(frame('1b0000019390bb157b', '3bffffffffffffffff'), true)).toThrow(/\$\.content: the integer -18446744073709551616/);
+  });
+
   it('parses KubeEdge resource names', () => {
     expect(parseResource('default/device/thermo-1')).toEqual({ namespace: 'default', kind: 'device', name: 'thermo-1' });
     expect(parseResource('null/node/edge-1')).toEqual({ namespace: 'null', kind: 'node', name: 'edge-1' });
