@@ -9,12 +9,13 @@ import { ApiError } from './status.js';
 
 type Json = unknown;
 
+/** RFC 7386: an object patch merges member by member (null removes one); anything else replaces */
 export function mergePatch(target: Json, patch: Json): Json {
   if (!isObj(patch)) return patch;
   const out: Record<string, Json> = isObj(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
     if (v === null) delete out[k];
-    else out[k] = mergePatch(out[k], v);
+    else setOwn(out, k, mergePatch(own(out, k), v));
   }
   return out;
 }
@@ -48,16 +49,18 @@ export function strategicMergePatch(target: Json, patch: Json): Json {
     if (del) {
       const field = del[1] as string;
       const gone = new Set((Array.isArray(v) ? v : []).map((x) => JSON.stringify(x)));
-      if (Array.isArray(out[field])) out[field] = (out[field] as Json[]).filter((x) => !gone.has(JSON.stringify(x)));
+      const list = own(out, field);
+      if (Array.isArray(list)) setOwn(out, field, list.filter((x) => !gone.has(JSON.stringify(x))));
       continue;
     }
     if (v === null) {
       delete out[k];
       continue;
     }
-    const key = MERGE_KEYS[k];
-    if (Array.isArray(v) && key && Array.isArray(out[k])) {
-      const merged = [...(out[k] as Json[])];
+    const key = Object.hasOwn(MERGE_KEYS, k) ? MERGE_KEYS[k] : undefined;
+    const cur = own(out, k);
+    if (Array.isArray(v) && key && Array.isArray(cur)) {
+      const merged = [...cur];
       for (const item of v) {
         if (!isObj(item) || !(key in item)) {
           merged.push(item);
@@ -74,68 +77,128 @@ export function strategicMergePatch(target: Json, patch: Json): Json {
         const rank = new Map(wanted.map((w, i) => [isObj(w) ? w[key] : w, i]));
         merged.sort((a, b) => (rank.get(isObj(a) ? a[key] : a) ?? Infinity) - (rank.get(isObj(b) ? b[key] : b) ?? Infinity));
       }
-      out[k] = merged;
+      setOwn(out, k, merged);
     } else {
-      out[k] = isObj(v) ? strategicMergePatch(out[k], v) : v;
+      setOwn(out, k, isObj(v) ? strategicMergePatch(cur, v) : v);
     }
   }
   return out;
 }
 
-/** RFC 6902 on a copy: add, remove, replace, move, copy, test; throws a 422 saying which op failed */
+/** sets an own property, even one named `__proto__` (an assignment would change the prototype) */
+function setOwn(o: Record<string, Json>, key: string, value: Json): void {
+  Object.defineProperty(o, key, { value, writable: true, enumerable: true, configurable: true });
+}
+
+const own = (o: Record<string, Json>, key: string): Json => (Object.hasOwn(o, key) ? o[key] : undefined);
+
+/** RFC 6901: "" is the whole document; else "/"-separated tokens with ~1 for "/" and ~0 for "~" */
+function pointer(path: unknown, what: string): string[] {
+  if (typeof path !== 'string') throw new Error(`${what} must be a string`);
+  if (path === '') return [];
+  if (!path.startsWith('/')) throw new Error(`${what} ${JSON.stringify(path)} is not a JSON pointer (it starts with "/")`);
+  return path.slice(1).split('/').map((t) => {
+    if (/~[^01]|~$/.test(t)) throw new Error(`${what} ${JSON.stringify(path)} has a bad escape (~0 or ~1 only)`);
+    return t.replace(/~1/g, '/').replace(/~0/g, '~');
+  });
+}
+
+/** an array index as RFC 6901 writes one: digits without a leading zero; `-` (past the end) where `end` allows */
+function arrayIndex(token: string, length: number, end: 'append' | 'inside'): number {
+  if (token === '-' && end === 'append') return length;
+  if (!/^(0|[1-9][0-9]*)$/.test(token)) throw new Error(`${JSON.stringify(token)} is not an array index`);
+  const i = Number(token);
+  if (end === 'append' ? i > length : i >= length) throw new Error(`index ${i} is out of bounds (the array has ${length})`);
+  return i;
+}
+
+/** the value at `parts`, or an error naming what is missing */
+function valueAt(doc: Json, parts: readonly string[]): Json {
+  let cur = doc;
+  for (const p of parts) {
+    if (Array.isArray(cur)) cur = cur[arrayIndex(p, cur.length, 'inside')];
+    else if (isObj(cur) && Object.hasOwn(cur, p)) cur = cur[p];
+    else throw new Error(`the path does not exist (no ${JSON.stringify(p)})`);
+  }
+  return cur;
+}
+
+/** deep equality of JSON values: object keys in any order, numbers by value */
+function jsonEqual(a: Json, b: Json): boolean {
+  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => jsonEqual(x, b[i]));
+  if (isObj(a) || isObj(b)) {
+    if (!isObj(a) || !isObj(b)) return false;
+    const ka = Object.keys(a);
+    return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && jsonEqual(a[k], b[k]));
+  }
+  return a === b;
+}
+
+/** RFC 6902 on a copy: add, remove, replace, move, copy, test; throws a 422 saying which operation failed and why */
 export function jsonPatch(target: Json, ops: Json): Json {
   if (!Array.isArray(ops)) throw new ApiError('BadRequest', 'a JSON patch is a list of operations');
-  const doc = structuredClone(target) as Json;
-  const parse = (path: string): string[] => path.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-  const parentOf = (root: Json, parts: string[]): [Record<string, Json> | Json[], string] => {
-    let cur: Json = root;
-    for (const p of parts.slice(0, -1)) cur = Array.isArray(cur) ? cur[Number(p)] : isObj(cur) ? cur[p] : undefined;
-    if (!isObj(cur) && !Array.isArray(cur)) throw new Error('its path does not exist');
-    return [cur as Record<string, Json> | Json[], parts.at(-1) as string];
-  };
-  const get = (root: Json, path: string): Json => {
-    let cur: Json = root;
-    for (const p of parse(path)) cur = Array.isArray(cur) ? cur[Number(p)] : isObj(cur) ? cur[p] : undefined;
-    return cur;
-  };
-  const put = (root: Json, path: string, value: Json, insert: boolean): void => {
-    const [parent, key] = parentOf(root, parse(path));
+  let doc = structuredClone(target) as Json;
+  /** adds (or, with `replace`, replaces) the value at `parts`; returns the new document */
+  const put = (parts: readonly string[], value: Json, replace: boolean): Json => {
+    if (parts.length === 0) return value;
+    const parent = valueAt(doc, parts.slice(0, -1));
+    const key = parts.at(-1) as string;
     if (Array.isArray(parent)) {
-      const i = key === '-' ? parent.length : Number(key);
-      if (insert) parent.splice(i, 0, value);
-      else parent[i] = value;
-    } else parent[key] = value;
+      if (replace) parent[arrayIndex(key, parent.length, 'inside')] = value;
+      else parent.splice(arrayIndex(key, parent.length, 'append'), 0, value);
+    } else if (isObj(parent)) {
+      if (replace && !Object.hasOwn(parent, key)) throw new Error(`the path does not exist (no ${JSON.stringify(key)})`);
+      setOwn(parent, key, value);
+    } else throw new Error('the parent of the path is not an object or an array');
+    return doc;
   };
-  const remove = (root: Json, path: string): void => {
-    const [parent, key] = parentOf(root, parse(path));
-    if (Array.isArray(parent)) parent.splice(Number(key), 1);
-    else delete parent[key];
+  const remove = (parts: readonly string[]): Json => {
+    if (parts.length === 0) throw new Error('the whole document cannot be removed');
+    const parent = valueAt(doc, parts.slice(0, -1));
+    const key = parts.at(-1) as string;
+    if (Array.isArray(parent)) return parent.splice(arrayIndex(key, parent.length, 'inside'), 1)[0];
+    if (!isObj(parent) || !Object.hasOwn(parent, key)) throw new Error(`the path does not exist (no ${JSON.stringify(key)})`);
+    const v = parent[key];
+    delete parent[key];
+    return v;
   };
   ops.forEach((op, i) => {
-    if (!isObj(op) || typeof op.op !== 'string' || typeof op.path !== 'string') throw new ApiError('BadRequest', `operation ${i} needs op and path`);
+    if (!isObj(op) || typeof op.op !== 'string') throw new ApiError('BadRequest', `JSON patch operation ${i} needs "op"`);
     try {
+      const path = pointer(own(op, 'path'), '"path"');
+      const needValue = (): Json => {
+        if (!Object.hasOwn(op, 'value')) throw new Error('it needs "value"');
+        return op.value;
+      };
       switch (op.op) {
         case 'add':
-          return put(doc, op.path, op.value, true);
+          doc = put(path, structuredClone(needValue()), false);
+          return;
         case 'replace':
-          if (get(doc, op.path) === undefined) throw new Error('its path does not exist');
-          return put(doc, op.path, op.value, false);
+          valueAt(doc, path);
+          doc = put(path, structuredClone(needValue()), true);
+          return;
         case 'remove':
-          return remove(doc, op.path);
-        case 'move':
-        case 'copy': {
-          const v = structuredClone(get(doc, String(op.from)));
-          if (op.op === 'move') remove(doc, String(op.from));
-          return put(doc, op.path, v, true);
+          remove(path);
+          return;
+        case 'move': {
+          const from = pointer(own(op, 'from'), '"from"');
+          if (path.length > from.length && from.every((p, j) => p === path[j])) throw new Error('a value cannot be moved into itself');
+          const v = remove(from);
+          doc = put(path, v, false);
+          return;
         }
+        case 'copy':
+          doc = put(path, structuredClone(valueAt(doc, pointer(own(op, 'from'), '"from"'))), false);
+          return;
         case 'test':
-          if (JSON.stringify(get(doc, op.path)) !== JSON.stringify(op.value)) throw new Error('the test failed');
+          if (!jsonEqual(valueAt(doc, path), needValue())) throw new Error('the test failed: the value differs');
           return;
         default:
-          throw new Error(`${op.op} is not an operation`);
+          throw new Error(`${JSON.stringify(op.op)} is not an operation (add, remove, replace, move, copy, test)`);
       }
     } catch (err) {
-      throw new ApiError('Invalid', `JSON patch operation ${i} (${String(op.op)} ${op.path}): ${(err as Error).message}`);
+      throw new ApiError('Invalid', `JSON patch operation ${i} (${String(op.op)} ${String(op.path)}): ${(err as Error).message}`);
     }
   });
   return doc;

@@ -27,23 +27,27 @@ function terms(text: string): string[] {
 
 export function labelSelector(text: string | null): Selector {
   if (!text) return () => true;
+  // only an object's own labels: `constructor` or `toString` is no label of any object
+  const label = (o: KubeObject, key: string): string | undefined => {
+    const labels = o.metadata.labels;
+    return labels && Object.hasOwn(labels, key) ? labels[key] : undefined;
+  };
   const tests = terms(text).map((t): Selector => {
-    const labels = (o: KubeObject): Record<string, string> => o.metadata.labels ?? {};
     let m = /^([^\s!=,()]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(t);
     if (m) {
       const [, key, op, list] = m as unknown as [string, string, string, string];
       const values = list.split(',').map((v) => v.trim()).filter(Boolean);
-      return op === 'in' ? (o) => values.includes(labels(o)[key] ?? '\0') : (o) => !values.includes(labels(o)[key] ?? '\0');
+      return op === 'in' ? (o) => values.includes(label(o, key) ?? '\0') : (o) => !values.includes(label(o, key) ?? '\0');
     }
     m = /^([^\s!=,()]+)\s*(==|=|!=)\s*([^\s,()]*)$/.exec(t);
     if (m) {
       const [, key, op, value] = m as unknown as [string, string, string, string];
-      return op === '!=' ? (o) => labels(o)[key] !== value : (o) => labels(o)[key] === value;
+      return op === '!=' ? (o) => label(o, key) !== value : (o) => label(o, key) === value;
     }
     m = /^(!?)([^\s!=,()]+)$/.exec(t);
     if (m) {
       const [, not, key] = m as unknown as [string, string, string];
-      return not ? (o) => !(key in labels(o)) : (o) => key in labels(o);
+      return not ? (o) => label(o, key) === undefined : (o) => label(o, key) !== undefined;
     }
     throw new ApiError('BadRequest', `unable to parse requirement ${JSON.stringify(t)} of labelSelector ${JSON.stringify(text)}`);
   });
@@ -52,7 +56,7 @@ export function labelSelector(text: string | null): Selector {
 
 function field(o: unknown, path: string): string {
   let v: unknown = o;
-  for (const p of path.split('.')) v = v && typeof v === 'object' ? (v as Record<string, unknown>)[p] : undefined;
+  for (const p of path.split('.')) v = v && typeof v === 'object' && Object.hasOwn(v, p) ? (v as Record<string, unknown>)[p] : undefined;
   return v === undefined || v === null ? '' : String(v);
 }
 
