@@ -91,6 +91,16 @@ async function readRaw(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/**
+ * `dryRun=All` (query, or a DELETE's options): check and answer as if done, change nothing. Any other
+ * value is refused, as Kubernetes refuses it.
+ */
+function dryRunOf(values: readonly unknown[]): boolean {
+  const bad = values.find((v) => v !== 'All');
+  if (bad !== undefined) throw new ApiError('BadRequest', `dryRun: Unsupported value: ${JSON.stringify(bad)}: supported values: "All"`);
+  return values.length > 0;
+}
+
 /** an object without what the server writes itself, to tell whether an update changes anything */
 function stripSystem(o: KubeObject): unknown {
   // the namespace is the path's: a body may leave it out
@@ -179,7 +189,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     }
   };
 
-  const write = async (t: ApiPath, method: string, req: IncomingMessage): Promise<{ code: number; body: unknown }> => {
+  const write = async (t: ApiPath, method: string, req: IncomingMessage, dryRun: boolean): Promise<{ code: number; body: unknown }> => {
     const kind = t.type.kind;
     const ns = t.type.namespaced ? (t.namespace as string) : CLUSTER_NAMESPACE;
     const modelProperties = (spec: Record<string, unknown>): ReadonlySet<string> | undefined => {
@@ -196,7 +206,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     } catch (err) {
       // a refused manifest is an Event people see in the feed, with why
       const name = t.name ?? (body as { metadata?: { name?: unknown } } | null)?.metadata?.name;
-      if (err instanceof ApiError) deps.events?.record('Warning', 'Refused', { kind: t.type.kindName, name: typeof name === 'string' ? name : '', ...(t.type.namespaced ? { namespace: ns } : {}) }, err.message);
+      if (err instanceof ApiError && !dryRun) deps.events?.record('Warning', 'Refused', { kind: t.type.kindName, name: typeof name === 'string' ? name : '', ...(t.type.namespaced ? { namespace: ns } : {}) }, err.message);
       throw err;
     }
     const prev = deps.store.get(kind, ns, obj.metadata.name);
@@ -217,6 +227,12 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       if (!same('data') || !same('binaryData') || (obj as { immutable?: boolean }).immutable !== true) {
         throw new ApiError('Invalid', `${t.type.kindName} "${obj.metadata.name}" is immutable: delete and create it again to change it`, [{ field: 'data', message: 'field is immutable when `immutable` is set' }]);
       }
+    }
+    if (dryRun) {
+      // as Kubernetes answers a dry run: stamped as it would be, a create without a resourceVersion
+      const shown = present(deps.store.stamped(kind, ns, obj, prev?.rv ?? 0));
+      if (!prev) delete shown.metadata.resourceVersion;
+      return { code: prev ? 200 : 201, body: shown };
     }
     const stored = await deps.store.put(kind, ns, obj);
     ctx?.log.info(`${prev ? 'updated' : 'created'} ${kind} ${t.type.namespaced ? `${ns}/` : ''}${obj.metadata.name} (resourceVersion ${stored.rv})`);
@@ -290,9 +306,19 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       return reply(200, wantsTable(accept) ? table(kind, [shown], shown.metadata.resourceVersion ?? '', url.searchParams.get('includeObject')) : shown);
     }
     if (t.type.derived) throw new ApiError('MethodNotAllowed', `${t.type.plural} are read only: they show what edges report`);
+    const dryRun = dryRunOf(url.searchParams.getAll('dryRun'));
     if (method === 'DELETE' && t.name !== undefined && namespaced) {
+      // kubectl delete --dry-run=server says so in its DeleteOptions body
+      const options = await readRaw(req);
+      const deleteOptions = options.trim() ? (parseJson(options) as { dryRun?: unknown } | null) : undefined;
+      const dryDelete = dryRun || dryRunOf(Array.isArray(deleteOptions?.dryRun) ? deleteOptions.dryRun : []);
       // a node that joined but never connected has no object, only its name bound to its key
       const joined = kind === 'node' && deps.store.nodeKey(t.name) !== undefined;
+      if (dryDelete) {
+        const o = deps.store.get(kind, ns, t.name);
+        if (!o && !joined) throw notFound();
+        return reply(200, o ? present(o) : { apiVersion: 'v1', kind: 'Node', metadata: { name: t.name } });
+      }
       const o = await deps.store.delete(kind, ns, t.name);
       if (!o && !joined) throw notFound();
       if (kind === 'node') deps.store.forgetNode(t.name);
@@ -302,7 +328,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     const creates = method === 'POST' && t.name === undefined && kind !== 'node';
     const updates = (method === 'PUT' || method === 'PATCH') && t.name !== undefined;
     if ((creates || updates) && namespaced) {
-      const r = await write(t, method, req);
+      const r = await write(t, method, req, dryRun);
       return reply(r.code, r.body);
     }
     throw new ApiError('MethodNotAllowed', `${method} is not supported on ${url.pathname}`);

@@ -171,14 +171,9 @@ export class ObjectStore {
     return out.sort((a, b) => (a.namespace === b.namespace ? a.name.localeCompare(b.name) : a.namespace.localeCompare(b.namespace)));
   }
 
-  /**
-   * Creates or replaces an object, stamping uid, resourceVersion and creationTimestamp. Resolves once
-   * on disk; with `lazy`, at once, persisting within a second (for what the system can write again).
-   */
-  async put(kind: Kind, namespace: string, obj: KubeObject, opts: { lazy?: boolean } = {}): Promise<StoredObject> {
-    const name = obj.metadata.name;
-    const prev = this.get(kind, namespace, name);
-    const rv = this.nextRv();
+  /** `obj` as put() stores it at version `rv` (uid, creationTimestamp and resourceVersion stamped), not stored: a dry run shows it */
+  stamped(kind: Kind, namespace: string, obj: KubeObject, rv: number): StoredObject {
+    const prev = this.get(kind, namespace, obj.metadata.name);
     const metadata: ObjectMeta = {
       ...obj.metadata,
       uid: prev?.object.metadata.uid ?? obj.metadata.uid ?? randomUUID(),
@@ -187,7 +182,18 @@ export class ObjectStore {
       resourceVersion: String(rv),
     };
     if (namespace !== CLUSTER_NAMESPACE) metadata.namespace = namespace;
-    const stored: StoredObject = { kind, namespace, name, rv, object: { ...obj, metadata } };
+    return { kind, namespace, name: obj.metadata.name, rv, object: { ...obj, metadata } };
+  }
+
+  /**
+   * Creates or replaces an object, stamping uid, resourceVersion and creationTimestamp. Resolves once
+   * on disk; with `lazy`, at once, persisting within a second (for what the system can write again).
+   */
+  async put(kind: Kind, namespace: string, obj: KubeObject, opts: { lazy?: boolean } = {}): Promise<StoredObject> {
+    const name = obj.metadata.name;
+    const prev = this.get(kind, namespace, name);
+    const stored = this.stamped(kind, namespace, obj, this.nextRv());
+    const rv = stored.rv;
     if (prev) this.index(prev, false);
     this.index(stored, true);
     this.byKind.get(kind)?.set(`${namespace}/${name}`, stored);

@@ -7,6 +7,7 @@ import { makePki, type TestPki } from '../peers/pki.js';
 import { runBundle, type Proc } from '../peers/proc.js';
 import { freePort } from '../peers/proxy.js';
 import { apiClient, type ApiClient } from '../peers/api.js';
+import { writeKubeconfig } from '../peers/kubectl.js';
 
 export interface Cluster {
   dir: string;
@@ -19,6 +20,8 @@ export interface Cluster {
   startCloud(extra?: Record<string, unknown>, env?: Record<string, string>): Promise<Proc>;
   /** the current join token, as cloudcore wrote it */
   token(): string;
+  /** an admin kubeconfig for kubectl on this cloud (written on each call: the API's port may have changed) */
+  kubeconfig(): string;
   startEdge(node: string, opts?: { server?: string; heartbeat?: number; metaPort?: number; handshakeTimeout?: number; launcher?: string[]; readyTimeoutMs?: number; env?: Record<string, string>; token?: string; outboxLimit?: number; modules?: Record<string, Record<string, unknown>> }): Promise<Edge>;
   stop(): Promise<void>;
 }
@@ -99,6 +102,9 @@ export async function makeCluster(opts: { keepaliveInterval?: number; cloudModul
     },
     token() {
       return readFileSync(join(dir, 'tokens', 'token'), 'utf8').trim();
+    },
+    kubeconfig() {
+      return writeKubeconfig(join(dir, 'admin.kubeconfig'), cluster.apiPort, pki.ca.cert, 'test-admin-token');
     },
     async startEdge(node, o = {}) {
       const edgeDir = join(dir, node);

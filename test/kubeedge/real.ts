@@ -77,6 +77,4 @@ export function realKubeEdge(): RealKubeEdge {
 }
 
 /** kubectl against a kubeconfig of ours */
-export function kubectl(kubeconfig: string, args: string[], input?: string): SpawnSyncReturns<string> {
-  return spawnSync('kubectl', ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8', input, timeout: 60_000 });
-}
+export { kubectl } from '../peers/kubectl.js';
