@@ -274,6 +274,31 @@ export class ObjectStore {
     this.events.emit('acked', { node, resource, rv, deleted });
   }
 
+  /**
+   * Takes what a node says it holds (resource → version) as the truth: records it lacks are added,
+   * ones it does not hold are dropped. Returns how many records changed.
+   */
+  recordHoldings(node: string, holds: Readonly<Record<string, number>>): number {
+    const m = this.ackedMap(node);
+    let changed = 0;
+    for (const resource of [...m.keys()]) {
+      if (Object.hasOwn(holds, resource)) continue;
+      m.delete(resource);
+      this.hold(node, resource, false);
+      this.journal.delete(SYNC, `${node}\n${resource}`);
+      changed++;
+    }
+    for (const [resource, rv] of Object.entries(holds)) {
+      if (m.get(resource) === rv) continue;
+      m.set(resource, rv);
+      this.hold(node, resource, true);
+      this.journal.set(SYNC, `${node}\n${resource}`, rv);
+      changed++;
+    }
+    if (changed > 0) this.journal.persistLater();
+    return changed;
+  }
+
   /** Forgets what a node acknowledged, so it is sent everything again. */
   resetSync(node: string): void {
     for (const resource of this.acked.get(node)?.keys() ?? []) {

@@ -7,9 +7,16 @@
 import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import { Group, Operation, newMessage, type Message } from '../../runtime/core/message.js';
 import { errorText } from '../../runtime/core/errors.js';
+import { isObj } from '../../runtime/core/guards.js';
 import { resourceOf, type AckEvent, type ChangeEvent, type ObjectStore } from '../store/objects.js';
 import { ControllerGroup, HubEvent, nodeResource, splitNodeResource } from '../routes.js';
 import { nodesUsing, objectsForNode, wantedVersion } from './selection.js';
+
+/** `{resource: version}` as an edge tells it, or undefined when it is not that */
+function holdingsOf(v: unknown): Record<string, number> | undefined {
+  if (!isObj(v)) return undefined;
+  return Object.values(v).every((rv) => typeof rv === 'number' && Number.isSafeInteger(rv)) ? (v as Record<string, number>) : undefined;
+}
 
 export interface SyncController extends Module {
   /** sends a node what it lacks; returns how many messages were queued */
@@ -86,13 +93,22 @@ export function createSyncController(deps: { store: ObjectStore; online: () => I
     } else if (msg.route.operation === HubEvent.disconnected) {
       online.delete(target.node);
     } else if (msg.route.operation === Operation.sync) {
-      const storeId = (msg.content as { storeId?: unknown } | null)?.storeId;
+      const content = isObj(msg.content) ? msg.content : {};
+      const storeId = content.storeId;
       if (typeof storeId !== 'string' || storeId === '') return void ctx?.log.warn(`${target.node}: sync message without a storeId`);
+      let resync = false;
       if (deps.store.nodeStoreChanged(target.node, storeId)) {
         ctx?.log.info(`${target.node}: the edge's store is new (${storeId}); sending it everything`);
         deps.store.resetSync(target.node);
-        syncNode(target.node);
+        resync = true;
       }
+      // what the edge says it holds beats what this cloud recorded (a record may have been lost in a crash)
+      const holds = holdingsOf(content.holds);
+      if (holds && deps.store.recordHoldings(target.node, holds) > 0) {
+        ctx?.log.info(`${target.node}: what the edge holds differs from what was recorded; syncing it`);
+        resync = true;
+      }
+      if (resync) syncNode(target.node);
     }
   };
 

@@ -52,6 +52,9 @@ export interface MetaManagerDeps {
   metrics?: () => string;
 }
 
+/** beyond this many objects the edge does not list them on connect (the frame would grow past the cloud's limit) */
+const MAX_HOLDINGS_TOLD = 10_000;
+
 export function createMetaManager(deps: MetaManagerDeps): MetaManager {
   let ctx: ModuleContext | undefined;
   let db: Db | undefined;
@@ -165,12 +168,17 @@ export function createMetaManager(deps: MetaManagerDeps): MetaManager {
     }
   };
 
-  /** Tells the cloud which store this edge holds, so a fresh one is sent everything. */
+  /**
+   * Tells the cloud which store this edge holds (a fresh one is sent everything) and what it holds in
+   * it: the cloud's own record can be behind the truth (a deletion applied here whose acknowledgement
+   * a killed cloudcore never wrote), and it then sends what is missing.
+   */
   const announce = (): void => {
     if (!store) return;
     const id = store.storeId();
+    const holds = store.holdings(MAX_HOLDINGS_TOLD);
     db?.commit()
-      .then(() => ctx?.bus.send(EDGEHUB, newMessage({ source: METAMANAGER, group: Group.resource, operation: Operation.sync, resource: 'node' }, { storeId: id })))
+      .then(() => ctx?.bus.send(EDGEHUB, newMessage({ source: METAMANAGER, group: Group.resource, operation: Operation.sync, resource: 'node' }, { storeId: id, ...(holds ? { holds } : {}) })))
       .catch((err: unknown) => ctx?.log.warn(`cannot announce the store to the cloud: ${errorText(err)}`));
   };
 
@@ -241,6 +249,7 @@ export function createMetaManager(deps: MetaManagerDeps): MetaManager {
       ctx = c;
       db = await openDb({ path: deps.dataSource, schema: META_SCHEMA, log: c.log, batchMs: 20 });
       store = new MetaStore(db);
+      store.migrate();
       const storeId = store.storeId();
       await db.commit();
       // a journal of its own: a fresh database (a new store id) starts a fresh outbox sequence

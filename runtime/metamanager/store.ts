@@ -1,7 +1,9 @@
 /**
  * The edge's local store of cloud objects: KubeEdge's `meta` table (key, type, value), plus the
- * resourceVersion of every key (kept after a delete, as a tombstone) so a resent or stale message
- * is recognised and not applied twice.
+ * resourceVersion of every key, so a resent or stale message is recognised and not applied twice.
+ * A deleted key keeps the version it last held, marked deleted (a tombstone): the object may come
+ * back at that version or a newer one (a model whose last device went, and then came back), never
+ * an older one.
  */
 import { randomUUID } from 'node:crypto';
 import type { Db } from '../core/db.js';
@@ -36,15 +38,27 @@ export class MetaStore {
     return id;
   }
 
-  version(key: string): number | undefined {
-    const row = this.db.get(`SELECT rv FROM meta_version WHERE key = ?`, [key]);
-    return row ? Number(row.rv) : undefined;
+  /**
+   * Tombstones written before they kept the version last held kept the deletion's, which is newer
+   * than the object when it comes back: such an object was refused for ever. Done once per store.
+   */
+  migrate(): void {
+    if (this.db.get(`SELECT value FROM meta_info WHERE key = 'tombstones'`)) return;
+    this.db.tx(() => {
+      this.db.run(`UPDATE meta_version SET rv = 0 WHERE deleted = 1`);
+      this.db.run(`INSERT INTO meta_info (key, value) VALUES ('tombstones', 'last-held')`);
+    });
   }
 
-  /** Inserts or updates unless the store already holds this version or a newer one. */
+  version(key: string): { rv: number; deleted: boolean } | undefined {
+    const row = this.db.get(`SELECT rv, deleted FROM meta_version WHERE key = ?`, [key]);
+    return row ? { rv: Number(row.rv), deleted: Number(row.deleted) === 1 } : undefined;
+  }
+
+  /** Inserts or updates unless the store holds this version or a newer one (after a delete: a newer one than it last held). */
   put(key: string, type: string, rv: number, value: unknown): ApplyResult {
     const have = this.version(key);
-    if (have !== undefined && have >= rv) return 'stale';
+    if (have !== undefined && (have.deleted ? have.rv > rv : have.rv >= rv)) return 'stale';
     this.db.tx(() => {
       this.db.run(`INSERT OR REPLACE INTO meta (key, type, value) VALUES (?, ?, ?)`, [key, type, JSON.stringify(value)]);
       this.db.run(`INSERT OR REPLACE INTO meta_version (key, rv, deleted) VALUES (?, ?, 0)`, [key, rv]);
@@ -52,14 +66,24 @@ export class MetaStore {
     return 'applied';
   }
 
+  /** Deletes what is held at an older version than the delete's; the key keeps that version as its tombstone. */
   remove(key: string, rv: number): ApplyResult {
     const have = this.version(key);
-    if (have !== undefined && have >= rv) return 'stale';
+    if (have === undefined || have.deleted || have.rv >= rv) return 'stale';
     this.db.tx(() => {
       this.db.run(`DELETE FROM meta WHERE key = ?`, [key]);
-      this.db.run(`INSERT OR REPLACE INTO meta_version (key, rv, deleted) VALUES (?, ?, 1)`, [key, rv]);
+      this.db.run(`UPDATE meta_version SET deleted = 1 WHERE key = ?`, [key]);
     });
     return 'applied';
+  }
+
+  /** what the store holds, resource → version: told to the cloud on connect, so it need not guess (at most `max`) */
+  holdings(max: number): Record<string, number> | undefined {
+    const n = Number(this.db.get(`SELECT COUNT(*) AS n FROM meta_version WHERE deleted = 0`)?.n ?? 0);
+    if (n > max) return undefined;
+    const out: Record<string, number> = {};
+    for (const r of this.db.all(`SELECT key, rv FROM meta_version WHERE deleted = 0`)) out[String(r.key)] = Number(r.rv);
+    return out;
   }
 
   get(key: string): MetaObject | undefined {
