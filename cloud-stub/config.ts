@@ -1,4 +1,5 @@
 /** cloudcore.yaml, shaped like KubeEdge's CloudCore v1alpha2 config. */
+import { basename, dirname, join } from 'node:path';
 import { s, type Infer } from '../runtime/core/schema.js';
 
 export const cloudCoreSchema = s.obj({
@@ -19,8 +20,8 @@ export const cloudCoreSchema = s.obj({
       tlsCertFile: s.str('/etc/kubeedge/certs/cloudcore.crt'),
       tlsPrivateKeyFile: s.str('/etc/kubeedge/certs/cloudcore.key'),
       tokenRefreshDuration: s.num(12, { min: 0.001 }),
-      /** the HMAC secret of join tokens (made when missing); the current token is written beside it, as `token` */
-      tokenSecretFile: s.str('/etc/kubeedge/tokens/tokensecret'),
+      /** the HMAC secret of join tokens (made when missing); the current token is written beside it, as `token`. Empty: beside the CA (see cloudFiles) */
+      tokenSecretFile: s.str(''),
       edgeCertSigningDuration: s.num(365, { min: 0.0001 }),
       /** largest frame accepted from an edge, bytes */
       maxFrameBytes: s.num(1024 * 1024, { min: 1024, integer: true }),
@@ -31,7 +32,8 @@ export const cloudCoreSchema = s.obj({
       enable: s.bool(true),
       address: s.str('0.0.0.0'),
       port: s.num(6443, { min: 0, max: 65535, integer: true }),
-      tokenFile: s.str('/etc/kubeedge/admin.token'),
+      /** the admin bearer token (made when missing). Empty: beside the CA (see cloudFiles) */
+      tokenFile: s.str(''),
     }),
     /** KubeEdge's router: rest ↔ eventbus/servicebus by Rules; loopback (plain HTTP) unless told, else TLS and the admin token */
     router: s.obj({
@@ -49,3 +51,17 @@ export const cloudCoreSchema = s.obj({
 export type CloudCoreConfig = Infer<typeof cloudCoreSchema>;
 export type CloudHubConfig = CloudCoreConfig['modules']['cloudHub'];
 export type ApiServerConfig = CloudCoreConfig['modules']['apiServer'];
+
+/**
+ * The files a cloudcore writes that KubeEdge's config has no key for: where the config names them,
+ * else beside its CA, as keadm lays a config folder out (`<dir>/ca/rootCA.crt` → `<dir>/tokens/…`,
+ * `<dir>/admin.token`). So a cloudcore started from KubeEdge's own cloudcore.yaml, whose CA lives
+ * elsewhere, never writes into (or reads the tokens of) the host's /etc/kubeedge.
+ */
+export function cloudFiles(config: CloudCoreConfig): { tokenSecret: string; joinToken: string; adminToken: string } {
+  const hub = config.modules.cloudHub;
+  const caDir = dirname(hub.tlsCAFile);
+  const root = basename(caDir) === 'ca' ? dirname(caDir) : caDir;
+  const tokenSecret = hub.tokenSecretFile || join(root, 'tokens', 'tokensecret');
+  return { tokenSecret, joinToken: join(dirname(tokenSecret), 'token'), adminToken: config.modules.apiServer.tokenFile || join(root, 'admin.token') };
+}

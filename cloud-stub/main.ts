@@ -15,9 +15,9 @@ import { defaults } from '../runtime/core/schema.js';
 import { createApiServer } from './apiserver/index.js';
 import { createCloudHub } from './cloudhub/index.js';
 import { createCertService } from './certs/service.js';
-import { checkReadOnlyToken, loadTokenSecret, startTokenRotation, tokenFileFor } from './certs/tokens.js';
+import { checkReadOnlyToken, loadTokenSecret, startTokenRotation } from './certs/tokens.js';
 import { counter, gauge, processMetrics } from '../runtime/core/metrics.js';
-import { cloudCoreSchema, type CloudCoreConfig, type CloudHubConfig } from './config.js';
+import { cloudCoreSchema, cloudFiles, type CloudCoreConfig, type CloudHubConfig } from './config.js';
 import { createCA, issueServerCert } from './certs/pki.js';
 import { hostAddress } from './certs/address.js';
 import { createEdgeController } from './edgecontroller/index.js';
@@ -100,15 +100,16 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
   const hub = m.cloudHub;
   ensureCloudCertificates(hub, log);
   const hubTls = { ca: readFile(hub.tlsCAFile, 'CA certificate'), cert: readFile(hub.tlsCertFile, 'server certificate'), key: readFile(hub.tlsPrivateKeyFile, 'server key') };
-  const token = m.apiServer.enable ? adminToken(m.apiServer.tokenFile) : '';
+  const files = cloudFiles(config);
+  const token = m.apiServer.enable ? adminToken(files.adminToken) : '';
   const journal = await openJournal(config.database.dataSource, log.child('store'));
   const store = new ObjectStore(journal);
   const bus = createBus(log.child('bus'));
   const processFamilies = processMetrics();
 
-  const tokenSecret = loadTokenSecret(hub.tokenSecretFile);
+  const tokenSecret = loadTokenSecret(files.tokenSecret);
   const caDer = new X509Certificate(hubTls.ca).raw;
-  const tokens = startTokenRotation({ secret: tokenSecret, caDer, file: tokenFileFor(hub.tokenSecretFile), refreshHours: hub.tokenRefreshDuration, clock: systemClock });
+  const tokens = startTokenRotation({ secret: tokenSecret, caDer, file: files.joinToken, refreshHours: hub.tokenRefreshDuration, clock: systemClock });
 
   const cloudHub = createCloudHub({ config: hub, tls: () => hubTls, store });
   const certService = createCertService({

@@ -5,7 +5,7 @@
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { caHash } from '../../runtime/core/token.js';
 import type { Clock, Timer } from '../../runtime/core/clock.js';
 import { signJwt, verifyJwt, type JwtCheck } from './jwt.js';
@@ -24,11 +24,6 @@ export function loadTokenSecret(path: string): Buffer {
 export function makeJoinToken(secret: Buffer, caDer: Buffer, nowMs: number, lifetimeS = TOKEN_LIFETIME_S): string {
   const iat = Math.floor(nowMs / 1000);
   return `${caHash(caDer)}.${signJwt(secret, { iat, exp: iat + lifetimeS })}`;
-}
-
-/** The file `keadm gettoken` reads, beside the secret. */
-export function tokenFileFor(secretFile: string): string {
-  return join(dirname(secretFile), 'token');
 }
 
 export interface TokenRotator {

@@ -1,9 +1,8 @@
 /** keadm's client of the resource API, found through cloudcore.yaml in the config folder. */
-import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { parse } from 'yaml';
 import { readNeeded } from './files.js';
-import { cloudPaths, type Dirs } from './paths.js';
+import { readCloudConfig } from './cloudconfig.js';
+import type { Dirs } from './paths.js';
 import { RESOURCES, typeByWord, type ResourceType } from '../../api/resources.js';
 
 export interface ApiReply {
@@ -30,12 +29,10 @@ export function objectLabel(t: ResourceType, name: string): string {
 }
 
 export function openApi(dirs: Dirs): Api {
-  const p = cloudPaths(dirs);
-  const cfg = parse(readNeeded(p.config, 'cloudcore config', 'run keadm on the cloud host (or pass --config-dir)')) as { modules?: { apiServer?: { port?: number; tokenFile?: string }; cloudHub?: { tlsCAFile?: string } } };
-  const port = cfg.modules?.apiServer?.port ?? 6443;
-  const tokenFile = cfg.modules?.apiServer?.tokenFile ?? '/etc/kubeedge/admin.token';
-  const ca = readFileSync(cfg.modules?.cloudHub?.tlsCAFile ?? p.caCert);
-  const token = readNeeded(tokenFile, 'admin token', 'cloudcore makes it when it starts: is it running?').trim();
+  const { config, files } = readCloudConfig(dirs);
+  const port = config.modules.apiServer.port;
+  const ca = readNeeded(config.modules.cloudHub.tlsCAFile, 'CA certificate', 'run "keadm init" first (or pass --config-dir)');
+  const token = readNeeded(files.adminToken, 'admin token', 'cloudcore makes it when it starts: is it running?').trim();
   const request = (method: string, path: string, body: unknown, onData?: (chunk: Buffer) => void): Promise<ApiReply> =>
     new Promise((resolve, reject) => {
       const req = httpsRequest({ host: '127.0.0.1', port, path, method, ca, servername: 'localhost', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } }, (res) => {

@@ -1,19 +1,23 @@
 /**
- * keadm gettoken: prints the current join token, as cloudcore last wrote it; with --read-only, a
- * new token for the API that can only read (the dashboard, a Prometheus scrape), valid for --ttl.
+ * keadm gettoken: prints the current join token, as cloudcore last wrote it beside its CA; one whose
+ * CA hash is not the current CA's, or that has expired, is made again from the token secret (a file
+ * left by another cloud on this host is never handed out). With --read-only, a new token for the API
+ * that can only read (the dashboard, a Prometheus scrape), valid for --ttl.
  */
-import { parse } from 'yaml';
-import { loadTokenSecret, makeReadOnlyToken, tokenFileFor } from '../../cloud-stub/certs/tokens.js';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { loadTokenSecret, makeJoinToken, makeReadOnlyToken } from '../../cloud-stub/certs/tokens.js';
+import { verifyJwt } from '../../cloud-stub/certs/jwt.js';
+import { caHash } from '../core/token.js';
 import { parseDuration } from '../core/duration.js';
 import { flags, UsageError } from './flags.js';
 import { readNeeded } from './files.js';
-import { cloudPaths } from './paths.js';
+import { readCloudConfig } from './cloudconfig.js';
 
 export async function gettoken(argv: readonly string[]): Promise<number> {
   const f = flags(argv, ['config-dir', 'data-dir', 'ttl'], ['read-only']);
-  const p = cloudPaths(f.dirs());
-  const config = parse(readNeeded(p.config, 'cloudcore config', 'run "keadm init" first (or pass --config-dir)')) as { modules?: { cloudHub?: { tokenSecretFile?: string } } };
-  const secretFile = config.modules?.cloudHub?.tokenSecretFile ?? p.tokenSecret;
+  const { config, files } = readCloudConfig(f.dirs());
+  const secretFile = files.tokenSecret;
   if (f.bool('read-only')) {
     const ttl = f.str('ttl', '24h') as string;
     const ms = parseDuration(ttl);
@@ -23,7 +27,24 @@ export async function gettoken(argv: readonly string[]): Promise<number> {
     return 0;
   }
   if (f.str('ttl') !== undefined) throw new UsageError('--ttl goes with --read-only (join tokens live 24 h)');
-  const tokenFile = tokenFileFor(secretFile);
-  process.stdout.write(readNeeded(tokenFile, 'token', 'cloudcore writes it when it starts: is it running?').trim() + '\n');
+  const caPem = readNeeded(config.modules.cloudHub.tlsCAFile, 'CA certificate', 'run "keadm init" first (or pass --config-dir)');
+  const caDer = new X509Certificate(caPem).raw;
+  const token = existsSync(files.joinToken) ? readFileSync(files.joinToken, 'utf8').trim() : '';
+  if (current(token, caDer, secretFile)) {
+    process.stdout.write(token + '\n');
+    return 0;
+  }
+  readNeeded(secretFile, 'token secret', 'cloudcore makes it when it starts: is it running?');
+  const fresh = makeJoinToken(loadTokenSecret(secretFile), caDer, Date.now());
+  writeFileSync(`${files.joinToken}.tmp`, fresh + '\n', { mode: 0o600 });
+  renameSync(`${files.joinToken}.tmp`, files.joinToken);
+  process.stdout.write(fresh + '\n');
   return 0;
+}
+
+/** a token for this CA, signed with this secret, not expired */
+function current(token: string, caDer: Buffer, secretFile: string): boolean {
+  const dot = token.indexOf('.');
+  if (dot < 0 || token.slice(0, dot) !== caHash(caDer) || !existsSync(secretFile)) return false;
+  return verifyJwt(loadTokenSecret(secretFile), token.slice(dot + 1)).ok;
 }

@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,10 +38,9 @@ describe.runIf(kubeedgeAvailable())("KubeEdge's own config files", () => {
     mkdirSync(join(dir, 'etc', 'config'), { recursive: true });
     const cloudText = theirs('cloudcore').replace(/advertiseAddress:\n(\s+)- .*/, 'advertiseAddress:\n$1- 127.0.0.1');
     const cloudConfig = parse(cloudText.replaceAll('/etc/kubeedge', join(dir, 'etc')).replaceAll('/var/lib/kubeedge', join(dir, 'var')));
-    // and, so this test writes nothing under the host's /etc/kubeedge, the files of ours KubeEdge's has no key for
+    // our store, which KubeEdge's config has no key for (its cloud keeps objects in Kubernetes); the
+    // token files follow the CA, into the test's folder, with no key of ours
     cloudConfig.database = { dataSource: join(dir, 'var', 'cloudcore.db') };
-    cloudConfig.modules.cloudHub.tokenSecretFile = join(dir, 'etc', 'tokens', 'tokensecret');
-    cloudConfig.modules.apiServer = { tokenFile: join(dir, 'etc', 'admin.token') };
     writeFileSync(cloudYaml, stringify(cloudConfig));
     cloud = runBundle('cloudcore', ['--config', cloudYaml]);
     await cloud.waitFor(/cloudcore is running/, 30_000);
@@ -52,6 +51,8 @@ describe.runIf(kubeedgeAvailable())("KubeEdge's own config files", () => {
 
     const token = keadm(['gettoken', '--config-dir', join(dir, 'etc'), '--data-dir', join(dir, 'var')]).stdout.trim();
     expect(token).not.toBe('');
+    expect(readFileSync(join(dir, 'etc', 'tokens', 'token'), 'utf8').trim()).toBe(token);
+    expect(existsSync(join(dir, 'etc', 'admin.token'))).toBe(true);
     const edgeYaml = join(dir, 'edgecore.yaml');
     const edgeConfig = parse(
       theirs('edgecore')
