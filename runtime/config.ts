@@ -39,8 +39,26 @@ export const edgeCoreSchema = s.obj({
       enable: s.bool(true),
       mqttMode: s.num(0, { min: 0, max: 2, integer: true }),
       mqttServerInternal: s.str('tcp://127.0.0.1:1884'),
+      /** tcp:// or mqtt:// (plain), ssl://, tls://, mqtts:// (TLS; also tcp:// when eventBusTLS is enabled) */
       mqttServerExternal: s.str('tcp://127.0.0.1:1883'),
       mqttQOS: s.num(0, { min: 0, max: 2, integer: true }),
+      /** the retain flag of what edgecore publishes on the external broker */
+      mqttRetain: s.bool(false),
+      /** the external broker's session is kept under this id (empty: edgecore-<node name>), so it keeps QoS 1 messages while edgecore restarts */
+      mqttSubClientID: s.str(''),
+      /** a second connection, for what edgecore publishes, under this id (empty: the one above serves both) */
+      mqttPubClientID: s.str(''),
+      mqttUsername: s.str(''),
+      /** never logged */
+      mqttPassword: s.str(''),
+      /** seconds the external broker has to answer a connection (CONNACK) before it is tried again */
+      mqttConnectTimeout: s.num(10, { min: 0.1 }),
+      eventBusTLS: s.obj({
+        enable: s.bool(false),
+        tlsMqttCAFile: s.str('/etc/kubeedge/ca/rootCA.crt'),
+        tlsMqttCertFile: s.str('/etc/kubeedge/certs/server.crt'),
+        tlsMqttPrivateKeyFile: s.str('/etc/kubeedge/certs/server.key'),
+      }),
     }),
     deviceTwin: s.obj({
       enable: s.bool(true),

@@ -72,7 +72,7 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
       modules: () => [...metaManager.metrics(), ...(m.deviceTwin.enable ? deviceTwin.metrics() : []), ...(m.deviceTwin.enable && m.deviceManager.enable ? deviceManager.metrics() : []), ...(m.eventBus.enable ? eventBus.metrics() : [])],
     }),
   });
-  const eventBus = createEventBus({ config: m.eventBus, outbox: metaManager.enqueue, ...(hub.enable ? { rules: metaManager.source(['rule']) } : {}) });
+  const eventBus = createEventBus({ config: m.eventBus, nodeName, outbox: metaManager.enqueue, ...(hub.enable ? { rules: metaManager.source(['rule']) } : {}) });
   if (m.deviceTwin.enable && !m.metaManager.enable && hub.enable) throw new Error('modules.deviceTwin needs modules.metaManager (the devices the cloud sends); enable it or disable deviceTwin');
   // standalone, devices come from the manifest folder; else from the cloud through MetaManager
   const manifests = hub.enable || !m.deviceTwin.enable ? undefined : openManifestFolder(m.deviceTwin.manifestDir, log.child('manifests'));

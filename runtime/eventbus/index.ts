@@ -22,6 +22,7 @@ import type { EdgeCoreConfig } from '../config.js';
 import { boundPort, closeServer, isLoopback, listen } from '../core/net.js';
 import type { OutboxRoute } from '../metamanager/index.js';
 import { createMqttClient, type MqttClient } from './client.js';
+import { readRequiredFile } from '../core/configfile.js';
 
 export type EventBusConfig = EdgeCoreConfig['modules']['eventBus'];
 
@@ -54,14 +55,17 @@ export interface EventBus extends Module {
   metrics(): Family[];
 }
 
-export function parseMqttUrl(url: string): { host: string; port: number } {
-  const m = /^(?:tcp|mqtt):\/\/([^:/]+|\[[^\]]+\]):(\d+)\/?$/.exec(url);
-  if (!m) throw new Error(`${url} is not tcp://HOST:PORT`);
-  return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+/** `tcp://HOST:PORT` (or mqtt://), or with TLS `ssl://`, `tls://`, `mqtts://`, `tcps://`, as paho takes them in KubeEdge */
+export function parseMqttUrl(url: string): { host: string; port: number; tls: boolean } {
+  const m = /^(tcp|mqtt|ssl|tls|mqtts|tcps):\/\/([^:/]+|\[[^\]]+\]):(\d+)\/?$/.exec(url);
+  if (!m) throw new Error(`${url} is not tcp://HOST:PORT (or ssl://HOST:PORT for TLS)`);
+  return { host: (m[2] as string).replace(/^\[|\]$/g, ''), port: Number(m[3]), tls: !['tcp', 'mqtt'].includes(m[1] as string) };
 }
 
 export interface EventBusDeps {
   config: EventBusConfig;
+  /** this node: the external broker's session is kept under edgecore-<node> unless the config names one */
+  nodeName: string;
   /** MetaManager's outbox: an upload is acknowledged to its app once this resolves */
   outbox: (route: OutboxRoute, content: string) => Promise<void>;
   /** the router's rules whose source is this node's eventbus (none standalone) */
@@ -76,6 +80,8 @@ export function createEventBus(deps: EventBusDeps): EventBus {
   let broker: Aedes | undefined;
   let server: Server | undefined;
   let external: MqttClient | undefined;
+  /** a second connection for publishing, when mqttPubClientID names one (KubeEdge keeps two) */
+  let externalPub: MqttClient | undefined;
   let dropped = 0;
   const qos = Math.min(deps.config.mqttQOS, 1) as 0 | 1;
   /** rule → the topic apps publish on for it (`<namespace>/<topic>`), and how many rules use each topic */
@@ -128,7 +134,7 @@ export function createEventBus(deps: EventBusDeps): EventBus {
     counted.published++;
     if (broker) broker.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, done);
     else done();
-    external?.publish(topic, payload, qos);
+    (externalPub ?? external)?.publish(topic, payload, qos, deps.config.mqttRetain);
   };
 
   /** the router's rest → eventbus: `{payload}` (base64) published on the topic, then a reply */
@@ -185,12 +191,30 @@ export function createEventBus(deps: EventBusDeps): EventBus {
 
   const startExternal = (c: ModuleContext): void => {
     const warnRefused = throttled((m) => c.log.warn(m));
-    const { host, port } = parseMqttUrl(deps.config.mqttServerExternal);
+    const cfg = deps.config;
+    const { host, port, tls } = parseMqttUrl(cfg.mqttServerExternal);
+    const secure = tls || cfg.eventBusTLS.enable;
+    const files = cfg.eventBusTLS;
+    const credentials = {
+      ...(secure
+        ? {
+            tls: cfg.eventBusTLS.enable
+              ? { ca: readRequiredFile(files.tlsMqttCAFile, 'MQTT CA (modules.eventBus.eventBusTLS.tlsMqttCAFile)'), cert: readRequiredFile(files.tlsMqttCertFile, 'MQTT client certificate (eventBusTLS.tlsMqttCertFile)'), key: readRequiredFile(files.tlsMqttPrivateKeyFile, 'MQTT client key (eventBusTLS.tlsMqttPrivateKeyFile)') }
+              : {},
+          }
+        : {}),
+      ...(cfg.mqttUsername ? { username: cfg.mqttUsername } : {}),
+      ...(cfg.mqttPassword ? { password: cfg.mqttPassword } : {}),
+      connackTimeoutMs: cfg.mqttConnectTimeout * 1000,
+    };
     // with both brokers, apps upload through the internal one (stored before its PUBACK)
-    const topics = deps.config.mqttMode === 2 ? [...TWIN_TOPICS, `${UPLOAD_PREFIX}#`, ...topicRules.keys()] : [...TWIN_TOPICS];
+    const topics = cfg.mqttMode === 2 ? [...TWIN_TOPICS, `${UPLOAD_PREFIX}#`, ...topicRules.keys()] : [...TWIN_TOPICS];
+    const subId = cfg.mqttSubClientID || `edgecore-${deps.nodeName}`;
     external = createMqttClient({
       host,
       port,
+      clientId: subId,
+      ...credentials,
       topics,
       log: c.log.child('mqtt'),
       onMessage: (m) => {
@@ -209,7 +233,10 @@ export function createEventBus(deps: EventBusDeps): EventBus {
         });
       },
     });
-    c.log.info(`using the external MQTT broker tcp://${host}:${port}`);
+    if (cfg.mqttPubClientID && cfg.mqttPubClientID !== subId) {
+      externalPub = createMqttClient({ host, port, clientId: cfg.mqttPubClientID, ...credentials, topics: [], log: c.log.child('mqtt-pub'), onMessage: () => undefined });
+    }
+    c.log.info(`using the external MQTT broker ${secure ? 'tls' : 'tcp'}://${host}:${port}${cfg.mqttUsername ? ` as user ${cfg.mqttUsername}` : ''}`);
   };
 
   return {
@@ -238,11 +265,13 @@ export function createEventBus(deps: EventBusDeps): EventBus {
     async stop() {
       ctx?.bus.unregister(EVENTBUS);
       await external?.close();
+      await externalPub?.close();
       await closeServer(server);
       await new Promise<void>((resolve) => (broker ? broker.close(() => resolve()) : resolve()));
       server = undefined;
       broker = undefined;
       external = undefined;
+      externalPub = undefined;
     },
   } satisfies EventBus;
 }

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
-import mqtt, { type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { freePort } from './proxy.js';
 
 export interface App {
@@ -18,8 +18,9 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function mqttApp(port: number, subscribe: string[] = ['$hw/events/#']): Promise<App> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, protocolVersion: 4 });
+/** an app on the broker at `target` (a loopback port, or a URL with `options`: TLS, credentials) */
+export async function mqttApp(target: number | string, subscribe: string[] = ['$hw/events/#'], options: IClientOptions = {}): Promise<App> {
+  const client = await mqtt.connectAsync(typeof target === 'number' ? `mqtt://127.0.0.1:${target}` : target, { reconnectPeriod: 0, protocolVersion: 4, ...options });
   const received: App['received'] = [];
   const waiters = new Set<() => void>();
   let requests = 0;
@@ -33,7 +34,7 @@ export async function mqttApp(port: number, subscribe: string[] = ['$hw/events/#
     received.push({ topic, body });
     for (const w of waiters) w();
   });
-  await client.subscribeAsync(subscribe, { qos: 1 });
+  if (subscribe.length > 0) await client.subscribeAsync(subscribe, { qos: 1 });
   const app: App = {
     client,
     received,

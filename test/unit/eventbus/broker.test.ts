@@ -22,7 +22,7 @@ async function broker(): Promise<{ port: number; uploads: () => Message[] }> {
   const port = await freePort();
   const bus = createBus(log);
   const meta = createMetaManager({ config: { enable: true, outboxLimit: 100, metaServer: { enable: false, server: '127.0.0.1:0' } }, dataSource: ':memory:' });
-  const eb = createEventBus({ config: { ...defaults(edgeCoreSchema).modules.eventBus, mqttServerInternal: `tcp://127.0.0.1:${port}` }, outbox: (route, content) => meta.enqueue(route, content) });
+  const eb = createEventBus({ config: { ...defaults(edgeCoreSchema).modules.eventBus, mqttServerInternal: `tcp://127.0.0.1:${port}` }, nodeName: 'unit', outbox: (route, content) => meta.enqueue(route, content) });
   const stop = await startModules([{ module: meta, enabled: true }, { module: eb, enabled: true }], { bus, log, clock: systemClock });
   stops.push(stop);
   return { port, uploads: () => (meta.outbox()?.next(0, 100) ?? []).map((e) => e.msg) };
@@ -58,7 +58,7 @@ describe('EventBus: the embedded broker', () => {
 
   it('will not listen on anything but loopback', async () => {
     const bus = createBus(log);
-    const eb = createEventBus({ config: { ...defaults(edgeCoreSchema).modules.eventBus, mqttServerInternal: 'tcp://0.0.0.0:1884' }, outbox: () => Promise.resolve() });
+    const eb = createEventBus({ config: { ...defaults(edgeCoreSchema).modules.eventBus, mqttServerInternal: 'tcp://0.0.0.0:1884' }, nodeName: 'unit', outbox: () => Promise.resolve() });
     await expect(eb.start({ bus, log, clock: systemClock })).rejects.toThrow(/must be a loopback address, not 0.0.0.0/);
   });
 });
