@@ -1,4 +1,8 @@
 /** Names shared by the cloud's modules: groups on the cloud bus and the node prefix of resources. */
+import { errorText } from '../runtime/core/errors.js';
+import type { Message } from '../runtime/core/message.js';
+import type { ModuleContext } from '../runtime/core/module.js';
+
 export const ControllerGroup = {
   edge: 'edgecontroller',
   device: 'devicecontroller',
@@ -26,4 +30,17 @@ export function nodeResource(node: string, resource: string): string {
 export function splitNodeResource(resource: string): { node: string; resource: string } | undefined {
   const m = /^node\/([^/]+)\/(.*)$/s.exec(resource);
   return m ? { node: m[1] as string, resource: m[2] as string } : undefined;
+}
+
+/**
+ * Hands CloudHub a message for an edge from a callback that runs later (an acknowledgement once a
+ * write is durable, an answer): while cloudcore stops, CloudHub may be gone, and the edge will send
+ * again what it did not see acknowledged; that is no reason to crash.
+ */
+export function toEdge(ctx: ModuleContext | undefined, msg: Message): void {
+  try {
+    ctx?.bus.send('cloudhub', msg);
+  } catch (err) {
+    ctx?.log.debug(`not sent to the edge: ${msg.route.operation} ${msg.route.resource}: ${errorText(err)}`);
+  }
 }

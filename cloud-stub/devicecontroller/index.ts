@@ -12,7 +12,7 @@ import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import { Operation, ackOf, parseResource, type Message } from '../../runtime/core/message.js';
 import { errorText } from '../../runtime/core/errors.js';
 import { outboxSequence, type ObjectStore } from '../store/objects.js';
-import { ControllerGroup, splitNodeResource } from '../routes.js';
+import { ControllerGroup, splitNodeResource, toEdge } from '../routes.js';
 import { deviceNodeName } from '../synccontroller/selection.js';
 import { isObj } from '../../runtime/core/guards.js';
 import type { EventLog } from '../events.js';
@@ -86,7 +86,7 @@ export function createDeviceController(deps: { store: ObjectStore; events?: Even
     if (!target || msg.route.operation !== Operation.update) return;
     take(target.node, target.resource, msg).then(
       // acknowledged once durable, or when it is one to skip: either way it leaves the edge's outbox
-      () => ctx?.bus.send('cloudhub', ackOf(msg, ControllerGroup.device)),
+      () => toEdge(ctx, ackOf(msg, ControllerGroup.device)),
       // not acknowledged: the edge sends it again
       (err: unknown) => ctx?.log.error(`${target.node}: cannot store the status of ${target.resource}: ${errorText(err)}`),
     );

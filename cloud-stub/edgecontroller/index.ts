@@ -9,7 +9,7 @@ import type { Module, ModuleContext } from '../../runtime/core/module.js';
 import { Group, Operation, ackOf, parseResource, type Message } from '../../runtime/core/message.js';
 import { errorText } from '../../runtime/core/errors.js';
 import { CLUSTER_NAMESPACE, outboxSequence, type KubeObject, type ObjectStore } from '../store/objects.js';
-import { ControllerGroup, HubEvent, splitNodeResource } from '../routes.js';
+import { ControllerGroup, HubEvent, splitNodeResource, toEdge } from '../routes.js';
 import { mergeNodeLabels, nodeStatusOfReport, podStatusOfReport } from './pods.js';
 import type { EventLog } from '../events.js';
 
@@ -144,7 +144,7 @@ export function createEdgeController(deps: EdgeControllerDeps): EdgeController {
         if (l) l.uploads = noteUpload(l.uploads, topic, msg.content, ctx?.clock.now() ?? Date.now());
         await deps.onUpload?.(node, topic, msg.content, version);
       });
-      ctx?.bus.send('cloudhub', ackOf(msg, 'edgecontroller')); // resource keeps its node/<name>/ prefix
+      toEdge(ctx, ackOf(msg, 'edgecontroller')); // resource keeps its node/<name>/ prefix
     } catch (err) {
       ctx?.log.error(`cannot take an upload from ${node}: ${errorText(err)}`);
     }
@@ -209,7 +209,7 @@ export function createEdgeController(deps: EdgeControllerDeps): EdgeController {
       case Operation.update:
         if (msg.route.group !== Group.resource) break;
         takeStatus(node, target.resource, msg).then(
-          () => ctx?.bus.send('cloudhub', ackOf(msg, 'edgecontroller')),
+          () => toEdge(ctx, ackOf(msg, 'edgecontroller')),
           (err: unknown) => ctx?.log.error(`${node}: cannot store ${target.resource}: ${errorText(err)}`),
         );
         return;

@@ -25,7 +25,7 @@ import { MAX_HTTP_BODY_BYTES, passOnHeaders } from '../../runtime/core/http.js';
 import type { CloudCoreConfig } from '../config.js';
 import type { ChangeEvent, ObjectStore } from '../store/objects.js';
 import type { EdgeCalls } from '../cloudhub/index.js';
-import { splitNodeResource } from '../routes.js';
+import { splitNodeResource, toEdge } from '../routes.js';
 import { bestRule, loadRule, loadRules, type RouteRule } from './rules.js';
 import { RuleQueues } from './queue.js';
 
@@ -221,7 +221,7 @@ export function createRouter(deps: RouterDeps): Router {
     const target = splitNodeResource(msg.route.resource);
     if (!target) return;
     const node = target.node;
-    const answer = (part: ReplyPart): void => ctx?.bus.send('cloudhub', responseTo(msg, ROUTER, part));
+    const answer = (part: ReplyPart): void => toEdge(ctx, responseTo(msg, ROUTER, part));
     const r = msg.content as { method?: unknown; path?: unknown; query?: unknown; headers?: unknown; body?: unknown };
     const namespace = target.resource.split('/')[0] ?? '';
     if (!isObj(r) || typeof r.method !== 'string' || typeof r.path !== 'string') return answer({ error: 'a servicebus request needs method and path', code: 400 });

@@ -7,7 +7,8 @@ import { createInterface } from 'node:readline/promises';
 import { flags } from './flags.js';
 import { removeIfEmpty } from './files.js';
 import { cloudPaths, dbSiblings, edgePaths } from './paths.js';
-import { logFile, stopService } from './service.js';
+import { logFile, stopProcess, stopService } from './service.js';
+import { fileUsers } from './users.js';
 
 /** yes to a question on the terminal; no terminal is no (a script must say --force) */
 async function confirmed(question: string): Promise<boolean | undefined> {
@@ -34,9 +35,25 @@ export async function reset(argv: readonly string[]): Promise<number> {
     }
   }
   const said: string[] = [];
-  for (const program of ['edgecore', 'cloudcore'] as const) said.push(...(await stopService(program, dirs.dataDir)));
   const c = cloudPaths(dirs);
   const e = edgePaths(dirs);
+  const files = new Set([c.caCert, c.caKey, c.serverCert, c.serverKey, c.config, c.tokenSecret, c.token, c.adminToken, c.kubeconfig, e.caCert, e.cert, e.key, e.config]);
+  for (const db of [c.db, e.db]) {
+    if (!existsSync(dirname(db))) continue;
+    const re = dbSiblings(db);
+    for (const f of readdirSync(dirname(db))) if (re.test(f)) files.add(join(dirname(db), f));
+  }
+  // a program that is not ours holding one of them: stop nothing, remove nothing, say who
+  const users = fileUsers(files, [c.config, e.config]);
+  const foreign = users.filter((u) => !u.program);
+  if (foreign.length > 0) {
+    throw new Error(`${foreign.map((u) => `pid ${u.pid} (${u.command}) uses ${u.file}`).join('; ')}: stop ${foreign.length === 1 ? 'it' : 'them'} first; nothing was removed`);
+  }
+  for (const program of ['edgecore', 'cloudcore'] as const) said.push(...(await stopService(program, dirs.dataDir)));
+  // ours started by hand (or by another keadm): stopped too, or they would run on without their files
+  for (const u of fileUsers(files, [c.config, e.config])) {
+    if (u.program) said.push(await stopProcess(u.pid, `${u.program} (pid ${u.pid}, using ${u.file})`));
+  }
   // the pods: where edgecore.yaml says they are (process pods outlive edgecore, containers too)
   let edged = { root: e.edged, endpoint: 'unix:///run/podman/podman.sock' };
   try {
@@ -47,12 +64,7 @@ export async function reset(argv: readonly string[]): Promise<number> {
   }
   const pods = existsSync(e.config) || existsSync(edged.root) ? await removeEveryPod(edged.root, edged.endpoint) : 0;
   if (pods > 0) said.push(`stopped and removed ${pods} container(s) of this node's pods`);
-  const files = new Set([c.caCert, c.caKey, c.serverCert, c.serverKey, c.config, c.tokenSecret, c.token, c.adminToken, c.kubeconfig, e.caCert, e.cert, e.key, e.config, logFile(dirs.dataDir, 'cloudcore'), logFile(dirs.dataDir, 'edgecore')]);
-  for (const db of [c.db, e.db]) {
-    if (!existsSync(dirname(db))) continue;
-    const re = dbSiblings(db);
-    for (const f of readdirSync(dirname(db))) if (re.test(f)) files.add(join(dirname(db), f));
-  }
+  for (const program of ['cloudcore', 'edgecore'] as const) files.add(logFile(dirs.dataDir, program));
   let removed = 0;
   for (const f of files) {
     if (!existsSync(f)) continue;

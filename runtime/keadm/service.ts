@@ -93,12 +93,18 @@ export function runForeground(program: Program, configFile: string, env: Record<
   return new Promise((res) => child.on('exit', (code, signal) => res(code ?? (signal ? 1 : 0))));
 }
 
+/** a process that runs (a zombie, ended but not yet reaped by its parent, does not) */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true; // no /proc
   }
 }
 
@@ -115,16 +121,24 @@ export async function stopService(program: Program, dataDir: string): Promise<st
   const pf = pidFile(dataDir, program);
   if (existsSync(pf)) {
     const pid = Number(readFileSync(pf, 'utf8').trim());
-    if (Number.isInteger(pid) && pid > 1 && alive(pid) && isOurs(pid, program)) {
-      process.kill(pid, 'SIGTERM');
-      const deadline = Date.now() + 10_000;
-      while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      if (alive(pid)) process.kill(pid, 'SIGKILL');
-      done.push(`stopped ${program} (pid ${pid})`);
-    }
+    if (Number.isInteger(pid) && pid > 1 && alive(pid) && isOurs(pid, program)) done.push(await stopProcess(pid, `${program} (pid ${pid})`));
     rmSync(pf, { force: true });
   }
   return done;
+}
+
+/** SIGTERM, and SIGKILL after 10 s; returns what it did, as a line for the user */
+export async function stopProcess(pid: number, what: string): Promise<string> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return `${what} had stopped`;
+  }
+  const deadline = Date.now() + 10_000;
+  while (alive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (!alive(pid)) return `stopped ${what}`;
+  process.kill(pid, 'SIGKILL');
+  return `killed ${what}: it did not stop within 10 s of SIGTERM`;
 }
 
 /** Guards against a stale pid file naming some other process now. */

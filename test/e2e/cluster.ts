@@ -1,7 +1,7 @@
 /** Starts the bundled cloudcore and edgecores as processes in a temporary folder, over real mutual TLS. */
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { stringify } from 'yaml';
 import { makePki, type TestPki } from '../peers/pki.js';
 import { runBundle, type Proc } from '../peers/proc.js';
@@ -22,7 +22,7 @@ export interface Cluster {
   token(): string;
   /** an admin kubeconfig for kubectl on this cloud (written on each call: the API's port may have changed) */
   kubeconfig(): string;
-  startEdge(node: string, opts?: { server?: string; heartbeat?: number; metaPort?: number; handshakeTimeout?: number; launcher?: string[]; readyTimeoutMs?: number; env?: Record<string, string>; token?: string; outboxLimit?: number; modules?: Record<string, Record<string, unknown>> }): Promise<Edge>;
+  startEdge(node: string, opts?: { server?: string; heartbeat?: number; metaPort?: number; handshakeTimeout?: number; launcher?: string[]; readyTimeoutMs?: number; env?: Record<string, string>; token?: string; outboxLimit?: number; modules?: Record<string, Record<string, unknown>>; configFile?: string; dataSource?: string }): Promise<Edge>;
   stop(): Promise<void>;
 }
 
@@ -116,7 +116,7 @@ export async function makeCluster(opts: { keepaliveInterval?: number; cloudModul
       const config = {
         apiVersion: 'edgecore.config.kubeedge.io/v1alpha2',
         kind: 'EdgeCore',
-        database: { dataSource: join(edgeDir, 'edgecore.db') },
+        database: { dataSource: o.dataSource ?? join(edgeDir, 'edgecore.db') },
         modules: {
           edgeHub: {
             heartbeat: o.heartbeat ?? 1,
@@ -137,7 +137,8 @@ export async function makeCluster(opts: { keepaliveInterval?: number; cloudModul
         } as Record<string, Record<string, unknown>>,
       };
       for (const [k, v] of Object.entries(o.modules ?? {})) config.modules[k] = mergeDeep(config.modules[k] ?? {}, v);
-      const configFile = join(edgeDir, 'edgecore.yaml');
+      const configFile = o.configFile ?? join(edgeDir, 'edgecore.yaml');
+      mkdirSync(dirname(configFile), { recursive: true });
       writeFileSync(configFile, stringify(config));
       const edge: Edge = {
         node,

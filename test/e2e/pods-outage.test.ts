@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, makeCluster, type Cluster, type Edge } from './cluster.js';
 import { alive, appPid, apply, containerStatus, pidsWith, podStatus } from '../peers/pods.js';
-import { podmanAvailable, startPodman, type Podman } from '../peers/podman.js';
+import { startPodman, type Podman } from '../peers/podman.js';
 
 const NODE = 'edge-offline';
 
@@ -24,16 +24,16 @@ const processPod = (name: string, marker: string) => ({
 describe('pods through a cloud outage and an edgecore SIGKILL', () => {
   let c: Cluster;
   let edge: Edge;
-  let podman: Podman | undefined;
+  let podman: Podman;
   let root: string;
   const uid = async (name: string): Promise<string> => (await c.api.call('GET', `/api/v1/namespaces/default/pods/${name}`)).body.metadata.uid;
-  const runningContainers = (): string[] => podman?.cli(['ps', '--filter', 'label=io.kubeedge.pod.name=box', '--format', '{{.ID}}']).stdout.split('\n').filter(Boolean) ?? [];
+  const runningContainers = (): string[] => podman.cli(['ps', '--filter', 'label=io.kubeedge.pod.name=box', '--format', '{{.ID}}']).stdout.split('\n').filter(Boolean);
 
   beforeAll(async () => {
     c = await makeCluster();
-    if (podmanAvailable()) podman = await startPodman(mkdtempSync(join(tmpdir(), 'ke-podman-')));
+    podman = await startPodman(mkdtempSync(join(tmpdir(), 'ke-podman-')));
     await c.startCloud();
-    edge = await c.startEdge(NODE, podman ? { modules: { edged: { tailoredKubeletConfig: { containerRuntimeEndpoint: podman.endpoint } } } } : {});
+    edge = await c.startEdge(NODE, { modules: { edged: { tailoredKubeletConfig: { containerRuntimeEndpoint: podman.endpoint } } } });
     root = join(c.dir, NODE, 'edged');
   }, 120_000);
   afterAll(async () => {
@@ -43,9 +43,9 @@ describe('pods through a cloud outage and an edgecore SIGKILL', () => {
 
   it('keeps running pods once, restarts a dead one, with no cloud; the cloud then shows the current status', async () => {
     const pods: unknown[] = [processPod('steady', 'marker-steady-7f3'), processPod('doomed', 'marker-doomed-9c1')];
-    if (podman) pods.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'box' }, spec: { nodeName: NODE, containers: [{ name: 'app', image: 'local/busybox', imagePullPolicy: 'Never', command: ['sh', '-c', 'while true; do sleep 1; done'] }] } });
+    pods.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'box' }, spec: { nodeName: NODE, containers: [{ name: 'app', image: 'local/busybox', imagePullPolicy: 'Never', command: ['sh', '-c', 'while true; do sleep 1; done'] }] } });
     await apply(c, ...pods);
-    for (const p of ['steady', 'doomed', ...(podman ? ['box'] : [])]) {
+    for (const p of ['steady', 'doomed', 'box']) {
       await eventually(async () => containerStatus(await podStatus(c, p))?.state.running, 60_000, `${p} running`);
     }
     const steadyPid = appPid(root, await uid('steady')) as number;
@@ -72,7 +72,7 @@ describe('pods through a cloud outage and an edgecore SIGKILL', () => {
     expect(alive(steadyPid)).toBe(true);
     expect(appPid(root, await (async () => (await edge.meta('/api/v1/namespaces/default/pods/steady')).body.metadata.uid)())).toBe(steadyPid);
     expect(pidsWith('marker-steady-7f3')).toHaveLength(2);
-    if (podman) expect(runningContainers()).toEqual(box);
+    expect(runningContainers()).toEqual(box);
     expect(edge.proc.lines.some((l) => /link to the cloud lost|reconnecting/.test(l))).toBe(true);
 
     await c.startCloud();
@@ -84,8 +84,8 @@ describe('pods through a cloud outage and an edgecore SIGKILL', () => {
     expect(containerStatus(await podStatus(c, 'steady'))).toMatchObject({ restartCount: 0, ready: true });
     // the node reports how many pods run
     const node = (await c.api.call('GET', `/api/v1/nodes/${NODE}`)).body;
-    expect(node.status.pods).toEqual({ running: podman ? 3 : 2, total: podman ? 3 : 2 });
+    expect(node.status.pods).toEqual({ running: 3, total: 3 });
     expect(node.status.capacity).toMatchObject({ cpu: expect.any(String), memory: expect.stringMatching(/Ki$/), pods: '110' });
-    expect(node.status.nodeInfo.containerRuntimeVersion).toMatch(podman ? /^podman:\/\// : /^process:\/\//);
+    expect(node.status.nodeInfo.containerRuntimeVersion).toMatch(/^podman:\/\//);
   });
 });

@@ -13,12 +13,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { ROOT, runBundle, type Proc } from '../peers/proc.js';
-import { kubeedgeAvailable, kubeedgeBinary } from './real.js';
+import { requireKubeEdge, kubeedgeBinary } from './real.js';
 
 const theirs = (name: 'cloudcore' | 'edgecore'): string => spawnSync(kubeedgeBinary(name), ['--defaultconfig'], { encoding: 'utf8' }).stdout;
 const keadm = (args: string[]) => spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), ...args], { encoding: 'utf8', timeout: 60_000 });
 
-describe.runIf(kubeedgeAvailable())("KubeEdge's own config files", () => {
+describe("KubeEdge's own config files", () => {
+  beforeAll(() => requireKubeEdge());
   let dir: string;
   let cloud: Proc | undefined;
   let edge: Proc | undefined;

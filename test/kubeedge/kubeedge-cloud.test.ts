@@ -15,7 +15,7 @@ import { parse } from 'yaml';
 import { runBundle, type Proc } from '../peers/proc.js';
 import { freePort } from '../peers/proxy.js';
 import { modbusClient, pymodbusSlave } from '../peers/serial.js';
-import { kubeedgeAvailable, realKubeEdge, type RealKubeEdge } from './real.js';
+import { requireKubeEdge, realKubeEdge, type RealKubeEdge } from './real.js';
 
 /** what a timed-out wait adds to its error: where the edge's messages stood */
 let diagnose = async (): Promise<string> => '';
@@ -62,7 +62,8 @@ spec:
     visitors: {protocolName: modbus, configData: {register: HoldingRegister, offset: 60, dataType: int16}}
 `;
 
-describe.runIf(kubeedgeAvailable())('our edgecore on a real KubeEdge cloud', () => {
+describe('our edgecore on a real KubeEdge cloud', () => {
+  beforeAll(() => requireKubeEdge());
   let real: RealKubeEdge;
   let edge: Proc;
   let port: number;

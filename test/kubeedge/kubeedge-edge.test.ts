@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ROOT } from '../peers/proc.js';
-import { kubectl, kubeedgeAvailable, realKubeEdge, type RealKubeEdge } from './real.js';
+import { kubectl, requireKubeEdge, realKubeEdge, type RealKubeEdge } from './real.js';
 
 const keadm = (args: string[], input?: string) => spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), ...args], { encoding: 'utf8', input, timeout: 60_000 });
 
@@ -27,7 +27,8 @@ async function until<T>(fn: () => T | undefined | false, what: string, ms = 30_0
   }
 }
 
-describe.runIf(kubeedgeAvailable())('a real KubeEdge edgecore on our cloudcore', () => {
+describe('a real KubeEdge edgecore on our cloudcore', () => {
+  beforeAll(() => requireKubeEdge());
   let dir: string;
   let kubeconfig: string;
   let real: RealKubeEdge;

@@ -19,8 +19,17 @@ export function kubeedgeBinary(name: 'cloudcore' | 'edgecore'): string {
   return path;
 }
 
+/** for the bench, which says so and goes on without it */
 export function kubeedgeAvailable(): boolean {
   return existsSync(join(SHARED, 'up.sh'));
+}
+
+/**
+ * These suites need the real KubeEdge of ../shared/kubeedge: without it they fail saying so, rather
+ * than vanish from the count (a skipped suite would let CI say "0 failed" having run nothing).
+ */
+export function requireKubeEdge(): void {
+  if (!kubeedgeAvailable()) throw new Error(`the real KubeEdge these tests run against is missing: no ${join(SHARED, 'up.sh')} (../shared/kubeedge beside the repository)`);
 }
 
 export interface RealKubeEdge {

@@ -18,8 +18,15 @@ export interface Podman {
 
 const APPLETS = ['sh', 'echo', 'cat', 'sleep', 'ls', 'env', 'httpd', 'wget', 'nc', 'kill', 'date', 'true', 'false', 'id', 'stat', 'wc', 'test', 'mkdir', 'ps'];
 
+/** whether podman runs here (the benches say so and go on without it; tests fail, see requirePodman) */
 export function podmanAvailable(): boolean {
   return spawnSync('podman', ['--version']).status === 0 && existsSync('/bin/busybox');
+}
+
+/** what the podman tests need, or an error naming it (a test that cannot run fails, never skips) */
+function requirePodman(): void {
+  if (spawnSync('podman', ['--version']).status !== 0) throw new Error('podman is not installed (apt-get install podman runc catatonit containernetworking-plugins; .ci/run does)');
+  if (!existsSync('/bin/busybox')) throw new Error('/bin/busybox is missing: the test image is made from it (apt-get install busybox-static)');
 }
 
 function ping(socket: string): Promise<boolean> {
@@ -39,6 +46,7 @@ export function writeContainersConf(path: string): void {
 }
 
 export async function startPodman(dir: string): Promise<Podman> {
+  requirePodman();
   mkdirSync(dir, { recursive: true });
   const conf = join(dir, 'containers.conf');
   writeContainersConf(conf);
