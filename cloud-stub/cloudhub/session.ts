@@ -66,6 +66,8 @@ export class NodeSession {
   start(): void {
     const { ws, clock } = this.o;
     ws.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
+    // our edge pings every half heartbeat: as much a sign of life as a frame
+    ws.on('ping', () => (this.lastSeen = clock.now()));
     ws.on('pong', () => (this.lastSeen = clock.now()));
     ws.on('close', (code, reason) => this.finish(`closed by edge (${code}${reason.length ? ' ' + reason.toString() : ''})`));
     ws.on('error', (err) => this.finish(`socket error: ${err.message}`));

@@ -1,10 +1,14 @@
 /**
  * Memory and CPU limits for process pods through cgroups: v1 (a tree per controller, as on these
  * machines) or v2 (one unified tree, as on Raspberry Pi OS). Each container gets its own group under
- * `kubeedge/`; the process joins it before its command runs. Needs root; without it (or without a
- * writable cgroup tree) `available` is false and limits cannot be kept (the pod says so).
+ * `kubeedge/`, limits or not; the process joins it before its command runs. Being outside edgecore's
+ * own group is what lets a pod outlive `systemctl restart edgecore`: systemd stops a unit by the
+ * processes of its group in the hierarchy it tracks (name=systemd on v1; the unified one on v2 and
+ * in hybrid mode), so on v1 the process moves in those too, and in `pids`, whose count is the unit's.
+ * Needs root and a writable tree; without them `version` is undefined and limits cannot be kept
+ * (the pod says so).
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface CgroupLimits {
@@ -25,25 +29,35 @@ export interface Cgroups {
 }
 
 const PERIOD_US = 100_000;
+/** v1: the hierarchies a pod's process joins (those present) */
+const V1_HIERARCHIES = ['memory', 'cpu', 'pids', 'systemd', 'unified'] as const;
+
+function mounted(dir: string): boolean {
+  try {
+    return lstatSync(dir).isDirectory() && existsSync(join(dir, 'cgroup.procs'));
+  } catch {
+    return false;
+  }
+}
 
 export function openCgroups(root = '/sys/fs/cgroup'): Cgroups {
   const v2 = existsSync(join(root, 'cgroup.controllers'));
-  const v1 = !v2 && existsSync(join(root, 'memory'));
-  const base = (controller: 'memory' | 'cpu'): string => (v2 ? join(root, 'kubeedge') : join(root, controller, 'kubeedge'));
-  let version: 'v1' | 'v2' | undefined = v2 ? 'v2' : v1 ? 'v1' : undefined;
+  const hierarchies = v2 ? [] : V1_HIERARCHIES.filter((h) => mounted(join(root, h)));
+  let version: 'v1' | 'v2' | undefined = v2 ? 'v2' : hierarchies.includes('memory') ? 'v1' : undefined;
+  /** the group's folder in each hierarchy (v2: the one tree), by what it holds */
+  const dirs = (name: string): { hierarchy: string; dir: string }[] =>
+    version === 'v2' ? [{ hierarchy: 'v2', dir: join(root, 'kubeedge', name) }] : version === 'v1' ? hierarchies.map((h) => ({ hierarchy: h, dir: join(root, h, 'kubeedge', name) })) : [];
   try {
     if (version === 'v2') {
-      mkdirSync(base('memory'), { recursive: true });
+      mkdirSync(join(root, 'kubeedge'), { recursive: true });
       // the controllers a child may use are those its parent hands down
-      for (const dir of [root, base('memory')]) writeFileSync(join(dir, 'cgroup.subtree_control'), '+memory +cpu');
+      for (const dir of [root, join(root, 'kubeedge')]) writeFileSync(join(dir, 'cgroup.subtree_control'), '+memory +cpu +pids');
     } else if (version === 'v1') {
-      mkdirSync(base('memory'), { recursive: true });
-      if (existsSync(join(root, 'cpu'))) mkdirSync(base('cpu'), { recursive: true });
+      for (const h of hierarchies) mkdirSync(join(root, h, 'kubeedge'), { recursive: true });
     }
   } catch {
     version = undefined; // not root, or a read-only tree
   }
-  const dirs = (name: string): string[] => (version === 'v2' ? [join(base('memory'), name)] : version === 'v1' ? [join(base('memory'), name), join(base('cpu'), name)].filter((d) => existsSync(join(d, '..'))) : []);
   const readNumber = (file: string, key: string): number => {
     try {
       const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(readFileSync(file, 'utf8'));
@@ -52,53 +66,52 @@ export function openCgroups(root = '/sys/fs/cgroup'): Cgroups {
       return 0;
     }
   };
+  const quota = (cores: number): number => Math.max(1000, Math.round(cores * PERIOD_US));
   return {
-    version,
+    get version() {
+      return version;
+    },
     create(name, limits) {
-      if (!version) return [];
       const out: string[] = [];
-      for (const dir of dirs(name)) {
+      for (const { hierarchy, dir } of dirs(name)) {
         mkdirSync(dir, { recursive: true });
-        const cpuDir = version === 'v1' && dir.includes(`${join(root, 'cpu')}/`);
-        if (version === 'v2') {
+        if (hierarchy === 'v2') {
           if (limits.memoryBytes) writeFileSync(join(dir, 'memory.max'), String(Math.floor(limits.memoryBytes)));
-          if (limits.cpuCores) writeFileSync(join(dir, 'cpu.max'), `${Math.max(1000, Math.round(limits.cpuCores * PERIOD_US))} ${PERIOD_US}`);
-        } else if (cpuDir) {
-          if (limits.cpuCores) {
-            writeFileSync(join(dir, 'cpu.cfs_period_us'), String(PERIOD_US));
-            writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cpuCores * PERIOD_US))));
-          }
-        } else if (limits.memoryBytes) {
+          if (limits.cpuCores) writeFileSync(join(dir, 'cpu.max'), `${quota(limits.cpuCores)} ${PERIOD_US}`);
+        } else if (hierarchy === 'memory' && limits.memoryBytes) {
           writeFileSync(join(dir, 'memory.limit_in_bytes'), String(Math.floor(limits.memoryBytes)));
+        } else if (hierarchy === 'cpu' && limits.cpuCores) {
+          writeFileSync(join(dir, 'cpu.cfs_period_us'), String(PERIOD_US));
+          writeFileSync(join(dir, 'cpu.cfs_quota_us'), String(quota(limits.cpuCores)));
         }
         out.push(join(dir, 'cgroup.procs'));
       }
       return out;
     },
     oomKilled(name) {
-      const dir = dirs(name)[0];
-      if (!dir) return false;
-      return version === 'v2' ? readNumber(join(dir, 'memory.events'), 'oom_kill') > 0 : readNumber(join(dir, 'memory.oom_control'), 'oom_kill') > 0;
+      const mem = dirs(name).find((d) => d.hierarchy === 'v2' || d.hierarchy === 'memory');
+      if (!mem) return false;
+      return mem.hierarchy === 'v2' ? readNumber(join(mem.dir, 'memory.events'), 'oom_kill') > 0 : readNumber(join(mem.dir, 'memory.oom_control'), 'oom_kill') > 0;
     },
     killAll(name) {
-      for (const dir of dirs(name)) {
-        let pids: string[] = [];
+      const pids = new Set<string>();
+      for (const { dir } of dirs(name)) {
         try {
-          pids = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
+          for (const p of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (p) pids.add(p);
         } catch {
-          continue;
+          /* not made */
         }
-        for (const pid of pids) {
-          try {
-            process.kill(Number(pid), 'SIGKILL');
-          } catch {
-            /* gone already */
-          }
+      }
+      for (const pid of pids) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          /* gone already */
         }
       }
     },
     async remove(name) {
-      for (const dir of dirs(name)) {
+      for (const { dir } of dirs(name)) {
         for (let i = 0; i < 50 && existsSync(dir); i++) {
           try {
             rmdirSync(dir);

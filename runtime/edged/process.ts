@@ -7,9 +7,10 @@
  * start time (state.json) instead of starting a second copy, and reads the exit code of one that
  * ended while it was down. Its stdout and stderr go to a log file that edgecore rotates.
  *
- * Layout: <root>/pods/<uid>/containers/<name>/<attempt>/{state.json, exit, log, log.1 …}, and
- * <root>/pods/<uid>/created.json: the mount points (or symlinks) made for the pod's volumes, removed
- * with the pod, not with a container: removing a mount point detaches it in every namespace.
+ * Layout: <root>/pods/<uid>/containers/<name>/<attempt>/{state.json, exit, log, log.1 …};
+ * <root>/pods/<uid>/view/: where a container's shim mounts its view of / (in its own namespace:
+ * empty on the host); without mount namespaces, <root>/pods/<uid>/created.json: the symlinks made
+ * for the pod's volumes, removed with the pod.
  */
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, lstatSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, renameSync, readlinkSync, rmdirSync } from 'node:fs';
@@ -25,30 +26,61 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 const ROTATE_EVERY_MS = 10_000;
 
 /**
- * The shim. Arguments: exitfile workdir N cgroup-procs-file×N M (src dst ro|rw)×M -- command…
- * TERM is passed on to the command (which runs with default signal handling); its exit code, or
- * 128+signal, is written to the exit file once it has ended.
+ * The shim. Arguments: exitfile workdir viewroot N cgroup-procs-file×N M (src dst ro|rw)×M -- command…
+ * It joins the cgroups, then shows each volume at its path in the pod's own mount namespace. Where a
+ * path does not exist, nothing is made on the host: its deepest existing folder is shadowed by a
+ * tmpfs that shows the same entries (bound from the real ones) and the missing folders; when that
+ * folder is `/`, the shadow is the pod's root (under `viewroot`, in the data folder) and the command
+ * runs chrooted into it. TERM is passed on to the command (which runs with default signal handling);
+ * its exit code, or 128+signal, is written to the exit file once it has ended.
  */
 const SHIM = `set -u
-exitfile=$1; workdir=$2; n=$3; shift 3
+exitfile=$1; workdir=$2; view=$3; n=$4; shift 4
 while [ "$n" -gt 0 ]; do echo $$ > "$1" || { echo "kubeedge: cannot join cgroup $1" >&2; exit 125; }; shift; n=$((n-1)); done
+root=""
+shadows=0
+# shadow D: a tmpfs over D (a path in the pod's view) with D's entries bound from the real ones
+shadow() {
+  d=$1; shadows=$((shadows+1))
+  if [ "$d" = / ] && [ -z "$root" ]; then s=$view; else s=$view.$shadows; fi
+  mkdir -p "$s" && mount -t tmpfs -o mode=0755 kubeedge-pod "$s" || return 1
+  for e in "$root\${d%/}"/* "$root\${d%/}"/.[!.]* "$root\${d%/}"/..?*; do
+    [ -e "$e" ] || [ -L "$e" ] || continue
+    b=\${e##*/}
+    if [ -L "$e" ]; then ln -s "$(readlink "$e")" "$s/$b" || return 1
+    elif [ -d "$e" ]; then mkdir "$s/$b" && mount --rbind "$e" "$s/$b" || return 1
+    else : > "$s/$b" && mount --bind "$e" "$s/$b" || return 1; fi
+  done
+  # the shadow is under D itself (the data folder is): its copy inside it would loop
+  case "$s/" in "\${d%/}"/*) umount -l "$s/\${s#\${d%/}/}" 2>/dev/null ;; esac
+  if [ "$d" = / ] && [ -z "$root" ]; then root=$s; else mount --move "$s" "$root$d"; fi
+}
 n=$1; shift
 while [ "$n" -gt 0 ]; do
-  mount --bind "$1" "$2" || { echo "kubeedge: cannot mount $1 at $2" >&2; exit 125; }
-  if [ "$3" = ro ]; then mount -o remount,bind,ro "$2" || exit 125; fi
-  shift 3; n=$((n-1))
+  src=$1; dst=$2; mode=$3; shift 3; n=$((n-1))
+  if [ ! -e "$root$dst" ]; then
+    a=$dst
+    while [ ! -e "$root$a" ]; do a=$(dirname "$a"); done
+    shadow "$a" && mkdir -p "$root$dst" || { echo "kubeedge: cannot make a place for $dst in the pod's view" >&2; exit 125; }
+  fi
+  mount --bind "$src" "$root$dst" || { echo "kubeedge: cannot mount $src at $dst" >&2; exit 125; }
+  if [ "$mode" = ro ]; then mount -o remount,bind,ro "$root$dst" || exit 125; fi
 done
 shift
+run='set -u
+exitfile=$1; workdir=$2; shift 2
 cd "$workdir" || { echo "kubeedge: cannot enter workingDir $workdir" >&2; exit 125; }
 "$@" &
 child=$!
-trap 'kill -TERM $child 2>/dev/null' TERM
+trap "kill -TERM $child 2>/dev/null" TERM
 while :; do
   wait $child; rc=$?
   kill -0 $child 2>/dev/null || break
 done
-printf '%s %s\\n' "$rc" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$exitfile.tmp" && mv "$exitfile.tmp" "$exitfile"
-exit $rc
+printf "%s %s\\n" "$rc" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" > "$exitfile.tmp" && mv "$exitfile.tmp" "$exitfile"
+exit $rc'
+if [ -n "$root" ]; then exec chroot "$root" /bin/sh -c "$run" run "$exitfile" "$workdir" "$@"; fi
+exec /bin/sh -c "$run" run "$exitfile" "$workdir" "$@"
 `;
 
 interface State {
@@ -178,23 +210,18 @@ export function createProcessRuntime(o: ProcessRuntimeOptions): ContainerRuntime
     }
   };
 
-  /** where a volume is seen: a bind mount in the pod's namespace, or (without one) a symlink */
-  const prepareMounts = (cfg: ContainerConfig): void => {
+  /**
+   * Without a mount namespace (not root), a volume is a symlink at its mountPath, made (with the
+   * folders it needs) on the host and recorded, so the pod's removal takes it away. With one, the
+   * shim shows it in the pod's own view and nothing is made on the host.
+   */
+  const prepareSymlinks = (cfg: ContainerConfig): void => {
     const created = readCreated(cfg.podUid);
     const record = (p: string): void => {
       created.push(p);
       writeJson(createdFile(cfg.podUid), created);
     };
     for (const m of cfg.mounts) {
-      if (!isAbsolute(m.containerPath)) throw new RuntimeError('CreateContainerConfigError', `mountPath ${m.containerPath} is not absolute`);
-      if (namespaces) {
-        // a mount point must exist; what we make (each missing level), the pod's removal takes away
-        const missing: string[] = [];
-        for (let p = m.containerPath; !existsSync(p); p = dirname(p)) missing.unshift(p);
-        if (missing.length) mkdirSync(m.containerPath, { recursive: true });
-        missing.forEach(record);
-        continue;
-      }
       let target: string | undefined;
       try {
         target = lstatSync(m.containerPath).isSymbolicLink() ? readlinkSync(m.containerPath) : 'exists';
@@ -256,17 +283,21 @@ export function createProcessRuntime(o: ProcessRuntimeOptions): ContainerRuntime
       if (!findExecutable(argv[0] as string, env.PATH, cfg.mounts)) {
         throw new RuntimeError('RunContainerError', `exec: "${argv[0] as string}": executable file not found in $PATH`);
       }
+      for (const m of cfg.mounts) if (!isAbsolute(m.containerPath)) throw new RuntimeError('CreateContainerConfigError', `mountPath ${m.containerPath} is not absolute`);
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      prepareMounts(cfg);
+      if (!namespaces) prepareSymlinks(cfg);
       let cgroup: string | undefined;
       let procs: string[] = [];
-      if ((cfg.memoryBytes || cfg.cpuCores) && cgroups.version) {
+      // a group of its own even without limits: outside edgecore's, the command outlives a restart of edgecore's unit
+      if (cgroups.version) {
         cgroup = `${cfg.podUid}_${cfg.name}_${cfg.attempt}`;
         procs = cgroups.create(cgroup, { memoryBytes: cfg.memoryBytes, cpuCores: cfg.cpuCores });
       }
       const mounts = namespaces ? cfg.mounts.flatMap((m) => [m.hostPath, m.containerPath, m.readOnly ? 'ro' : 'rw']) : [];
-      const shimArgs = [join(dir, 'exit'), cfg.workingDir ?? '/', String(procs.length), ...procs, String(cfg.mounts.length && namespaces ? cfg.mounts.length : 0), ...mounts, '--', ...argv];
+      // where the shim makes the pod's own view of / when a volume's path is missing on the host
+      const view = join(podsDir, cfg.podUid, 'view', `${cfg.name}-${cfg.attempt}`);
+      const shimArgs = [join(dir, 'exit'), cfg.workingDir ?? '/', view, String(procs.length), ...procs, String(cfg.mounts.length && namespaces ? cfg.mounts.length : 0), ...mounts, '--', ...argv];
       const [cmd, ...args] = namespaces ? ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', SHIM, 'shim', ...shimArgs] : ['/bin/sh', '-c', SHIM, 'shim', ...shimArgs];
       const logFd = openSync(join(dir, 'log'), 'a', 0o600);
       let pid: number;
@@ -340,12 +371,15 @@ export function createProcessRuntime(o: ProcessRuntimeOptions): ContainerRuntime
     async removePod(podUid) {
       unmake(readCreated(podUid));
       rmSync(join(podsDir, podUid, 'containers'), { recursive: true, force: true });
+      // empty on the host: the views were mounted in the pods' namespaces, gone with their processes
+      rmSync(join(podsDir, podUid, 'view'), { recursive: true, force: true });
       rmSync(createdFile(podUid), { force: true });
     },
     async exec(c, command, timeoutMs, env = {}) {
       const s = readState(dirOfId(c.id));
       if (!s || !alive(s)) return 1;
-      const [cmd, ...args] = s.namespaced ? ['nsenter', '-t', String(s.pid), '-m', '--', ...command] : command;
+      // into the pod's mount namespace and its root (its own view of /, when it has one)
+      const [cmd, ...args] = s.namespaced ? ['nsenter', '-t', String(s.pid), '-m', '-r', '--', ...command] : command;
       return new Promise<number>((resolve) => {
         const child = spawn(cmd as string, args, { stdio: 'ignore', env: { PATH: DEFAULT_PATH, ...env }, cwd: '/' });
         const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);

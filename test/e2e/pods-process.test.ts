@@ -90,8 +90,8 @@ describe('process pods: runtimeClassName: process', () => {
     const api = await c.api.call('GET', '/api/v1/namespaces/default/pods/hello/log?tailLines=2');
     expect(api.status).toBe(200);
     expect(String(api.body).trim().split('\n')).toEqual(['file=hello', 'file=hello']);
-    // the volumes are seen at their mountPath inside the pod's mount namespace only: empty on the host
-    expect(readdirSync(`${mnt}/config`)).toEqual([]);
+    // the volumes are seen at their mountPath inside the pod's own view only: nothing is made on the host
+    expect(existsSync(mnt)).toBe(false);
     // the memory limit is in the container's cgroup
     const uid = await uidOf('hello');
     const cg = `/sys/fs/cgroup/memory/kubeedge/${uid}_app_0/memory.limit_in_bytes`;
@@ -101,6 +101,42 @@ describe('process pods: runtimeClassName: process', () => {
     expect(local.body.status.phase).toBe('Running');
     expect((await edge.meta('/api/v1/namespaces/default/configmaps/app-config')).body.data.greeting).toBe('hello');
     expect((await edge.meta('/api/v1/namespaces/default/secrets')).body.items.map((s: any) => s.metadata.name)).toEqual(['app-secret']);
+  });
+
+  it('shows a volume at a path the host lacks at its root, in the pod\'s own view of /, making nothing on the host', async () => {
+    const top = `/kubeedge-test-${Date.now().toString(36)}`;
+    await apply(c, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'rooted' },
+      spec: {
+        runtimeClassName: 'process',
+        nodeName: NODE,
+        containers: [
+          {
+            name: 'app',
+            image: 'process',
+            command: ['/bin/sh', '-c', `while true; do echo "cfg=$(cat ${top}/cfg/greeting) root=$(ls -A / | LC_ALL=C sort | tr '\\n' ,)"; sleep 0.3; done`],
+            volumeMounts: [{ name: 'config', mountPath: `${top}/cfg`, readOnly: true }],
+            readinessProbe: { exec: { command: ['test', '-f', `${top}/cfg/greeting`] }, periodSeconds: 1 },
+          },
+        ],
+        volumes: [{ name: 'config', configMap: { name: 'app-config' } }],
+      },
+    });
+    try {
+      await eventually(async () => containerStatus(await podStatus(c, 'rooted'))?.ready === true, 20_000, 'rooted ready: its probe (nsenter into its view) finds the file');
+      const logs = await eventually(async () => {
+        const r = await keadm(c, ['logs', 'rooted']);
+        return r.out.includes('cfg=hello') ? r.out : undefined;
+      }, 10_000, 'the file read at its path');
+      // the rest of / is there too: every entry of the host's, and the one made for the volume
+      const want = [...readdirSync('/'), top.slice(1)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      expect(logs).toContain(`cfg=hello root=${want.join(',')},`);
+      expect(existsSync(top)).toBe(false);
+    } finally {
+      await keadm(c, ['delete', 'pod', 'rooted']);
+    }
   });
 
   it('restarts the app when its process is killed: restartCount 1, Running again', async () => {

@@ -30,7 +30,7 @@ describe('images/flash.sh: packages and a first-boot file into a disk image, off
 
   beforeAll(async () => {
     if (!existsSync(join(ROOT, '.tmp', 'debian-root', 'usr', 'bin', 'node'))) throw new Error('run test/images/setup-root.sh first (npm run test:images does)');
-    c = await makeCluster({ keepaliveInterval: 5 });
+    c = await makeCluster({ keepaliveInterval: 30 });
     await c.startCloud();
     // a 700 MiB sparse disk: MBR, FAT16 boot, ext4 root holding a clean Debian 12
     const total = (700 * 1024 * 1024) / SECTOR;

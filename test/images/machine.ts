@@ -36,7 +36,10 @@ export async function bootMachine(dir: string, root: string, opts: { hostname: s
     if (r.status !== 0) throw new Error(`${cmd}: exit ${r.status}: ${r.out}`);
     return r.out;
   };
-  const run = podman(['run', '-d', '--name', name, '--hostname', opts.hostname, '--systemd=always', '--network', 'host', ...(opts.volumes ?? []).flatMap((v) => ['-v', v]), '--rootfs', root, '/sbin/init']);
+  // privileged, as root on a gateway is: systemd then sets up each unit's sandbox for real (ProtectSystem,
+  // ReadWritePaths…: without CAP_SYS_ADMIN it silently skips them), and edgecore can make process pods'
+  // mount namespaces and cgroups (a writable tree)
+  const run = podman(['run', '-d', '--name', name, '--hostname', opts.hostname, '--systemd=always', '--privileged', '--network', 'host', ...(opts.volumes ?? []).flatMap((v) => ['-v', v]), '--rootfs', root, '/sbin/init']);
   if (run.status !== 0) throw new Error(`podman run: ${run.out}`);
   await eventually(async () => /^(running|degraded)/.test(podman(['exec', name, 'systemctl', 'is-system-running']).out), 60_000, 'systemd up');
   return {

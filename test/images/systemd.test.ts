@@ -3,8 +3,8 @@
  * clean root test/images/setup-root.sh made, sharing this test's network namespace with a cloudcore
  * run here. apt-get installs the packages from their files (no network); edgecore runs standalone
  * under systemd as Type=notify; a /boot/firmware/kubeedge.yaml joins it (the path unit sees the file);
- * the watchdog kills and restarts a frozen edgecore; an upgrade keeps its twins and outbox, and a
- * rollback works. Runs inside `unshare --net` (npm run test:images): edgecore's ports are fixed.
+ * a process pod runs under the packaged unit and outlives a restart of it; the watchdog kills and
+ * restarts a frozen edgecore; an upgrade keeps its twins and outbox, and a rollback works. Runs inside `unshare --net` (npm run test:images): edgecore's ports are fixed.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -44,7 +44,8 @@ describe('the packages under systemd (podman, systemd as PID 1)', () => {
     // a copy of the clean root for this run (cp -a: it has device nodes)
     expect(spawnSync('cp', ['-a', join(ROOT, '.tmp', 'debian-root'), join(dir, 'root')]).status).toBe(0);
     m = await bootMachine(dir, join(dir, 'root'), { hostname: NODE });
-    c = await makeCluster({ keepaliveInterval: 5 });
+    // the default (two of the edge's default 15 s heartbeats): the packaged edge keeps its defaults
+    c = await makeCluster({ keepaliveInterval: 30 });
     await c.startCloud();
   }, 240_000);
   afterAll(async () => {
@@ -80,6 +81,60 @@ describe('the packages under systemd (podman, systemd as PID 1)', () => {
     expect(sh('journalctl -u kubeedge-firstboot -o cat --no-pager')).toMatch(/joined; removed the token/);
     expect(show('ActiveState')).toBe('active');
   }, 120_000);
+
+  it('runs a process pod under the packaged unit (a ConfigMap volume at /cfg, a memory limit); systemctl restart edgecore leaves it running, and the restarted edgecore adopts it', async () => {
+    const api = (method: string, path: string, body?: unknown) => c.api.call(method, path, body);
+    expect((await api('POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'sensor-config' }, data: { greeting: 'hello-unit' } })).status).toBe(201);
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'sensor' },
+      spec: {
+        runtimeClassName: 'process',
+        nodeName: NODE,
+        containers: [
+          {
+            name: 'app',
+            image: 'process',
+            command: ['/bin/sh', '-c', 'while true; do echo "cfg=$(cat /cfg/greeting)"; sleep 1; done'],
+            volumeMounts: [{ name: 'config', mountPath: '/cfg' }],
+            resources: { limits: { memory: '32Mi' } },
+          },
+        ],
+        volumes: [{ name: 'config', configMap: { name: 'sensor-config' } }],
+      },
+    };
+    expect((await api('POST', '/api/v1/namespaces/default/pods', pod)).status).toBe(201);
+    const running = async (): Promise<any> => {
+      const st = (await api('GET', '/api/v1/namespaces/default/pods/sensor')).body?.status;
+      return st?.containerStatuses?.[0]?.state?.running ? st.containerStatuses[0] : undefined;
+    };
+    await until(async () => (await running()) !== undefined, 60_000, 'the pod running');
+    const uid = (await api('GET', '/api/v1/namespaces/default/pods/sensor')).body.metadata.uid as string;
+    await eventually(async () => String((await api('GET', '/api/v1/namespaces/default/pods/sensor/log')).body).includes('cfg=hello-unit'), 20_000, 'the volume read at /cfg');
+    // ProtectSystem=strict keeps / read-only: /cfg is in the pod's own view, not on the machine
+    expect(sh('test -e /cfg && echo there || echo absent').trim()).toBe('absent');
+    // the memory limit holds in the pod's cgroup, outside edgecore's unit
+    const limit = sh(`for f in $(find /sys/fs/cgroup -path '*/kubeedge/${uid}_app_0/memory.max' -o -path '*/kubeedge/${uid}_app_0/memory.limit_in_bytes'); do cat $f; done | head -n 1`).trim();
+    expect(Number(limit)).toBe(32 * 1024 * 1024);
+    const shim = JSON.parse(sh(`cat /var/lib/kubeedge/edged/pods/${uid}/containers/app/0/state.json`)).pid as number;
+    // outside the unit where systemd counts its processes (name=systemd on v1, the unified tree on v2 and in hybrid mode)
+    const groups = sh(`cat /proc/${shim}/cgroup`).split('\n').filter((l) => /^\d+:(name=systemd|memory|pids)?:|^0::/.test(l));
+    expect(groups.length).toBeGreaterThan(0);
+    for (const g of groups) expect(g).toMatch(/\/kubeedge\//);
+
+    const before = show('MainPID');
+    sh('systemctl restart edgecore');
+    await until(async () => show('ActiveState') === 'active' && show('MainPID') !== before, 30_000, 'edgecore restarted');
+    expect(sh(`kill -0 ${shim} && echo alive`).trim()).toBe('alive');
+    await until(async () => /found its containers running; adopting them/.test(sh('journalctl -u edgecore -o cat --no-pager')), 30_000, 'the pod adopted');
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await running()).toMatchObject({ restartCount: 0 });
+    expect(JSON.parse(sh(`cat /var/lib/kubeedge/edged/pods/${uid}/containers/app/0/state.json`)).pid).toBe(shim);
+    expect(sh('ls /var/lib/kubeedge/edged/pods/' + uid + '/containers/app').trim()).toBe('0');
+    expect((await api('DELETE', '/api/v1/namespaces/default/pods/sensor')).status).toBe(200);
+    await until(async () => sh(`kill -0 ${shim} 2>/dev/null && echo alive || echo gone`).trim() === 'gone', 30_000, 'the pod gone');
+  }, 180_000);
 
   it('a frozen edgecore is killed by the watchdog and restarted; a killed one is restarted too', async () => {
     // a short watchdog for the test (the package says 30 s)
