@@ -11,6 +11,7 @@ export function readCloudConfig(dirs: Dirs): { config: CloudCoreConfig; files: R
     return { config, files: cloudFiles(config) };
   } catch (err) {
     if (err instanceof ConfigReadError && err.code === 'ENOENT') throw new Error(`no cloudcore config at ${file}; run "keadm init" first, or keadm on the cloud host (or pass --config-dir)`);
+    if (err instanceof ConfigReadError && (err.code === 'EACCES' || err.code === 'EPERM')) throw new Error(`cannot read cloudcore config ${file}: permission denied; run keadm as root (sudo)`);
     throw err;
   }
 }
