@@ -3,9 +3,9 @@
  * appended to one file as a JSON line. A commit is a group commit (one write and one fdatasync for
  * every change made since the last), so a write costs its own bytes, not the whole database; when
  * the file has grown to several times the live data it is compacted (snapshot to a temp file,
- * fsync, rename). A torn last line (a crash mid-write) is dropped on replay.
+ * fsync, rename). What a crash mid-write left unreadable is dropped on replay, and the file rewritten.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { KubeEdgeError, errorText } from './errors.js';
@@ -38,12 +38,13 @@ export async function openJournal(path: string, log: Logger, opts: { batchMs?: n
   };
   const memory = path === ':memory:';
   let fileBytes = 0;
+  let unfinished = false;
   if (!memory && existsSync(path)) {
     const text = readFileSync(path, 'utf8');
     fileBytes = Buffer.byteLength(text);
     const lines = text.split('\n');
     let bad = 0;
-    lines.forEach((line, i) => {
+    lines.forEach((line) => {
       if (line === '') return;
       try {
         const e = JSON.parse(line) as Entry;
@@ -51,15 +52,17 @@ export async function openJournal(path: string, log: Logger, opts: { batchMs?: n
         if ('v' in e) table(e.t).set(e.k, e.v);
         else table(e.t).delete(e.k);
       } catch {
-        if (i >= lines.length - 2) log.warn(`${path}: dropped a torn last entry (a crash mid-write)`);
-        else bad++;
+        bad++;
       }
     });
+    // A power cut in the middle of a write leaves its end unfinished: a torn last line, or (the disk
+    // writes a file's pages in any order) a stretch of zeros or half a line before lines that made
+    // it. Only that last write can be damaged: each earlier one was fdatasynced before the next began,
+    // and it was acknowledged to nobody. What is readable is kept, and the file is written again
+    // clean: appended to as it is, the next entry would be glued to the damage and lost with it.
     if (bad > 0) {
-      const aside = `${path}.corrupt-${Date.now()}`;
-      renameSync(path, aside);
-      log.error(`${path}: ${bad} unreadable entries; kept what was readable and moved the file to ${aside}`);
-      fileBytes = 0;
+      log.warn(`${path}: dropped ${bad} unreadable line(s) at the end of an unfinished write (a crash mid-write); kept the rest, rewriting the file`);
+      unfinished = true;
     }
   }
   if (!memory) mkdirSync(dirname(path), { recursive: true });
@@ -72,7 +75,7 @@ export async function openJournal(path: string, log: Logger, opts: { batchMs?: n
   let timer: ReturnType<typeof setTimeout> | undefined;
   let timerDue = Infinity;
   let closed = false;
-  let needsSnapshot = fileBytes === 0 && tables.size > 0; // after a corrupt file was moved aside
+  let needsSnapshot = unfinished;
   let nextCompactionCheck = 4 * 1024 * 1024;
   let compactions = 0;
   let failure: string | undefined;
@@ -81,6 +84,14 @@ export async function openJournal(path: string, log: Logger, opts: { batchMs?: n
     let n = 0;
     for (const [t, m] of tables) for (const [k, v] of m) n += t.length + k.length + JSON.stringify(v).length + 20;
     return n;
+  };
+
+  /** the file's entry in its folder is durable too: a file made since the folder was last synced could vanish in a power cut */
+  let dirSynced = memory || existsSync(path);
+  const syncDir = async (): Promise<void> => {
+    const dir = await open(dirname(path), 'r');
+    await dir.sync().finally(() => dir.close());
+    dirSynced = true;
   };
 
   const snapshot = async (): Promise<void> => {
@@ -108,8 +119,7 @@ export async function openJournal(path: string, log: Logger, opts: { batchMs?: n
     await fh?.close();
     fh = undefined;
     await rename(tmp, path);
-    const dir = await open(dirname(path), 'r');
-    await dir.sync().finally(() => dir.close());
+    await syncDir();
     fileBytes = bytes;
   };
 
@@ -137,6 +147,7 @@ export async function openJournal(path: string, log: Logger, opts: { batchMs?: n
         const data = lines.join('');
         await fh.write(data);
         await fh.datasync();
+        if (!dirSynced) await syncDir();
         fileBytes += Buffer.byteLength(data);
       }
       failure = undefined;

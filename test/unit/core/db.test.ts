@@ -93,7 +93,7 @@ describe('db', () => {
     await db.close();
     const again = await openDb({ path: `${path}.crashed`, schema, log });
     expect(again.all('SELECT k FROM kv ORDER BY k').map((r) => r.k)).toEqual(['a', 'c']);
-    expect(lines.some((l) => l.includes('dropped a torn last entry'))).toBe(true);
+    expect(lines.some((l) => l.includes('dropped the unfinished end of the last write'))).toBe(true);
     // what comes after is not glued to the torn entry: a crash after it loses nothing either
     again.run('INSERT INTO kv VALUES (?, ?)', ['e', '5']);
     await again.commit();
@@ -102,6 +102,29 @@ describe('db', () => {
     await again.close();
     const third = await openDb({ path: `${path}.again`, schema, log });
     expect(third.all('SELECT k FROM kv ORDER BY k').map((r) => r.k)).toEqual(['a', 'c', 'e']);
+    await third.close();
+  });
+
+  it('a power cut mid-append that wrote a later page but not an earlier one: the unfinished write is dropped from the damage on, nothing is moved aside', async () => {
+    const path = join(tmp(), 'p.db');
+    const db = await openDb({ path, schema, log });
+    db.run('INSERT INTO kv VALUES (?, ?)', ['a', '1']);
+    await db.commit();
+    copyFileSync(path, `${path}.cut`);
+    copyFileSync(`${path}.changes`, `${path}.cut.changes`);
+    await db.close();
+    // the last write: half a transaction, zeros where a page never reached the disk, then lines that did
+    appendFileSync(`${path}.cut.changes`, '[["INSERT INTO kv VALUES (?, ?)",["b"' + '\0'.repeat(300) + '"2"]]]\n[["INSERT INTO kv VALUES (?, ?)",["c","3"]]]\n');
+    const after = await openDb({ path: `${path}.cut`, schema, log });
+    expect(after.all('SELECT k FROM kv ORDER BY k').map((r) => r.k)).toEqual(['a']);
+    expect(readdirSync(join(path, '..')).filter((f) => f.includes('corrupt'))).toEqual([]);
+    after.run('INSERT INTO kv VALUES (?, ?)', ['d', '4']);
+    await after.commit();
+    copyFileSync(`${path}.cut`, `${path}.cut2`);
+    copyFileSync(`${path}.cut.changes`, `${path}.cut2.changes`);
+    await after.close();
+    const third = await openDb({ path: `${path}.cut2`, schema, log });
+    expect(third.all('SELECT k FROM kv ORDER BY k').map((r) => r.k)).toEqual(['a', 'd']);
     await third.close();
   });
 
