@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    exclude: ['test/arm/**', 'test/kubeedge/**', 'test/images/**', '**/node_modules/**'],
+    exclude: ['test/arm/**', 'test/kubeedge/**', 'test/images/**', 'test/board/**', '**/node_modules/**'],
     pool: 'forks',
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -77,7 +77,13 @@ export function pickChip(chips: readonly GpioChip[], chip?: string): GpioChip {
 async function exportLine(n: number): Promise<void> {
   const dir = join(GPIO_ROOT, `gpio${n}`);
   if (existsSync(join(dir, 'value'))) return;
-  writeFileSync(join(GPIO_ROOT, 'export'), String(n));
+  try {
+    writeFileSync(join(GPIO_ROOT, 'export'), String(n));
+  } catch (err) {
+    // a line requested through the character device (libgpiod's gpioset, a kernel driver) cannot be exported
+    if ((err as NodeJS.ErrnoException).code === 'EBUSY') throw new Error(`gpio${n} is held by another user of the line (a program through /dev/gpiochip*, such as gpioset, or a kernel driver): EBUSY`);
+    throw err;
+  }
   for (let i = 0; i < 200; i++) {
     if (existsSync(join(dir, 'value')) && existsSync(join(dir, 'direction'))) return;
     await new Promise((r) => setTimeout(r, 10));
@@ -90,7 +96,13 @@ export function gpioDriver(): Driver {
     protocol: 'gpio',
     async open(device: DeviceInfo, hooks: DriverHooks): Promise<DeviceConnection> {
       const Gpio = await loadOnoff();
-      if (!Gpio.accessible) throw new Error(`GPIO is not available on this machine: ${GPIO_ROOT}/export cannot be opened (no sysfs GPIO, or no permission)`);
+      if (!Gpio.accessible) {
+        throw new Error(
+          existsSync(GPIO_ROOT)
+            ? `GPIO is not available on this machine: ${GPIO_ROOT}/export cannot be opened (no permission: edgecore runs as root under its unit)`
+            : `this kernel has no sysfs GPIO (${GPIO_ROOT}: built without CONFIG_GPIO_SYSFS); the GPIO driver needs it (the character device /dev/gpiochip* is not driven yet)`,
+        );
+      }
       const chip = pickChip(gpioChips(), typeof device.config.chip === 'string' && device.config.chip !== '' ? device.config.chip : undefined);
       const lines = new Map<string, { gpio: OnoffGpio; prop: PropertyVisitor; output: boolean }>();
       const timers: NodeJS.Timeout[] = [];

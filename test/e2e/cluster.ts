@@ -36,9 +36,9 @@ export interface Edge {
   meta(path: string): Promise<{ status: number; body: any }>;
 }
 
-export async function makeCluster(opts: { keepaliveInterval?: number; cloudModules?: Record<string, Record<string, unknown>> } = {}): Promise<Cluster> {
+export async function makeCluster(opts: { keepaliveInterval?: number; cloudModules?: Record<string, Record<string, unknown>>; sans?: string[] } = {}): Promise<Cluster> {
   const dir = mkdtempSync(join(tmpdir(), 'ke-e2e-'));
-  const pki = makePki(dir);
+  const pki = makePki(dir, opts.sans);
   const hubPort = await freePort();
   const apiPort = await freePort();
   const certPort = await freePort();

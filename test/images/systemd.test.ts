@@ -64,6 +64,9 @@ describe('the packages under systemd (podman, systemd as PID 1)', () => {
     expect(show('WatchdogUSec')).toBe('30s');
     expect(Number(show('MemoryMax'))).toBe(192 * 1024 * 1024);
     expect(sh('edgecore --version')).toMatch(/^edgecore version: v/);
+    // the add-ons load on Debian's Node 18 (epoll is ours, on Node-API: npm's, built for Node 20, was refused)
+    const lib = '/usr/lib/kubeedge-lite/node_modules';
+    expect(sh(`cd /tmp && node -e "const { Epoll } = require('${lib}/epoll'); require('${lib}/onoff'); require('${lib}/serialport'); console.log(typeof Epoll, Epoll.EPOLLPRI)"`).trim()).toBe('function 2');
     expect(sh('journalctl -u edgecore -o cat --no-pager')).toMatch(/edgecore is running as node pi-container \(standalone/);
     // the journal has priorities: -p warning shows the warnings, not the info lines
     const warnings = sh('journalctl -u edgecore -p warning -o cat --no-pager _COMM=node');

@@ -13,11 +13,12 @@ export interface TestPki {
   edge(node: string): { certFile: string; keyFile: string; cert: string; key: string };
 }
 
-export function makePki(dir: string): TestPki {
+/** `sans`: more addresses the cloud's server certificate covers (a board under qemu reaches the host as 10.0.2.2) */
+export function makePki(dir: string, sans: string[] = []): TestPki {
   mkdirSync(join(dir, 'ca'), { recursive: true });
   mkdirSync(join(dir, 'certs'), { recursive: true });
   const ca = createCA();
-  const server = issueServerCert(ca, { sans: ['127.0.0.1', 'localhost'] });
+  const server = issueServerCert(ca, { sans: ['127.0.0.1', 'localhost', ...sans] });
   const files = {
     caFile: join(dir, 'ca', 'rootCA.crt'),
     caKeyFile: join(dir, 'ca', 'rootCA.key'),
