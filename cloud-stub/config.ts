@@ -55,13 +55,13 @@ export type ApiServerConfig = CloudCoreConfig['modules']['apiServer'];
 /**
  * The files a cloudcore writes that KubeEdge's config has no key for: where the config names them,
  * else beside its CA, as keadm lays a config folder out (`<dir>/ca/rootCA.crt` → `<dir>/tokens/…`,
- * `<dir>/admin.token`). So a cloudcore started from KubeEdge's own cloudcore.yaml, whose CA lives
+ * `<dir>/admin.token`, `<dir>/admin.kubeconfig`). So a cloudcore started from KubeEdge's own cloudcore.yaml, whose CA lives
  * elsewhere, never writes into (or reads the tokens of) the host's /etc/kubeedge.
  */
-export function cloudFiles(config: CloudCoreConfig): { tokenSecret: string; joinToken: string; adminToken: string } {
+export function cloudFiles(config: CloudCoreConfig): { tokenSecret: string; joinToken: string; adminToken: string; kubeconfig: string } {
   const hub = config.modules.cloudHub;
   const caDir = dirname(hub.tlsCAFile);
   const root = basename(caDir) === 'ca' ? dirname(caDir) : caDir;
   const tokenSecret = hub.tokenSecretFile || join(root, 'tokens', 'tokensecret');
-  return { tokenSecret, joinToken: join(dirname(tokenSecret), 'token'), adminToken: config.modules.apiServer.tokenFile || join(root, 'admin.token') };
+  return { tokenSecret, joinToken: join(dirname(tokenSecret), 'token'), adminToken: config.modules.apiServer.tokenFile || join(root, 'admin.token'), kubeconfig: join(root, 'admin.kubeconfig') };
 }

@@ -19,6 +19,7 @@ import { checkReadOnlyToken, loadTokenSecret, startTokenRotation } from './certs
 import { counter, gauge, processMetrics } from '../runtime/core/metrics.js';
 import { cloudCoreSchema, cloudFiles, type CloudCoreConfig, type CloudHubConfig } from './config.js';
 import { createCA, issueServerCert } from './certs/pki.js';
+import { adminKubeconfig } from './certs/kubeconfig.js';
 import { hostAddress } from './certs/address.js';
 import { createEdgeController } from './edgecontroller/index.js';
 import { openJournal } from '../runtime/core/journal.js';
@@ -102,6 +103,11 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
   const hubTls = { ca: readFile(hub.tlsCAFile, 'CA certificate'), cert: readFile(hub.tlsCertFile, 'server certificate'), key: readFile(hub.tlsPrivateKeyFile, 'server key') };
   const files = cloudFiles(config);
   const token = m.apiServer.enable ? adminToken(files.adminToken) : '';
+  // as keadm init writes it: kubectl works after the binary deployment too
+  if (m.apiServer.enable && !existsSync(files.kubeconfig)) {
+    writeFileSync(files.kubeconfig, adminKubeconfig(hub.advertiseAddress[0] ?? hostAddress(), m.apiServer.port, hubTls.ca.toString(), token), { mode: 0o600 });
+    log.info(`wrote ${files.kubeconfig} for kubectl (export KUBECONFIG=${files.kubeconfig})`);
+  }
   const journal = await openJournal(config.database.dataSource, log.child('store'));
   const store = new ObjectStore(journal);
   const bus = createBus(log.child('bus'));

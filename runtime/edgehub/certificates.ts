@@ -9,6 +9,8 @@
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
+import { isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { dirname } from 'node:path';
 import { derToPem, edgeCsrDer, newEdgeKeyPem, type EdgeKeyType } from '../core/csr.js';
 import { caHash, checkNotExpired, parseToken, TokenError } from '../core/token.js';
@@ -172,4 +174,40 @@ export function currentCertificate(files: CertFiles, nowMs = Date.now()): { notB
 export function renewalAt(validity: { notBefore: number; notAfter: number }, random: () => number = Math.random): number {
   const life = validity.notAfter - validity.notBefore;
   return validity.notBefore + life * (0.7 + 0.2 * random());
+}
+
+/**
+ * Before a certificate is asked for: is CloudHub at host:port? It asks every client for a
+ * certificate (mutual TLS); the certificate service and the API do not, and answer HTTP. Throws a
+ * JoinError saying what answered there instead, or why nothing did.
+ */
+export function checkCloudHub(host: string, port: number, caPem: string, timeoutMs = 10_000): Promise<void> {
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const done = (err?: JoinError): void => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      if (err) reject(err);
+      else resolve();
+    };
+    const socket = tlsConnect({ host, port, ca: caPem, ...(isIP(host) ? {} : { servername: host }), timeout: timeoutMs });
+    socket.on('secureConnect', () => {
+      // TLS 1.3 finishes the client's side first: a server that wants a certificate says so now, by an alert
+      socket.write(`GET / HTTP/1.1\r\nHost: ${where}\r\nConnection: close\r\n\r\n`);
+    });
+    socket.on('data', (d: Buffer) => {
+      if (/^HTTP\/1\.[01] \d{3}/.test(d.toString('latin1'))) done(new JoinError(`${where} answers HTTP without asking for a client certificate: that is not CloudHub (the certificate service is port 10002, the API 6443; CloudHub is modules.cloudHub.websocket.port, 10000 by default): fix --cloudcore-ipport`, true));
+    });
+    socket.on('timeout', () => done(new JoinError(`${where} did not answer within ${timeoutMs / 1000} s: check --cloudcore-ipport and the network`, false)));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (/certificate required|handshake failure|alert number 116|peer did not return a certificate/i.test(err.message)) return done(); // it wants ours: CloudHub
+      if (err.code === 'ECONNREFUSED') return done(new JoinError(`nothing listens on ${where}: CloudHub is modules.cloudHub.websocket.port on the cloud (10000 by default): fix --cloudcore-ipport, or start cloudcore`, false));
+      if (err.code === 'ERR_TLS_CERT_ALTNAME_INVALID') return done(new JoinError(`the cloud's certificate does not cover ${host}: add it to modules.cloudHub.${isIP(host) ? 'advertiseAddress' : 'dnsNames'} in cloudcore.yaml and restart cloudcore (it makes a new certificate), or join by an address it covers`, true));
+      if (err.code === 'ENOTFOUND' || err.code === 'EAI_AGAIN') return done(new JoinError(`the host name ${host} does not resolve: use the cloud's IP, or a name this host can resolve`, false));
+      done(new JoinError(`CloudHub at ${where}: ${err.message}`, false));
+    });
+    socket.on('end', () => done());
+  });
 }

@@ -1,8 +1,9 @@
 /**
  * keadm gettoken: prints the current join token, as cloudcore last wrote it beside its CA; one whose
  * CA hash is not the current CA's, or that has expired, is made again from the token secret (a file
- * left by another cloud on this host is never handed out). With --read-only, a new token for the API
- * that can only read (the dashboard, a Prometheus scrape), valid for --ttl.
+ * left by another cloud on this host is never handed out). With --ttl, a new join token valid that long
+ * (for boot files flashed ahead of time); with --read-only, a new token for the API that can only read
+ * (the dashboard, a Prometheus scrape), valid for --ttl (24 h by default).
  */
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -18,17 +19,22 @@ export async function gettoken(argv: readonly string[]): Promise<number> {
   const f = flags(argv, ['config-dir', 'data-dir', 'ttl'], ['read-only']);
   const { config, files } = readCloudConfig(f.dirs());
   const secretFile = files.tokenSecret;
+  const ttlText = f.str('ttl');
+  const ttlS = ttlText === undefined ? undefined : Math.floor((parseDuration(ttlText) ?? NaN) / 1000);
+  if (ttlS !== undefined && !(ttlS >= 1)) throw new UsageError(`--ttl ${ttlText ?? ''} is not a duration like 24h, 30m or 720h`);
   if (f.bool('read-only')) {
-    const ttl = f.str('ttl', '24h') as string;
-    const ms = parseDuration(ttl);
-    if (ms === undefined || ms < 1000) throw new UsageError(`--ttl ${ttl} is not a duration like 24h, 30m or 720h`);
     readNeeded(secretFile, 'token secret', 'run "keadm init" first (or pass --config-dir)');
-    process.stdout.write(makeReadOnlyToken(loadTokenSecret(secretFile), Date.now(), Math.floor(ms / 1000)) + '\n');
+    process.stdout.write(makeReadOnlyToken(loadTokenSecret(secretFile), Date.now(), ttlS ?? 24 * 3600) + '\n');
     return 0;
   }
-  if (f.str('ttl') !== undefined) throw new UsageError('--ttl goes with --read-only (join tokens live 24 h)');
   const caPem = readNeeded(config.modules.cloudHub.tlsCAFile, 'CA certificate', 'run "keadm init" first (or pass --config-dir)');
   const caDer = new X509Certificate(caPem).raw;
+  if (ttlS !== undefined) {
+    // a join token of its own life (a boot file flashed weeks ahead), signed with the same secret; the file keeps cloudcore's
+    readNeeded(secretFile, 'token secret', 'cloudcore makes it when it starts: is it running?');
+    process.stdout.write(makeJoinToken(loadTokenSecret(secretFile), caDer, Date.now(), ttlS) + '\n');
+    return 0;
+  }
   const token = existsSync(files.joinToken) ? readFileSync(files.joinToken, 'utf8').trim() : '';
   if (current(token, caDer, secretFile)) {
     process.stdout.write(token + '\n');

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { stringify } from 'yaml';
 import { createCA, issueServerCert } from '../../cloud-stub/certs/pki.js';
+import { adminKubeconfig } from '../../cloud-stub/certs/kubeconfig.js';
 import { hostAddress } from '../../cloud-stub/certs/address.js';
 import { flags, UsageError } from './flags.js';
 import { FileSet } from './files.js';
@@ -44,15 +45,6 @@ export async function init(argv: readonly string[]): Promise<number> {
     },
   };
   const adminToken = randomBytes(32).toString('hex');
-  // kubectl on this cloud: the API's CA, the admin token, the first advertise address
-  const kubeconfig = {
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'kubeedge', cluster: { server: `https://${addresses[0]?.includes(':') ? `[${addresses[0]}]` : addresses[0]}:6443`, 'certificate-authority-data': Buffer.from(ca.cert).toString('base64') } }],
-    users: [{ name: 'admin', user: { token: adminToken } }],
-    contexts: [{ name: 'kubeedge', context: { cluster: 'kubeedge', user: 'admin' } }],
-    'current-context': 'kubeedge',
-  };
   const files = new FileSet()
     .add(p.caCert, ca.cert)
     .add(p.caKey, ca.key, 0o600)
@@ -60,7 +52,8 @@ export async function init(argv: readonly string[]): Promise<number> {
     .add(p.serverKey, server.key, 0o600)
     .add(p.tokenSecret, randomBytes(32).toString('hex') + '\n', 0o600)
     .add(p.adminToken, adminToken + '\n', 0o600)
-    .add(p.kubeconfig, stringify(kubeconfig), 0o600)
+    // kubectl on this cloud: the API's CA, the admin token, the first advertise address
+    .add(p.kubeconfig, adminKubeconfig(addresses[0] as string, 6443, ca.cert, adminToken), 0o600)
     .add(p.config, stringify(config));
   files.check();
   files.commit();

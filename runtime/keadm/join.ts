@@ -10,7 +10,7 @@ import { isIP } from 'node:net';
 import { stringify } from 'yaml';
 import { checkNotExpired, parseToken, TokenError } from '../core/token.js';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../../api/names.js';
-import { detectDialect, fetchCa, requestCertificate } from '../edgehub/certificates.js';
+import { checkCloudHub, detectDialect, fetchCa, requestCertificate } from '../edgehub/certificates.js';
 import { flags, UsageError } from './flags.js';
 import { FileSet, PACKAGED_CONFIG_MARK } from './files.js';
 import { edgePaths } from './paths.js';
@@ -50,7 +50,8 @@ export async function join(argv: readonly string[]): Promise<number> {
   const runtimeEndpoint = f.str('remote-runtime-endpoint');
   const m = /^(.+):(\d+)$/.exec(ipport);
   const host = m?.[1]?.replace(/^\[|\]$/g, '');
-  if (!m || !host || !isIP(host)) throw new UsageError(`--cloudcore-ipport ${JSON.stringify(ipport)} is not IP:PORT (for example 192.168.1.10:10000)`);
+  const hubPort = Number(m?.[2]);
+  if (!m || !host || (!isIP(host) && !isDnsSubdomain(host)) || !(hubPort >= 1 && hubPort <= 65535)) throw new UsageError(`--cloudcore-ipport ${JSON.stringify(ipport)} is not HOST:PORT (for example 192.168.1.10:10000 or cloud.example.org:10000)`);
   if (!Number.isInteger(certPort) || certPort < 1 || certPort > 65535) throw new UsageError(`--certport ${certPort} is not a port`);
   if (!isDnsSubdomain(node)) throw new UsageError(`node name ${JSON.stringify(node)} is invalid: use ${DNS_SUBDOMAIN_RULE} (--edgenode-name)`);
   try {
@@ -75,6 +76,8 @@ export async function join(argv: readonly string[]): Promise<number> {
   const ca = await fetchCa(httpServer, token);
   if (caThere && !sameCertificate(readFileSync(p.caCert, 'utf8'), ca.pem)) throw new Error(`${p.caCert} holds another CA than this cloud's; run "keadm reset" first`);
   const dialect = await detectDialect(httpServer, ca.pem);
+  // a wrong port would be found only once edgecore runs, after a certificate was issued for nothing
+  await checkCloudHub(host, hubPort, ca.pem);
   const pair = await requestCertificate({ httpServer, nodeName: node, caPem: ca.pem, token });
   const config = {
     apiVersion: 'edgecore.config.kubeedge.io/v1alpha2',

@@ -13,42 +13,19 @@ import { del } from './delete.js';
 import { logs } from './logs.js';
 import { UsageError } from './flags.js';
 import { quickstart } from './quickstart.js';
-
-const usage = `keadm: install and manage KubeEdge cloud and edge nodes.
-
-Usage: keadm COMMAND [flags]
-  init      [--advertise-address IP[,IP...]] [--config-dir DIR] [--data-dir DIR] [--foreground]
-            make the CA, certificates, token secret and cloudcore.yaml, then start cloudcore
-  gettoken  [--config-dir DIR]                 print the current join token
-            --read-only [--ttl 24h]          print a new token that can only read the API (the dashboard, /metrics)
-  join      --cloudcore-ipport=IP:PORT --token=TOKEN [--edgenode-name NAME] [--certport 10002]
-            [--labels K=V,...] [--remote-runtime-endpoint unix:///...] [--config-dir DIR] [--data-dir DIR] [--foreground]
-            join this machine as an edge node and start edgecore
-  reset     [--force] [--config-dir DIR] [--data-dir DIR]  stop what init or join started and remove what they wrote
-            (a cloud's CA only once confirmed on the terminal, or with --force)
-  apply     -f FILE|-                           create or update resources (several YAML documents)
-  get       TYPE [NAME] [-n NS | -A] [-o yaml|json|wide]
-  delete    TYPE NAME [-n NS] | -f FILE|-
-            TYPE: nodes, pods, configmaps, secrets, devices, devicemodels, rules, ruleendpoints
-  logs      POD [-c CONTAINER] [--tail N] [-f] [-n NS]    a pod's log, read from its edge
-  debug     check | diagnose [--config-dir DIR] [--data-dir DIR]
-            on an edge: check what it needs (cloud, certificate, clock, disk, broker), or show it at a glance
-  firstboot [--file /boot/firmware/kubeedge.yaml]   join from the boot partition's file (cloudcore, token,
-            nodeName, labels), then remove the token from it; nothing without the file or once joined
-  quickstart  a cloudcore and an edge joined to it, on this machine, in a temporary folder (npm start)
-  version   print the version
-Defaults: --config-dir /etc/kubeedge, --data-dir /var/lib/kubeedge.
-KubeEdge's keadm flags that mean nothing here (--kubeedge-version, --kube-config, --with-mqtt, ...)
-are accepted with a one-line notice.
-`;
+import { commandHelp, overallHelp } from './help.js';
 
 const commands: Record<string, (argv: readonly string[]) => Promise<number>> = { init, gettoken, join, reset, apply, get, delete: del, logs, debug, quickstart, firstboot };
 
 export async function runKeadm(argv: readonly string[]): Promise<void> {
   const [cmd, ...rest] = argv;
+  if (cmd === 'version' && (rest[0] === '--help' || rest[0] === '-h')) return void process.stdout.write(commandHelp('version'));
   if (cmd === 'version' || cmd === '--version') return void process.stdout.write(`keadm version: v${VERSION}\n`);
-  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') return void process.stdout.write(usage);
+  if (cmd === 'help' && rest[0] !== undefined && commands[rest[0]]) return void process.stdout.write(commandHelp(rest[0]));
+  if (cmd === undefined || cmd === 'help' || cmd === '--help' || cmd === '-h') return void process.stdout.write(overallHelp());
   const run = commands[cmd];
+  // cobra's: every command takes --help (before anything else it would check)
+  if (run && rest.some((a) => a === '--help' || a === '-h')) return void process.stdout.write(commandHelp(cmd));
   if (!run) {
     process.stderr.write(`keadm: unknown command ${JSON.stringify(cmd)}; see keadm --help\n`);
     process.exitCode = 1;

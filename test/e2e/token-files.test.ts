@@ -53,7 +53,11 @@ describe('the files of a cloudcore follow from its config', () => {
     writeFileSync(join(dir, 'etc', 'config', 'cloudcore.yaml'), stringify(config));
     cloud = runBundle('cloudcore', ['--config', join(dir, 'etc', 'config', 'cloudcore.yaml')]);
     await cloud.waitFor(/cloudcore is running/, 30_000);
-    for (const f of ['tokens/tokensecret', 'tokens/token', 'admin.token']) expect(existsSync(join(pki, f)), f).toBe(true);
+    for (const f of ['tokens/tokensecret', 'tokens/token', 'admin.token', 'admin.kubeconfig']) expect(existsSync(join(pki, f)), f).toBe(true);
+    // the binary deployment writes the admin kubeconfig as keadm init does: kubectl works with it
+    const k = spawnSync('kubectl', ['--kubeconfig', join(pki, 'admin.kubeconfig'), 'get', 'nodes'], { encoding: 'utf8' });
+    expect(k.status, k.stderr).toBe(0);
+    expect(`${k.stdout}${k.stderr}`).toContain('No resources found');
     expect(statSync(join(pki, 'tokens', 'token')).mode & 0o777).toBe(0o600);
     expect(hostEtc()).toBe(etcBefore);
 
