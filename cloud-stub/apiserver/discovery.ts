@@ -25,13 +25,14 @@ function resourceList(groupVersion: string, types: readonly ResourceType[]): unk
       resources.push({ name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] });
     }
   }
-  // kubectl describe lists a object's events: this server keeps none, and says so with an empty list
-  if (groupVersion === 'v1') resources.push({ name: 'events', singularName: 'event', namespaced: true, kind: 'Event', verbs: ['list'], shortNames: ['ev'] });
+  // events: what happened to objects (kubectl get events, describe)
+  if (groupVersion === 'v1' || groupVersion === 'events.k8s.io/v1') resources.push({ name: 'events', singularName: 'event', namespaced: true, kind: 'Event', verbs: READ, ...(groupVersion === 'v1' ? { shortNames: ['ev'] } : {}) });
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };
 }
 
 const groups = (): Map<string, ResourceType[]> => {
-  const m = new Map<string, ResourceType[]>();
+  // events.k8s.io/v1 holds only events (added by resourceList)
+  const m = new Map<string, ResourceType[]>([['events.k8s.io/v1', []]]);
   for (const r of RESOURCES) {
     if (!r.group) continue;
     const l = m.get(apiVersionOf(r)) ?? [];

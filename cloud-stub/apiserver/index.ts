@@ -31,9 +31,10 @@ import { table, wantsTable } from './table.js';
 import { WatchHub } from './watch.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { streamPodLog } from './logs.js';
+import { serveEvents } from './events.js';
 import { counter, gauge, renderMetrics, type Family } from '../../runtime/core/metrics.js';
 import type { EdgeCalls } from '../cloudhub/index.js';
-import type { EventLog } from '../events.js';
+import { refOf, type EventLog } from '../events.js';
 
 export interface ApiServerDeps {
   config: ApiServerConfig;
@@ -189,6 +190,17 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     }
   };
 
+  /** a Device's desired values set on the cloud: an Event each (the setpoint a user changed, and when) */
+  const desiredEvents = (before: KubeObject, after: KubeObject): void => {
+    type Prop = { name: string; desired?: { value?: string } };
+    const desired = (o: KubeObject): Map<string, string | undefined> => new Map(((o.spec?.properties as Prop[] | undefined) ?? []).map((p) => [p.name, p.desired?.value]));
+    const was = desired(before);
+    for (const [name, value] of desired(after)) {
+      if (value === undefined || value === was.get(name)) continue;
+      deps.events?.record('Normal', 'DesiredValueSet', refOf(after, 'Device'), `${name}: ${was.get(name) ?? '(none)'} → ${value}`);
+    }
+  };
+
   const write = async (t: ApiPath, method: string, req: IncomingMessage, dryRun: boolean): Promise<{ code: number; body: unknown }> => {
     const kind = t.type.kind;
     const ns = t.type.namespaced ? (t.namespace as string) : CLUSTER_NAMESPACE;
@@ -235,6 +247,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       return { code: prev ? 200 : 201, body: shown };
     }
     const stored = await deps.store.put(kind, ns, obj);
+    if (kind === 'device' && prev) desiredEvents(prev.object, stored.object);
     ctx?.log.info(`${prev ? 'updated' : 'created'} ${kind} ${t.type.namespaced ? `${ns}/` : ''}${obj.metadata.name} (resourceVersion ${stored.rv})`);
     return { code: prev ? 200 : 201, body: present(stored) };
   };
@@ -262,13 +275,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       if (Buffer.isBuffer(found.body)) return void res.writeHead(200, { 'content-type': found.contentType ?? 'application/octet-stream' }).end(found.body);
       return reply(200, found.body);
     }
-    // the events of the last while (kubectl get events, describe), newest last
-    const ev = method === 'GET' ? /^\/api\/v1\/(?:namespaces\/([^/]+)\/)?events\/?$/.exec(url.pathname) : null;
-    if (ev) {
-      const fields = fieldSelector(url.searchParams.get('fieldSelector'));
-      const items = (deps.events?.list(ev[1]) ?? []).filter((e) => fields(e as unknown as KubeObject));
-      return reply(200, { kind: 'EventList', apiVersion: 'v1', metadata: { resourceVersion: String(deps.store.currentRv()) }, items });
-    }
+    // the events of the last while (kubectl get events [-w], describe), newest last
+    if (serveEvents(deps.events, req, res, url)) return;
     const t = parsePath(url.pathname);
     if (!t) throw new ApiError('NotFound', `no resource at ${url.pathname}`);
     const kind = t.type.kind;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CLUSTER_NAMESPACE, type ObjectStore, type StoredObject } from '../store/objects.js';
 import type { KubeObject } from '../../api/object.js';
-import type { EventLog, ClusterEvent } from '../events.js';
+import type { EventLog, ClusterEvent, EventChange } from '../events.js';
 import { TOKEN_NEEDED, type Role } from '../apiserver/index.js';
 import { ApiError } from '../apiserver/status.js';
 import { deviceRow, eventRow, nodeRow, podRow, ruleRow, type Rows } from './rows.js';
@@ -97,7 +97,7 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
 
   const onChange = (ev: { kind: string; object: KubeObject }): void => mark(ev.kind, ev.object.metadata.namespace ?? 'null', ev.object.metadata.name);
   const onStatus = (ev: { kind: string; namespace: string; name: string }): void => mark(ev.kind, ev.namespace, ev.name);
-  const onEvent = (e: ClusterEvent): void => {
+  const onEvent = ({ event: e }: EventChange): void => {
     if (pages.size === 0) return;
     newEvents.push(e);
     if (newEvents.length > 100) newEvents.shift();

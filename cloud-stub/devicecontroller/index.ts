@@ -15,7 +15,7 @@ import { outboxSequence, type ObjectStore } from '../store/objects.js';
 import { ControllerGroup, splitNodeResource, toEdge } from '../routes.js';
 import { deviceNodeName } from '../synccontroller/selection.js';
 import { isObj } from '../../runtime/core/guards.js';
-import type { EventLog } from '../events.js';
+import { refOf, type EventLog } from '../events.js';
 
 interface ReportedTwin {
   propertyName: string;
@@ -69,14 +69,21 @@ export function createDeviceController(deps: { store: ObjectStore; events?: Even
       ctx?.log.warn(`${node}: report for ${resource} refused: ${errorText(err)}`);
       return;
     }
-    const was = (deps.store.status('device', key.namespace, key.name)?.status as { state?: string } | undefined)?.state;
+    type Condition = { type: string; status?: string; reason?: string; message?: string };
+    const before = deps.store.status('device', key.namespace, key.name)?.status as { state?: string; conditions?: Condition[] } | undefined;
     // a resent or late report is 'stale' and not written again
     if ((await deps.store.reportStatus('device', key.namespace, key.name, { status, node, storeId, seq })) === 'applied') {
       ctx?.log.debug(`${node}: status of ${key.namespace}/${key.name} (${storeId}/${seq})`);
+      const ref = refOf(dev.object, 'Device');
       const now = status.state as string;
-      if (now !== was && now !== 'unknown') {
-        const why = (status.conditions as { type: string; message?: string }[] | undefined)?.find((c) => c.type === 'Ready')?.message;
-        deps.events?.record(now === 'online' ? 'Normal' : 'Warning', now === 'online' ? 'DeviceOnline' : now === 'offline' ? 'DeviceOffline' : 'DeviceUnhealthy', { kind: 'Device', name: key.name, namespace: key.namespace }, `device ${key.namespace}/${key.name} on ${node} is ${now}${now !== 'online' && why ? `: ${why}` : ''}`);
+      const ready = (status.conditions as Condition[] | undefined)?.find((c) => c.type === 'Ready');
+      if (now !== before?.state && now !== 'unknown') {
+        deps.events?.record(now === 'online' ? 'Normal' : 'Warning', now === 'online' ? 'DeviceOnline' : now === 'offline' ? 'DeviceOffline' : 'DeviceUnhealthy', ref, `device ${key.namespace}/${key.name} on ${node} is ${now}${now !== 'online' && ready?.message ? `: ${ready.message}` : ''}`);
+      }
+      // why it works or not, when that changed: ModelMissing, DeviceUnreachable, PropertyFailing, Reading
+      const was = before?.conditions?.find((c) => c.type === 'Ready');
+      if (ready?.reason && (ready.reason !== was?.reason || ready.status !== was?.status)) {
+        deps.events?.record(ready.status === 'True' ? 'Normal' : 'Warning', ready.reason, ref, ready.message || `device ${key.namespace}/${key.name}: ${ready.reason}`);
       }
     }
   };

@@ -11,7 +11,7 @@ import { errorText } from '../../runtime/core/errors.js';
 import { CLUSTER_NAMESPACE, outboxSequence, type KubeObject, type ObjectStore } from '../store/objects.js';
 import { ControllerGroup, HubEvent, splitNodeResource, toEdge } from '../routes.js';
 import { mergeNodeLabels, nodeStatusOfReport, podStatusOfReport } from './pods.js';
-import type { EventLog } from '../events.js';
+import { refOf, type EventLog } from '../events.js';
 
 export interface NodeLiveStatus {
   ready: boolean;
@@ -126,9 +126,14 @@ export function createEdgeController(deps: EdgeControllerDeps): EdgeController {
     live.set(node, { ready, lastHeartbeatTime: ready ? now : (prev?.lastHeartbeatTime ?? now), lastTransitionTime: changed ? now : (prev?.lastTransitionTime ?? now), ...(prev?.uploads ? { uploads: prev.uploads } : {}), ...(prev?.edgecore ? { edgecore: prev.edgecore } : {}) });
     if (changed) {
       ctx?.log.info(`node ${node} is ${ready ? 'Ready' : 'NotReady'}`);
-      deps.events?.record(ready ? 'Normal' : 'Warning', ready ? 'NodeReady' : 'NodeNotReady', { kind: 'Node', name: node }, ready ? `node ${node} is Ready: its edge connected` : `node ${node} is NotReady: its link is down`);
+      // after the Node is stored, so the event names its uid (describe node finds its events by it)
+      const event = (): void => {
+        const o = deps.store.get('node', CLUSTER_NAMESPACE, node);
+        deps.events?.record(ready ? 'Normal' : 'Warning', ready ? 'NodeReady' : 'NodeNotReady', o ? refOf(o.object, 'Node') : { kind: 'Node', name: node }, ready ? `node ${node} is Ready: its edge connected` : `node ${node} is NotReady: its link is down`);
+      };
       deps.changed?.(node);
-      if (ready) register(node).catch((err) => ctx?.log.error(`cannot store node ${node}: ${errorText(err)}`));
+      if (ready) register(node).then(event, (err) => ctx?.log.error(`cannot store node ${node}: ${errorText(err)}`));
+      else event();
     }
   };
 
@@ -150,6 +155,18 @@ export function createEdgeController(deps: EdgeControllerDeps): EdgeController {
     }
   };
 
+  /** kubelet's events, from what changed in a pod's reported status: a container started again, one backing off */
+  const podEvents = (pod: KubeObject, before: Record<string, unknown> | undefined, after: Record<string, unknown>): void => {
+    type Cs = { name: string; restartCount?: number; state?: { waiting?: { reason?: string } } };
+    const was = new Map(((before?.containerStatuses as Cs[] | undefined) ?? []).map((c) => [c.name, c]));
+    const ref = refOf(pod, 'Pod');
+    for (const c of (after.containerStatuses as Cs[] | undefined) ?? []) {
+      const prev = was.get(c.name);
+      if ((c.restartCount ?? 0) > (prev?.restartCount ?? 0)) deps.events?.record('Normal', 'Started', ref, `Started container ${c.name} (restart ${c.restartCount ?? 0})`);
+      if (c.state?.waiting?.reason === 'CrashLoopBackOff' && prev?.state?.waiting?.reason !== 'CrashLoopBackOff') deps.events?.record('Warning', 'BackOff', ref, `Back-off restarting failed container ${c.name} in pod ${pod.metadata.name}_${pod.metadata.namespace ?? 'default'}`);
+    }
+  };
+
   /**
    * A pod's or the node's status from the edge's outbox: written once (a resend is 'stale'), then
    * acknowledged; a malformed or foreign one is acknowledged and skipped, since it would be again.
@@ -165,7 +182,9 @@ export function createEdgeController(deps: EdgeControllerDeps): EdgeController {
         } else if (pod.object.spec?.nodeName !== node) {
           ctx?.log.warn(`${node}: status for pod ${key.namespace}/${key.name}, which is bound to ${String(pod.object.spec?.nodeName ?? 'no node')}; skipped`);
         } else {
-          await deps.store.reportStatus('pod', key.namespace, key.name, { status: podStatusOfReport(msg.content), node, storeId, seq });
+          const before = deps.store.status('pod', key.namespace, key.name)?.status;
+          const status = podStatusOfReport(msg.content);
+          if ((await deps.store.reportStatus('pod', key.namespace, key.name, { status, node, storeId, seq })) === 'applied') podEvents(pod.object, before, status);
         }
       } else if (key?.kind === 'nodestatus' && key.name === node) {
         const report = nodeStatusOfReport(msg.content);

@@ -1,0 +1,77 @@
+/**
+ * kubectl on the second day, as a KubeEdge user debugs a gateway from the cloud: events (get, describe,
+ * the ones a setpoint change, a device's condition and a crashing pod make), and what follows in the
+ * other files of this issue's work.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { eventually, makeCluster, type Cluster, type Edge } from './cluster.js';
+import { kubectl } from '../peers/kubectl.js';
+import { freePort } from '../peers/proxy.js';
+
+const NODE = 'edge-day2';
+
+describe('kubectl on the second day', () => {
+  let c: Cluster;
+  let edge: Edge;
+  let kubeconfig: string;
+  const k = (...args: string[]) => kubectl(kubeconfig, args);
+  const apply = (name: string, ...objs: unknown[]) => {
+    const f = join(c.dir, name);
+    writeFileSync(f, objs.map((o) => stringify(o)).join('---\n'));
+    const r = k('apply', '-f', f);
+    expect(r.status, r.stderr).toBe(0);
+    return r.stdout;
+  };
+  const model = { apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'DeviceModel', metadata: { name: 'boiler' }, spec: { properties: [{ name: 'setpoint', type: 'INT', accessMode: 'ReadWrite' }] } };
+  const boiler = (name: string, setpoint: string, port?: number) => ({
+    apiVersion: 'devices.kubeedge.io/v1beta1',
+    kind: 'Device',
+    metadata: { name },
+    spec: {
+      deviceModelRef: { name: 'boiler' },
+      nodeName: NODE,
+      ...(port ? { protocol: { protocolName: 'modbus', configData: { ip: '127.0.0.1', port, slaveID: 1, timeout: 200 } } } : {}),
+      properties: [{ name: 'setpoint', desired: { value: setpoint }, ...(port ? { visitors: { protocolName: 'modbus', configData: { register: 'HoldingRegister', offset: 0, dataType: 'int16' } } } : {}) }],
+    },
+  });
+
+  beforeAll(async () => {
+    c = await makeCluster();
+    await c.startCloud();
+    edge = await c.startEdge(NODE);
+    kubeconfig = c.kubeconfig();
+  }, 60_000);
+  afterAll(() => c?.stop());
+
+  it('events: get events shows their columns; describe lists a node\'s, a device\'s and a pod\'s; a setpoint change, a device\'s condition and a crashing container make them', async () => {
+    apply('boiler.yaml', model, boiler('boiler-1', '20'));
+    apply('boiler.yaml', model, boiler('boiler-1', '25'));
+    // a device nothing answers for: its condition, and an event saying why
+    apply('dead.yaml', boiler('boiler-dead', '1', await freePort()));
+    apply('crasher.yaml', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'crasher' }, spec: { runtimeClassName: 'process', nodeName: NODE, containers: [{ name: 'app', image: 'process', command: ['/bin/sh', '-c', 'echo run; exit 3'] }] } });
+    const events = await eventually(async () => {
+      const r = k('get', 'events');
+      return /DesiredValueSet/.test(r.stdout) && /DeviceUnreachable/.test(r.stdout) && /BackOff/.test(r.stdout) && /NodeReady/.test(r.stdout) ? r.stdout : undefined;
+    }, 60_000, 'the events');
+    expect(events.split('\n')[0]).toMatch(/^LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE$/);
+    expect(events).toMatch(/^\d+[smh]\s+Normal\s+DesiredValueSet\s+device\/boiler-1\s+setpoint: 20 → 25$/m);
+    expect(events).toMatch(/^\d+[smh]\s+Warning\s+DeviceUnreachable\s+device\/boiler-dead\s+.*ECONNREFUSED/m);
+    expect(events).toMatch(/^\d+[smh]\s+Warning\s+BackOff\s+pod\/crasher\s+Back-off restarting failed container app in pod crasher_default$/m);
+    expect(events).toMatch(/^\d+[smh]\s+Normal\s+Started\s+pod\/crasher\s+Started container app \(restart \d+\)$/m);
+    // wide: the count and when first seen
+    expect(k('get', 'events', '-o', 'wide').stdout.split('\n')[0]).toMatch(/LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+SUBOBJECT\s+SOURCE\s+MESSAGE\s+FIRST SEEN\s+COUNT\s+NAME/);
+    // describe finds an object's events by its uid
+    const node = k('describe', 'node', NODE).stdout;
+    expect(node).toMatch(/^Events:\n\s+Type\s+Reason\s+Age\s+From\s+Message\n[\s\S]*Normal\s+NodeReady\s+\S+\s+cloudcore\s+node edge-day2 is Ready: its edge connected/m);
+    expect(k('describe', 'device', 'boiler-1').stdout).toMatch(/Normal\s+DesiredValueSet\s+\S+\s+cloudcore\s+setpoint: 20 → 25/);
+    expect(k('describe', 'device', 'boiler-dead').stdout).toMatch(/Warning\s+DeviceUnreachable\s+/);
+    expect(k('describe', 'pod', 'crasher').stdout).toMatch(/Warning\s+BackOff\s+\S+\s+cloudcore\s+Back-off restarting failed container app/);
+    // events.k8s.io/v1 too
+    const v1 = JSON.parse(k('get', '--raw', '/apis/events.k8s.io/v1/namespaces/default/events').stdout);
+    expect(v1.items.find((e: any) => e.reason === 'DesiredValueSet')).toMatchObject({ apiVersion: 'events.k8s.io/v1', regarding: { kind: 'Device', name: 'boiler-1' }, note: 'setpoint: 20 → 25', type: 'Normal' });
+    k('delete', 'pod', 'crasher');
+  });
+});
