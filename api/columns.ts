@@ -13,7 +13,7 @@ interface ContainerStatus {
 
 export interface Obj {
   metadata?: { name?: string; namespace?: string; creationTimestamp?: string; labels?: Record<string, string> };
-  spec?: { nodeName?: string; deviceModelRef?: { name?: string }; protocol?: { protocolName?: string }; properties?: unknown[]; containers?: unknown[]; source?: string; target?: string; ruleEndpointType?: string };
+  spec?: { unschedulable?: boolean; nodeName?: string; deviceModelRef?: { name?: string }; protocol?: { protocolName?: string }; properties?: unknown[]; containers?: unknown[]; source?: string; target?: string; ruleEndpointType?: string };
   status?: {
     conditions?: { type: string; status: string; reason?: string }[];
     state?: string;
@@ -60,7 +60,8 @@ export function columns(kind: ResourceKind, wide: boolean, ns: boolean): { head:
     ns ? { head: ['NAMESPACE', ...head], row: (o: Obj) => [o.metadata?.namespace ?? '', ...row(o)] } : { head, row };
   switch (kind) {
     case 'node': {
-      const ready = (o: Obj): string => (o.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? 'Ready' : 'NotReady');
+      // as kubectl: Ready,SchedulingDisabled for a cordoned node
+      const ready = (o: Obj): string => `${o.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? 'Ready' : 'NotReady'}${o.spec?.unschedulable ? ',SchedulingDisabled' : ''}`;
       const roles = (o: Obj): string => Object.keys(o.metadata?.labels ?? {}).filter((l) => l.startsWith('node-role.kubernetes.io/')).map((l) => l.slice(24)).sort().join(',') || 'agent,edge';
       const head = ['NAME', 'STATUS', 'ROLES', 'AGE', 'VERSION'];
       const row = (o: Obj): string[] => [name(o), ready(o), roles(o), since(o), o.status?.nodeInfo?.kubeletVersion ?? ''];

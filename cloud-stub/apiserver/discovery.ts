@@ -23,6 +23,8 @@ function resourceList(groupVersion: string, types: readonly ResourceType[]): unk
     if (r.kind === 'pod') {
       resources.push({ name: 'pods/status', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] });
       resources.push({ name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] });
+      // kubectl drain looks for it here before it evicts
+      resources.push({ name: 'pods/eviction', singularName: '', namespaced: true, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] });
     }
   }
   // events: what happened to objects (kubectl get events, describe)

@@ -110,10 +110,24 @@ function stripSystem(o: KubeObject): unknown {
   return { ...rest, metadata };
 }
 
-/** only what a user may change of a Node: its labels and annotations */
+export const UNSCHEDULABLE_TAINT = 'node.kubernetes.io/unschedulable';
+
+/**
+ * only what a user may change of a Node: its labels and annotations, and whether pods may be bound to
+ * it (kubectl cordon and uncordon set spec.unschedulable; the node.kubernetes.io/unschedulable
+ * taint follows it, as Kubernetes' node controller keeps it)
+ */
 function nodeUpdate(prev: KubeObject, body: KubeObject): KubeObject {
   const { labels, annotations } = body.metadata;
-  return { ...prev, metadata: { ...prev.metadata, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) } };
+  const unschedulable = body.spec?.unschedulable === true;
+  const taints = ((prev.spec?.taints as { key: string }[] | undefined) ?? []).filter((t) => t.key !== UNSCHEDULABLE_TAINT);
+  if (unschedulable) taints.push({ key: UNSCHEDULABLE_TAINT, effect: 'NoSchedule', timeAdded: new Date().toISOString().replace(/\.\d+Z$/, 'Z') } as { key: string });
+  const { unschedulable: _was, taints: _taints, ...spec } = prev.spec ?? {};
+  return {
+    ...prev,
+    metadata: { ...prev.metadata, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) },
+    spec: { ...spec, ...(unschedulable ? { unschedulable: true } : {}), ...(taints.length ? { taints } : {}) },
+  };
 }
 
 export function createApiServer(deps: ApiServerDeps): ApiServer {
@@ -287,11 +301,22 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     if (t.name !== undefined && !namespaced) throw new ApiError('NotFound', `no resource at ${url.pathname}`);
 
     if (t.subresource !== undefined) {
-      if (kind !== 'pod' || (t.subresource !== 'status' && t.subresource !== 'log') || method !== 'GET' || t.name === undefined || !namespaced) {
+      const eviction = kind === 'pod' && t.subresource === 'eviction' && method === 'POST';
+      if (kind !== 'pod' || (!eviction && ((t.subresource !== 'status' && t.subresource !== 'log') || method !== 'GET')) || t.name === undefined || !namespaced) {
         throw new ApiError('MethodNotAllowed', `${method} is not supported on ${url.pathname}`);
       }
       const pod = deps.store.get('pod', ns, t.name);
       if (!pod) throw notFound();
+      // kubectl drain evicts each pod of the node (policy/v1 Eviction): without disruption budgets, that is a delete
+      if (eviction) {
+        const options = parseJson((await readRaw(req)) || '{}') as { deleteOptions?: { dryRun?: unknown } } | null;
+        const dry = dryRunOf(url.searchParams.getAll('dryRun')) || dryRunOf(Array.isArray(options?.deleteOptions?.dryRun) ? options.deleteOptions.dryRun : []);
+        if (!dry) {
+          await deps.store.delete('pod', ns, t.name);
+          ctx?.log.info(`evicted pod ${ns}/${t.name}`);
+        }
+        return reply(201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
+      }
       if (t.subresource === 'status') return reply(200, present(pod));
       return streamPodLog(deps.edges, pod.object, url.searchParams, res);
     }

@@ -1,6 +1,7 @@
 /**
  * The binder: a pod without `spec.nodeName` is bound to a Ready node whose labels match its
- * `nodeSelector` (every node matches an empty one), the one running the fewest pods. KubeEdge leaves
+ * `nodeSelector` (every node matches an empty one) and that is not cordoned (`spec.unschedulable`),
+ * the one running the fewest pods. KubeEdge leaves
  * this to kube-scheduler; a small binder is enough for edges. A pod no node can take stays Pending
  * with `PodScheduled=False, reason Unschedulable` and a message saying why, and is tried again while
  * it waits (nodes come and go without a store change).
@@ -41,14 +42,17 @@ export function createScheduler(deps: SchedulerDeps): Module {
     const nodes = deps.store.list('node');
     let notReady = 0;
     let mismatched = 0;
+    let cordoned = 0;
     const fits = nodes.filter((n) => {
       const labels = n.object.metadata.labels ?? {};
       if (!Object.entries(selector).every(([k, v]) => labels[k] === v)) return void mismatched++;
+      // kubectl cordon: no new pods (spec.unschedulable, with its NoSchedule taint)
+      if (n.object.spec?.unschedulable === true) return void cordoned++;
       if (!deps.liveStatus(n.name)?.ready) return void notReady++;
       return true;
     });
     if (fits.length === 0) {
-      const why = [mismatched ? `${mismatched} node(s) didn't match Pod's node selector` : '', notReady ? `${notReady} node(s) were not ready` : ''].filter(Boolean).join(', ');
+      const why = [mismatched ? `${mismatched} node(s) didn't match Pod's node selector` : '', cordoned ? `${cordoned} node(s) were unschedulable` : '', notReady ? `${notReady} node(s) were not ready` : ''].filter(Boolean).join(', ');
       return unschedulable(pod, `0/${nodes.length} nodes are available${why ? `: ${why}` : ''}.`);
     }
     const load = (n: StoredObject): number => deps.store.onNode('pod', n.name).length;

@@ -7,15 +7,15 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { eventually, makeCluster, type Cluster, type Edge } from './cluster.js';
+import { eventually, makeCluster, type Cluster } from './cluster.js';
 import { kubectl } from '../peers/kubectl.js';
 import { freePort } from '../peers/proxy.js';
+import { pidsWith } from '../peers/pods.js';
 
 const NODE = 'edge-day2';
 
 describe('kubectl on the second day', () => {
   let c: Cluster;
-  let edge: Edge;
   let kubeconfig: string;
   const k = (...args: string[]) => kubectl(kubeconfig, args);
   const apply = (name: string, ...objs: unknown[]) => {
@@ -41,7 +41,7 @@ describe('kubectl on the second day', () => {
   beforeAll(async () => {
     c = await makeCluster();
     await c.startCloud();
-    edge = await c.startEdge(NODE);
+    await c.startEdge(NODE);
     kubeconfig = c.kubeconfig();
   }, 60_000);
   afterAll(() => c?.stop());
@@ -73,5 +73,37 @@ describe('kubectl on the second day', () => {
     const v1 = JSON.parse(k('get', '--raw', '/apis/events.k8s.io/v1/namespaces/default/events').stdout);
     expect(v1.items.find((e: any) => e.reason === 'DesiredValueSet')).toMatchObject({ apiVersion: 'events.k8s.io/v1', regarding: { kind: 'Device', name: 'boiler-1' }, note: 'setpoint: 20 → 25', type: 'Normal' });
     k('delete', 'pod', 'crasher');
+  });
+
+  it('cordon keeps new pods off the node, uncordon lets them on; drain evicts the node\'s pods', async () => {
+    const sleeper = (name: string, node?: string) => ({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { runtimeClassName: 'process', ...(node ? { nodeName: node } : {}), terminationGracePeriodSeconds: 1, containers: [{ name: 'app', image: 'process', command: ['/bin/sh', '-c', `while true; do sleep 1; done # ${name}-day2`] }] } });
+    expect(k('cordon', NODE).stdout).toContain(`node/${NODE} cordoned`);
+    expect(k('get', 'nodes').stdout).toMatch(new RegExp(`^${NODE}\\s+Ready,SchedulingDisabled\\s`, 'm'));
+    const node = JSON.parse(k('get', 'node', NODE, '-o', 'json').stdout);
+    expect(node.spec).toMatchObject({ unschedulable: true, taints: [{ key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' }] });
+    apply('waiting.yaml', sleeper('waiting'));
+    const pending = await eventually(async () => {
+      const p = JSON.parse(k('get', 'pod', 'waiting', '-o', 'json').stdout);
+      return p.status?.conditions?.find((c: any) => c.type === 'PodScheduled')?.reason === 'Unschedulable' ? p : undefined;
+    }, 20_000, 'waiting Unschedulable');
+    expect(pending.spec.nodeName).toBeUndefined();
+    expect(pending.status.conditions.find((c: any) => c.type === 'PodScheduled').message).toBe('0/1 nodes are available: 1 node(s) were unschedulable.');
+    expect(k('uncordon', NODE).stdout).toContain(`node/${NODE} uncordoned`);
+    await eventually(async () => JSON.parse(k('get', 'pod', 'waiting', '-o', 'json').stdout).status?.phase === 'Running', 30_000, 'waiting bound and Running');
+    expect(JSON.parse(k('get', 'node', NODE, '-o', 'json').stdout).spec.taints).toBeUndefined();
+
+    apply('two.yaml', sleeper('one', NODE), sleeper('two', NODE));
+    for (const p of ['one', 'two']) await eventually(async () => JSON.parse(k('get', 'pod', p, '-o', 'json').stdout).status?.phase === 'Running', 30_000, `${p} Running`);
+    // pods no controller manages need --force, as with Kubernetes
+    const refused = k('drain', NODE, '--timeout=60s');
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/cannot delete Pods that declare no controller \(use --force to override\)/);
+    const drained = k('drain', NODE, '--force', '--timeout=90s');
+    expect(drained.status, drained.stderr).toBe(0);
+    expect(drained.stdout).toMatch(/pod\/one evicted/);
+    expect(drained.stdout).toMatch(new RegExp(`node/${NODE} drained`));
+    expect(k('get', 'pods', '--field-selector', `spec.nodeName=${NODE}`, '-o', 'name').stdout.trim()).toBe('');
+    await eventually(async () => ['one-day2', 'two-day2', 'waiting-day2'].every((m) => pidsWith(m).length === 0), 30_000, 'the pods\' processes gone');
+    expect(k('uncordon', NODE).status).toBe(0);
   });
 });
