@@ -12,6 +12,8 @@ import type { EdgeCalls } from '../cloudhub/index.js';
 /** What the edge is asked for. */
 export interface PodLogRequest {
   container: string;
+  /** the container's previous run, ended (kubectl logs --previous) */
+  previous?: boolean;
   tailLines?: number;
   follow?: boolean;
   limitBytes?: number;
@@ -35,7 +37,7 @@ export function streamPodLog(edges: EdgeCalls, pod: KubeObject, params: URLSearc
   const container = params.get('container') ?? (containers.length === 1 ? containers[0] : undefined);
   if (container === undefined) throw new ApiError('BadRequest', `a container name must be specified for pod ${name}, choose one of: [${containers.join(' ')}]`);
   if (!containers.includes(container)) throw new ApiError('BadRequest', `container ${container} is not valid for pod ${name}`);
-  const request: PodLogRequest = { container, follow: params.get('follow') === 'true' };
+  const request: PodLogRequest = { container, follow: params.get('follow') === 'true', ...(params.get('previous') === 'true' ? { previous: true } : {}) };
   const tail = wholeNumber(params, 'tailLines');
   const limit = wholeNumber(params, 'limitBytes');
   if (tail !== undefined) request.tailLines = tail;

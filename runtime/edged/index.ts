@@ -220,12 +220,13 @@ export function createEdged(deps: EdgedDeps): Edged {
       }
     };
     const m = /^([^/]+)\/podlog\/([^/]+)$/.exec(msg.route.resource);
-    const req = msg.content as { container?: unknown; tailLines?: unknown; follow?: unknown; limitBytes?: unknown };
+    const req = msg.content as { container?: unknown; tailLines?: unknown; follow?: unknown; limitBytes?: unknown; previous?: unknown };
     if (!m || !isObj(req) || typeof req.container !== 'string') return reply({ error: 'a log request names <namespace>/podlog/<pod> and a container', code: 400 });
     const pod = pods.get(`${m[1]}/${m[2]}`);
     const w = pod ? workers.get(pod.metadata.uid as string) : undefined;
     if (!w) return reply({ error: `pods "${m[2] as string}" not found on node ${deps.nodeName}`, code: 404 });
-    const cur = w.current(req.container);
+    const cur = req.previous === true ? w.previous(req.container) : w.current(req.container);
+    if (!cur && req.previous === true) return reply({ error: `previous terminated container "${req.container}" in pod "${m[2] as string}" not found`, code: 400 });
     if (!cur) return reply({ error: `container "${req.container}" in pod "${m[2] as string}" is waiting to start: ContainerCreating`, code: 400 });
     if (streams.size >= MAX_LOG_STREAMS) return reply({ error: `node ${deps.nodeName} already streams ${MAX_LOG_STREAMS} logs`, code: 429 });
     const abort = new AbortController();
@@ -245,7 +246,8 @@ export function createEdged(deps: EdgedDeps): Edged {
       else flushTimer ??= setTimeout(flush, FLUSH_MS);
     };
     const opts = {
-      follow: req.follow === true,
+      // an ended container's log has an end: nothing to follow
+      follow: req.follow === true && req.previous !== true,
       ...(typeof req.tailLines === 'number' ? { tailLines: req.tailLines } : {}),
       ...(typeof req.limitBytes === 'number' ? { limitBytes: req.limitBytes } : {}),
     };

@@ -111,6 +111,12 @@ export class PodWorker {
     return this.attempts(name).at(-1);
   }
 
+  /** the attempt before the newest, ended (kubectl logs --previous), if it is still kept */
+  previous(name: string): Observed | undefined {
+    const all = this.attempts(name);
+    return all.length > 1 ? all.at(-2) : undefined;
+  }
+
   private attempts(name: string): Observed[] {
     return this.observed.filter((o) => o.container.name === name).sort((a, b) => a.container.attempt - b.container.attempt);
   }

@@ -106,4 +106,25 @@ describe('kubectl on the second day', () => {
     await eventually(async () => ['one-day2', 'two-day2', 'waiting-day2'].every((m) => pidsWith(m).length === 0), 30_000, 'the pods\' processes gone');
     expect(k('uncordon', NODE).status).toBe(0);
   });
+
+  it('logs --previous shows the run before the last crash', async () => {
+    const counter = join(c.dir, 'runs');
+    apply('runs.yaml', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'runs' }, spec: { runtimeClassName: 'process', nodeName: NODE, containers: [{ name: 'app', image: 'process', command: ['/bin/sh', '-c', `n=$(cat ${counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > ${counter}; echo "run $n"; sleep 1; exit 1`] }] } });
+    await eventually(async () => (JSON.parse(k('get', 'pod', 'runs', '-o', 'json').stdout).status?.containerStatuses?.[0]?.restartCount ?? 0) >= 2, 60_000, 'two restarts');
+    const restarts = JSON.parse(k('get', 'pod', 'runs', '-o', 'json').stdout).status.containerStatuses[0].restartCount as number;
+    const current = k('logs', 'runs');
+    const previous = k('logs', 'runs', '--previous');
+    expect(previous.status, previous.stderr).toBe(0);
+    const run = (text: string): number => Number(/run (\d+)/.exec(text)?.[1]);
+    expect(run(previous.stdout)).toBe(run(current.stdout) - 1);
+    expect(run(current.stdout)).toBeGreaterThanOrEqual(restarts);
+    k('delete', 'pod', 'runs');
+    // a pod that never restarted has no previous run
+    apply('steady.yaml', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'steady' }, spec: { runtimeClassName: 'process', nodeName: NODE, containers: [{ name: 'app', image: 'process', command: ['/bin/sh', '-c', 'echo up; while true; do sleep 1; done'] }] } });
+    await eventually(async () => JSON.parse(k('get', 'pod', 'steady', '-o', 'json').stdout).status?.phase === 'Running', 30_000, 'steady Running');
+    const none = k('logs', 'steady', '--previous');
+    expect(none.status).not.toBe(0);
+    expect(none.stderr).toMatch(/previous terminated container "app" in pod "steady" not found/);
+    k('delete', 'pod', 'steady');
+  });
 });

@@ -109,6 +109,11 @@ describe('container pods on podman', () => {
     await apply(c, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'web-config' }, data: { greeting: 'bonjour' } });
     await eventually(async () => (await c.api.call('GET', '/api/v1/namespaces/default/pods/web/log?tailLines=1')).body.includes('file=bonjour'), 20_000, 'file=bonjour in the log');
     expect(containerStatus(await podStatus(c, 'web')).restartCount).toBe(1);
+    // kubectl logs --previous: the killed run's log, which never saw the edit
+    const previous = await c.api.call('GET', '/api/v1/namespaces/default/pods/web/log?previous=true');
+    expect(previous.status).toBe(200);
+    expect(previous.body).toContain('file=hello');
+    expect(previous.body).not.toContain('file=bonjour');
   });
 
   it('a crash-looping container shows CrashLoopBackOff; a missing image is ErrImageNeverPull', async () => {
