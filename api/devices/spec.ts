@@ -15,6 +15,39 @@ const MODBUS_TYPES = ['int16', 'uint16', 'int32', 'uint32', 'float32', 'float64'
 const SERIAL_TYPES = ['int', 'float', 'boolean', 'string'];
 const PARITY = ['none', 'even', 'odd', 'mark', 'space'];
 
+/** the keys each protocol's driver reads from `spec.protocol.configData` (the checks below, one by one) */
+export const PROTOCOL_CONFIG_KEYS: Record<Protocol, readonly string[]> = {
+  modbus: ['ip', 'port', 'serialPort', 'baudRate', 'dataBits', 'parity', 'stopBits', 'slaveID', 'timeout'],
+  serial: ['serialPort', 'baudRate', 'dataBits', 'parity', 'stopBits', 'timeout'],
+  gpio: ['chip'],
+};
+/** the keys each protocol's driver reads from a property's `visitors.configData` */
+export const VISITOR_CONFIG_KEYS: Record<Protocol, readonly string[]> = {
+  modbus: ['register', 'offset', 'limit', 'scale', 'isSwap', 'isRegisterSwap', 'dataType'],
+  serial: ['command', 'writeCommand', 'delimiter', 'pattern', 'dataType', 'scale'],
+  gpio: ['pin', 'direction', 'edge', 'activeLow', 'debounceMs'],
+};
+export type Protocol = (typeof PROTOCOLS)[number];
+const isProtocol = (p: unknown): p is Protocol => (PROTOCOLS as readonly unknown[]).includes(p);
+
+/**
+ * A Device spec's configData objects with the keys their driver reads: KubeEdge's CRD keeps any key
+ * there, so a misspelt one (`slaveId`) would be stored and never read; field validation names them.
+ */
+export function deviceConfigData(spec: Obj): { path: string; config: Obj; keys: readonly string[] }[] {
+  const out: { path: string; config: Obj; keys: readonly string[] }[] = [];
+  const protocol = isObj(spec.protocol) ? spec.protocol : undefined;
+  const protocolName = protocol?.protocolName;
+  if (protocol && isProtocol(protocolName) && isObj(protocol.configData)) out.push({ path: 'spec.protocol.configData', config: protocol.configData, keys: PROTOCOL_CONFIG_KEYS[protocolName] });
+  if (!Array.isArray(spec.properties)) return out;
+  spec.properties.forEach((p: unknown, i) => {
+    const visitors = isObj(p) && isObj(p.visitors) ? p.visitors : undefined;
+    const name = visitors?.protocolName ?? protocolName;
+    if (visitors && isProtocol(name) && isObj(visitors.configData)) out.push({ path: `spec.properties[${i}].visitors.configData`, config: visitors.configData, keys: VISITOR_CONFIG_KEYS[name] });
+  });
+  return out;
+}
+
 function protocolConfig(c: Checker, protocol: string, cfg: Obj, path: string): void {
   switch (protocol) {
     case 'modbus':

@@ -1,11 +1,12 @@
 /**
  * What kubectl asks before anything else: the server's version, the API groups and each group
- * version's resources (with short names and verbs), and an OpenAPI document. kubectl downloads
- * `/openapi/v2` as protobuf before it validates; an empty document is a valid one, with which it
- * skips client-side validation of types it has no schema for (this server validates every object).
+ * version's resources (with short names and verbs), and the OpenAPI documents (openapi.ts). Asked
+ * for `/openapi/v2` as protobuf, the answer is an empty document, a valid one: kubectl reads v3,
+ * and validates nothing on its side once v3 says the server validates fields.
  */
 import { VERSION } from '../../runtime/core/cli.js';
 import { RESOURCES, apiVersionOf, type ResourceType } from '../../api/resources.js';
+import { openApiV2, openApiV3 } from './openapi.js';
 
 const READ = ['get', 'list', 'watch'];
 const WRITE = ['create', 'update', 'patch', 'delete'];
@@ -63,8 +64,9 @@ export function discovery(path: string, host: string, accept = ''): { body: unkn
   if (gv && groups().has(gv)) return { body: resourceList(gv, groups().get(gv) as ResourceType[]) };
   if (p === '/openapi/v2') {
     if (accept.includes('protobuf')) return { body: Buffer.alloc(0), contentType: 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf' };
-    return { body: { swagger: '2.0', info: { title: 'kubeedge-lite', version: `v${VERSION}` }, paths: {}, definitions: {} } };
+    return { body: Buffer.from(openApiV2(`v${VERSION}`)), contentType: 'application/json' };
   }
-  if (p === '/openapi/v3') return { body: { paths: {} } };
+  const v3 = p.startsWith('/openapi/v3') ? openApiV3(p) : undefined;
+  if (v3 !== undefined) return { body: Buffer.from(v3), contentType: 'application/json' };
   return undefined;
 }

@@ -23,6 +23,7 @@ import { CLUSTER_NAMESPACE, type KubeObject, type ObjectStore, type StoredObject
 import type { NodeLiveStatus } from '../edgecontroller/index.js';
 import { ApiError } from './status.js';
 import { validateObject } from './validate.js';
+import { dropUnknownFields, duplicateFields, fieldValidationOf, judgeFields, warningHeader } from './fields.js';
 import type { EndpointType } from '../../api/rules.js';
 import { presenter } from './present.js';
 import { discovery } from './discovery.js';
@@ -68,10 +69,6 @@ export interface ApiServer extends Module {
 
 const MAX_BODY = 1024 * 1024;
 const VERBS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
-
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  return parseJson(await readRaw(req));
-}
 
 function parseJson(text: string): unknown {
   try {
@@ -185,20 +182,22 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     return { apiVersion: apiVersionOf(t.type), kind: `${t.type.kindName}List`, metadata: { resourceVersion: rv }, items };
   };
 
-  /** the body of a PATCH applied to what the API shows of the object now */
-  const patched = async (t: ApiPath, ns: string, req: IncomingMessage): Promise<unknown> => {
+  /** the body of a PATCH applied to what the API shows of the object now, and the patch's text */
+  const patched = async (t: ApiPath, ns: string, req: IncomingMessage): Promise<{ body: unknown; text: string }> => {
     const prev = deps.store.get(t.type.kind, ns, t.name as string);
     if (!prev) throw new ApiError('NotFound', `${t.type.plural} "${t.name ?? ''}" not found`);
     const current = present(prev);
     const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim();
-    const body = parseJson(await readRaw(req));
+    const text = await readRaw(req);
+    const body = parseJson(text);
     switch (type) {
       case 'application/merge-patch+json':
-        return mergePatch(current, body);
+        return { body: mergePatch(current, body), text };
       case 'application/strategic-merge-patch+json':
-        return strategicMergePatch(current, body);
+        return { body: strategicMergePatch(current, body), text };
       case 'application/json-patch+json':
-        return jsonPatch(current, body);
+        // its operations may name a key twice, rightly
+        return { body: jsonPatch(current, body), text: '{}' };
       default:
         throw new ApiError('UnsupportedMediaType', `PATCH with content-type ${type ?? '(none)'}: use application/merge-patch+json, application/strategic-merge-patch+json or application/json-patch+json`);
     }
@@ -215,7 +214,9 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     }
   };
 
-  const write = async (t: ApiPath, method: string, req: IncomingMessage, dryRun: boolean): Promise<{ code: number; body: unknown }> => {
+  const write = async (t: ApiPath, method: string, req: IncomingMessage, params: URLSearchParams): Promise<{ code: number; body: unknown; warnings: string[] }> => {
+    const dryRun = dryRunOf(params.getAll('dryRun'));
+    const fieldValidation = fieldValidationOf(params);
     const kind = t.type.kind;
     const ns = t.type.namespaced ? (t.namespace as string) : CLUSTER_NAMESPACE;
     const modelProperties = (spec: Record<string, unknown>): ReadonlySet<string> | undefined => {
@@ -225,9 +226,13 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       return Array.isArray(props) ? new Set(props.map((p) => (p as { name?: string }).name ?? '')) : undefined;
     };
     const endpointType = (name: string): EndpointType | undefined => deps.store.get('ruleendpoint', ns, name)?.object.spec?.ruleEndpointType as EndpointType | undefined;
-    const body = method === 'PATCH' ? await patched(t, ns, req) : await readBody(req);
+    const { body, text } = method === 'PATCH' ? await patched(t, ns, req) : await readRaw(req).then((text) => ({ body: parseJson(text), text }));
     let obj: KubeObject;
+    let warnings: string[];
     try {
+      // fields given twice, and fields the kind does not have (dropped here), as Kubernetes names them
+      const found = [...duplicateFields(text).map((p) => `duplicate field ${JSON.stringify(p)}`), ...dropUnknownFields(t.type, body)];
+      warnings = judgeFields(t.type, fieldValidation, found);
       obj = validateObject(kind, body, { ...(t.namespace !== undefined ? { namespace: t.namespace } : {}), ...(t.name !== undefined ? { pathName: t.name } : {}), modelProperties, endpointType });
     } catch (err) {
       // a refused manifest is an Event people see in the feed, with why
@@ -247,7 +252,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     // status is written by the system (kept apart, see DeviceController and EdgeController), not by users
     delete obj.status;
     // nothing changed (an apply of the same manifest, a PATCH that changes nothing): no new version, nothing sent
-    if (prev && isDeepStrictEqual(stripSystem(prev.object), stripSystem(obj))) return { code: 200, body: present(prev) };
+    if (prev && isDeepStrictEqual(stripSystem(prev.object), stripSystem(obj))) return { code: 200, body: present(prev), warnings };
     if (prev && (kind === 'configmap' || kind === 'secret') && (prev.object as { immutable?: boolean }).immutable === true) {
       const same = (k: string): boolean => isDeepStrictEqual((prev.object as unknown as Record<string, unknown>)[k], (obj as unknown as Record<string, unknown>)[k]);
       if (!same('data') || !same('binaryData') || (obj as { immutable?: boolean }).immutable !== true) {
@@ -258,12 +263,12 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
       // as Kubernetes answers a dry run: stamped as it would be, a create without a resourceVersion
       const shown = present(deps.store.stamped(kind, ns, obj, prev?.rv ?? 0));
       if (!prev) delete shown.metadata.resourceVersion;
-      return { code: prev ? 200 : 201, body: shown };
+      return { code: prev ? 200 : 201, body: shown, warnings };
     }
     const stored = await deps.store.put(kind, ns, obj);
     if (kind === 'device' && prev) desiredEvents(prev.object, stored.object);
     ctx?.log.info(`${prev ? 'updated' : 'created'} ${kind} ${t.type.namespaced ? `${ns}/` : ''}${obj.metadata.name} (resourceVersion ${stored.rv})`);
-    return { code: prev ? 200 : 201, body: present(stored) };
+    return { code: prev ? 200 : 201, body: present(stored), warnings };
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -280,7 +285,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     if (!role) throw new ApiError('Unauthorized', TOKEN_NEEDED);
     if (role === 'read' && req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError('Forbidden', `a read-only token cannot ${req.method ?? ''} ${url.pathname}: use the admin token`);
     if (req.method === 'GET' && url.pathname === '/metrics') return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(metricsText());
-    const reply = (code: number, body: unknown): void => {
+    const reply = (code: number, body: unknown, warnings: readonly string[] = []): void => {
+      if (warnings.length) res.setHeader('warning', warnings.map(warningHeader));
       res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
     const method = req.method ?? 'GET';
@@ -361,8 +367,8 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     const creates = method === 'POST' && t.name === undefined && kind !== 'node';
     const updates = (method === 'PUT' || method === 'PATCH') && t.name !== undefined;
     if ((creates || updates) && namespaced) {
-      const r = await write(t, method, req, dryRun);
-      return reply(r.code, r.body);
+      const r = await write(t, method, req, url.searchParams);
+      return reply(r.code, r.body, r.warnings);
     }
     throw new ApiError('MethodNotAllowed', `${method} is not supported on ${url.pathname}`);
   };

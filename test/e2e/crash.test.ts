@@ -58,8 +58,10 @@ describe('cloudcore killed with SIGKILL in the middle of a stream', () => {
     for (const d of (await c.api.call('GET', DEVICES)).body.items) cloudNow.set(d.metadata.name, { rv: Number(d.metadata.resourceVersion), desired: desiredOf(d) });
     await eventually(async () => {
       const items = (await edge.meta(DEVICES)).body.items as any[];
-      if (items.length !== 40) return false;
-      return items.every((d) => desiredOf(d) === cloudNow.get(d.metadata.name)?.desired && Number(d.metadata.resourceVersion) >= acknowledged.get(d.metadata.name)!);
+      // what is behind, said when it times out
+      const behind = items.filter((d) => desiredOf(d) !== cloudNow.get(d.metadata.name)?.desired || Number(d.metadata.resourceVersion) < acknowledged.get(d.metadata.name)!);
+      if (items.length !== 40 || behind.length) throw new Error(`${items.length} of 40 at the edge; behind: ${behind.map((d) => `${d.metadata.name} rv=${d.metadata.resourceVersion} desired=${desiredOf(d)} (cloud ${JSON.stringify(cloudNow.get(d.metadata.name))}, acknowledged rv ${acknowledged.get(d.metadata.name)})`).join(', ')}`);
+      return true;
     }, 20_000, 'edge holds the latest version of every device');
     for (const [name, rv] of acknowledged) expect(cloudNow.get(name)!.rv).toBeGreaterThanOrEqual(rv);
 

@@ -127,4 +127,67 @@ describe('kubectl on the second day', () => {
     expect(none.stderr).toMatch(/previous terminated container "app" in pod "steady" not found/);
     k('delete', 'pod', 'steady');
   });
+  it('explain reads the kinds\' schemas; unknown and doubled fields are refused under --validate=strict, dropped with a warning under --validate=warn', () => {
+    const protocol = k('explain', 'device.spec.protocol');
+    expect(protocol.status, protocol.stderr).toBe(0);
+    expect(protocol.stdout).toMatch(/^GROUP:\s+devices\.kubeedge\.io$/m);
+    expect(protocol.stdout).toMatch(/^KIND:\s+Device$/m);
+    expect(protocol.stdout).toMatch(/^FIELDS:\n[\s\S]*^\s+configData\s+<Object>/m);
+    expect(protocol.stdout).toMatch(/^\s+protocolName\s+<string>/m);
+    const probe = k('explain', 'pod.spec.containers.livenessProbe');
+    expect(probe.status, probe.stderr).toBe(0);
+    expect(probe.stdout).toMatch(/^FIELD:\s+livenessProbe <Probe>$/m);
+    expect(probe.stdout).toMatch(/^\s+httpGet\s+<HTTPGetAction>/m);
+
+    const file = (name: string, obj: unknown): string => {
+      const f = join(c.dir, name);
+      writeFileSync(f, stringify(obj));
+      return f;
+    };
+    apply('boiler-model.yaml', model);
+    const misspelt = boiler('boiler-typo', '20') as any;
+    misspelt.spec.nodename = misspelt.spec.nodeName;
+    delete misspelt.spec.nodeName;
+    const typo = file('typo.yaml', misspelt);
+    // kubectl apply validates strictly unless told otherwise: refused, naming the field, nothing made
+    const strict = k('apply', '-f', typo);
+    expect(strict.status).not.toBe(0);
+    expect(strict.stderr).toContain('Device in version "v1beta1" cannot be handled as a Device: strict decoding error: unknown field "spec.nodename" (did you mean "nodeName"?)');
+    expect(k('get', 'device', 'boiler-typo').stderr).toContain('not found');
+    // --validate=warn: made without the field, and the warning says so
+    const warn = k('apply', '--validate=warn', '-f', typo);
+    expect(warn.status, warn.stderr).toBe(0);
+    expect(warn.stderr).toContain('Warning: unknown field "spec.nodename"');
+    const stored = JSON.parse(k('get', 'device', 'boiler-typo', '-o', 'json').stdout);
+    expect(stored.spec).not.toHaveProperty('nodename');
+    // a configData key its driver does not read
+    const slave = boiler('boiler-slave', '20', 1502) as any;
+    slave.spec.protocol.configData.slaveId = slave.spec.protocol.configData.slaveID;
+    delete slave.spec.protocol.configData.slaveID;
+    const slaveRun = k('apply', '-f', file('slave.yaml', slave));
+    expect(slaveRun.status).not.toBe(0);
+    expect(slaveRun.stderr).toContain('unknown field "spec.protocol.configData.slaveId" (did you mean "slaveID"?)');
+    // a field given twice (kubectl's own decoding keeps the last, so the body goes as it is): refused
+    // under Strict; under no fieldValidation at all, Kubernetes' default (Warn), made with a warning
+    const twice = join(c.dir, 'twice.json');
+    writeFileSync(twice, JSON.stringify(boiler('boiler-twice', '20')).replace('"nodeName":', '"nodeName":"elsewhere","nodeName":'));
+    const devices = '/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices';
+    const dup = k('create', '--raw', `${devices}?fieldValidation=Strict`, '-f', twice);
+    expect(dup.status).not.toBe(0);
+    expect(dup.stderr).toContain('strict decoding error: duplicate field "spec.nodeName"');
+    const dupWarn = k('create', '--raw', devices, '-f', twice);
+    expect(dupWarn.status, dupWarn.stderr).toBe(0);
+    expect(dupWarn.stderr).toContain('Warning: duplicate field "spec.nodeName"');
+    expect(JSON.parse(k('get', 'device', 'boiler-twice', '-o', 'json').stdout).spec.nodeName).toBe(NODE);
+    // what is right passes with nothing said, and so do kubectl's own patches of what is stored
+    const clean = k('apply', '-f', file('clean.yaml', boiler('boiler-clean', '20')));
+    expect(clean.status, clean.stderr).toBe(0);
+    expect(clean.stderr).toBe('');
+    for (const args of [['label', 'device', 'boiler-clean', 'site=north'], ['annotate', 'node', NODE, 'note=ok'], ['patch', 'device', 'boiler-clean', '--type=merge', '-p', '{"spec":{"properties":[{"name":"setpoint","desired":{"value":"21"}}]}}']]) {
+      const r = k(...args);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toBe('');
+    }
+    k('delete', 'device', 'boiler-typo', 'boiler-twice', 'boiler-clean');
+  });
 });

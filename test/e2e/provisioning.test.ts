@@ -156,7 +156,7 @@ describe('keadm init, gettoken, join and reset', () => {
     const future = `${'a'.repeat(64)}.eyJhbGciOiJIUzI1NiJ9.${Buffer.from(JSON.stringify({ exp: 4e9 })).toString('base64url')}.c2ln`;
     bad(['join', '--cloudcore-ipport=127.0.0.1:1', `--token=${future}`, '--certport', '1', ...dirs], /cannot reach the cloud's certificate service at 127\.0\.0\.1:1: connection refused/);
     bad(['join', '--cloudcore-ipport=127.0.0.1:10000', `--token=${future}`, '--edgenode-name', 'Bad_Name', ...dirs], /node name "Bad_Name" is invalid/);
-    bad(['join', '--cloudcore-ipport=somewhere', `--token=${future}`, ...dirs], /is not IP:PORT/);
+    bad(['join', '--cloudcore-ipport=somewhere', `--token=${future}`, ...dirs], /is not HOST:PORT \(for example 192.168.1.10:10000 or cloud.example.org:10000\)/);
     bad(['join', `--token=${future}`, ...dirs], /--cloudcore-ipport is required/);
     bad(['gettoken', ...dirs], /run "keadm init" first/);
     bad(['debug', 'check', ...dirs], /^keadm debug: no edgecore config at \S+; run "keadm join" on this host first/);
