@@ -24,6 +24,7 @@ function resourceList(groupVersion: string, types: readonly ResourceType[]): unk
     if (r.kind === 'pod') {
       resources.push({ name: 'pods/status', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] });
       resources.push({ name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] });
+      for (const [sub, kind] of [['exec', 'PodExecOptions'], ['attach', 'PodAttachOptions']]) resources.push({ name: `pods/${sub as string}`, singularName: '', namespaced: true, kind, verbs: ['create', 'get'] });
       // kubectl drain looks for it here before it evicts
       resources.push({ name: 'pods/eviction', singularName: '', namespaced: true, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] });
     }

@@ -11,6 +11,7 @@
  */
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { readinessText, type ReadinessCheck } from '../../runtime/core/health.js';
@@ -32,6 +33,7 @@ import { table, wantsTable } from './table.js';
 import { WatchHub } from './watch.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { streamPodLog } from './logs.js';
+import { createExecServer, execRequest, refuseUpgrade } from './exec.js';
 import { serveEvents } from './events.js';
 import { counter, gauge, renderMetrics, type Family } from '../../runtime/core/metrics.js';
 import type { EdgeCalls } from '../cloudhub/index.js';
@@ -132,6 +134,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   let ctx: ModuleContext | undefined;
   const present = presenter(deps.store, deps.liveStatus);
   const watches = new WatchHub(deps.store, present);
+  const execs = createExecServer(deps.edges);
   /** the objects of a path's type (a DeviceStatus is shown from its Device) */
   const objects = (t: ApiPath, ns: string | undefined): StoredObject[] =>
     t.type.kind === 'devicestatus' ? deps.store.list('device', ns).map((o) => ({ ...o, kind: 'devicestatus' as const })) : deps.store.list(t.type.kind, ns);
@@ -308,6 +311,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
 
     if (t.subresource !== undefined) {
       const eviction = kind === 'pod' && t.subresource === 'eviction' && method === 'POST';
+      if (kind === 'pod' && (t.subresource === 'exec' || t.subresource === 'attach')) throw new ApiError('BadRequest', `Upgrade request required: ${t.subresource} is a WebSocket (${method} ${url.pathname} came without one)`);
       if (kind !== 'pod' || (!eviction && ((t.subresource !== 'status' && t.subresource !== 'log') || method !== 'GET')) || t.name === undefined || !namespaced) {
         throw new ApiError('MethodNotAllowed', `${method} is not supported on ${url.pathname}`);
       }
@@ -389,11 +393,29 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
           else res.destroy();
         });
       });
+      // kubectl exec and attach: a WebSocket each (exec.ts)
+      server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+        socket.on('error', () => socket.destroy());
+        try {
+          const url = new URL(req.url ?? '/', 'https://localhost');
+          const role = authorize(req);
+          if (!role) throw new ApiError('Unauthorized', TOKEN_NEEDED);
+          const t = parsePath(url.pathname);
+          if (t?.type.kind !== 'pod' || (t.subresource !== 'exec' && t.subresource !== 'attach') || t.name === undefined || t.namespace === undefined) throw new ApiError('NotFound', `nothing to upgrade to at ${url.pathname}`);
+          if (role !== 'admin') throw new ApiError('Forbidden', `a read-only token cannot ${t.subresource} into a pod: use the admin token`);
+          const r = execRequest(t, deps.store.get('pod', t.namespace, t.name)?.object, url.searchParams, deps.edges.connected);
+          c.log.info(`${t.subresource} in pod ${t.namespace}/${t.name} (container ${r.container}) on node ${r.node}`);
+          execs.serve(req, socket, head, r);
+        } catch (err) {
+          refuseUpgrade(socket, err instanceof ApiError ? err : new ApiError('InternalError', errorText(err)));
+        }
+      });
       await listen(server, deps.config.port, deps.config.address);
       c.log.info(`resource API on https://${deps.config.address}:${this.port()}`);
     },
     async stop() {
       watches.close();
+      execs.close();
       await closeServer(server);
       server = undefined;
     },

@@ -43,6 +43,8 @@ export interface CloudHubDeps {
 export interface EdgeCall {
   /** stops listening and tells the edge to stop answering */
   cancel(): void;
+  /** sends more for the request (an exec's input): `content` gets the request's id */
+  send(content: Record<string, unknown>): void;
 }
 
 /** Requests to connected edges, whose answers may come in several parts (CloudHub). */
@@ -211,7 +213,7 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
       const session = sessions.get(node);
       if (!session) {
         onReply({ error: `node ${node} is not connected`, code: 503 });
-        return { cancel: () => undefined };
+        return { cancel: () => undefined, send: () => undefined };
       }
       const id = msg.header.msg_id;
       calls.set(id, { node, onReply });
@@ -220,6 +222,9 @@ export function createCloudHub(deps: CloudHubDeps): CloudHub {
         cancel() {
           if (!calls.delete(id)) return;
           sessions.get(node)?.sendNow(newMessage({ source: 'cloudhub', group: msg.route.group, operation: Operation.cancel, resource: msg.route.resource }, { id }));
+        },
+        send(content) {
+          if (calls.has(id)) sessions.get(node)?.sendNow(newMessage({ source: 'cloudhub', group: msg.route.group, operation: Operation.input, resource: msg.route.resource }, { ...content, id }));
         },
       };
     },

@@ -58,6 +58,8 @@ export const Operation = {
   sync: 'sync',
   /** cloud → edge: stop answering the request whose msg_id is `content.id` (a log follow, an HTTP call) */
   cancel: 'cancel',
+  /** cloud → edge: more for the request whose msg_id is `content.id` (an exec's input, its terminal's size) */
+  input: 'input',
 } as const;
 
 /**
@@ -67,8 +69,12 @@ export const Operation = {
 export interface ReplyPart {
   /** text (a log) */
   data?: string;
-  /** bytes, base64 (an HTTP body) */
+  /** bytes, base64 (an HTTP body, an exec's output) */
   body?: string;
+  /** an exec's output: 1 stdout, 2 stderr */
+  stream?: 1 | 2;
+  /** an exec's end: the command's exit code (with `end`) */
+  exitCode?: number;
   /** an HTTP answer's status and headers, in its first part */
   status?: number;
   headers?: Record<string, string | string[]>;

@@ -23,7 +23,7 @@ import { createProcessRuntime } from './process.js';
 import { createPodmanRuntime } from './podman.js';
 import { nodeStatus } from './nodestatus.js';
 import { hostIP } from './host.js';
-import type { ContainerRuntime } from './runtime.js';
+import type { ContainerRuntime, ExecSession } from './runtime.js';
 
 export const EDGED = 'edged';
 const RELIST_MS = 1000;
@@ -32,6 +32,8 @@ const MAX_LOG_STREAMS = 8;
 /** a followed log leaves in parts of at most this size, at most every FLUSH_MS */
 const LOG_PART_BYTES = 64 * 1024;
 const FLUSH_MS = 100;
+/** an exec's output is gathered this long before it leaves (a person types at it) */
+const EXEC_FLUSH_MS = 10;
 
 export interface EdgedDeps {
   nodeName: string;
@@ -65,6 +67,7 @@ export function createEdged(deps: EdgedDeps): Edged {
   const configs = new Map<string, ConfigMap | Secret>(); // kind/namespace/name
   const workers = new Map<string, PodWorker>(); // uid
   const streams = new Map<string, AbortController>(); // request msg_id
+  const sessions = new Map<string, ExecSession>(); // execs and attaches, by request msg_id
   let relistTimer: NodeJS.Timeout | undefined;
   let recheckTimer: NodeJS.Timeout | undefined;
   let relisting: Promise<void> | undefined;
@@ -264,19 +267,110 @@ export function createEdged(deps: EdgedDeps): Edged {
       .finally(() => streams.delete(msg.header.msg_id));
   };
 
+  /**
+   * The cloud asks to run a command in a container (kubectl exec) or to attach to its output (kubectl
+   * attach): output leaves as reply parts (base64, with its stream) gathered for EXEC_FLUSH_MS; input
+   * and a terminal's size come as `input` messages; the end carries the exit code. A cancel, or the
+   * link going, kills what runs.
+   */
+  const serveExec = (msg: Message, attach: boolean): void => {
+    const reply = (part: ReplyPart): void => {
+      try {
+        ctx?.bus.send(EDGEHUB, responseTo(msg, EDGED, part));
+      } catch {
+        /* the link is gone: the cloud ends the request itself */
+      }
+    };
+    const m = /^([^/]+)\/pod(?:exec|attach)\/([^/]+)$/.exec(msg.route.resource);
+    const req = msg.content as { container?: unknown; command?: unknown; stdin?: unknown; tty?: unknown };
+    const command = Array.isArray(req?.command) && req.command.every((a) => typeof a === 'string') ? (req.command as string[]) : [];
+    if (!m || !isObj(req) || typeof req.container !== 'string' || (!attach && command.length === 0)) return reply({ error: 'an exec request names <namespace>/podexec/<pod>, a container and a command', code: 400 });
+    const pod = pods.get(`${m[1]}/${m[2]}`);
+    const w = pod ? workers.get(pod.metadata.uid as string) : undefined;
+    if (!w) return reply({ error: `pods "${m[2] as string}" not found on node ${deps.nodeName}`, code: 404 });
+    const cur = w.current(req.container);
+    if (!cur || cur.container.state !== 'running') return reply({ error: `container ${req.container} is not running in pod ${m[2] as string}`, code: 400 });
+    if (sessions.size + streams.size >= MAX_LOG_STREAMS) return reply({ error: `node ${deps.nodeName} already streams ${MAX_LOG_STREAMS} logs and execs`, code: 429 });
+    const id = msg.header.msg_id;
+    const out: { stream: 1 | 2; data: Buffer }[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    const flush = (): void => {
+      timer = undefined;
+      for (const o of out.splice(0)) for (let i = 0; i < o.data.length; i += LOG_PART_BYTES) reply({ stream: o.stream, body: o.data.subarray(i, i + LOG_PART_BYTES).toString('base64') });
+    };
+    const output = (stream: 1 | 2, data: Buffer): void => {
+      const last = out.at(-1);
+      if (last?.stream === stream) last.data = Buffer.concat([last.data, data]);
+      else out.push({ stream, data });
+      timer ??= setTimeout(flush, EXEC_FLUSH_MS);
+    };
+    const exit = (code: number | Error): void => {
+      if (!sessions.delete(id)) return;
+      if (timer) clearTimeout(timer);
+      flush();
+      reply(code instanceof Error ? { error: code.message, code: 500 } : { end: true, exitCode: code });
+    };
+    if (attach) {
+      // what the container writes from now on; its input is not kept open by either runtime
+      const abort = new AbortController();
+      sessions.set(id, { write: () => undefined, end: () => undefined, resize: () => undefined, kill: () => abort.abort() });
+      const text = (chunk: string): void => output(1, Buffer.from(chunk));
+      cur.runtime.logs(cur.container, { follow: true, tailLines: 0 }, text, abort.signal).then(
+        () => exit(0),
+        (err: unknown) => exit(new Error(`cannot attach: ${errorText(err)}`)),
+      );
+      return;
+    }
+    // what comes while the command starts is kept for it (bounded by what the cloud sends at once)
+    const early: ((s: ExecSession) => void)[] = [];
+    let killed = false;
+    const pending: ExecSession = {
+      write: (d) => void early.push((s) => s.write(d)),
+      end: () => void early.push((s) => s.end()),
+      resize: (wd, h) => void early.push((s) => s.resize(wd, h)),
+      kill: () => void (killed = true),
+    };
+    sessions.set(id, pending);
+    cur.runtime.interactive(cur.container, { command, stdin: req.stdin === true, tty: req.tty === true }, { output, exit }).then(
+      (session) => {
+        if (killed || sessions.get(id) !== pending) return session.kill(); // cancelled while it started
+        sessions.set(id, session);
+        for (const f of early.splice(0)) f(session);
+      },
+      (err: unknown) => exit(new Error(`cannot exec in ${req.container as string}: ${errorText(err)}`)),
+    );
+  };
+
+  /** more for a running exec: input, its end, a terminal's new size */
+  const execInput = (msg: Message): void => {
+    const c = msg.content as { id?: unknown; data?: unknown; close?: unknown; resize?: { width?: unknown; height?: unknown } } | null;
+    const session = typeof c?.id === 'string' ? sessions.get(c.id) : undefined;
+    if (!session || !c) return;
+    if (typeof c.data === 'string') session.write(Buffer.from(c.data, 'base64'));
+    if (c.close === true) session.end();
+    const { width, height } = isObj(c.resize) ? c.resize : {};
+    if (typeof width === 'number' && typeof height === 'number') session.resize(width, height);
+  };
+
   const handle = (msg: Message): void => {
     if (msg.route.source === EDGEHUB && msg.route.operation === HubEvent.disconnected) {
       for (const a of streams.values()) a.abort(); // nobody reads them any more
       streams.clear();
+      for (const session of sessions.values()) session.kill();
+      sessions.clear();
       return;
     }
     if (msg.route.source === EDGEHUB) return;
     if (msg.route.operation === Operation.cancel) {
       const id = (msg.content as { id?: unknown } | null)?.id;
       if (typeof id === 'string') streams.get(id)?.abort();
+      if (typeof id === 'string') sessions.get(id)?.kill();
       return;
     }
+    if (msg.route.operation === Operation.input) return execInput(msg);
     if (msg.route.operation === Operation.query && msg.route.resource.includes('/podlog/')) return serveLog(msg);
+    if (msg.route.operation === Operation.query && msg.route.resource.includes('/podexec/')) return serveExec(msg, false);
+    if (msg.route.operation === Operation.query && msg.route.resource.includes('/podattach/')) return serveExec(msg, true);
     ctx?.log.warn(`no handler for ${msg.route.operation} ${msg.route.resource}`);
     try {
       ctx?.bus.send(EDGEHUB, responseTo(msg, EDGED, { error: `edged does not handle ${msg.route.operation} ${msg.route.resource}`, code: 400 } satisfies ReplyPart));

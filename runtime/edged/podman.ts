@@ -6,9 +6,10 @@
  * restarted edgecore finds them again rather than starting second copies.
  */
 import { request, type IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../core/log.js';
 import { errorText } from '../core/errors.js';
-import { hostIP } from './host.js';
+import { hostIP, killTree } from './host.js';
 import { RuntimeError, type ContainerRuntime, type RuntimeContainer } from './runtime.js';
 
 const API = '/v1.41';
@@ -231,6 +232,59 @@ export function createPodmanRuntime(o: PodmanOptions): ContainerRuntime {
       }
       const r = await call('GET', `/exec/${execId}/json`);
       return Number(r.body?.ExitCode ?? 1);
+    },
+    async interactive(c, opts, on) {
+      const made = await call('POST', `/containers/${c.id}/exec`, { Cmd: opts.command, AttachStdin: opts.stdin, AttachStdout: true, AttachStderr: true, Tty: opts.tty });
+      if (made.status !== 201) throw new Error(`podman did not make the exec: ${messageOf(made)}`);
+      const execId = String(made.body.Id);
+      // the start is hijacked into a raw two-way stream, as Docker's API does on "Upgrade: tcp"
+      const stream = await new Promise<Duplex>((resolve, reject) => {
+        if (!socketPath) return reject(new Error(`${o.endpoint} is not unix:///PATH`));
+        const req = request({ socketPath, method: 'POST', path: `${API}/exec/${execId}/start`, headers: { 'content-type': 'application/json', connection: 'Upgrade', upgrade: 'tcp' } });
+        req.on('upgrade', (_res, socket, head) => {
+          if (head.length) socket.unshift(head);
+          resolve(socket);
+        });
+        req.on('response', (res) => {
+          res.resume();
+          reject(new Error(`podman did not start the exec (HTTP ${res.statusCode ?? 0})`));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ Detach: false, Tty: opts.tty }));
+      });
+      // without a terminal, stdout and stderr come multiplexed: 8-byte headers (stream, 0, 0, 0, size)
+      let pending = Buffer.alloc(0);
+      stream.on('data', (chunk: Buffer) => {
+        if (opts.tty) return on.output(1, chunk);
+        pending = Buffer.concat([pending, chunk]);
+        while (pending.length >= 8 && pending.length >= 8 + pending.readUInt32BE(4)) {
+          const size = pending.readUInt32BE(4);
+          on.output(pending[0] === 2 ? 2 : 1, pending.subarray(8, 8 + size));
+          pending = pending.subarray(8 + size);
+        }
+      });
+      stream.on('error', () => undefined);
+      stream.on('close', () => {
+        call('GET', `/exec/${execId}/json`).then(
+          (r) => on.exit(Number(r.body?.ExitCode ?? 1)),
+          (err: unknown) => on.exit(new Error(`podman did not say how the exec ended: ${errorText(err)}`)),
+        );
+      });
+      return {
+        write: (d) => void stream.write(d),
+        end: () => void stream.end(),
+        resize: (w, h) => void call('POST', `/exec/${execId}/resize?h=${h}&w=${w}`).catch(() => undefined),
+        kill: () => {
+          // the exec's process is podman's: ended by its pid with what it started, as the API has no kill for it
+          call('GET', `/exec/${execId}/json`)
+            .then((r) => {
+              const pid = Number(r.body?.Pid);
+              if (r.body?.Running && pid > 0) killTree(pid);
+            })
+            .catch(() => undefined)
+            .finally(() => stream.destroy());
+        },
+      };
     },
     async logs(c, opts, write, signal) {
       const q = new URLSearchParams({ stdout: 'true', stderr: 'true', follow: String(Boolean(opts.follow)), tail: opts.tailLines === undefined ? 'all' : String(opts.tailLines) });

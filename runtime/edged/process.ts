@@ -13,6 +13,7 @@
  * for the pod's volumes, removed with the pod.
  */
 import { spawn } from 'node:child_process';
+import { constants as osConstants } from 'node:os';
 import { accessSync, constants, existsSync, lstatSync, mkdirSync, openSync, closeSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync, renameSync, readlinkSync, rmdirSync } from 'node:fs';
 import { dirname, isAbsolute, join } from 'node:path';
 import type { Logger } from '../core/log.js';
@@ -108,6 +109,18 @@ function procStart(pid: number): string | undefined {
     return undefined;
   }
 }
+
+/** a process's environment (/proc/<pid>/environ): a container's, for what is run in it */
+function environOf(pid: number): Record<string, string> {
+  try {
+    const pairs = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean);
+    return Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)]));
+  } catch {
+    return { PATH: DEFAULT_PATH };
+  }
+}
+
+const shellQuote = (a: string): string => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replaceAll("'", "'\\''")}'`);
 
 function writeJson(file: string, value: unknown): void {
   writeFileSync(`${file}.tmp`, JSON.stringify(value), { mode: 0o600 });
@@ -389,6 +402,35 @@ export function createProcessRuntime(o: ProcessRuntimeOptions): ContainerRuntime
           resolve(code ?? 1);
         });
       });
+    },
+    async interactive(c, opts, on) {
+      const s = readState(dirOfId(c.id));
+      if (!s || !alive(s)) throw new Error(`container ${c.name} is not running`);
+      const env = { ...environOf(s.pid), ...(opts.tty ? { TERM: 'xterm', SHELL: '/bin/sh' } : {}) };
+      const inner = s.namespaced ? ['nsenter', '-t', String(s.pid), '-m', '-r', '-w', '--', ...opts.command] : opts.command;
+      // a terminal when asked for one: script(1) makes it (Node has no pty), and ends with the command's code
+      const argv = opts.tty ? ['script', '-qfec', inner.map(shellQuote).join(' '), '/dev/null'] : inner;
+      const child = spawn(argv[0] as string, argv.slice(1), { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env, cwd: '/', detached: true });
+      await new Promise<void>((resolve, reject) => {
+        child.once('spawn', resolve);
+        child.once('error', reject);
+      });
+      child.stdout?.on('data', (d: Buffer) => on.output(1, d));
+      child.stderr?.on('data', (d: Buffer) => on.output(2, d));
+      child.stdin?.on('error', () => undefined); // the command ended before reading all of it
+      child.on('close', (code, signal) => on.exit(code ?? 128 + (signal ? (osConstants.signals as Record<string, number>)[signal] ?? 0 : 0)));
+      return {
+        write: (d) => void child.stdin?.write(d),
+        end: () => void child.stdin?.end(),
+        resize: () => undefined, // script(1) cannot be told a new size
+        kill: () => {
+          try {
+            process.kill(-(child.pid as number), 'SIGKILL'); // its group: script and what it runs
+          } catch {
+            /* already gone */
+          }
+        },
+      };
     },
     async logs(c, opts, write, signal) {
       const dir = dirOfId(c.id);

@@ -61,6 +61,30 @@ export interface LogOptions {
   limitBytes?: number;
 }
 
+/** A command run in a container for a person (kubectl exec): its input, output and end. */
+export interface ExecOptions {
+  command: string[];
+  stdin: boolean;
+  /** a terminal: stdout and stderr are one stream, and input is echoed */
+  tty: boolean;
+}
+
+export interface ExecHandlers {
+  /** 1: stdout, 2: stderr */
+  output(stream: 1 | 2, data: Buffer): void;
+  /** the command ended (its exit code), or could not run (an error) */
+  exit(code: number | Error): void;
+}
+
+export interface ExecSession {
+  write(data: Buffer): void;
+  /** stdin is closed */
+  end(): void;
+  resize(width: number, height: number): void;
+  /** stops the command (the caller went away) */
+  kill(): void;
+}
+
 /** A failure with kubelet's reason, shown in the container's `waiting` state. */
 export class RuntimeError extends Error {
   constructor(
@@ -92,6 +116,8 @@ export interface ContainerRuntime {
   removePod(podUid: string): Promise<void>;
   /** runs a command inside a running container (exec probes); resolves with its exit code */
   exec(c: RuntimeContainer, command: string[], timeoutMs: number, env?: Record<string, string>): Promise<number>;
+  /** runs a command inside a running container with its input and output streamed (kubectl exec) */
+  interactive(c: RuntimeContainer, opts: ExecOptions, on: ExecHandlers): Promise<ExecSession>;
   /** writes the container's log; resolves when it is written (or, following, when the container stops or `signal` aborts) */
   logs(c: RuntimeContainer, opts: LogOptions, write: (chunk: string) => void, signal: AbortSignal): Promise<void>;
   /** called when a container may have stopped (a faster path than the relist) */

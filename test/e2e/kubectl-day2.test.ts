@@ -3,12 +3,13 @@
  * the ones a setpoint change, a device's condition and a crashing pod make), and what follows in the
  * other files of this issue's work.
  */
-import { writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { eventually, makeCluster, type Cluster } from './cluster.js';
-import { kubectl } from '../peers/kubectl.js';
+import { kubectl, kubectlInTerminal } from '../peers/kubectl.js';
 import { freePort } from '../peers/proxy.js';
 import { pidsWith } from '../peers/pods.js';
 
@@ -189,5 +190,61 @@ describe('kubectl on the second day', () => {
       expect(r.stderr).toBe('');
     }
     k('delete', 'device', 'boiler-typo', 'boiler-twice', 'boiler-clean');
+  });
+  it('exec runs a command in a process pod\'s own view (its volumes), with input, exit codes and a terminal; attach shows what it writes', async () => {
+    apply('shell.yaml', {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'shell-cfg' },
+      data: { greeting: 'bonjour' },
+    }, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'shell' },
+      spec: {
+        runtimeClassName: 'process',
+        nodeName: NODE,
+        terminationGracePeriodSeconds: 1,
+        containers: [{ name: 'app', image: 'process', command: ['/bin/sh', '-c', 'while true; do echo tick; sleep 1; done'], env: [{ name: 'COLOUR', value: 'blue' }], volumeMounts: [{ name: 'cfg', mountPath: '/cfg' }] }],
+        volumes: [{ name: 'cfg', configMap: { name: 'shell-cfg' } }],
+      },
+    });
+    await eventually(async () => JSON.parse(k('get', 'pod', 'shell', '-o', 'json').stdout).status?.phase === 'Running', 30_000, 'shell Running');
+    const hi = k('exec', 'shell', '--', 'echo', 'hi');
+    expect(hi.status, hi.stderr).toBe(0);
+    expect(hi.stdout).toBe('hi\n');
+    // inside: the pod's volume at its path (not on this host), the container's environment
+    const inside = k('exec', 'shell', '--', 'sh', '-c', 'cat /cfg/greeting; echo " $COLOUR"; echo oops >&2');
+    expect(inside.stdout).toBe('bonjour blue\n');
+    expect(inside.stderr).toBe('oops\n');
+    expect(k('exec', 'shell', '--', 'sh', '-c', 'exit 3').status).toBe(3);
+    const piped = kubectl(kubeconfig, ['exec', '-i', 'shell', '--', 'sh', '-c', 'read line; echo "got $line"'], 'typed in\n');
+    expect(piped.stdout).toBe('got typed in\n');
+    // a person at a terminal: a shell, a line typed, its answer, exit
+    const tty = await kubectlInTerminal(kubeconfig, ['exec', '-it', 'shell', '--', 'sh'], ['echo answer-$((6*7))', 'exit']);
+    expect(tty.output).toContain('answer-42');
+    expect(tty.status).toBe(0);
+    // kubectl killed mid-command: the command is ended at the edge too
+    const runaway = spawn('kubectl', ['--kubeconfig', kubeconfig, 'exec', 'shell', '--', 'sh', '-c', 'echo started; sleep 1001; echo never']);
+    await new Promise<void>((resolve) => runaway.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve()));
+    // the sleep itself (kubectl's own command line names it too)
+    const sleeping = (): number[] => pidsWith('sleep 1001').filter((p) => {
+      try {
+        return readFileSync(`/proc/${p}/cmdline`, 'utf8').startsWith('sleep\0');
+      } catch {
+        return false;
+      }
+    });
+    expect(sleeping()).toHaveLength(1);
+    runaway.kill('SIGKILL');
+    await eventually(async () => sleeping().length === 0, 15_000, 'the exec\'s sleep ended');
+    // what kubectl is told when the container is not there or the command is missing
+    expect(k('exec', 'shell', '-c', 'nope', '--', 'true').stderr).toContain('container nope is not valid for pod shell');
+    expect(k('exec', 'shell', '--', 'no-such-command').status).not.toBe(0);
+    // attach: the container's output from now on, until the caller goes
+    const attach = spawnSync('timeout', ['-s', 'INT', '3', 'kubectl', '--kubeconfig', kubeconfig, 'attach', 'shell'], { encoding: 'utf8' });
+    expect(attach.stdout).toMatch(/^tick$/m);
+    k('delete', 'pod', 'shell');
+    k('delete', 'configmap', 'shell-cfg');
   });
 });

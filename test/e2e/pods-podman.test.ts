@@ -4,6 +4,7 @@
  * app restarted, a crash loop backing off, a ConfigMap edit seen in the running container, a missing
  * image, and a deletion that leaves no container and no file behind.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, makeCluster, type Cluster, type Edge } from './cluster.js';
 import { alive, apply, containerStatus, keadm, podRow, podStatus } from '../peers/pods.js';
 import { startPodman, type Podman } from '../peers/podman.js';
+import { kubectl, kubectlInTerminal } from '../peers/kubectl.js';
 
 const NODE = 'edge-podman';
 const SECRET = 'p0dman-Secret-7';
@@ -114,6 +116,27 @@ describe('container pods on podman', () => {
     expect(previous.status).toBe(200);
     expect(previous.body).toContain('file=hello');
     expect(previous.body).not.toContain('file=bonjour');
+  });
+
+  it('kubectl exec runs in the container (podman\'s exec API): output, input, exit codes, a terminal; a killed kubectl ends it', async () => {
+    const kubeconfig = c.kubeconfig();
+    const k = (args: string[], input?: string) => kubectl(kubeconfig, args, input);
+    const hi = k(['exec', 'web', '--', 'echo', 'hi']);
+    expect(hi.status, hi.stderr).toBe(0);
+    expect(hi.stdout).toBe('hi\n');
+    const inside = k(['exec', 'web', '--', 'sh', '-c', 'cat /etc/app/greeting; echo " $GREETING"; echo oops >&2']);
+    expect(inside.stdout).toBe('bonjour hello\n');
+    expect(inside.stderr).toBe('oops\n');
+    expect(k(['exec', 'web', '--', 'sh', '-c', 'exit 4']).status).toBe(4);
+    expect(k(['exec', '-i', 'web', '--', 'sh', '-c', 'read line; echo "got $line"'], 'typed in\n').stdout).toBe('got typed in\n');
+    const tty = await kubectlInTerminal(kubeconfig, ['exec', '-it', 'web', '--', 'sh'], ['echo answer-$((6*7))', 'exit']);
+    expect(tty.output).toContain('answer-42');
+    expect(tty.status).toBe(0);
+    // kubectl killed mid-command: the command is ended in the container too
+    const runaway = spawn('kubectl', ['--kubeconfig', kubeconfig, 'exec', 'web', '--', 'sh', '-c', 'echo started; sleep 1000; echo never']);
+    await new Promise<void>((resolve) => runaway.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve()));
+    runaway.kill('SIGKILL');
+    await eventually(async () => !podman.cli(['top', containersOf('web', true)[0] as string, 'args']).stdout.includes('sleep 1000'), 15_000, 'the exec\'s sleep ended');
   });
 
   it('a crash-looping container shows CrashLoopBackOff; a missing image is ErrImageNeverPull', async () => {

@@ -1,5 +1,5 @@
 /** The machine's kubectl, against a kubeconfig a test writes. */
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 
@@ -22,4 +22,26 @@ export function writeKubeconfig(file: string, port: number, caPem: string, token
     { mode: 0o600 },
   );
   return file;
+}
+
+/**
+ * kubectl in a terminal, as a person runs `kubectl exec -it`: script(1) gives it a pty; `lines` are
+ * typed one by one, a second after it starts and then 300 ms apart. Resolves with the terminal's
+ * output and kubectl's exit code.
+ */
+export function kubectlInTerminal(kubeconfig: string, args: string[], lines: string[], timeoutMs = 30_000): Promise<{ status: number | null; output: string }> {
+  const quoted = ['kubectl', '--kubeconfig', kubeconfig, ...args].map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+  const child = spawn('script', ['-qfec', quoted, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString('utf8')));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')));
+  child.stdin.on('error', () => undefined);
+  lines.forEach((l, i) => setTimeout(() => child.stdin.writable && child.stdin.write(`${l}\r`), 1000 + 300 * i));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  return new Promise((resolve) => {
+    child.on('close', (status) => {
+      clearTimeout(timer);
+      resolve({ status, output });
+    });
+  });
 }
