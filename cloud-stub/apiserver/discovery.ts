@@ -7,6 +7,7 @@
 import { VERSION } from '../../runtime/core/cli.js';
 import { RESOURCES, apiVersionOf, type ResourceType } from '../../api/resources.js';
 import { openApiV2, openApiV3 } from './openapi.js';
+import { METRICS_GROUP_VERSION, metricsResources } from './top.js';
 
 const READ = ['get', 'list', 'watch'];
 const WRITE = ['create', 'update', 'patch', 'delete'];
@@ -29,14 +30,15 @@ function resourceList(groupVersion: string, types: readonly ResourceType[]): unk
       resources.push({ name: 'pods/eviction', singularName: '', namespaced: true, group: 'policy', version: 'v1', kind: 'Eviction', verbs: ['create'] });
     }
   }
+  if (groupVersion === METRICS_GROUP_VERSION) resources.push(...metricsResources);
   // events: what happened to objects (kubectl get events, describe)
   if (groupVersion === 'v1' || groupVersion === 'events.k8s.io/v1') resources.push({ name: 'events', singularName: 'event', namespaced: true, kind: 'Event', verbs: READ, ...(groupVersion === 'v1' ? { shortNames: ['ev'] } : {}) });
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };
 }
 
 const groups = (): Map<string, ResourceType[]> => {
-  // events.k8s.io/v1 holds only events (added by resourceList)
-  const m = new Map<string, ResourceType[]>([['events.k8s.io/v1', []]]);
+  // events.k8s.io/v1 holds only events (added by resourceList), metrics.k8s.io what edges use (top.ts)
+  const m = new Map<string, ResourceType[]>([['events.k8s.io/v1', []], [METRICS_GROUP_VERSION, []]]);
   for (const r of RESOURCES) {
     if (!r.group) continue;
     const l = m.get(apiVersionOf(r)) ?? [];

@@ -34,6 +34,7 @@ import { WatchHub } from './watch.js';
 import { jsonPatch, mergePatch, strategicMergePatch } from './patch.js';
 import { streamPodLog } from './logs.js';
 import { createExecServer, execRequest, refuseUpgrade } from './exec.js';
+import { METRICS_GROUP_VERSION, createMetricsApi } from './top.js';
 import { serveEvents } from './events.js';
 import { counter, gauge, renderMetrics, type Family } from '../../runtime/core/metrics.js';
 import type { EdgeCalls } from '../cloudhub/index.js';
@@ -135,6 +136,7 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
   const present = presenter(deps.store, deps.liveStatus);
   const watches = new WatchHub(deps.store, present);
   const execs = createExecServer(deps.edges);
+  const usage = createMetricsApi(deps);
   /** the objects of a path's type (a DeviceStatus is shown from its Device) */
   const objects = (t: ApiPath, ns: string | undefined): StoredObject[] =>
     t.type.kind === 'devicestatus' ? deps.store.list('device', ns).map((o) => ({ ...o, kind: 'devicestatus' as const })) : deps.store.list(t.type.kind, ns);
@@ -297,6 +299,11 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     if (found) {
       if (Buffer.isBuffer(found.body)) return void res.writeHead(200, { 'content-type': found.contentType ?? 'application/octet-stream' }).end(found.body);
       return reply(200, found.body);
+    }
+    // kubectl top: what edges say they use
+    if (method === 'GET' && url.pathname.startsWith(`/apis/${METRICS_GROUP_VERSION}/`)) {
+      const answer = await usage.serve(url.pathname, url.searchParams);
+      if (answer !== undefined) return reply(200, answer);
     }
     // the events of the last while (kubectl get events [-w], describe), newest last
     if (serveEvents(deps.events, req, res, url)) return;

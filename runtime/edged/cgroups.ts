@@ -22,6 +22,8 @@ export interface Cgroups {
   create(name: string, limits: CgroupLimits): string[];
   /** did the kernel kill a process of the group for want of memory? */
   oomKilled(name: string): boolean;
+  /** what the group uses: CPU time so far (ns) and its working set (bytes, as kubelet counts it: without inactive file pages) */
+  usage(name: string): { cpuNanos?: number; memoryBytes?: number };
   /** SIGKILL to every process still in the group */
   killAll(name: string): void;
   /** removes the group once the kernel has let go of its processes (waits up to a few seconds) */
@@ -29,8 +31,8 @@ export interface Cgroups {
 }
 
 const PERIOD_US = 100_000;
-/** v1: the hierarchies a pod's process joins (those present) */
-const V1_HIERARCHIES = ['memory', 'cpu', 'pids', 'systemd', 'unified'] as const;
+/** v1: the hierarchies a pod's process joins (those present; cpuacct counts its CPU time, where it is not cpu's) */
+const V1_HIERARCHIES = ['memory', 'cpu', 'cpuacct', 'pids', 'systemd', 'unified'] as const;
 
 function mounted(dir: string): boolean {
   try {
@@ -92,6 +94,28 @@ export function openCgroups(root = '/sys/fs/cgroup'): Cgroups {
       const mem = dirs(name).find((d) => d.hierarchy === 'v2' || d.hierarchy === 'memory');
       if (!mem) return false;
       return mem.hierarchy === 'v2' ? readNumber(join(mem.dir, 'memory.events'), 'oom_kill') > 0 : readNumber(join(mem.dir, 'memory.oom_control'), 'oom_kill') > 0;
+    },
+    usage(name) {
+      const at = (h: string): string | undefined => dirs(name).find((d) => d.hierarchy === h)?.dir;
+      const number = (file: string): number | undefined => {
+        try {
+          const n = Number(readFileSync(file, 'utf8').trim());
+          return Number.isFinite(n) ? n : undefined;
+        } catch {
+          return undefined;
+        }
+      };
+      const v2 = at('v2');
+      if (v2) {
+        const current = number(join(v2, 'memory.current'));
+        const usec = existsSync(join(v2, 'cpu.stat')) ? readNumber(join(v2, 'cpu.stat'), 'usage_usec') : undefined;
+        return { ...(usec !== undefined ? { cpuNanos: usec * 1000 } : {}), ...(current !== undefined ? { memoryBytes: Math.max(0, current - readNumber(join(v2, 'memory.stat'), 'inactive_file')) } : {}) };
+      }
+      const cpu = at('cpuacct') ?? at('cpu');
+      const mem = at('memory');
+      const cpuNanos = cpu ? number(join(cpu, 'cpuacct.usage')) : undefined;
+      const used = mem ? number(join(mem, 'memory.usage_in_bytes')) : undefined;
+      return { ...(cpuNanos !== undefined ? { cpuNanos } : {}), ...(used !== undefined && mem ? { memoryBytes: Math.max(0, used - readNumber(join(mem, 'memory.stat'), 'total_inactive_file')) } : {}) };
     },
     killAll(name) {
       const pids = new Set<string>();

@@ -32,8 +32,8 @@ export function machineId(): string {
   return '';
 }
 
-/** SIGKILL to a process and everything it started (/proc/<pid>/task/<tid>/children), children first seen, then it */
-export function killTree(pid: number): void {
+/** a process and everything it started (/proc/<pid>/task/<tid>/children), parents first */
+export function processTree(pid: number): number[] {
   const tree: number[] = [];
   const walk = (p: number, depth: number): void => {
     tree.push(p);
@@ -47,7 +47,30 @@ export function killTree(pid: number): void {
     }
   };
   walk(pid, 0);
-  // stop them all before any can start another
+  return tree;
+}
+
+/** CPU time (ns, at USER_HZ 100 as Linux reports it to processes) and resident memory of a process tree */
+export function treeUsage(pid: number): { cpuNanos: number; memoryBytes: number } {
+  let cpuNanos = 0;
+  let memoryBytes = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // fields 14, 15 (utime, stime) and 24 (rss, pages), counted from the state (field 3)
+      cpuNanos += (Number(f[11]) + Number(f[12])) * 10_000_000;
+      memoryBytes += Number(f[21]) * 4096;
+    } catch {
+      /* gone */
+    }
+  }
+  return { cpuNanos, memoryBytes };
+}
+
+/** SIGKILL to a process and everything it started: all stopped first, so none starts another */
+export function killTree(pid: number): void {
+  const tree = processTree(pid);
   for (const p of tree) {
     try {
       process.kill(p, 'SIGSTOP');

@@ -24,6 +24,8 @@ import { createPodmanRuntime } from './podman.js';
 import { nodeStatus } from './nodestatus.js';
 import { hostIP } from './host.js';
 import type { ContainerRuntime, ExecSession } from './runtime.js';
+import { USAGE_RESOURCE, type NodeUsage } from '../../api/usage.js';
+import { FRESH_WINDOW_MS, MAX_WINDOW_MS, nodeCounters, rate, type Counters, type UsageSample } from './usage.js';
 
 export const EDGED = 'edged';
 const RELIST_MS = 1000;
@@ -68,6 +70,7 @@ export function createEdged(deps: EdgedDeps): Edged {
   const workers = new Map<string, PodWorker>(); // uid
   const streams = new Map<string, AbortController>(); // request msg_id
   const sessions = new Map<string, ExecSession>(); // execs and attaches, by request msg_id
+  let lastUsage: UsageSample | undefined; // kubectl top's rates are taken against it
   let relistTimer: NodeJS.Timeout | undefined;
   let recheckTimer: NodeJS.Timeout | undefined;
   let relisting: Promise<void> | undefined;
@@ -341,6 +344,48 @@ export function createEdged(deps: EdgedDeps): Edged {
     );
   };
 
+  /** the counters of the node and of every running container */
+  const sampleUsage = async (): Promise<UsageSample> => {
+    const containers = new Map<string, Counters>();
+    for (const [key, pod] of pods) {
+      const w = workers.get(pod.metadata.uid as string);
+      for (const spec of pod.spec.containers) {
+        const cur = w?.current(spec.name);
+        if (cur?.container.state !== 'running') continue;
+        containers.set(`${key}/${spec.name}`, await cur.runtime.usage(cur.container).catch(() => ({})));
+      }
+    }
+    return { at: performance.now(), node: nodeCounters(), containers };
+  };
+
+  /** the cloud asks what the node and its pods use (kubectl top): rates over the last window */
+  const serveUsage = async (msg: Message): Promise<void> => {
+    let base = lastUsage && performance.now() - lastUsage.at >= FRESH_WINDOW_MS && performance.now() - lastUsage.at <= MAX_WINDOW_MS ? lastUsage : undefined;
+    if (!base) {
+      base = await sampleUsage();
+      await new Promise((r) => setTimeout(r, FRESH_WINDOW_MS));
+    }
+    const now = await sampleUsage();
+    lastUsage = now;
+    const windowMs = now.at - base.at;
+    const podsUsage: NodeUsage['pods'] = [];
+    for (const [key, pod] of pods) {
+      const containers = pod.spec.containers
+        .filter((c) => now.containers.has(`${key}/${c.name}`))
+        .map((c) => {
+          const u = now.containers.get(`${key}/${c.name}`) as Counters;
+          return { name: c.name, cpuNanocores: rate(base.containers.get(`${key}/${c.name}`), u, windowMs), memoryBytes: u.memoryBytes ?? 0 };
+        });
+      if (containers.length) podsUsage.push({ namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, containers });
+    }
+    const usage: NodeUsage = { timestamp: new Date().toISOString(), windowSeconds: Math.round(windowMs) / 1000, node: { cpuNanocores: rate(base.node, now.node, windowMs), memoryBytes: now.node.memoryBytes ?? 0 }, pods: podsUsage };
+    try {
+      ctx?.bus.send(EDGEHUB, responseTo(msg, EDGED, { data: JSON.stringify(usage), end: true } satisfies ReplyPart));
+    } catch {
+      /* the link is gone */
+    }
+  };
+
   /** more for a running exec: input, its end, a terminal's new size */
   const execInput = (msg: Message): void => {
     const c = msg.content as { id?: unknown; data?: unknown; close?: unknown; resize?: { width?: unknown; height?: unknown } } | null;
@@ -369,6 +414,7 @@ export function createEdged(deps: EdgedDeps): Edged {
     }
     if (msg.route.operation === Operation.input) return execInput(msg);
     if (msg.route.operation === Operation.query && msg.route.resource.includes('/podlog/')) return serveLog(msg);
+    if (msg.route.operation === Operation.query && msg.route.resource === USAGE_RESOURCE) return void serveUsage(msg);
     if (msg.route.operation === Operation.query && msg.route.resource.includes('/podexec/')) return serveExec(msg, false);
     if (msg.route.operation === Operation.query && msg.route.resource.includes('/podattach/')) return serveExec(msg, true);
     ctx?.log.warn(`no handler for ${msg.route.operation} ${msg.route.resource}`);

@@ -286,6 +286,15 @@ export function createPodmanRuntime(o: PodmanOptions): ContainerRuntime {
         },
       };
     },
+    async usage(c) {
+      const r = await call('GET', `/containers/${c.id}/stats?stream=false&one-shot=true`);
+      if (r.status !== 200) return {};
+      const cpu = Number(r.body?.cpu_stats?.cpu_usage?.total_usage);
+      const mem = Number(r.body?.memory_stats?.usage);
+      const stats = r.body?.memory_stats?.stats ?? {};
+      const inactive = Number(stats.inactive_file ?? stats.total_inactive_file ?? 0);
+      return { ...(Number.isFinite(cpu) ? { cpuNanos: cpu } : {}), ...(Number.isFinite(mem) ? { memoryBytes: Math.max(0, mem - (Number.isFinite(inactive) ? inactive : 0)) } : {}) };
+    },
     async logs(c, opts, write, signal) {
       const q = new URLSearchParams({ stdout: 'true', stderr: 'true', follow: String(Boolean(opts.follow)), tail: opts.tailLines === undefined ? 'all' : String(opts.tailLines) });
       const res = await open('GET', `/containers/${c.id}/logs?${q.toString()}`, undefined, 0);

@@ -20,7 +20,7 @@ import type { Logger } from '../core/log.js';
 import { errorText } from '../core/errors.js';
 import { openCgroups, type Cgroups } from './cgroups.js';
 import { readLog, rotateLog } from './logfile.js';
-import { hostIP } from './host.js';
+import { hostIP, treeUsage } from './host.js';
 import { RuntimeError, type ContainerConfig, type ContainerRuntime, type RuntimeContainer } from './runtime.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -431,6 +431,13 @@ export function createProcessRuntime(o: ProcessRuntimeOptions): ContainerRuntime
           }
         },
       };
+    },
+    async usage(c) {
+      const s = readState(dirOfId(c.id));
+      if (!s || !alive(s)) return {};
+      // its cgroup counts what its children did too; without one, its process tree as it is now
+      const u = s.cgroup ? cgroups.usage(s.cgroup) : {};
+      return u.cpuNanos !== undefined && u.memoryBytes !== undefined ? u : { ...treeUsage(s.pid), ...u };
     },
     async logs(c, opts, write, signal) {
       const dir = dirOfId(c.id);

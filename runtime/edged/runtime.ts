@@ -118,6 +118,8 @@ export interface ContainerRuntime {
   exec(c: RuntimeContainer, command: string[], timeoutMs: number, env?: Record<string, string>): Promise<number>;
   /** runs a command inside a running container with its input and output streamed (kubectl exec) */
   interactive(c: RuntimeContainer, opts: ExecOptions, on: ExecHandlers): Promise<ExecSession>;
+  /** what a running container uses: CPU time so far (ns) and its working set (bytes), where known */
+  usage(c: RuntimeContainer): Promise<{ cpuNanos?: number; memoryBytes?: number }>;
   /** writes the container's log; resolves when it is written (or, following, when the container stops or `signal` aborts) */
   logs(c: RuntimeContainer, opts: LogOptions, write: (chunk: string) => void, signal: AbortSignal): Promise<void>;
   /** called when a container may have stopped (a faster path than the relist) */

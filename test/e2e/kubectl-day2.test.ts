@@ -247,4 +247,30 @@ describe('kubectl on the second day', () => {
     k('delete', 'pod', 'shell');
     k('delete', 'configmap', 'shell-cfg');
   });
+  it('top node and top pod print what the edge and its pods use', async () => {
+    apply('busy.yaml', {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'busy', labels: { app: 'busy' } },
+      spec: { runtimeClassName: 'process', nodeName: NODE, terminationGracePeriodSeconds: 1, containers: [{ name: 'app', image: 'process', command: ['/bin/sh', '-c', 'while true; do i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; sleep 0.1; done'] }] },
+    });
+    await eventually(async () => JSON.parse(k('get', 'pod', 'busy', '-o', 'json').stdout).status?.phase === 'Running', 30_000, 'busy Running');
+    const nodes = k('top', 'node');
+    expect(nodes.status, nodes.stderr).toBe(0);
+    expect(nodes.stdout.split('\n')[0]).toMatch(/^NAME\s+CPU\(cores\)\s+CPU\(%\)\s+MEMORY\(bytes\)\s+MEMORY\(%\)\s*$/);
+    const row = new RegExp(`^${NODE}\\s+(\\d+)m\\s+(\\d+)%\\s+(\\d+)Mi\\s+(\\d+)%\\s*$`, 'm').exec(nodes.stdout);
+    expect(row, nodes.stdout).not.toBeNull();
+    expect(Number(row?.[3])).toBeGreaterThan(0);
+    // the busy pod's CPU shows (a second's window at least), and its memory
+    const pod = await eventually(async () => {
+      const r = k('top', 'pod', '-l', 'app=busy', '--containers');
+      const m = /^busy\s+app\s+(\d+)m\s+(\d+)Mi\s*$/m.exec(r.stdout);
+      return m && Number(m[1]) > 0 ? m : undefined;
+    }, 30_000, 'busy using CPU in kubectl top pod');
+    expect(Number(pod[2])).toBeGreaterThanOrEqual(0);
+    const all = k('top', 'pod');
+    expect(all.stdout.split('\n')[0]).toMatch(/^NAME\s+CPU\(cores\)\s+MEMORY\(bytes\)\s*$/);
+    expect(all.stdout).toMatch(/^busy\s+\d+m\s+\d+Mi\s*$/m);
+    k('delete', 'pod', 'busy');
+  });
 });

@@ -118,7 +118,7 @@ describe('container pods on podman', () => {
     expect(previous.body).not.toContain('file=bonjour');
   });
 
-  it('kubectl exec runs in the container (podman\'s exec API): output, input, exit codes, a terminal; a killed kubectl ends it', async () => {
+  it('kubectl exec runs in the container (podman\'s exec API): output, input, exit codes, a terminal; a killed kubectl ends it; top shows its use', async () => {
     const kubeconfig = c.kubeconfig();
     const k = (args: string[], input?: string) => kubectl(kubeconfig, args, input);
     const hi = k(['exec', 'web', '--', 'echo', 'hi']);
@@ -137,6 +137,12 @@ describe('container pods on podman', () => {
     await new Promise<void>((resolve) => runaway.stdout.on('data', (d: Buffer) => d.toString().includes('started') && resolve()));
     runaway.kill('SIGKILL');
     await eventually(async () => !podman.cli(['top', containersOf('web', true)[0] as string, 'args']).stdout.includes('sleep 1000'), 15_000, 'the exec\'s sleep ended');
+    // kubectl top pod: podman's figures for the container (its memory is never nothing)
+    const top = k(['top', 'pod', 'web', '--containers']);
+    expect(top.status, top.stderr).toBe(0);
+    expect(Number(/^web\s+app\s+\d+m\s+(\d+)Mi\s*$/m.exec(top.stdout)?.[1])).toBeGreaterThanOrEqual(0);
+    const bytes = JSON.parse(k(['get', '--raw', '/apis/metrics.k8s.io/v1beta1/namespaces/default/pods/web']).stdout).containers[0].usage.memory as string;
+    expect(Number(/^(\d+)Ki$/.exec(bytes)?.[1])).toBeGreaterThan(0);
   });
 
   it('a crash-looping container shows CrashLoopBackOff; a missing image is ErrImageNeverPull', async () => {
