@@ -5,23 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { eventually, makeCluster, type Cluster, type Edge } from './cluster.js';
 import { mqttApp, type App } from '../peers/mqtt.js';
-
-const KERNEL = fileURLToPath(new URL('../peers/fake-gpio-kernel.mjs', import.meta.url));
-
-/**
- * edgecore runs in its own mount namespace with a fake /sys/class/gpio on tmpfs: two chips, the
- * Pi's pin controller at base 512 (as kernels 6.6+ number it) and another at 0, and a fake kernel
- * that makes gpioN/ on export. The test reaches the same files through /proc/<pid>/root.
- */
-const fakeSysfs = `set -e
-mount -t tmpfs none /sys/class
-G=/sys/class/gpio
-mkdir -p $G/gpiochip0 $G/gpiochip512
-echo 0 > $G/gpiochip0/base; echo other-chip > $G/gpiochip0/label; echo 8 > $G/gpiochip0/ngpio
-echo 512 > $G/gpiochip512/base; echo pinctrl-bcm2711 > $G/gpiochip512/label; echo 58 > $G/gpiochip512/ngpio
-: > $G/export; : > $G/unexport
-"$0" ${KERNEL} $$ &
-exec "$0" "$@"`;
+import { fakeGpioLauncher } from '../peers/gpio.js';
 
 const model = {
   apiVersion: 'devices.kubeedge.io/v1beta1',
@@ -69,7 +53,7 @@ describe('GPIO on a fake sysfs tree (a mount namespace over /sys/class)', () => 
     writeFileSync(join(manifests, 'panel.yaml'), [model, panel('true', 'true')].map((o) => stringify(o)).join('---\n'));
     edge = await c.startEdge('edge-gpio', {
       modules: { edgeHub: { enable: false }, deviceTwin: { manifestDir: manifests } },
-      launcher: ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', fakeSysfs, process.execPath],
+      launcher: fakeGpioLauncher(),
     });
     app = await mqttApp(edge.mqttPort);
   });
