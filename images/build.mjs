@@ -5,7 +5,7 @@
 //                                        edgecore and first-boot units, a default (standalone) config
 //   kubeedge-lite-cloud_<v>_all.deb     cloudcore and its dashboard, run as the system user kubeedge
 //   kubeedge-lite-keadm_<v>_all.deb     keadm, which both need
-// Needs dpkg-deb, g++ and g++-aarch64-linux-gnu / g++-arm-linux-gnueabihf (.ci/run installs them),
+// Needs dpkg-deb, g++ and g++-aarch64-linux-gnu / g++-arm-linux-gnueabihf (.ci/run installs them; a missing one is named first),
 // Node's headers (/usr/include/node) and the npm registry (the add-ons' sources). `npm run images -- arm64`
 // builds one architecture. Every file is owned by root; the packages are reproducible from a commit.
 import { execFileSync } from 'node:child_process';
@@ -135,10 +135,64 @@ function addons(arch) {
     run(`${a.prefix}strip`, ['--strip-unneeded', join(m, 'build', 'Release', built)]);
     chmodSync(join(m, 'build', 'Release', built), 0o644); // a shared object is loaded, not run
   }
-  // build-time only: headers and sources
-  for (const gone of ['nan', 'node-addon-api', '.package-lock.json', 'file-uri-to-path/.npmignore']) rmSync(join(dir, 'node_modules', gone), { recursive: true, force: true });
-  for (const mod of ['epoll', '@serialport/bindings-cpp']) for (const f of ['src', 'binding.gyp']) rmSync(join(dir, 'node_modules', mod, f), { recursive: true, force: true });
+  // serialport's entry loads every parser and a mock binding besides SerialPort, which is all that
+  // edgecore and modbus-serial take from it: the package's main becomes the file that holds it
+  const sp = join(dir, 'node_modules', 'serialport');
+  const spPkg = JSON.parse(readFileSync(join(sp, 'package.json'), 'utf8'));
+  if (!existsSync(join(sp, 'dist', 'serialport.js'))) throw new Error('serialport has no dist/serialport.js: look again at what its entry loads');
+  writeFileSync(join(sp, 'package.json'), JSON.stringify({ ...spPkg, main: './dist/serialport.js', types: undefined }, null, 2) + '\n');
+  keepWhatRuns(join(dir, 'node_modules'), ['serialport', 'onoff']);
   return join(dir, 'node_modules');
+}
+
+/**
+ * Removes from `modules` every file that loading `entries` does not reach (found by following
+ * require() calls from each package's main), except each kept package's package.json and licence
+ * and the native add-ons (loaded by a computed path): no sources, type declarations, READMEs, mocks.
+ */
+function keepWhatRuns(modules, entries) {
+  const reached = new Set();
+  const BUILTIN = new Set(['fs', 'path', 'os', 'events', 'stream', 'util', 'child_process', 'assert', 'tty', 'net', 'crypto', 'buffer', 'url', 'timers', 'string_decoder']);
+  const asFile = (p) => [p, `${p}.js`, `${p}.json`, join(p, 'index.js')].find((f) => existsSync(f) && statSync(f).isFile());
+  const packageDir = (spec) => join(modules, ...spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1));
+  const resolve = (spec, from) => {
+    if (spec.startsWith('.')) return asFile(join(dirname(from), spec));
+    if (spec.startsWith('node:') || BUILTIN.has(spec.split('/')[0])) return undefined;
+    const pkgDir = packageDir(spec);
+    if (!existsSync(pkgDir)) return undefined; // optional, or a peer that is not there
+    const rest = spec.split('/').slice(spec.startsWith('@') ? 2 : 1).join('/');
+    if (rest) return asFile(join(pkgDir, rest));
+    const main = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')).main ?? 'index.js';
+    return asFile(join(pkgDir, main));
+  };
+  const visit = (file) => {
+    if (!file || reached.has(file)) return;
+    reached.add(file);
+    if (!file.endsWith('.js')) return;
+    for (const m of readFileSync(file, 'utf8').matchAll(/require\(\s*["']([^"']+)["']\s*\)/g)) visit(resolve(m[1], file));
+  };
+  for (const e of entries) visit(resolve(e, join(modules, 'entry.js')));
+  const packages = new Set([...reached].map((f) => {
+    const rel = f.slice(modules.length + 1).split('/');
+    return rel.slice(0, rel[0].startsWith('@') ? 2 : 1).join('/');
+  }));
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) {
+        walk(p);
+        if (readdirSync(p).length === 0) rmSync(p, { recursive: true });
+        continue;
+      }
+      const rel = p.slice(modules.length + 1);
+      const parts = rel.split('/');
+      const pkgName = parts.slice(0, parts[0].startsWith('@') ? 2 : 1).join('/');
+      const inPkg = parts.slice(pkgName.split('/').length).join('/');
+      const keep = packages.has(pkgName) && (reached.has(p) || inPkg === 'package.json' || /^LICEN[CS]E/i.test(inPkg) || p.endsWith('.node'));
+      if (!keep) rmSync(p);
+    }
+  };
+  walk(modules);
 }
 
 const POSTINST_EDGE = `#!/bin/sh
@@ -205,9 +259,39 @@ modules:
     manifestDir: /etc/kubeedge/devices
 `;
 
+/**
+ * The tools the packages need, checked before anything is made: what is missing is named in one
+ * line with the Debian packages that bring it (rather than a compiler's traceback 90 lines later).
+ */
+function checkTools() {
+  const onPath = (cmd) => (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, cmd)));
+  const need = [
+    ['dpkg-deb', 'dpkg'],
+    ['gzip', 'gzip'],
+    ['python3', 'python3'],
+    ['make', 'make'],
+    ...arches.flatMap((arch) => {
+      const p = ARCHES[arch].prefix;
+      // the cross g++ brings its gcc and binutils (strip)
+      const pkg = p ? `g++-${p.slice(0, -1)}` : 'g++';
+      return [[`${p}gcc`, pkg], [`${p}g++`, pkg], [`${p}strip`, pkg]];
+    }),
+  ];
+  const missing = need.filter(([cmd]) => !onPath(cmd));
+  const headers = existsSync('/usr/include/node/node_api.h');
+  if (missing.length === 0 && headers) return;
+  const packages = [...new Set(missing.map(([, pkg]) => pkg))];
+  const what = [...missing.map(([cmd]) => cmd), ...(headers ? [] : ['/usr/include/node/node_api.h'])];
+  const install = [...packages, ...(headers ? [] : ['libnode-dev'])].join(' ');
+  console.error(`npm run images: ${what.join(', ')} not found: apt-get install ${install}${wanted.length === 0 ? ' (or build one architecture: npm run images -- amd64)' : ''}`);
+  process.exit(1);
+}
+
+checkTools();
+// the bundles, fresh
+execFileSync(process.execPath, [join(ROOT, 'build.mjs')], { stdio: 'inherit' });
 rmSync(WORK, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
-for (const b of ['edgecore', 'cloudcore', 'keadm']) if (!existsSync(join(ROOT, 'dist', `${b}.js`))) throw new Error(`dist/${b}.js is missing: npm run build first`);
 const built = [];
 
 // keadm: architecture-independent

@@ -46,6 +46,9 @@ describe('the Debian packages', () => {
         expect(files, arch).toContain(f);
       }
       expect(files).not.toMatch(/prebuilds\//);
+      // only what runs: no declarations, READMEs, sources or mocks from node_modules
+      const modules = files.split('\n').filter((l) => l.includes('/node_modules/') && !l.endsWith('/'));
+      expect(modules.filter((l) => /\.d\.ts$|README|\.md$|\.c$|\.cpp$|binding\.gyp$|binding-mock|parser-byte-length|\.bin\//.test(l) && !/LICENSE|license/.test(l)), arch).toEqual([]);
     }
     const cloud = execFileSync('dpkg-deb', ['--contents', deb('kubeedge-lite-cloud', 'all')], { encoding: 'utf8' });
     expect(cloud).toContain(`./${LIB}/ui/app.js`);
