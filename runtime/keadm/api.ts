@@ -8,6 +8,16 @@ import { RESOURCES, typeByWord, type ResourceType } from '../../api/resources.js
 export interface ApiReply {
   status: number;
   body: unknown;
+  /** the API's `Warning` headers, as text (an unknown field dropped) */
+  warnings: string[];
+}
+
+/** `299 - "text"` → text */
+function warningsOf(header: string | string[] | undefined): string[] {
+  return (Array.isArray(header) ? header : header ? [header] : []).map((h) => {
+    const m = /^\d{3} \S+ "((?:[^"\\]|\\.)*)"/.exec(h);
+    return m ? (JSON.parse(`"${m[1] as string}"`) as string) : h;
+  });
 }
 
 export interface Api {
@@ -46,7 +56,7 @@ export function openApi(dirs: Dirs): Api {
           } catch {
             /* keep the text */
           }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
+          resolve({ status: res.statusCode ?? 0, body: parsed, warnings: warningsOf(res.headers.warning) });
         });
       });
       req.on('error', (err: NodeJS.ErrnoException) =>

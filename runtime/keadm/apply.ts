@@ -38,7 +38,12 @@ export function readManifests(file: string, defaultNamespace: string): ManifestO
 }
 
 export async function apply(argv: readonly string[]): Promise<number> {
-  const f = flags(argv, ['f', 'filename', 'n', 'namespace', 'config-dir', 'data-dir']);
+  const f = flags(argv, ['f', 'filename', 'n', 'namespace', 'validate', 'config-dir', 'data-dir']);
+  // as kubectl: an unknown or doubled field is refused unless told otherwise
+  const validate = (f.str('validate') ?? 'strict').toLowerCase();
+  const mode = ({ strict: 'Strict', true: 'Strict', warn: 'Warn', ignore: 'Ignore', false: 'Ignore' } as Record<string, string>)[validate];
+  if (!mode) throw new UsageError(`--validate must be strict, warn or ignore, not ${JSON.stringify(validate)}`);
+  const q = `?fieldValidation=${mode}`;
   const file = f.str('f') ?? f.str('filename');
   if (!file) throw new UsageError('keadm apply needs -f FILE (or -f - for standard input)');
   const objects = readManifests(file, f.str('n') ?? f.str('namespace') ?? 'default');
@@ -51,15 +56,16 @@ export async function apply(argv: readonly string[]): Promise<number> {
       continue;
     }
     const label = objectLabel(type, name);
-    let r = await api.call('POST', pathOf(type, ns), obj);
+    let r = await api.call('POST', pathOf(type, ns) + q, obj);
     let verb = 'created';
     if (r.status === 409 || (type.kind === 'node' && r.status === 405)) {
       const before = await api.call('GET', pathOf(type, ns, name));
-      r = await api.call('PUT', pathOf(type, ns, name), { ...obj, metadata: { ...(obj.metadata as object), resourceVersion: undefined } });
+      r = await api.call('PUT', pathOf(type, ns, name) + q, { ...obj, metadata: { ...(obj.metadata as object), resourceVersion: undefined } });
       // the API keeps the version of an update that changes nothing, and sends the edge nothing
       const rv = (reply: { body: unknown }): unknown => (reply.body as { metadata?: { resourceVersion?: unknown } } | null)?.metadata?.resourceVersion;
       verb = r.status === 200 && before.status === 200 && rv(r) === rv(before) ? 'unchanged' : 'configured';
     }
+    for (const w of r.warnings) process.stderr.write(`Warning: ${w}\n`);
     if (r.status === 200 || r.status === 201) process.stdout.write(`${label} ${verb}\n`);
     else {
       failed++;

@@ -46,7 +46,7 @@ export const HELP: Record<string, CommandHelp> = {
   apply: {
     summary: 'create or update resources from YAML (several documents a file)',
     usage: 'keadm apply -f FILE|- [flags]',
-    flags: [['-f, --filename FILE|-', 'the manifests (- for stdin)'], ['-n, --namespace NS', 'for objects that name none (default "default")'], ...dirs],
+    flags: [['-f, --filename FILE|-', 'the manifests (- for stdin)'], ['-n, --namespace NS', 'for objects that name none (default "default")'], ['--validate strict|warn|ignore', 'an unknown or doubled field: refused (the default, as kubectl), dropped with a warning, or dropped'], ...dirs],
   },
   get: {
     summary: 'show resources: a table, or yaml or json',

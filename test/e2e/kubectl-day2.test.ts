@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import { eventually, makeCluster, type Cluster } from './cluster.js';
 import { kubectl, kubectlInTerminal } from '../peers/kubectl.js';
 import { freePort } from '../peers/proxy.js';
-import { pidsWith } from '../peers/pods.js';
+import { keadm, pidsWith } from '../peers/pods.js';
 
 const NODE = 'edge-day2';
 
@@ -66,10 +66,10 @@ describe('kubectl on the second day', () => {
     expect(k('get', 'events', '-o', 'wide').stdout.split('\n')[0]).toMatch(/LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+SUBOBJECT\s+SOURCE\s+MESSAGE\s+FIRST SEEN\s+COUNT\s+NAME/);
     // describe finds an object's events by its uid
     const node = k('describe', 'node', NODE).stdout;
-    expect(node).toMatch(/^Events:\n\s+Type\s+Reason\s+Age\s+From\s+Message\n[\s\S]*Normal\s+NodeReady\s+\S+\s+cloudcore\s+node edge-day2 is Ready: its edge connected/m);
-    expect(k('describe', 'device', 'boiler-1').stdout).toMatch(/Normal\s+DesiredValueSet\s+\S+\s+cloudcore\s+setpoint: 20 → 25/);
+    expect(node).toMatch(/^Events:\n\s+Type\s+Reason\s+Age\s+From\s+Message\n[\s\S]*Normal\s+NodeReady\s+\S+(?: \(x\d+ over \S+\))?\s+cloudcore\s+node edge-day2 is Ready: its edge connected/m);
+    expect(k('describe', 'device', 'boiler-1').stdout).toMatch(/Normal\s+DesiredValueSet\s+\S+(?: \(x\d+ over \S+\))?\s+cloudcore\s+setpoint: 20 → 25/);
     expect(k('describe', 'device', 'boiler-dead').stdout).toMatch(/Warning\s+DeviceUnreachable\s+/);
-    expect(k('describe', 'pod', 'crasher').stdout).toMatch(/Warning\s+BackOff\s+\S+\s+cloudcore\s+Back-off restarting failed container app/);
+    expect(k('describe', 'pod', 'crasher').stdout).toMatch(/Warning\s+BackOff\s+\S+(?: \(x\d+ over \S+\))?\s+cloudcore\s+Back-off restarting failed container app/);
     // events.k8s.io/v1 too
     const v1 = JSON.parse(k('get', '--raw', '/apis/events.k8s.io/v1/namespaces/default/events').stdout);
     expect(v1.items.find((e: any) => e.reason === 'DesiredValueSet')).toMatchObject({ apiVersion: 'events.k8s.io/v1', regarding: { kind: 'Device', name: 'boiler-1' }, note: 'setpoint: 20 → 25', type: 'Normal' });
@@ -128,7 +128,7 @@ describe('kubectl on the second day', () => {
     expect(none.stderr).toMatch(/previous terminated container "app" in pod "steady" not found/);
     k('delete', 'pod', 'steady');
   });
-  it('explain reads the kinds\' schemas; unknown and doubled fields are refused under --validate=strict, dropped with a warning under --validate=warn', () => {
+  it('explain reads the kinds\' schemas; unknown and doubled fields are refused under --validate=strict, dropped with a warning under --validate=warn', async () => {
     const protocol = k('explain', 'device.spec.protocol');
     expect(protocol.status, protocol.stderr).toBe(0);
     expect(protocol.stdout).toMatch(/^GROUP:\s+devices\.kubeedge\.io$/m);
@@ -161,6 +161,15 @@ describe('kubectl on the second day', () => {
     expect(warn.stderr).toContain('Warning: unknown field "spec.nodename"');
     const stored = JSON.parse(k('get', 'device', 'boiler-typo', '-o', 'json').stdout);
     expect(stored.spec).not.toHaveProperty('nodename');
+    // keadm apply does as kubectl does
+    const keadmStrict = await keadm(c, ['apply', '-f', typo]);
+    expect(keadmStrict.code).toBe(1);
+    expect(keadmStrict.err).toContain('strict decoding error: unknown field "spec.nodename" (did you mean "nodeName"?)');
+    k('delete', 'device', 'boiler-typo');
+    const keadmWarn = await keadm(c, ['apply', '--validate=warn', '-f', typo]);
+    expect(keadmWarn.code, keadmWarn.err).toBe(0);
+    expect(keadmWarn.err).toBe('Warning: unknown field "spec.nodename" (did you mean "nodeName"?)\n');
+    expect(keadmWarn.out).toBe('device.devices.kubeedge.io/boiler-typo created\n');
     // a configData key its driver does not read
     const slave = boiler('boiler-slave', '20', 1502) as any;
     slave.spec.protocol.configData.slaveId = slave.spec.protocol.configData.slaveID;

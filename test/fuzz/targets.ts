@@ -227,10 +227,12 @@ export async function edgeMetrics(edge: Edge): Promise<string> {
 export async function fuzzEdgeHub(edge: Edge, relay: Relay, n: number, seed: number): Promise<FuzzResult & { refusedMessages: number }> {
   const r = rng(seed);
   const corpus = relay.down;
-  const before = await edgeMetrics(edge);
   const counts = (t: string) => ({ frames: sample(t, 'edgecore_link_frames_received_total') ?? 0, refused: sample(t, 'edgecore_link_bad_frames_total') ?? 0, refusedMessages: sample(t, 'edgecore_cloud_messages_refused_total') ?? 0 });
-  const b = counts(before);
   const ws = relay.takeOver();
+  // the count starts once the cloud's own frames have stopped: one on its way as the relay took over lands first
+  await new Promise((res) => setTimeout(res, 500));
+  const before = await edgeMetrics(edge);
+  const b = counts(before);
   const { sent, invalid: bad } = await sendAll(ws, n, () => mutateFrame(r, corpus));
   const closes = sent < n ? 1 : 0;
   if (closes === 0) {
