@@ -24,6 +24,7 @@ const Channel = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4, close: 25
 const MAX_SESSIONS = 64;
 /** a client that lets this much output wait unread is dropped */
 const MAX_UNREAD = 4 * 1024 * 1024;
+/** the edge says it started the command (`{status}`) within this */
 const FIRST_REPLY_MS = 30_000;
 
 export interface ExecRequest {
@@ -110,7 +111,7 @@ export function createExecServer(edges: EdgeCalls): ExecServer {
     const call = edges.call(r.node, msg, (part: ReplyPart) => {
       clearTimeout(timer);
       if (part.error !== undefined) return finish(undefined, part.error);
-      if (part.body !== undefined) {
+      if (part.body) {
         const stream = part.stream === 2 ? Channel.stderr : Channel.stdout;
         if (stream === Channel.stdout ? r.stdout : r.stderr || r.tty) send(r.tty ? Channel.stdout : stream, Buffer.from(part.body, 'base64'));
       }

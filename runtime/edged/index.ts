@@ -36,6 +36,8 @@ const LOG_PART_BYTES = 64 * 1024;
 const FLUSH_MS = 100;
 /** an exec's output is gathered this long before it leaves (a person types at it) */
 const EXEC_FLUSH_MS = 10;
+/** inputs kept for a command that has not started yet (each at most the cloud's 64 KiB message) */
+const MAX_EARLY_INPUTS = 64;
 
 export interface EdgedDeps {
   nodeName: string;
@@ -217,14 +219,19 @@ export function createEdged(deps: EdgedDeps): Edged {
   };
 
   /** the cloud asks for a pod's log */
-  const serveLog = (msg: Message): void => {
-    const reply = (part: ReplyPart): void => {
+  /** answers a request of the cloud with one part (a lost link drops it: the cloud ends the request itself) */
+  const replier =
+    (msg: Message) =>
+    (part: ReplyPart): void => {
       try {
         ctx?.bus.send(EDGEHUB, responseTo(msg, EDGED, part));
       } catch {
-        /* the link is gone: the cloud ends the request itself */
+        /* the link is gone */
       }
     };
+
+  const serveLog = (msg: Message): void => {
+    const reply = replier(msg);
     const m = /^([^/]+)\/podlog\/([^/]+)$/.exec(msg.route.resource);
     const req = msg.content as { container?: unknown; tailLines?: unknown; follow?: unknown; limitBytes?: unknown; previous?: unknown };
     if (!m || !isObj(req) || typeof req.container !== 'string') return reply({ error: 'a log request names <namespace>/podlog/<pod> and a container', code: 400 });
@@ -277,13 +284,7 @@ export function createEdged(deps: EdgedDeps): Edged {
    * link going, kills what runs.
    */
   const serveExec = (msg: Message, attach: boolean): void => {
-    const reply = (part: ReplyPart): void => {
-      try {
-        ctx?.bus.send(EDGEHUB, responseTo(msg, EDGED, part));
-      } catch {
-        /* the link is gone: the cloud ends the request itself */
-      }
-    };
+    const reply = replier(msg);
     const m = /^([^/]+)\/pod(?:exec|attach)\/([^/]+)$/.exec(msg.route.resource);
     const req = msg.content as { container?: unknown; command?: unknown; stdin?: unknown; tty?: unknown };
     const command = Array.isArray(req?.command) && req.command.every((a) => typeof a === 'string') ? (req.command as string[]) : [];
@@ -318,19 +319,23 @@ export function createEdged(deps: EdgedDeps): Edged {
       const abort = new AbortController();
       sessions.set(id, { write: () => undefined, end: () => undefined, resize: () => undefined, kill: () => abort.abort() });
       const text = (chunk: string): void => output(1, Buffer.from(chunk));
+      reply({ status: 200 });
       cur.runtime.logs(cur.container, { follow: true, tailLines: 0 }, text, abort.signal).then(
         () => exit(0),
         (err: unknown) => exit(new Error(`cannot attach: ${errorText(err)}`)),
       );
       return;
     }
-    // what comes while the command starts is kept for it (bounded by what the cloud sends at once)
+    // what comes while the command starts is kept for it
     const early: ((s: ExecSession) => void)[] = [];
     let killed = false;
+    const later = (f: (s: ExecSession) => void): void => {
+      if (early.length < MAX_EARLY_INPUTS) early.push(f);
+    };
     const pending: ExecSession = {
-      write: (d) => void early.push((s) => s.write(d)),
-      end: () => void early.push((s) => s.end()),
-      resize: (wd, h) => void early.push((s) => s.resize(wd, h)),
+      write: (d) => later((s) => s.write(d)),
+      end: () => later((s) => s.end()),
+      resize: (wd, h) => later((s) => s.resize(wd, h)),
       kill: () => void (killed = true),
     };
     sessions.set(id, pending);
@@ -339,6 +344,7 @@ export function createEdged(deps: EdgedDeps): Edged {
         if (killed || sessions.get(id) !== pending) return session.kill(); // cancelled while it started
         sessions.set(id, session);
         for (const f of early.splice(0)) f(session);
+        reply({ status: 200 }); // started: the cloud stops waiting for a first answer (a quiet command may say nothing for long)
       },
       (err: unknown) => exit(new Error(`cannot exec in ${req.container as string}: ${errorText(err)}`)),
     );
@@ -379,11 +385,7 @@ export function createEdged(deps: EdgedDeps): Edged {
       if (containers.length) podsUsage.push({ namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name, containers });
     }
     const usage: NodeUsage = { timestamp: new Date().toISOString(), windowSeconds: Math.round(windowMs) / 1000, node: { cpuNanocores: rate(base.node, now.node, windowMs), memoryBytes: now.node.memoryBytes ?? 0 }, pods: podsUsage };
-    try {
-      ctx?.bus.send(EDGEHUB, responseTo(msg, EDGED, { data: JSON.stringify(usage), end: true } satisfies ReplyPart));
-    } catch {
-      /* the link is gone */
-    }
+    replier(msg)({ data: JSON.stringify(usage), end: true });
   };
 
   /** more for a running exec: input, its end, a terminal's new size */
@@ -418,11 +420,7 @@ export function createEdged(deps: EdgedDeps): Edged {
     if (msg.route.operation === Operation.query && msg.route.resource.includes('/podexec/')) return serveExec(msg, false);
     if (msg.route.operation === Operation.query && msg.route.resource.includes('/podattach/')) return serveExec(msg, true);
     ctx?.log.warn(`no handler for ${msg.route.operation} ${msg.route.resource}`);
-    try {
-      ctx?.bus.send(EDGEHUB, responseTo(msg, EDGED, { error: `edged does not handle ${msg.route.operation} ${msg.route.resource}`, code: 400 } satisfies ReplyPart));
-    } catch {
-      /* the link is gone */
-    }
+    replier(msg)({ error: `edged does not handle ${msg.route.operation} ${msg.route.resource}`, code: 400 });
   };
 
   return {
