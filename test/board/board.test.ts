@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, readyOf, statusTwin, type Cluster } from '../e2e/cluster.js';
 import { pymodbusSlave } from '../peers/serial.js';
+import { kubectl, kubectlInTerminal } from '../peers/kubectl.js';
 import { DEVICES, MODELS, NODE, installAndJoin, powerCuts, startRig, type Rig } from './rig.js';
 import type { Board } from './vm.js';
 
@@ -188,7 +189,7 @@ while True:
     await eventually(async () => readyOf((await api('GET', `/api/v1/nodes/${NODE}`)).body) === 'True', 120_000, 'Ready again');
   }, 300_000);
 
-  it('runs a process pod under the unit: a ConfigMap at /cfg, a memory limit in cgroup v2, through a restart of edgecore', async () => {
+  it('runs a process pod under the unit: a ConfigMap at /cfg, a memory limit in cgroup v2, through a restart of edgecore; kubectl exec and top reach it', async () => {
     expect((await api('POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'board-config' }, data: { greeting: 'hello-board' } })).status).toBe(201);
     expect((await api('POST', '/api/v1/namespaces/default/pods', {
       apiVersion: 'v1',
@@ -212,6 +213,18 @@ while True:
     await eventually(async () => (await show('ActiveState')) === 'active' && (await show('MainPID')) !== before, 120_000, 'edgecore restarted');
     expect((await board.sh(`kill -0 ${shim} && echo alive`)).trim()).toBe('alive');
     await eventually(async () => /found its containers running; adopting them/.test(await journal()), 120_000, 'the pod adopted');
+    // kubectl exec, a terminal, and top, from this host into the adopted pod on the board
+    const kubeconfig = rig.cloud.kubeconfig();
+    const exec = kubectl(kubeconfig, ['exec', 'logger', '--', 'cat', '/cfg/greeting']);
+    expect(exec.status, exec.stderr).toBe(0);
+    expect(exec.stdout).toBe('hello-board');
+    const tty = await kubectlInTerminal(kubeconfig, ['exec', '-it', 'logger', '--', 'sh'], ['echo answer-$((6*7)) on $(uname -m)', 'exit'], 60_000);
+    expect(tty.output).toContain('answer-42 on aarch64');
+    const top = await eventually(async () => {
+      const r = kubectl(kubeconfig, ['top', 'pod', 'logger']);
+      return /^logger\s+\d+m\s+\d+Mi\s*$/m.test(r.stdout) ? r.stdout : undefined;
+    }, 60_000, 'kubectl top pod logger');
+    expect(top).toMatch(/^NAME\s+CPU\(cores\)\s+MEMORY\(bytes\)/);
     expect((await api('DELETE', '/api/v1/namespaces/default/pods/logger')).status).toBe(200);
     await eventually(async () => (await board.run(`kill -0 ${shim}`)).rc !== 0, 120_000, 'the pod gone');
   }, 420_000);

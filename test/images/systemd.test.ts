@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../peers/proc.js';
 import { bootMachine, type Machine } from './machine.js';
 import { makeCluster, eventually, readyOf, thermostat, thermostatModel, statusTwin, type Cluster } from '../e2e/cluster.js';
+import { kubectl, kubectlInTerminal } from '../peers/kubectl.js';
 
 const VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version as string;
 const NEXT = `${VERSION.replace(/\d+$/, (n) => String(Number(n) + 1))}`;
@@ -85,7 +86,7 @@ describe('the packages under systemd (podman, systemd as PID 1)', () => {
     expect(show('ActiveState')).toBe('active');
   }, 120_000);
 
-  it('runs a process pod under the packaged unit (a ConfigMap volume at /cfg, a memory limit); systemctl restart edgecore leaves it running, and the restarted edgecore adopts it', async () => {
+  it('runs a process pod under the packaged unit (a ConfigMap volume at /cfg, a memory limit); systemctl restart edgecore leaves it running, the restarted edgecore adopts it, and kubectl exec and top reach it', async () => {
     const api = (method: string, path: string, body?: unknown) => c.api.call(method, path, body);
     expect((await api('POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'sensor-config' }, data: { greeting: 'hello-unit' } })).status).toBe(201);
     const pod = {
@@ -135,6 +136,15 @@ describe('the packages under systemd (podman, systemd as PID 1)', () => {
     expect(await running()).toMatchObject({ restartCount: 0 });
     expect(JSON.parse(sh(`cat /var/lib/kubeedge/edged/pods/${uid}/containers/app/0/state.json`)).pid).toBe(shim);
     expect(sh('ls /var/lib/kubeedge/edged/pods/' + uid + '/containers/app').trim()).toBe('0');
+    // kubectl exec and top into the adopted pod, under the unit's sandbox (nsenter into the pod's view, script(1) for a terminal)
+    const kubeconfig = c.kubeconfig();
+    const exec = kubectl(kubeconfig, ['exec', 'sensor', '--', 'cat', '/cfg/greeting']);
+    expect(exec.status, exec.stderr).toBe(0);
+    expect(exec.stdout).toBe('hello-unit');
+    const tty = await kubectlInTerminal(kubeconfig, ['exec', '-it', 'sensor', '--', 'sh'], ['echo answer-$((6*7)) from $(cat /cfg/greeting)', 'exit']);
+    expect(tty.output).toContain('answer-42 from hello-unit');
+    const top = kubectl(kubeconfig, ['top', 'pod', 'sensor']);
+    expect(top.stdout, top.stderr).toMatch(/^sensor\s+\d+m\s+\d+Mi\s*$/m);
     expect((await api('DELETE', '/api/v1/namespaces/default/pods/sensor')).status).toBe(200);
     await until(async () => sh(`kill -0 ${shim} 2>/dev/null && echo alive || echo gone`).trim() === 'gone', 30_000, 'the pod gone');
   }, 180_000);
