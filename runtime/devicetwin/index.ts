@@ -35,6 +35,7 @@ import {
 import { TwinStore } from './store.js';
 import { deviceTopic, membershipTopic, parseTopic, resultTopicOf, type Request } from './topics.js';
 import { openJournal } from '../core/journal.js';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 
 /** Where devices and models come from: MetaManager, or a standalone edge's manifest folder. */
 export type DeviceSource = ObjectSource;
@@ -74,6 +75,8 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
   let store: TwinStore | undefined;
   const events = new EventEmitter<DeviceTwinEvents>();
   const records = new Map<string, DeviceRecord>();
+  /** written when the twin store closes cleanly, removed at start: its absence means the last run did not stop */
+  const cleanMark = deps.dataSource === ':memory:' ? undefined : `${deps.dataSource}.twins.clean`;
   const specs = new Map<string, { spec: DeviceSpec; rv: number }>();
   const models = new Map<string, DeviceModelSpec>();
   let ready = false;
@@ -309,6 +312,10 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
       warnRefused = throttled((m) => c.log.warn(m));
       ctx = c;
       store = new TwinStore(await openJournal(deps.dataSource === ':memory:' ? ':memory:' : `${deps.dataSource}.twins`, c.log.child('twins'), { batchMs: 2 }));
+      // a twin and its report to the cloud are two writes (the twin store, the outbox): a crash or a
+      // power cut between them leaves a twin the cloud never hears of, so after one every twin is reported again
+      const crashed = cleanMark !== undefined && !existsSync(cleanMark);
+      if (cleanMark) rmSync(cleanMark, { force: true });
       for (const dev of store.all()) records.set(dev.id, dev);
       ready = true;
       const known = new Set<string>();
@@ -319,14 +326,19 @@ export function createDeviceTwin(deps: DeviceTwinDeps): DeviceTwin {
       // a twin whose device is gone (removed while edgecore was down) goes too
       for (const id of [...records.keys()]) if (!known.has(id)) onChange({ operation: 'delete', kind: 'device', namespace: id.split('/')[0] as string, name: id.split('/')[1] as string, rv: 0 });
       deps.source.subscribe(onChange);
+      if (crashed && deps.outbox && records.size > 0) {
+        c.log.info(`edgecore did not stop cleanly: reporting ${records.size} twin(s) to the cloud again`);
+        for (const dev of records.values()) report(dev).catch((err: unknown) => c.log.warn(`twin report of ${dev.id}: ${errorText(err)}`));
+      }
       c.bus.register(DEVICETWIN, Group.twin, handle, { queueLimit: 10_000 });
       c.log.info(`${records.size} device(s) on node ${deps.nodeName}`);
     },
     async stop() {
       ready = false;
       ctx?.bus.unregister(DEVICETWIN);
-      await store?.close().catch(() => undefined);
+      const closed = await store?.close().then(() => true, () => false);
       store = undefined;
+      if (closed && cleanMark) writeFileSync(cleanMark, '');
     },
   } satisfies DeviceTwin;
 }

@@ -37,5 +37,5 @@ export function edgePaths({ configDir, dataDir }: Dirs) {
 /** Files that share a prefix with a database: its outbox and twin journals, temp files and any file moved aside. */
 export function dbSiblings(db: string): RegExp {
   const base = db.split('/').pop() ?? db;
-  return new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\.outbox|\\.twins|\\.changes)?(\\.tmp|\\.corrupt-\\d+)?$`);
+  return new RegExp(`^${base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(\\.outbox|\\.twins(?:\\.clean)?|\\.changes)?(\\.tmp|\\.corrupt-\\d+)?$`);
 }
