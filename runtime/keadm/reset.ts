@@ -38,11 +38,14 @@ export async function reset(argv: readonly string[]): Promise<number> {
   const c = cloudPaths(dirs);
   const e = edgePaths(dirs);
   const files = new Set([c.caCert, c.caKey, c.serverCert, c.serverKey, c.config, c.tokenSecret, c.token, c.adminToken, c.kubeconfig, e.caCert, e.cert, e.key, e.config]);
-  for (const db of [c.db, e.db]) {
-    if (!existsSync(dirname(db))) continue;
-    const re = dbSiblings(db);
-    for (const f of readdirSync(dirname(db))) if (re.test(f)) files.add(join(dirname(db), f));
-  }
+  const storeFiles = (): void => {
+    for (const db of [c.db, e.db]) {
+      if (!existsSync(dirname(db))) continue;
+      const re = dbSiblings(db);
+      for (const f of readdirSync(dirname(db))) if (re.test(f)) files.add(join(dirname(db), f));
+    }
+  };
+  storeFiles();
   // a program that is not ours holding one of them: stop nothing, remove nothing, say who
   const users = fileUsers(files, [c.config, e.config]);
   const foreign = users.filter((u) => !u.program);
@@ -65,6 +68,8 @@ export async function reset(argv: readonly string[]): Promise<number> {
   const pods = existsSync(e.config) || existsSync(edged.root) ? await removeEveryPod(edged.root, edged.endpoint) : 0;
   if (pods > 0) said.push(`stopped and removed ${pods} container(s) of this node's pods`);
   for (const program of ['cloudcore', 'edgecore'] as const) files.add(logFile(dirs.dataDir, program));
+  // what the stopped programs wrote as they stopped (a saved store, the twin store's clean-stop mark)
+  storeFiles();
   let removed = 0;
   for (const f of files) {
     if (!existsSync(f)) continue;
