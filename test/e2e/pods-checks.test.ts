@@ -196,7 +196,8 @@ describe('pods: refusals, reasons, binding, probes, logs', () => {
     // v1 was asked to stop with SIGTERM, and did
     expect(replaced.lastState.terminated.exitCode).toBe(0);
     expect(readFileSync(`${marks}/polite`, 'utf8')).toBe('got-term\n');
-    expect((await c.api.call('GET', `${PODS}/polite/log`)).body).toContain('hello-v2');
+    // running is reported as the process starts; its first line follows
+    await eventually(async () => (await c.api.call('GET', `${PODS}/polite/log`)).body.includes('hello-v2'), 10_000, 'v2 in the log');
     // one that ignores SIGTERM is killed once its grace period is over
     await apply(c, proc('stubborn', { command: ['/bin/sh', '-c', "trap '' TERM; while true; do sleep 0.2; done"] }, { terminationGracePeriodSeconds: 2 }));
     await eventually(async () => containerStatus(await podStatus(c, 'stubborn'))?.state.running, 15_000, 'stubborn running');
