@@ -11,14 +11,14 @@ export const EDGECORE_BUDGET = 1.5 * 1024 * 1024;
 const bundles = [
   { name: 'edgecore', entry: 'runtime/entry.ts', budget: EDGECORE_BUDGET },
   { name: 'cloudcore', entry: 'cloud-stub/entry.ts' },
-  { name: 'keadm', entry: 'runtime/keadm/entry.ts' },
+  { name: 'keadm', entry: 'keadm/entry.ts' },
 ];
 
 /**
  * Node flags for a small footprint, in the shebang (and in images/ systemd units): a 1 MiB young
  * generation saves ~20 KiB per connected edge on the cloud and a few MiB at the edge (bench/link);
  * compiling WebAssembly with the baseline compiler only (no optimizing tier for sql.js) saves
- * ~20 MiB of edgecore's RSS (bench/metamanager). Keep in step with runtime/keadm/service.ts.
+ * ~20 MiB of edgecore's RSS (bench/metamanager). Keep in step with keadm/service.ts.
  */
 export const NODE_FLAGS = '--max-semi-space-size=1 --liftoff-only';
 
@@ -46,13 +46,13 @@ const dropUnused = {
   },
 };
 /**
- * sql.js's wasm, brotli-compressed into the bundle in place of runtime/core/sqlwasm.ts (which reads
+ * sql.js's wasm, brotli-compressed into the bundle in place of core/sqlwasm.ts (which reads
  * it from node_modules): 290 KiB of compressed base64 where sql.js's inline build has 920 KiB.
  */
 const sqlWasm = {
   name: 'sql-wasm',
   setup(b) {
-    b.onLoad({ filter: /runtime[\\/]core[\\/]sqlwasm\.ts$/ }, () => {
+    b.onLoad({ filter: /core[\\/]sqlwasm\.ts$/ }, () => {
       const wasm = readFileSync('node_modules/sql.js/dist/sql-wasm.wasm');
       const packed = brotliCompressSync(wasm, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_LGWIN]: 24, [zlib.BROTLI_PARAM_SIZE_HINT]: wasm.length } });
       return {

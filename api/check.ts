@@ -2,7 +2,7 @@
  * Field checks for manifests: each problem names its field path (`spec.containers[0].image`), so
  * the API's 422 and a standalone edge's log line say exactly what to fix.
  */
-import { isObj } from '../runtime/core/guards.js';
+import { isObj } from '../core/guards.js';
 
 export interface Problem {
   field: string;

@@ -10,7 +10,7 @@ import { checkConfigData, checkPodSpec, normalizeSecret } from './pods/spec.js';
 import { checkRuleEndpointSpec, checkRuleSpec, type EndpointType } from './rules.js';
 import type { Problem } from './check.js';
 import type { KubeObject } from './object.js';
-import { isObj } from '../runtime/core/guards.js';
+import { isObj } from '../core/guards.js';
 
 import { RESOURCES, apiVersionOf, resourceType, type ResourceKind } from './resources.js';
 

@@ -7,7 +7,7 @@
 import mqtt from 'mqtt';
 import { request } from 'node:https';
 import { makeCluster, eventually, readyOf } from '../test/e2e/cluster.js';
-import { NODE_ARGS } from '../runtime/keadm/service.js';
+import { NODE_ARGS } from '../keadm/service.js';
 import { cpuSeconds } from './lib/usage.js';
 import { report, rssKiB, type Row } from './lib/report.js';
 

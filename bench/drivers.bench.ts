@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialPort, ReadlineParser } from 'serialport';
-import { createLogger } from '../runtime/core/log.js';
+import { createLogger } from '../core/log.js';
 import { modbusDriver } from '../drivers/modbus/index.js';
 import { serialDriver } from '../drivers/serial/index.js';
 import type { PropertyVisitor } from '../drivers/core/types.js';

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeCluster, type Cluster } from '../test/e2e/cluster.js';
 import { podmanAvailable, startPodman, type Podman } from '../test/peers/podman.js';
-import { NODE_ARGS } from '../runtime/keadm/service.js';
+import { NODE_ARGS } from '../keadm/service.js';
 import { percentile, report, rssKiB, type Row } from './lib/report.js';
 
 const NODE = 'bench-edged';

@@ -14,14 +14,14 @@ import { stringify } from 'yaml';
 import { makeCluster, thermostat, thermostatModel, type Cluster } from '../test/e2e/cluster.js';
 import { freePort } from '../test/peers/proxy.js';
 import { runBundle } from '../test/peers/proc.js';
-import { openDb } from '../runtime/core/db.js';
-import { createLogger } from '../runtime/core/log.js';
+import { openDb } from '../core/db.js';
+import { createLogger } from '../core/log.js';
 import { META_SCHEMA, MetaStore } from '../runtime/metamanager/store.js';
 import { mosquittoPeer } from './lib/mosquitto.js';
 import { percentile, report, rssKiB, type Row } from './lib/report.js';
 import { profiledEdgecore, summarizeProfile } from './lib/profile.js';
 import { anonKiB } from './lib/usage.js';
-import { NODE_ARGS } from '../runtime/keadm/service.js';
+import { NODE_ARGS } from '../keadm/service.js';
 
 const quiet = createLogger({ level: 'error' });
 const N = Number(process.env.BENCH_MESSAGES ?? 20_000);

@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../test/peers/proc.js';
 import { makeCluster } from '../test/e2e/cluster.js';
-import { fetchCa, requestCertificate } from '../runtime/edgehub/certificates.js';
-import { derToPem, edgeCsrDer, newEdgeKeyPem } from '../runtime/core/csr.js';
+import { fetchCa, requestCertificate } from '../core/pki/edge-certificate.js';
+import { derToPem, edgeCsrDer, newEdgeKeyPem } from '../core/pki/csr.js';
 import { percentile, report, type Row } from './lib/report.js';
 
 const keadm = (args: string[]) => spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), ...args], { encoding: 'utf8', env: { ...process.env, CHECK_EDGECORE_ENVIRONMENT: 'false' } });

@@ -9,7 +9,7 @@ import { Agent, request } from 'node:http';
 import { makeCluster, type Cluster } from '../test/e2e/cluster.js';
 import { freePort } from '../test/peers/proxy.js';
 import { apply } from '../test/peers/pods.js';
-import { NODE_ARGS } from '../runtime/keadm/service.js';
+import { NODE_ARGS } from '../keadm/service.js';
 import { percentile, report, type Row } from './lib/report.js';
 
 const N = Number(process.env.BENCH_REQUESTS ?? 3000);

@@ -1,7 +1,7 @@
 /** Names shared by the cloud's modules: groups on the cloud bus and the node prefix of resources. */
-import { errorText } from '../runtime/core/errors.js';
-import type { Message } from '../runtime/core/message.js';
-import type { ModuleContext } from '../runtime/core/module.js';
+import { errorText } from '../core/errors.js';
+import type { Message } from '../core/message.js';
+import type { ModuleContext } from '../core/module.js';
 
 export const ControllerGroup = {
   edge: 'edgecontroller',

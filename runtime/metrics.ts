@@ -1,5 +1,5 @@
 /** edgecore's /metrics (on MetaServer, loopback): each module's figures, read at scrape time. */
-import { counter, gauge, processMetrics, renderMetrics, type Family } from './core/metrics.js';
+import { counter, gauge, processMetrics, renderMetrics, type Family } from '../core/metrics.js';
 import type { EdgeHubStats } from './edgehub/index.js';
 import type { OutboxStats } from './metamanager/outbox.js';
 

@@ -3,7 +3,7 @@
  * and enums of shared/spec/kubeedge-crds), plus the protocols this runtime drives and their
  * configData keys (CONTRACT.md section 5). Each problem names its field path.
  */
-import { isObj } from '../../runtime/core/guards.js';
+import { isObj } from '../../core/guards.js';
 import { Checker, type Obj, type Problem } from '../check.js';
 /** property names become twin keys, so they follow KubeEdge's twin key rule */
 const PROPERTY_NAME = /^[a-zA-Z0-9-_.,:/@#]{1,128}$/;

@@ -3,7 +3,7 @@
  * field it does not run is refused by name (`Checker.only`), never silently ignored.
  */
 import { Checker, type Obj, type Problem } from '../check.js';
-import { isObj } from '../../runtime/core/guards.js';
+import { isObj } from '../../core/guards.js';
 import { parseQuantity } from '../quantity.js';
 import { PROCESS_RUNTIME_CLASS } from './types.js';
 

@@ -13,10 +13,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
-import { createBackoff, type Backoff } from '../../runtime/core/backoff.js';
-import { cborCodec, decodeFrame, encodeFrame } from '../../runtime/core/codec.js';
-import { ackOf, isResponse, newMessage, Operation, type Message } from '../../runtime/core/message.js';
-import { signLeaf } from '../../cloud-stub/certs/x509.js';
+import { createBackoff, type Backoff } from '../../core/backoff.js';
+import { cborCodec, decodeFrame, encodeFrame } from '../../core/codec.js';
+import { ackOf, isResponse, newMessage, Operation, type Message } from '../../core/message.js';
+import { signLeaf } from '../../core/pki/x509.js';
 
 interface Options {
   host: string;

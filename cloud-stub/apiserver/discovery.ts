@@ -4,7 +4,7 @@
  * for `/openapi/v2` as protobuf, the answer is an empty document, a valid one: kubectl reads v3,
  * and validates nothing on its side once v3 says the server validates fields.
  */
-import { VERSION } from '../../runtime/core/cli.js';
+import { VERSION } from '../../core/cli.js';
 import { RESOURCES, apiVersionOf, type ResourceType } from '../../api/resources.js';
 import { openApiV2, openApiV3 } from './openapi.js';
 import { METRICS_GROUP_VERSION, metricsResources } from './top.js';

@@ -12,7 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { STATUS_CODES } from 'node:http';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
-import { Group, Operation, newMessage, type ReplyPart } from '../../runtime/core/message.js';
+import { Group, Operation, newMessage, type ReplyPart } from '../../core/message.js';
 import type { ApiPath } from '../../api/resources.js';
 import type { KubeObject } from '../store/objects.js';
 import type { EdgeCalls } from '../cloudhub/index.js';

@@ -9,7 +9,7 @@
 import type { ResourceType } from '../../api/resources.js';
 import type { Schema } from '../../api/openapi/schemas.js';
 import { deviceConfigData } from '../../api/devices/spec.js';
-import { isObj } from '../../runtime/core/guards.js';
+import { isObj } from '../../core/guards.js';
 import { ApiError } from './status.js';
 import { schemaOf, schemas } from './openapi.js';
 

@@ -4,7 +4,7 @@
  * the caller goes away (then the request is cancelled at the edge).
  */
 import type { ServerResponse } from 'node:http';
-import { Group, Operation, newMessage } from '../../runtime/core/message.js';
+import { Group, Operation, newMessage } from '../../core/message.js';
 import type { KubeObject } from '../store/objects.js';
 import { ApiError } from './status.js';
 import type { EdgeCalls } from '../cloudhub/index.js';

@@ -4,7 +4,7 @@
  * volumes merged by their key, with the `$patch`, `$setElementOrder` and `$deleteFromPrimitiveList`
  * directives), and a JSON patch (RFC 6902, `kubectl patch --type=json`).
  */
-import { isObj } from '../../runtime/core/guards.js';
+import { isObj } from '../../core/guards.js';
 import { ApiError } from './status.js';
 
 type Json = unknown;

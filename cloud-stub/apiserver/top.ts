@@ -5,8 +5,8 @@
  * keeps a scrape, so kubectl's repeated calls do not each cross the link; an edge that is not
  * connected, or does not answer within 5 s, has no metrics (kubectl shows `<unknown>`).
  */
-import { Group, Operation, newMessage } from '../../runtime/core/message.js';
-import { isObj } from '../../runtime/core/guards.js';
+import { Group, Operation, newMessage } from '../../core/message.js';
+import { isObj } from '../../core/guards.js';
 import { USAGE_RESOURCE, type NodeUsage } from '../../api/usage.js';
 import type { EdgeCalls } from '../cloudhub/index.js';
 import type { KubeObject, ObjectStore } from '../store/objects.js';

@@ -13,14 +13,14 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import type { Module, ModuleContext } from '../../runtime/core/module.js';
-import { errorText } from '../../runtime/core/errors.js';
+import type { Module, ModuleContext } from '../../core/module.js';
+import { errorText } from '../../core/errors.js';
 import { isDnsSubdomain } from '../../api/names.js';
-import { boundPort, closeServer, listen } from '../../runtime/core/net.js';
+import { boundPort, closeServer, listen } from '../../core/net.js';
 import type { ObjectStore } from '../store/objects.js';
-import { type KeyPairPem } from './pki.js';
-import { readCertificateRequest, signLeaf, type CertificateRequest } from './x509.js';
-import { verifyJwt } from './jwt.js';
+import { type KeyPairPem } from '../../core/pki/pki.js';
+import { readCertificateRequest, signLeaf, type CertificateRequest } from '../../core/pki/x509.js';
+import { verifyJwt } from '../../core/pki/jwt.js';
 
 export interface CertServiceDeps {
   address: string;

@@ -7,9 +7,9 @@
  * message that has since been replaced is ignored. Sending is O(1) a message: new messages wait in
  * a FIFO, and only the (window-bounded) in-flight set is scanned for resends.
  */
-import type { Clock } from '../../runtime/core/clock.js';
-import type { Message } from '../../runtime/core/message.js';
-import { approxBytes, BATCH_BUDGET_BYTES } from '../../runtime/core/codec.js';
+import type { Clock } from '../../core/clock.js';
+import type { Message } from '../../core/message.js';
+import { approxBytes, BATCH_BUDGET_BYTES } from '../../core/codec.js';
 
 export interface DeliveryOptions {
   window: number;

@@ -7,25 +7,25 @@
  * On the cloud bus, messages for an edge carry `node/<nodeName>/` before their resource (as
  * KubeEdge does); CloudHub strips it on the way out and adds it on the way in.
  */
-import type { Timer } from '../../runtime/core/clock.js';
+import type { Timer } from '../../core/clock.js';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Module, ModuleContext } from '../../runtime/core/module.js';
-import type { Message, ReplyPart } from '../../runtime/core/message.js';
-import { ACK_CONTENT, Operation, isResponse, newMessage } from '../../runtime/core/message.js';
-import { isObj } from '../../runtime/core/guards.js';
-import { errorText } from '../../runtime/core/errors.js';
+import type { Module, ModuleContext } from '../../core/module.js';
+import type { Message, ReplyPart } from '../../core/message.js';
+import { ACK_CONTENT, Operation, isResponse, newMessage } from '../../core/message.js';
+import { isObj } from '../../core/guards.js';
+import { errorText } from '../../core/errors.js';
 import { isDnsSubdomain } from '../../api/names.js';
-import { boundPort, closeServer, listen } from '../../runtime/core/net.js';
-import type { Logger } from '../../runtime/core/log.js';
-import type { CloudHubConfig } from '../config.js';
+import { boundPort, closeServer, listen } from '../../core/net.js';
+import type { Logger } from '../../core/log.js';
+import type { CloudHubConfig } from '../../api/config/cloudcore.js';
 import type { ObjectStore } from '../store/objects.js';
 import { NodeSession, tickMs } from './session.js';
 import { Traffic } from './traffic.js';
-import { gauge, type Family } from '../../runtime/core/metrics.js';
+import { gauge, type Family } from '../../core/metrics.js';
 import { nodeResource, splitNodeResource, ControllerGroup, HubEvent, SEND_ONCE, SESSION_LISTENERS } from '../routes.js';
 
 export interface TlsMaterial {

@@ -3,11 +3,11 @@
  * text is KubeEdge's JSON), its keepalive deadline and its delivery queue.
  */
 import type { WebSocket } from 'ws';
-import type { Clock } from '../../runtime/core/clock.js';
-import { codecFor, decodeFrame, encodeFrame, cborCodec, takeBatch, type Codec } from '../../runtime/core/codec.js';
-import { errorText } from '../../runtime/core/errors.js';
-import { throttled, type Logger } from '../../runtime/core/log.js';
-import type { Message } from '../../runtime/core/message.js';
+import type { Clock } from '../../core/clock.js';
+import { codecFor, decodeFrame, encodeFrame, cborCodec, takeBatch, type Codec } from '../../core/codec.js';
+import { errorText } from '../../core/errors.js';
+import { throttled, type Logger } from '../../core/log.js';
+import type { Message } from '../../core/message.js';
 import { Delivery } from './delivery.js';
 import type { Traffic } from './traffic.js';
 

@@ -3,8 +3,8 @@
  * costs no memory for it), messages counted by group and operation, each bounded to the names this
  * project uses (anything else an edge sends is "other").
  */
-import { Group, Operation, type Message } from '../../runtime/core/message.js';
-import { counter, type Family, type Sample } from '../../runtime/core/metrics.js';
+import { Group, Operation, type Message } from '../../core/message.js';
+import { counter, type Family, type Sample } from '../../core/metrics.js';
 
 const GROUPS: ReadonlySet<string> = new Set(Object.values(Group));
 const OPERATIONS: ReadonlySet<string> = new Set(Object.values(Operation));

@@ -8,13 +8,13 @@
  * only a newer one than the last applied is written (a resend or a late one is acknowledged and
  * skipped), and only from the node the device is assigned to: a node can only speak for its own.
  */
-import type { Module, ModuleContext } from '../../runtime/core/module.js';
-import { Operation, ackOf, parseResource, type Message } from '../../runtime/core/message.js';
-import { errorText } from '../../runtime/core/errors.js';
+import type { Module, ModuleContext } from '../../core/module.js';
+import { Operation, ackOf, parseResource, type Message } from '../../core/message.js';
+import { errorText } from '../../core/errors.js';
 import { outboxSequence, type ObjectStore } from '../store/objects.js';
 import { ControllerGroup, splitNodeResource, toEdge } from '../routes.js';
 import { deviceNodeName } from '../synccontroller/selection.js';
-import { isObj } from '../../runtime/core/guards.js';
+import { isObj } from '../../core/guards.js';
 import { refOf, type EventLog } from '../events.js';
 
 interface ReportedTwin {

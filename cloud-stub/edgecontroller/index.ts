@@ -5,9 +5,9 @@
  * not written on every change: a restarted cloudcore knows no session, so every node starts
  * NotReady anyway, and a connect storm of thousands of edges must not mean thousands of writes.
  */
-import type { Module, ModuleContext } from '../../runtime/core/module.js';
-import { Group, Operation, ackOf, parseResource, type Message } from '../../runtime/core/message.js';
-import { errorText } from '../../runtime/core/errors.js';
+import type { Module, ModuleContext } from '../../core/module.js';
+import { Group, Operation, ackOf, parseResource, type Message } from '../../core/message.js';
+import { errorText } from '../../core/errors.js';
 import { CLUSTER_NAMESPACE, outboxSequence, type KubeObject, type ObjectStore } from '../store/objects.js';
 import { ControllerGroup, HubEvent, splitNodeResource, toEdge } from '../routes.js';
 import { mergeNodeLabels, nodeStatusOfReport, podStatusOfReport } from './pods.js';

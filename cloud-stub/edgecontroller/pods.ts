@@ -3,8 +3,8 @@
  * group `resource`, operation `update`, from the edge's outbox): checked, written durably once per
  * outbox message, and only from the node the pod is bound to (a node can only act as itself).
  */
-import { isObj } from '../../runtime/core/guards.js';
-import type { Logger } from '../../runtime/core/log.js';
+import { isObj } from '../../core/guards.js';
+import type { Logger } from '../../core/log.js';
 import { CLUSTER_NAMESPACE, type KubeObject, type ObjectStore } from '../store/objects.js';
 
 const PHASES = ['Pending', 'Running', 'Succeeded', 'Failed', 'Unknown'];

@@ -13,14 +13,14 @@
  * cloud's to say, from the link (the conditions edged sends are not stored).
  */
 import { randomUUID } from 'node:crypto';
-import { isObj } from '../../runtime/core/guards.js';
-import { parseResource } from '../../runtime/core/message.js';
+import { isObj } from '../../core/guards.js';
+import { parseResource } from '../../core/message.js';
 import { strategicMergePatch } from '../apiserver/patch.js';
 import { ApiError } from '../apiserver/status.js';
 import { mergeNodeLabels, nodeStatusOfReport, podStatusOfReport } from '../edgecontroller/pods.js';
 import { CLUSTER_NAMESPACE, resourceOf, type KubeObject, type ObjectStore } from '../store/objects.js';
 import { objectsForNode } from '../synccontroller/selection.js';
-import type { Logger } from '../../runtime/core/log.js';
+import type { Logger } from '../../core/log.js';
 
 export const LEASE_NAMESPACE = 'kube-node-lease';
 

@@ -6,10 +6,10 @@
  * error, never dropped in silence. Which sessions speak KubeEdge: their first frame was JSON text.
  */
 import { randomUUID } from 'node:crypto';
-import type { Module, ModuleContext } from '../../runtime/core/module.js';
-import { errorText } from '../../runtime/core/errors.js';
-import { Group, newMessage, responseTo, type Message } from '../../runtime/core/message.js';
-import { isObj } from '../../runtime/core/guards.js';
+import type { Module, ModuleContext } from '../../core/module.js';
+import { errorText } from '../../core/errors.js';
+import { Group, newMessage, responseTo, type Message } from '../../core/message.js';
+import { isObj } from '../../core/guards.js';
 import type { ChangeEvent, ObjectStore } from '../store/objects.js';
 import { ControllerGroup, HubEvent, SEND_ONCE, nodeResource, splitNodeResource } from '../routes.js';
 import { ApiError } from '../apiserver/status.js';

@@ -9,7 +9,7 @@
  * sequence number for the rule), so a backend can take each message once. The queue remembers, in the same write as the message, the
  * last outbox sequence it took from each node's store, so a resent upload is queued once.
  */
-import type { Journal } from '../../runtime/core/journal.js';
+import type { Journal } from '../../core/journal.js';
 import { outboxSequence } from '../store/objects.js';
 
 export interface QueuedMessage {

@@ -6,9 +6,9 @@
  * with `PodScheduled=False, reason Unschedulable` and a message saying why, and is tried again while
  * it waits (nodes come and go without a store change).
  */
-import type { Module, ModuleContext } from '../../runtime/core/module.js';
-import type { Timer } from '../../runtime/core/clock.js';
-import { errorText } from '../../runtime/core/errors.js';
+import type { Module, ModuleContext } from '../../core/module.js';
+import type { Timer } from '../../core/clock.js';
+import { errorText } from '../../core/errors.js';
 import type { ChangeEvent, ObjectStore, StoredObject } from '../store/objects.js';
 import type { NodeLiveStatus } from '../edgecontroller/index.js';
 import { pendingPodStatus } from '../edgecontroller/pods.js';

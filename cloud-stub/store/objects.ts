@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { Journal } from '../../runtime/core/journal.js';
+import type { Journal } from '../../core/journal.js';
 
 import type { KubeObject, ObjectMeta } from '../../api/object.js';
 export type { KubeObject, ObjectMeta };

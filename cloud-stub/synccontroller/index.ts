@@ -4,10 +4,10 @@
  * what the node has acknowledged (ObjectSync) and sends exactly the difference: inserts and
  * updates with their resourceversion, and deletes for what the node should no longer have.
  */
-import type { Module, ModuleContext } from '../../runtime/core/module.js';
-import { Group, Operation, newMessage, type Message } from '../../runtime/core/message.js';
-import { errorText } from '../../runtime/core/errors.js';
-import { isObj } from '../../runtime/core/guards.js';
+import type { Module, ModuleContext } from '../../core/module.js';
+import { Group, Operation, newMessage, type Message } from '../../core/message.js';
+import { errorText } from '../../core/errors.js';
+import { isObj } from '../../core/guards.js';
 import { resourceOf, type AckEvent, type ChangeEvent, type ObjectStore } from '../store/objects.js';
 import { ControllerGroup, HubEvent, nodeResource, splitNodeResource } from '../routes.js';
 import { nodesUsing, objectsForNode, wantedVersion } from './selection.js';

@@ -3,7 +3,7 @@
  * to it and the ConfigMaps and Secrets those pods read; the router's rules whose source is its
  * eventbus (its EventBus then passes their topics up). SyncController sends a node exactly these.
  */
-import { parseResource } from '../../runtime/core/message.js';
+import { parseResource } from '../../core/message.js';
 import { podReferences, type PodSpec } from '../../api/pods/types.js';
 import { resourceOf, type Kind, type KubeObject, type ObjectStore, type StoredObject } from '../store/objects.js';
 

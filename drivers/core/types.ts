@@ -2,8 +2,13 @@
  * What a driver is to the device manager: it opens a device's transport and reads and writes its
  * properties. Values cross this line as twin strings, already typed and scaled.
  */
-import type { Logger } from '../../runtime/core/log.js';
-import type { ConfigData, TwinType } from '../../api/devices/types.js';
+import type { Logger } from '../../core/log.js';
+
+/** A visitor's or a protocol's configData: the driver judges its own keys. */
+export type ConfigData = Record<string, unknown>;
+
+/** A twin's value type (KubeEdge's edge types); api/devices derives it from the model, the same four names. */
+export type TwinType = 'int' | 'float' | 'boolean' | 'string';
 
 export interface PropertyVisitor {
   /** the property (and twin) name */

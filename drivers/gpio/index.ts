@@ -8,7 +8,7 @@
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorText } from '../../runtime/core/errors.js';
+import { errorText } from '../../core/errors.js';
 import type { DeviceConnection, DeviceInfo, Driver, DriverHooks, PropertyVisitor, ReadResult } from '../core/types.js';
 import { bool, formatNumber, num, parseNumber, str } from '../core/types.js';
 

@@ -3,7 +3,7 @@
  * and back, with the visitor's dataType, isSwap (bytes within each word), isRegisterSwap (the
  * order of the words) and scale (value = raw × scale; a write divides by it).
  */
-import type { ConfigData, TwinType } from '../../api/devices/types.js';
+import type { ConfigData, TwinType } from '../core/types.js';
 import { bool, formatNumber, num, parseNumber, str } from '../core/types.js';
 
 export type RegisterKind = 'CoilRegister' | 'DiscreteInputRegister' | 'HoldingRegister' | 'InputRegister';

@@ -7,9 +7,8 @@
  */
 import type { ModbusRTU as Client } from 'modbus-serial/ModbusRTU.js';
 import type { EventEmitter } from 'node:events';
-import type { ConfigData } from '../../api/devices/types.js';
-import { errorText } from '../../runtime/core/errors.js';
-import type { DeviceConnection, DeviceInfo, Driver, DriverHooks, PropertyVisitor, ReadResult } from '../core/types.js';
+import type { ConfigData, DeviceConnection, DeviceInfo, Driver, DriverHooks, PropertyVisitor, ReadResult } from '../core/types.js';
+import { errorText } from '../../core/errors.js';
 import { num, str } from '../core/types.js';
 import { decode, encode, isBitRegister, registerSpec, type RegisterSpec } from './codec.js';
 import { planReads, type ReadRequest } from './plan.js';

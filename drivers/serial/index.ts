@@ -7,9 +7,8 @@
  * matches, or one longer than MAX_LINE without a delimiter, is counted and skipped. A property
  * with a `writeCommand` ("SET {value}\n") can be written.
  */
-import type { ConfigData, TwinType } from '../../api/devices/types.js';
-import { errorText } from '../../runtime/core/errors.js';
-import type { DeviceConnection, DeviceInfo, Driver, DriverHooks, PropertyVisitor, ReadResult } from '../core/types.js';
+import type { ConfigData, DeviceConnection, DeviceInfo, Driver, DriverHooks, PropertyVisitor, ReadResult, TwinType } from '../core/types.js';
+import { errorText } from '../../core/errors.js';
 import { formatNumber, num, str } from '../core/types.js';
 
 /** the longest line kept while waiting for its delimiter */

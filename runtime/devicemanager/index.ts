@@ -7,11 +7,11 @@
  * unhealthy (open, but nothing can be read), offline (cannot be opened, or lost). Each device runs
  * on its own: a failing one backs off and retries without slowing the others.
  */
-import type { Module, ModuleContext } from '../core/module.js';
-import type { Logger } from '../core/log.js';
-import { errorText } from '../core/errors.js';
-import { counter, Histogram, type Family } from '../core/metrics.js';
-import { createBackoff } from '../core/backoff.js';
+import type { Module, ModuleContext } from '../../core/module.js';
+import type { Logger } from '../../core/log.js';
+import { errorText } from '../../core/errors.js';
+import { counter, Histogram, type Family } from '../../core/metrics.js';
+import { createBackoff } from '../../core/backoff.js';
 import { twinTypeOf, type DeviceModelSpec, type DeviceSpec } from '../../api/devices/types.js';
 import type { DeviceTwin } from '../devicetwin/index.js';
 import { deltaOf } from '../devicetwin/twin.js';

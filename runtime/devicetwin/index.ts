@@ -4,13 +4,13 @@
  * speak the MQTT topics of CONTRACT.md section 7 through EventBus. Every change is on disk before
  * it is answered, and goes up to the cloud through the outbox as a snapshot of the device.
  */
-import { throttled } from '../core/log.js';
+import { throttled } from '../../core/log.js';
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import type { Module, ModuleContext } from '../core/module.js';
-import { errorText } from '../core/errors.js';
-import { counter, gauge, type Family } from '../core/metrics.js';
-import { Group, Operation, newMessage, type Message } from '../core/message.js';
+import type { Module, ModuleContext } from '../../core/module.js';
+import { errorText } from '../../core/errors.js';
+import { counter, gauge, type Family } from '../../core/metrics.js';
+import { Group, Operation, newMessage, type Message } from '../../core/message.js';
 import type { DeviceModelSpec, DeviceSpec } from '../../api/devices/types.js';
 import type { ObjectChange, ObjectSource } from '../metamanager/source.js';
 import { BusOperation, DEVICETWIN, EVENTBUS, MAX_PAYLOAD_BYTES } from '../eventbus/index.js';
@@ -34,7 +34,7 @@ import {
 } from './twin.js';
 import { TwinStore } from './store.js';
 import { deviceTopic, membershipTopic, parseTopic, resultTopicOf, type Request } from './topics.js';
-import { openJournal } from '../core/journal.js';
+import { openJournal } from '../../core/journal.js';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 
 /** Where devices and models come from: MetaManager, or a standalone edge's manifest folder. */

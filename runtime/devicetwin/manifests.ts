@@ -7,8 +7,8 @@
 import { readdirSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import type { Logger } from '../core/log.js';
-import { errorText } from '../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import { errorText } from '../../core/errors.js';
 import { checkManifest, describeProblems, manifestKind } from '../../api/manifest.js';
 import type { KubeObject } from '../../api/object.js';
 import type { DeviceSource } from './index.js';

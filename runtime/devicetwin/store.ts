@@ -4,7 +4,7 @@
  * rewrite the whole database file for every batch. The device objects stay in MetaManager's
  * database; on start DeviceTwin reconciles the two, so a crash between their writes heals.
  */
-import type { Journal } from '../core/journal.js';
+import type { Journal } from '../../core/journal.js';
 import type { DeviceRecord } from './twin.js';
 
 const DEVICES = 'devices';

@@ -4,7 +4,7 @@
  * rules that change them. Pure: no I/O, so every rule is testable on its own.
  */
 import { fitsTwinType, twinTypeOf, type DeviceModelSpec, type DeviceSpec, type TwinType } from '../../api/devices/types.js';
-import { isObj } from '../core/guards.js';
+import { isObj } from '../../core/guards.js';
 
 export interface TwinValue {
   value: string;

@@ -4,7 +4,7 @@
  * defined before it. A missing object or key is kubelet's CreateContainerConfigError, with its words.
  */
 import type { ConfigMap, Container, Secret } from '../../api/pods/types.js';
-import { RuntimeError } from './runtime.js';
+import { RuntimeError } from '../../containers/runtime.js';
 
 export interface ConfigLookup {
   configMap(name: string): ConfigMap | undefined;

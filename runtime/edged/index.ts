@@ -6,24 +6,24 @@
  * whose containers changed is synced. Pod status goes up through the outbox, as does the node's.
  * A pod's log crosses the link only when the cloud asks for it.
  */
-import type { Module, ModuleContext } from '../core/module.js';
-import { errorText } from '../core/errors.js';
-import { Group, Operation, responseTo, type Message, type ReplyPart } from '../core/message.js';
-import { parseDuration } from '../core/duration.js';
-import { isObj } from '../core/guards.js';
+import type { Module, ModuleContext } from '../../core/module.js';
+import { errorText } from '../../core/errors.js';
+import { Group, Operation, responseTo, type Message, type ReplyPart } from '../../core/message.js';
+import { parseDuration } from '../../core/duration.js';
+import { isObj } from '../../core/guards.js';
 import { parseQuantity } from '../../api/quantity.js';
 import { PROCESS_RUNTIME_CLASS, type ConfigMap, type Pod, type Secret } from '../../api/pods/types.js';
 import type { KubeObject } from '../../api/object.js';
-import type { EdgedConfig } from '../config.js';
+import type { EdgedConfig } from '../../api/config/edgecore.js';
 import type { ObjectChange, ObjectSource } from '../metamanager/source.js';
 import type { OutboxRoute } from '../metamanager/index.js';
 import { EDGEHUB, HubEvent } from '../edgehub/index.js';
 import { PodWorker, podKey, type BackoffConfig, type Observed, type WorkerDeps } from './worker.js';
-import { createProcessRuntime } from './process.js';
-import { createPodmanRuntime } from './podman.js';
+import { createProcessRuntime } from '../../containers/process.js';
+import { createPodmanRuntime } from '../../containers/podman.js';
 import { nodeStatus } from './nodestatus.js';
-import { hostIP } from './host.js';
-import type { ContainerRuntime, ExecSession } from './runtime.js';
+import { hostIP } from '../../containers/host.js';
+import type { ContainerRuntime, ExecSession } from '../../containers/runtime.js';
 import { USAGE_RESOURCE, type NodeUsage } from '../../api/usage.js';
 import { FRESH_WINDOW_MS, MAX_WINDOW_MS, nodeCounters, rate, type Counters, type UsageSample } from './usage.js';
 

@@ -4,8 +4,8 @@
  * the standard ones). Readiness is not in it: the cloud knows that from the link.
  */
 import { cpus, totalmem } from 'node:os';
-import { VERSION } from '../core/cli.js';
-import { kernelVersion, kubeArch, machineId, osImage } from './host.js';
+import { VERSION } from '../../core/cli.js';
+import { kernelVersion, kubeArch, machineId, osImage } from '../../containers/host.js';
 
 /** as kubelet's default maxPods */
 const MAX_PODS = 110;

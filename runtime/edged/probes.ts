@@ -6,9 +6,9 @@
  */
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { tcpReachable } from '../core/net.js';
+import { tcpReachable } from '../../core/net.js';
 import type { ContainerPort, Probe } from '../../api/pods/types.js';
-import type { ContainerRuntime, RuntimeContainer } from './runtime.js';
+import type { ContainerRuntime, RuntimeContainer } from '../../containers/runtime.js';
 
 export interface ProbeTarget {
   runtime: ContainerRuntime;

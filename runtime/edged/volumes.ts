@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, s
 import { dirname, join } from 'node:path';
 import type { KeyToPath, Pod, Volume } from '../../api/pods/types.js';
 import type { ConfigLookup } from './env.js';
-import { RuntimeError } from './runtime.js';
+import { RuntimeError } from '../../containers/runtime.js';
 
 const DATA = '..data';
 

@@ -6,14 +6,14 @@
  * restarts, readiness sets `ready`), and keeps the pod's status. Syncs of one pod never overlap.
  */
 import { createHash } from 'node:crypto';
-import type { Logger } from '../core/log.js';
-import { errorText } from '../core/errors.js';
+import type { Logger } from '../../core/log.js';
+import { errorText } from '../../core/errors.js';
 import { parseQuantity } from '../../api/quantity.js';
 import type { Container, ContainerState, ContainerStatus, Pod, PodCondition, PodStatus } from '../../api/pods/types.js';
 import { expand, resolveEnv, type ConfigLookup } from './env.js';
 import { ProbeRunner } from './probes.js';
 import { prepareVolumes, removeVolumes, type PreparedVolume } from './volumes.js';
-import { RuntimeError, type ContainerRuntime, type RuntimeContainer } from './runtime.js';
+import { RuntimeError, type ContainerRuntime, type RuntimeContainer } from '../../containers/runtime.js';
 
 export interface BackoffConfig {
   initialMs: number;

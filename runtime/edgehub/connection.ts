@@ -5,11 +5,11 @@
  * which leaves half a heartbeat for a busy machine's late timers before the two-heartbeat promise.
  */
 import { WebSocket } from 'ws';
-import type { Clock, Timer } from '../core/clock.js';
-import { cborCodec, decodeFrame, encodeFrame, type Codec } from '../core/codec.js';
-import { errorText } from '../core/errors.js';
-import { throttled, type Logger } from '../core/log.js';
-import type { Message } from '../core/message.js';
+import type { Clock, Timer } from '../../core/clock.js';
+import { cborCodec, decodeFrame, encodeFrame, type Codec } from '../../core/codec.js';
+import { errorText } from '../../core/errors.js';
+import { throttled, type Logger } from '../../core/log.js';
+import type { Message } from '../../core/message.js';
 
 export interface ConnectionOptions {
   url: string;

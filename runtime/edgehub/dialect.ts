@@ -4,8 +4,8 @@
  * dialect turns a module's message into what goes on the wire, and a cloud message into what the
  * modules understand, so no module knows which cloud it talks to.
  */
-import { cborCodec, type Codec } from '../core/codec.js';
-import { Group, Operation, newMessage, type Message } from '../core/message.js';
+import { cborCodec, type Codec } from '../../core/codec.js';
+import { Group, Operation, newMessage, type Message } from '../../core/message.js';
 
 export const EDGEHUB = 'edgehub';
 

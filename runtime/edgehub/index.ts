@@ -5,16 +5,16 @@
  * what modules give it upward through a bounded queue, rate-limited in frames and batched, and
  * never writes faster than the socket drains.
  */
-import type { Module, ModuleContext } from '../core/module.js';
-import { KubeEdgeError, errorText } from '../core/errors.js';
-import { Group, Operation, ackOf, isResponse, newMessage, responseTo, type Message } from '../core/message.js';
-import type { Timer } from '../core/clock.js';
-import type { EdgeHubConfig } from '../config.js';
-import { createBackoff, type Backoff } from '../core/backoff.js';
+import type { Module, ModuleContext } from '../../core/module.js';
+import { KubeEdgeError, errorText } from '../../core/errors.js';
+import { Group, Operation, ackOf, isResponse, newMessage, responseTo, type Message } from '../../core/message.js';
+import type { Timer } from '../../core/clock.js';
+import type { EdgeHubConfig } from '../../api/config/edgecore.js';
+import { createBackoff, type Backoff } from '../../core/backoff.js';
 import { Connection } from './connection.js';
-import { takeBatch } from '../core/codec.js';
+import { takeBatch } from '../../core/codec.js';
 import { createTokenBucket, type TokenBucket } from './ratelimit.js';
-import { renewalAt } from './certificates.js';
+import { renewalAt } from '../../core/pki/edge-certificate.js';
 import { EDGEHUB, cborDialect, type Dialect } from './dialect.js';
 import { createKubeEdgeDialect } from './kubeedge/index.js';
 

@@ -1,10 +1,10 @@
 /** Getting and keeping the edge certificate, for edgecore's start and for EdgeHub's renewals. */
 import { readFileSync } from 'node:fs';
-import type { Logger } from '../core/log.js';
-import type { EdgeHubConfig } from '../config.js';
-import { createBackoff } from '../core/backoff.js';
-import { currentCertificate, fetchCa, JoinError, requestCertificate, saveCertificate, type CertFiles } from './certificates.js';
-import type { EdgeKeyType } from '../core/csr.js';
+import type { Logger } from '../../core/log.js';
+import type { EdgeHubConfig } from '../../api/config/edgecore.js';
+import { createBackoff } from '../../core/backoff.js';
+import { currentCertificate, fetchCa, JoinError, requestCertificate, saveCertificate, type CertFiles } from '../../core/pki/edge-certificate.js';
+import type { EdgeKeyType } from '../../core/pki/csr.js';
 import type { CertificateSource } from './index.js';
 
 export function certFiles(hub: EdgeHubConfig): CertFiles {

@@ -1,5 +1,5 @@
 /** A token bucket: `qps` tokens a second, at most `burst` saved up. */
-import type { Clock } from '../core/clock.js';
+import type { Clock } from '../../core/clock.js';
 
 export interface TokenBucket {
   take(): boolean;

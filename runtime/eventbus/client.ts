@@ -15,8 +15,8 @@
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import mqttPacket, { type IConnectPacket, type IPublishPacket, type Packet } from 'mqtt-packet';
-import type { Logger } from '../core/log.js';
-import { createBackoff } from '../core/backoff.js';
+import type { Logger } from '../../core/log.js';
+import { createBackoff } from '../../core/backoff.js';
 
 export interface InboundMessage {
   topic: string;

@@ -8,21 +8,21 @@
  * learnt from the cloud), which the cloud's router passes on to a REST endpoint; and the router's
  * rest → eventbus messages are published here, with a reply once they are.
  */
-import { throttled } from '../core/log.js';
+import { throttled } from '../../core/log.js';
 import { createServer, type Server } from 'node:net';
 import { Aedes, type AedesPublishPacket } from 'aedes';
-import type { Module, ModuleContext } from '../core/module.js';
-import { errorText } from '../core/errors.js';
-import { counter, gauge, type Family } from '../core/metrics.js';
-import { Group, Operation, newMessage, responseTo, type Message, type ReplyPart } from '../core/message.js';
-import { isObj } from '../core/guards.js';
+import type { Module, ModuleContext } from '../../core/module.js';
+import { errorText } from '../../core/errors.js';
+import { counter, gauge, type Family } from '../../core/metrics.js';
+import { Group, Operation, newMessage, responseTo, type Message, type ReplyPart } from '../../core/message.js';
+import { isObj } from '../../core/guards.js';
 import type { ObjectSource, ObjectChange } from '../metamanager/source.js';
 import { EDGEHUB } from '../edgehub/index.js';
-import type { EdgeCoreConfig } from '../config.js';
-import { boundPort, closeServer, isLoopback, listen } from '../core/net.js';
+import type { EdgeCoreConfig } from '../../api/config/edgecore.js';
+import { boundPort, closeServer, isLoopback, listen } from '../../core/net.js';
 import type { OutboxRoute } from '../metamanager/index.js';
 import { createMqttClient, type MqttClient } from './client.js';
-import { readRequiredFile } from '../core/configfile.js';
+import { readRequiredFile } from '../../core/configfile.js';
 
 export type EventBusConfig = EdgeCoreConfig['modules']['eventBus'];
 

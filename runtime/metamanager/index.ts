@@ -3,20 +3,20 @@
  * cloud is away. A cloud resource message is acknowledged only once it is on disk; a resent or
  * older version is acknowledged without being applied again.
  */
-import { throttled } from '../core/log.js';
-import type { Module, ModuleContext } from '../core/module.js';
-import { openDb, type Db } from '../core/db.js';
-import { errorText } from '../core/errors.js';
-import { ACK_CONTENT, Group, Operation, ackOf, newMessage, parseResource, responseTo, type Message, type MessageRoute } from '../core/message.js';
-import type { MetaManagerConfig } from '../config.js';
+import { throttled } from '../../core/log.js';
+import type { Module, ModuleContext } from '../../core/module.js';
+import { openDb, type Db } from '../../core/db.js';
+import { errorText } from '../../core/errors.js';
+import { ACK_CONTENT, Group, Operation, ackOf, newMessage, parseResource, responseTo, type Message, type MessageRoute } from '../../core/message.js';
+import type { MetaManagerConfig } from '../../api/config/edgecore.js';
 import type { KubeObject } from '../../api/object.js';
 import { EDGEHUB, HubEvent } from '../edgehub/index.js';
 import { META_SCHEMA, MetaStore, type ApplyResult } from './store.js';
 import { createMetaServer, type MetaServer } from './metaserver.js';
-import type { ReadinessCheck } from '../core/health.js';
-import { counter, type Family } from '../core/metrics.js';
+import type { ReadinessCheck } from '../../core/health.js';
+import { counter, type Family } from '../../core/metrics.js';
 import { Outbox } from './outbox.js';
-import { openJournal, type Journal } from '../core/journal.js';
+import { openJournal, type Journal } from '../../core/journal.js';
 import type { ObjectChange, ObjectSource } from './source.js';
 
 export const METAMANAGER = 'metamanager';

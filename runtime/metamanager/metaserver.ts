@@ -4,14 +4,14 @@
  * Loopback only. Kubernetes' paths; `?watch=true` streams one JSON event a line.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
-import type { Logger } from '../core/log.js';
-import { parseResource } from '../core/message.js';
+import type { Logger } from '../../core/log.js';
+import { parseResource } from '../../core/message.js';
 import { apiVersionOf, parsePath } from '../../api/resources.js';
 import type { KubeObject } from '../../api/object.js';
-import { boundPort, closeServer, isLoopback, listen, splitHostPort } from '../core/net.js';
+import { boundPort, closeServer, isLoopback, listen, splitHostPort } from '../../core/net.js';
 import type { MetaObject, MetaStore } from './store.js';
 import type { OutboxStats } from './outbox.js';
-import { readinessText, type ReadinessCheck } from '../core/health.js';
+import { readinessText, type ReadinessCheck } from '../../core/health.js';
 
 export interface MetaServer {
   start(): Promise<void>;

@@ -9,9 +9,9 @@
  * Every message carries `<storeId>/<seq>` as its resourceversion: the cloud applies each sequence
  * number once, so a resend after a crash is acknowledged without being applied again.
  */
-import type { Journal } from '../core/journal.js';
-import type { Logger } from '../core/log.js';
-import type { Message } from '../core/message.js';
+import type { Journal } from '../../core/journal.js';
+import type { Logger } from '../../core/log.js';
+import type { Message } from '../../core/message.js';
 
 export interface OutboxStats {
   queued: number;

@@ -6,7 +6,7 @@
  * an older one.
  */
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../core/db.js';
+import type { Db } from '../../core/db.js';
 
 export const META_SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, type TEXT NOT NULL, value TEXT NOT NULL);

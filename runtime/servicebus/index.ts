@@ -8,14 +8,14 @@
  * passes it on by a rule whose source is a servicebus endpoint.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Module, ModuleContext } from '../core/module.js';
-import { errorText } from '../core/errors.js';
-import { isObj } from '../core/guards.js';
-import { Group, Operation, newMessage, responseTo, type Message, type ReplyPart } from '../core/message.js';
-import { boundPort, closeServer, isLoopback, listen } from '../core/net.js';
-import type { EdgeCoreConfig } from '../config.js';
+import type { Module, ModuleContext } from '../../core/module.js';
+import { errorText } from '../../core/errors.js';
+import { isObj } from '../../core/guards.js';
+import { Group, Operation, newMessage, responseTo, type Message, type ReplyPart } from '../../core/message.js';
+import { boundPort, closeServer, isLoopback, listen } from '../../core/net.js';
+import type { EdgeCoreConfig } from '../../api/config/edgecore.js';
 import { EDGEHUB, HubEvent } from '../edgehub/index.js';
-import { MAX_HTTP_BODY_BYTES, passOnHeaders } from '../core/http.js';
+import { MAX_HTTP_BODY_BYTES, passOnHeaders } from '../../core/http.js';
 
 export type ServiceBusConfig = EdgeCoreConfig['modules']['serviceBus'];
 

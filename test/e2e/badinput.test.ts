@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Encoder } from 'cbor-x';
 import { makeCluster, eventually, readyOf, device, thermometerModel, type Cluster } from './cluster.js';
 import { openRawEdge } from '../peers/rawedge.js';
-import { cborCodec } from '../../runtime/core/codec.js';
-import { newMessage } from '../../runtime/core/message.js';
+import { cborCodec } from '../../core/codec.js';
+import { newMessage } from '../../core/message.js';
 
 const DEVICES = '/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices';
 
@@ -54,7 +54,7 @@ describe('bad input on the link', () => {
     await cloud.waitFor(/certificate CN "system:node:edge-bad" may not act as node edge-good/);
 
     // a certificate from another CA
-    const { createCA, issueEdgeCert } = await import('../../cloud-stub/certs/pki.js');
+    const { createCA, issueEdgeCert } = await import('../../core/pki/pki.js');
     const rogue = issueEdgeCert(createCA({ cn: 'rogue' }), 'edge-good');
     await expect(openRawEdge({ port: c.hubPort, node: 'edge-good', ca: c.pki.ca.cert, cert: rogue.cert, key: rogue.key })).rejects.toThrow();
 
@@ -71,7 +71,7 @@ describe('bad input on the link', () => {
     const { createServer } = await import('node:https');
     const { WebSocketServer } = await import('ws');
     const server = createServer({ ca: c.pki.ca.cert, cert: c.pki.edge('fake-cloud').cert, key: c.pki.edge('fake-cloud').key, requestCert: true });
-    const { issueServerCert } = await import('../../cloud-stub/certs/pki.js');
+    const { issueServerCert } = await import('../../core/pki/pki.js');
     const sc = issueServerCert(c.pki.ca, { sans: ['127.0.0.1'] });
     server.setSecureContext({ ca: c.pki.ca.cert, cert: sc.cert, key: sc.key });
     const wss = new WebSocketServer({ server });

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCluster, eventually, device, readyOf, statusTwin, thermometerModel, type Cluster } from './cluster.js';
 import { openRawEdge } from '../peers/rawedge.js';
-import { cborCodec, decodeFrame, encodeFrame } from '../../runtime/core/codec.js';
-import { ackOf, newMessage } from '../../runtime/core/message.js';
+import { cborCodec, decodeFrame, encodeFrame } from '../../core/codec.js';
+import { ackOf, newMessage } from '../../core/message.js';
 
 const DEVICES = '/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices';
 const PY = '/usr/bin/python3'; // Debian's python, where python3-cbor2 is installed

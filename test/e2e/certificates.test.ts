@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCluster, type Cluster } from './cluster.js';
-import { derToPem } from '../../runtime/core/csr.js';
+import { derToPem } from '../../core/pki/csr.js';
 
 describe('the certificate service takes any standard CSR', () => {
   let c: Cluster;

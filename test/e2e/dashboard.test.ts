@@ -12,7 +12,7 @@ import { makeCluster, eventually, readyOf, type Cluster, type Edge } from './clu
 import { ROOT } from '../peers/proc.js';
 import { freePort } from '../peers/proxy.js';
 import { startThermostat, type Thermostat } from '../../drivers/modbus/simulator.js';
-import { thermostatManifests } from '../../runtime/keadm/quickstart.js';
+import { thermostatManifests } from '../../keadm/quickstart.js';
 
 const SHOTS = join(ROOT, '.tmp', 'reports', 'dashboard');
 const NODE = 'edge-ui';

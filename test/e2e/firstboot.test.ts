@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../peers/proc.js';
-import { makeJoinToken } from '../../cloud-stub/certs/tokens.js';
-import { PACKAGED_CONFIG_MARK } from '../../runtime/keadm/files.js';
+import { makeJoinToken } from '../../core/pki/tokens.js';
+import { PACKAGED_CONFIG_MARK } from '../../keadm/files.js';
 import { makeCluster, eventually, readyOf, type Cluster } from './cluster.js';
 
 const NODE = 'pi-firstboot';

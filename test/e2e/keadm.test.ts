@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../peers/proc.js';
-import { HELP } from '../../runtime/keadm/help.js';
+import { HELP } from '../../keadm/help.js';
 import { makeCluster, type Cluster } from './cluster.js';
 
 const keadm = (args: string[]) => spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, CHECK_EDGECORE_ENVIRONMENT: 'false' } });

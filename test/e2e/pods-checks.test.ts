@@ -12,8 +12,8 @@ import { eventually, makeCluster, type Cluster, type Edge } from './cluster.js';
 import { alive, appPid, apply, containerStatus, keadm, podRow, podStatus } from '../peers/pods.js';
 import { openRawEdge } from '../peers/rawedge.js';
 import { ROOT } from '../peers/proc.js';
-import { cborCodec } from '../../runtime/core/codec.js';
-import { newMessage } from '../../runtime/core/message.js';
+import { cborCodec } from '../../core/codec.js';
+import { newMessage } from '../../core/message.js';
 
 const NODE = 'edge-checks';
 const PODS = '/api/v1/namespaces/default/pods';

@@ -6,12 +6,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../peers/proc.js';
 import { pidsWith } from '../peers/pods.js';
-import { alive } from '../../runtime/keadm/service.js';
-import { fetchCa, requestCertificate } from '../../runtime/edgehub/certificates.js';
-import { makeJoinToken } from '../../cloud-stub/certs/tokens.js';
-import { createCA } from '../../cloud-stub/certs/pki.js';
-import { edgeCsrDer, newEdgeKeyPem } from '../../runtime/core/csr.js';
-import { parseToken } from '../../runtime/core/token.js';
+import { alive } from '../../keadm/service.js';
+import { fetchCa, requestCertificate } from '../../core/pki/edge-certificate.js';
+import { makeJoinToken } from '../../core/pki/tokens.js';
+import { createCA } from '../../core/pki/pki.js';
+import { edgeCsrDer, newEdgeKeyPem } from '../../core/pki/csr.js';
+import { parseToken } from '../../core/pki/token.js';
 import { makeCluster, eventually, readyOf, device, type Cluster } from './cluster.js';
 
 const keadm = (args: string[], env: Record<string, string> = {}) =>

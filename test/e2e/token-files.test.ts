@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { createCA } from '../../cloud-stub/certs/pki.js';
-import { makeJoinToken } from '../../cloud-stub/certs/tokens.js';
-import { caHash } from '../../runtime/core/token.js';
+import { createCA } from '../../core/pki/pki.js';
+import { makeJoinToken } from '../../core/pki/tokens.js';
+import { caHash } from '../../core/pki/token.js';
 import { freePort } from '../peers/proxy.js';
 import { ROOT, runBundle, type Proc } from '../peers/proc.js';
 

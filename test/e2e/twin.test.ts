@@ -6,8 +6,8 @@ import { eventually, makeCluster, statusTwin, thermostat, thermostatModel, type 
 import { mqttApp, startMosquitto, type App } from '../peers/mqtt.js';
 import { ROOT } from '../peers/proc.js';
 import { openRawEdge } from '../peers/rawedge.js';
-import { cborCodec } from '../../runtime/core/codec.js';
-import { newMessage } from '../../runtime/core/message.js';
+import { cborCodec } from '../../core/codec.js';
+import { newMessage } from '../../core/message.js';
 
 const API = '/apis/devices.kubeedge.io/v1beta1/namespaces/default';
 

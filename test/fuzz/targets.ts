@@ -19,7 +19,7 @@ import type { Cluster, Edge } from '../e2e/cluster.js';
 import { sample } from '../peers/metrics.js';
 import { mutateBytes, mutateText, mutateValue, rng, type Rng } from './mutate.js';
 import { Encoder } from 'cbor-x';
-import { cborCodec, decodeFrame } from '../../runtime/core/codec.js';
+import { cborCodec, decodeFrame } from '../../core/codec.js';
 
 // the codec's settings (LIBRARIES.md), for values that are not messages any more
 const cborEncoder = new Encoder({ useRecords: false, variableMapSize: true, tagUint8Array: false, pack: false });

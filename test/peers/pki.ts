@@ -1,7 +1,7 @@
 /** Writes a CA, a cloud server certificate and edge certificates into a folder, as keadm would. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createCA, issueEdgeCert, issueServerCert, type KeyPairPem } from '../../cloud-stub/certs/pki.js';
+import { createCA, issueEdgeCert, issueServerCert, type KeyPairPem } from '../../core/pki/pki.js';
 
 export interface TestPki {
   dir: string;

@@ -56,4 +56,4 @@ export async function startProxy(targetPort: number, targetHost = '127.0.0.1'): 
   return proxy;
 }
 
-export { freePort } from '../../runtime/core/net.js';
+export { freePort } from '../../core/net.js';

@@ -1,7 +1,7 @@
 /** A hand-driven edge connection, for sending what a well-behaved edgecore never would. */
 import WebSocket from 'ws';
-import { cborCodec, jsonCodec } from '../../runtime/core/codec.js';
-import { newMessage, type Message } from '../../runtime/core/message.js';
+import { cborCodec, jsonCodec } from '../../core/codec.js';
+import { newMessage, type Message } from '../../core/message.js';
 
 export interface RawEdge {
   ws: WebSocket;

@@ -15,10 +15,10 @@
  * objects) and dropped here. Answers `{Object, Err}` become "OK" or `{error}` for our senders, and
  * each is acknowledged to the cloud with "OK" as KubeEdge's edge does.
  */
-import { jsonCodec } from '../../core/codec.js';
-import type { Clock } from '../../core/clock.js';
-import type { Logger } from '../../core/log.js';
-import { ACK_CONTENT, Group, Operation, newMessage, parseResource, responseTo, type Message } from '../../core/message.js';
+import { jsonCodec } from '../../../core/codec.js';
+import type { Clock } from '../../../core/clock.js';
+import type { Logger } from '../../../core/log.js';
+import { ACK_CONTENT, Group, Operation, newMessage, parseResource, responseTo, type Message } from '../../../core/message.js';
 import type { TwinReport } from '../../devicetwin/twin.js';
 import { EDGEHUB, type Dialect } from '../dialect.js';
 import { Source, answerForModules, podPatch, twinMessages } from './messages.js';

@@ -4,8 +4,8 @@
  * ../shared/kubeedge and docs/design.md, "Speaking KubeEdge").
  */
 import { randomUUID } from 'node:crypto';
-import { ACK_CONTENT, Group, newMessage, type Message } from '../../core/message.js';
-import { isObj } from '../../core/guards.js';
+import { ACK_CONTENT, Group, newMessage, type Message } from '../../../core/message.js';
+import { isObj } from '../../../core/guards.js';
 import type { TwinReport } from '../../devicetwin/twin.js';
 
 /** what KubeEdge's edge modules put in `route.source` */

@@ -6,11 +6,11 @@
  * least every `statusEveryMs`; and the node's Lease (`kube-node-lease/lease/<name>`: asked for,
  * made when missing, renewed every `renewEveryMs`). Each request is answered `{Object, Err}`.
  */
-import type { Clock, Timer } from '../../core/clock.js';
-import { errorText } from '../../core/errors.js';
-import type { Logger } from '../../core/log.js';
-import { Group, Operation, newMessage, type Message } from '../../core/message.js';
-import { hostIP } from '../../edged/host.js';
+import type { Clock, Timer } from '../../../core/clock.js';
+import { errorText } from '../../../core/errors.js';
+import type { Logger } from '../../../core/log.js';
+import { Group, Operation, newMessage, type Message } from '../../../core/message.js';
+import { hostIP } from '../../../containers/host.js';
 import { nodeStatus } from '../../edged/nodestatus.js';
 import { Source, kubeTime, microTime, readAnswer, type KubeEdgeAnswer } from './messages.js';
 

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cloudcoreRunningHere } from '../../../runtime/environment.js';
+import { cloudcoreRunningHere } from '../../../core/environment.js';
 
 // a /proc tree of real files: each process's cmdline as the kernel writes it (NUL-separated)
 let root: string;

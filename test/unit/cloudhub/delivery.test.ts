@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Delivery } from '../../../cloud-stub/cloudhub/delivery.js';
-import { newMessage, type Message } from '../../../runtime/core/message.js';
-import type { Clock } from '../../../runtime/core/clock.js';
+import { newMessage, type Message } from '../../../core/message.js';
+import type { Clock } from '../../../core/clock.js';
 
 function setup(window = 2, limit = 100) {
   let t = 0;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createBus } from '../../../runtime/core/bus.js';
-import { createLogger } from '../../../runtime/core/log.js';
-import { newMessage, responseTo, type Message } from '../../../runtime/core/message.js';
+import { createBus } from '../../../core/bus.js';
+import { createLogger } from '../../../core/log.js';
+import { newMessage, responseTo, type Message } from '../../../core/message.js';
 
 const log = createLogger({ level: 'error', sink: { write: () => undefined } });
 const m = (op = 'query'): Message => newMessage({ source: 't', group: 'g', operation: op, resource: 'r' }, null);

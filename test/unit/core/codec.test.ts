@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { cborCodec, decodeFrame, encodeFrame, jsonCodec } from '../../../runtime/core/codec.js';
-import { FrameError } from '../../../runtime/core/errors.js';
-import { ackOf, newMessage, parseResource } from '../../../runtime/core/message.js';
+import { cborCodec, decodeFrame, encodeFrame, jsonCodec } from '../../../core/codec.js';
+import { FrameError } from '../../../core/errors.js';
+import { ackOf, newMessage, parseResource } from '../../../core/message.js';
 
 const msg = newMessage({ source: 'edgehub', group: 'resource', operation: 'update', resource: 'default/device/t-1' }, { a: [1, 'b', null], n: 1.5 }, { resourceVersion: '7' });
 

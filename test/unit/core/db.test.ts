@@ -3,8 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openDb } from '../../../runtime/core/db.js';
-import { createLogger } from '../../../runtime/core/log.js';
+import { openDb } from '../../../core/db.js';
+import { createLogger } from '../../../core/log.js';
 
 const lines: string[] = [];
 const log = createLogger({ sink: { write: (_l, line) => lines.push(line) } });

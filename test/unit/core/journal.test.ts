@@ -2,8 +2,8 @@ import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openJournal } from '../../../runtime/core/journal.js';
-import { createLogger } from '../../../runtime/core/log.js';
+import { openJournal } from '../../../core/journal.js';
+import { createLogger } from '../../../core/log.js';
 
 const lines: string[] = [];
 const log = createLogger({ sink: { write: (_l, line) => lines.push(line) } });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger, redact, throttled } from '../../../runtime/core/log.js';
-import { makeJoinToken } from '../../../cloud-stub/certs/tokens.js';
-import { newRsaKeyPem } from '../../../cloud-stub/certs/pki.js';
+import { createLogger, redact, throttled } from '../../../core/log.js';
+import { makeJoinToken } from '../../../core/pki/tokens.js';
+import { newRsaKeyPem } from '../../../core/pki/pki.js';
 
 describe('logs never carry a secret', () => {
   it('masks join tokens, bare JWTs, bearer tokens and private keys, one line per event', () => {

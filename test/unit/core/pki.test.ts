@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createCA, issueEdgeCert, serialNumber } from '../../../cloud-stub/certs/pki.js';
+import { createCA, issueEdgeCert, serialNumber } from '../../../core/pki/pki.js';
 
 describe('certificate authority', () => {
   it('makes serials that are positive DER integers without padding (OpenSSL refuses those)', () => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../runtime/core/errors.js';
-import { defaults, validate } from '../../../runtime/core/schema.js';
-import { edgeCoreSchema } from '../../../runtime/config.js';
-import { cloudCoreSchema } from '../../../cloud-stub/config.js';
+import { ConfigError } from '../../../core/errors.js';
+import { defaults, validate } from '../../../core/schema.js';
+import { edgeCoreSchema } from '../../../api/config/edgecore.js';
+import { cloudCoreSchema } from '../../../api/config/cloudcore.js';
 
 describe('config schema', () => {
   it('fills KubeEdge defaults', () => {

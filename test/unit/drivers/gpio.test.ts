@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../../runtime/core/log.js';
+import { createLogger } from '../../../core/log.js';
 import { gpioDriver, pickChip, type GpioChip } from '../../../drivers/gpio/index.js';
 
 const chips: GpioChip[] = [

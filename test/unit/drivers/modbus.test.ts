@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ModbusSerial from 'modbus-serial';
 import { SerialPort } from 'serialport';
-import { createLogger } from '../../../runtime/core/log.js';
+import { createLogger } from '../../../core/log.js';
 import { modbusDriver } from '../../../drivers/modbus/index.js';
 import type { DeviceConnection, PropertyVisitor } from '../../../drivers/core/types.js';
 import type { TwinType } from '../../../api/devices/types.js';

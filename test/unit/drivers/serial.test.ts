@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialPort } from 'serialport';
-import { createLogger } from '../../../runtime/core/log.js';
+import { createLogger } from '../../../core/log.js';
 import { serialDriver, type SerialStats } from '../../../drivers/serial/index.js';
 import type { PropertyVisitor } from '../../../drivers/core/types.js';
 import { ptyPair, type PtyPair } from '../../peers/serial.js';

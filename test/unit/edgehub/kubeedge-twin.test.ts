@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { newMessage } from '../../../runtime/core/message.js';
+import { newMessage } from '../../../core/message.js';
 import { twinMessages } from '../../../runtime/edgehub/kubeedge/messages.js';
 import type { TwinReport } from '../../../runtime/devicetwin/twin.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { createBackoff } from '../../../runtime/core/backoff.js';
+import { createBackoff } from '../../../core/backoff.js';
 import { createTokenBucket } from '../../../runtime/edgehub/ratelimit.js';
-import type { Clock } from '../../../runtime/core/clock.js';
+import type { Clock } from '../../../core/clock.js';
 
 function fakeClock(): Clock & { advance(ms: number): void } {
   let t = 0;

@@ -1,15 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { createBus } from '../../../runtime/core/bus.js';
-import { systemClock } from '../../../runtime/core/clock.js';
-import { createLogger } from '../../../runtime/core/log.js';
-import type { Message } from '../../../runtime/core/message.js';
-import { startModules } from '../../../runtime/core/module.js';
+import { createBus } from '../../../core/bus.js';
+import { systemClock } from '../../../core/clock.js';
+import { createLogger } from '../../../core/log.js';
+import type { Message } from '../../../core/message.js';
+import { startModules } from '../../../core/module.js';
 import { createMetaManager } from '../../../runtime/metamanager/index.js';
 import { createEventBus, MAX_PAYLOAD_BYTES } from '../../../runtime/eventbus/index.js';
 import { freePort } from '../../peers/proxy.js';
-import { defaults } from '../../../runtime/core/schema.js';
-import { edgeCoreSchema } from '../../../runtime/config.js';
+import { defaults } from '../../../core/schema.js';
+import { edgeCoreSchema } from '../../../api/config/edgecore.js';
 
 const log = createLogger({ level: 'error' });
 const stops: (() => Promise<void>)[] = [];

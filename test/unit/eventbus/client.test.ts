@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../../../runtime/core/log.js';
+import { createLogger } from '../../../core/log.js';
 import { createMqttClient, type MqttClient } from '../../../runtime/eventbus/client.js';
 import { mqttApp, startMosquitto, type App } from '../../peers/mqtt.js';
 import { startProxy, type Proxy } from '../../peers/proxy.js';

@@ -1,6 +1,6 @@
 /** cloudcore.yaml, shaped like KubeEdge's CloudCore v1alpha2 config. */
 import { basename, dirname, join } from 'node:path';
-import { s, type Infer } from '../runtime/core/schema.js';
+import { s, type Infer } from '../../core/schema.js';
 
 export const cloudCoreSchema = s.obj({
   apiVersion: s.str('cloudcore.config.kubeedge.io/v1alpha2', ['cloudcore.config.kubeedge.io/v1alpha2', 'cloudcore.config.kubeedge.io/v1alpha1']),

@@ -7,9 +7,9 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { loadTokenSecret, makeJoinToken, makeReadOnlyToken } from '../../cloud-stub/certs/tokens.js';
-import { verifyJwt } from '../../cloud-stub/certs/jwt.js';
-import { caHash } from '../core/token.js';
+import { loadTokenSecret, makeJoinToken, makeReadOnlyToken } from '../core/pki/tokens.js';
+import { verifyJwt } from '../core/pki/jwt.js';
+import { caHash } from '../core/pki/token.js';
 import { parseDuration } from '../core/duration.js';
 import { flags, UsageError } from './flags.js';
 import { readNeeded } from './files.js';

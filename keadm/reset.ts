@@ -1,7 +1,7 @@
 /** keadm reset: stops what init or join started and removes what they wrote. */
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { parse } from 'yaml';
-import { removeEveryPod } from '../edged/reset.js';
+import { removeEveryPod } from '../containers/reset.js';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { flags } from './flags.js';

@@ -1,7 +1,7 @@
 /** The cloud's config as keadm reads it on the cloud host: checked as cloudcore checks it, with the files it names. */
 import { loadConfig, ConfigReadError } from '../core/configfile.js';
-import { CLOUDCORE_KEYS } from '../../cloud-stub/kubeedge-keys.js';
-import { cloudCoreSchema, cloudFiles, type CloudCoreConfig } from '../../cloud-stub/config.js';
+import { CLOUDCORE_KEYS } from '../api/config/cloudcore-keys.js';
+import { cloudCoreSchema, cloudFiles, type CloudCoreConfig } from '../api/config/cloudcore.js';
 import { cloudPaths, type Dirs } from './paths.js';
 
 export function readCloudConfig(dirs: Dirs): { config: CloudCoreConfig; files: ReturnType<typeof cloudFiles> } {

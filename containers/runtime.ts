@@ -3,7 +3,7 @@
  * restart of edgecore (by their labels: pod uid, container name, spec hash, attempt). Two implement
  * it: podman through its Docker-compatible API, and host processes for boards without containers.
  */
-import type { ContainerPort } from '../../api/pods/types.js';
+import type { ContainerPort } from '../api/pods/types.js';
 
 export interface Mount {
   hostPath: string;

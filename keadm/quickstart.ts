@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from '../core/net.js';
 import { bundlePath, NODE_ARGS } from './service.js';
-import { startThermostat, type Thermostat } from '../../drivers/modbus/simulator.js';
+import { startThermostat, type Thermostat } from '../drivers/modbus/simulator.js';
 import { apply } from './apply.js';
 
 function start(program: 'cloudcore' | 'edgecore', config: string, log: string): ChildProcess {

@@ -3,7 +3,7 @@ import { request as httpsRequest } from 'node:https';
 import { readNeeded } from './files.js';
 import { readCloudConfig } from './cloudconfig.js';
 import type { Dirs } from './paths.js';
-import { RESOURCES, typeByWord, type ResourceType } from '../../api/resources.js';
+import { RESOURCES, typeByWord, type ResourceType } from '../api/resources.js';
 
 export interface ApiReply {
   status: number;

@@ -1,7 +1,7 @@
 /** keadm apply -f FILE (or -f - for stdin): creates or updates every document in it. */
 import { readFileSync } from 'node:fs';
 import { parseAllDocuments } from 'yaml';
-import { pathOf, typeOfManifest, type ResourceType } from '../../api/resources.js';
+import { pathOf, typeOfManifest, type ResourceType } from '../api/resources.js';
 import { flags, UsageError } from './flags.js';
 import { objectLabel, openApi, statusMessage } from './api.js';
 

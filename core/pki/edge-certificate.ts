@@ -12,8 +12,8 @@ import { request } from 'node:https';
 import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { dirname } from 'node:path';
-import { derToPem, edgeCsrDer, newEdgeKeyPem, type EdgeKeyType } from '../core/csr.js';
-import { caHash, checkNotExpired, parseToken, TokenError } from '../core/token.js';
+import { derToPem, edgeCsrDer, newEdgeKeyPem, type EdgeKeyType } from './csr.js';
+import { caHash, checkNotExpired, parseToken, TokenError } from './token.js';
 
 export interface CertFiles {
   caFile: string;

@@ -1,5 +1,5 @@
 /** keadm delete TYPE NAME [-n NS], or keadm delete -f FILE|- (every object of a manifest) */
-import { pathOf, type ResourceType } from '../../api/resources.js';
+import { pathOf, type ResourceType } from '../api/resources.js';
 import { flags, UsageError } from './flags.js';
 import { objectLabel, openApi, statusMessage, typeOf, type Api } from './api.js';
 import { readManifests } from './apply.js';

@@ -1,7 +1,7 @@
 /** keadm get TYPE [NAME] [-n NS | -A] [-o yaml|json|wide]: a table by default, as kubectl prints it. */
 import { stringify } from 'yaml';
-import { pathOf } from '../../api/resources.js';
-import { columns, type Obj } from '../../api/columns.js';
+import { pathOf } from '../api/resources.js';
+import { columns, type Obj } from '../api/columns.js';
 import { flags, UsageError } from './flags.js';
 import { openApi, statusMessage, typeOf } from './api.js';
 

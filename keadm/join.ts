@@ -8,14 +8,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { stringify } from 'yaml';
-import { checkNotExpired, parseToken, TokenError } from '../core/token.js';
-import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../../api/names.js';
-import { checkCloudHub, detectDialect, fetchCa, requestCertificate } from '../edgehub/certificates.js';
+import { checkNotExpired, parseToken, TokenError } from '../core/pki/token.js';
+import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../api/names.js';
+import { checkCloudHub, detectDialect, fetchCa, requestCertificate } from '../core/pki/edge-certificate.js';
 import { flags, UsageError } from './flags.js';
 import { FileSet, PACKAGED_CONFIG_MARK } from './files.js';
 import { edgePaths } from './paths.js';
 import { runForeground, startService } from './service.js';
-import { cloudcoreRunningHere } from '../environment.js';
+import { cloudcoreRunningHere } from '../core/environment.js';
 
 function sameCertificate(a: string, b: string): boolean {
   try {

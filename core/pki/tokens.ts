@@ -6,8 +6,8 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { caHash } from '../../runtime/core/token.js';
-import type { Clock, Timer } from '../../runtime/core/clock.js';
+import { caHash } from './token.js';
+import type { Clock, Timer } from '../clock.js';
 import { signJwt, verifyJwt, type JwtCheck } from './jwt.js';
 
 export const TOKEN_LIFETIME_S = 24 * 3600;

@@ -2,9 +2,9 @@
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import { stringify } from 'yaml';
-import { createCA, issueServerCert } from '../../cloud-stub/certs/pki.js';
-import { adminKubeconfig } from '../../cloud-stub/certs/kubeconfig.js';
-import { hostAddress } from '../../cloud-stub/certs/address.js';
+import { createCA, issueServerCert } from '../core/pki/pki.js';
+import { adminKubeconfig } from '../core/pki/kubeconfig.js';
+import { hostAddress } from '../core/pki/address.js';
 import { flags, UsageError } from './flags.js';
 import { FileSet } from './files.js';
 import { cloudPaths } from './paths.js';

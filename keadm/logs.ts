@@ -1,5 +1,5 @@
 /** keadm logs POD [-c CONTAINER] [--tail N] [-f] [-n NS]: a pod's log, read from its edge. */
-import { pathOf, resourceType } from '../../api/resources.js';
+import { pathOf, resourceType } from '../api/resources.js';
 import { flags, UsageError } from './flags.js';
 import { openApi, statusMessage } from './api.js';
 

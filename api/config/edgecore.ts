@@ -1,6 +1,6 @@
 /** edgecore.yaml, shaped like KubeEdge's EdgeCore v1alpha2 config. */
 import { hostname } from 'node:os';
-import { s, type Infer } from './core/schema.js';
+import { s, type Infer } from '../../core/schema.js';
 
 export const DEFAULT_PROJECT_ID = 'e632aba927ea4ac2b575ec1603d56f10';
 

@@ -6,7 +6,7 @@
  */
 import { createHash, createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import { bitString, bool, children, int, nul, octets, oid, oidText, read, seq, set, time, tlv, uint, utf8, type Element } from '../../runtime/core/der.js';
+import { bitString, bool, children, int, nul, octets, oid, oidText, read, seq, set, time, tlv, uint, utf8, type Element } from './der.js';
 
 /** signature algorithms of requests, OID → hash */
 const SIGNATURE_HASH: Record<string, string> = {
