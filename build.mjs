@@ -88,7 +88,7 @@ for (const b of bundles) {
     outfile,
     bundle: true,
     platform: 'node',
-    target: 'node20',
+    target: 'node18', // the packages' floor: Debian 12's nodejs (test:images runs the bundles on it)
     format: 'esm',
     minify: true,
     legalComments: 'none',

@@ -86,7 +86,7 @@ export function answer(pdu: Buffer, map: RegisterMap): Buffer | number {
 export async function serveModbusTcp(map: RegisterMap, opts: { port: number; host?: string; unitID?: number }): Promise<Server> {
   const unit = opts.unitID ?? 1;
   const serve = (socket: Socket): void => {
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     socket.on('error', () => socket.destroy());
     socket.on('data', (chunk: Buffer) => {
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;

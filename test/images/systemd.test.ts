@@ -64,7 +64,10 @@ describe('the packages under systemd (podman, systemd as PID 1)', () => {
     expect(show('Type')).toBe('notify');
     expect(show('WatchdogUSec')).toBe('30s');
     expect(Number(show('MemoryMax'))).toBe(192 * 1024 * 1024);
+    // the three bundles, built for node18 (the packages' floor), start on it
     expect(sh('edgecore --version')).toMatch(/^edgecore version: v/);
+    expect(sh('cloudcore --version')).toMatch(/^cloudcore version: v/);
+    expect(sh('keadm version')).toMatch(/^keadm version: v/);
     // the add-ons load on Debian's Node 18 (epoll is ours, on Node-API: npm's, built for Node 20, was refused)
     const lib = '/usr/lib/kubeedge-lite/node_modules';
     expect(sh(`cd /tmp && node -e "const { Epoll } = require('${lib}/epoll'); require('${lib}/onoff'); require('${lib}/serialport'); console.log(typeof Epoll, Epoll.EPOLLPRI)"`).trim()).toBe('function 2');

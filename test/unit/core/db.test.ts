@@ -142,7 +142,7 @@ describe('db', () => {
       await db.commit();
       if (increments === 3) copyFileSync(`${path}.changes`, old);
     }
-    // the changes outgrew half the snapshot, and the store was saved whole with every increment
+    // the changes outgrew an eighth of the snapshot, and the store was saved whole with every increment
     expect(increments).toBeGreaterThan(3);
     copyFileSync(path, `${path}.crashed`);
     copyFileSync(old, `${path}.crashed.changes`); // the last save landed, the new changes file did not
