@@ -7,9 +7,9 @@
 //   kubeedge-lite-keadm_<v>_all.deb     keadm, which both need
 // Needs dpkg-deb, g++ and g++-aarch64-linux-gnu / g++-arm-linux-gnueabihf (.ci/run installs them; a missing one is named first),
 // Node's headers (/usr/include/node) and the npm registry (the add-ons' sources). `npm run images -- arm64`
-// builds one architecture. Every file is owned by root; the packages are reproducible from a commit.
+// builds one architecture. Every file is owned by root; two builds of one commit are byte-identical (test/images/reproducible.test.ts): the add-ons install from a lock cut from the project's, and every time is the commit's.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, lstatSync, lutimesSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -75,7 +75,7 @@ function docs(root, name) {
   write(join(dir, 'copyright'), `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: kubeedge-lite\n\nFiles: *\nCopyright: 2026 The kubeedge-lite authors\nLicense: Apache-2.0\n On Debian systems, the full text of the Apache License 2.0 is in\n /usr/share/common-licenses/Apache-2.0.\n`);
   // a native package (no Debian revision): changelog.gz
   const changelog = join(dir, 'changelog.gz');
-  writeFileSync(changelog, execFileSync('gzip', ['-9n'], { input: `${name} (${VERSION}) unstable; urgency=medium\n\n  * Built from the kubeedge-lite tree by images/build.mjs.\n\n -- ${MAINTAINER}  ${new Date(0).toUTCString().replace('GMT', '+0000')}\n` }));
+  writeFileSync(changelog, execFileSync('gzip', ['-9n'], { input: `${name} (${VERSION}) unstable; urgency=medium\n\n  * Built from the kubeedge-lite tree by images/build.mjs.\n\n -- ${MAINTAINER}  ${new Date(EPOCH * 1000).toUTCString().replace('GMT', '+0000')}\n` }));
   chmodSync(changelog, 0o644);
 }
 
@@ -97,11 +97,61 @@ ${name}: unusual-interpreter -S [usr/lib/kubeedge-lite/${bundle}]
 `);
 }
 
+/**
+ * The time every file of a package carries, and its archive members: the commit's (reproducible-builds.org's
+ * SOURCE_DATE_EPOCH when set), so two builds of one commit are the same bytes.
+ */
+const EPOCH = Number(process.env.SOURCE_DATE_EPOCH ?? (() => {
+  try {
+    return execFileSync('git', ['log', '-1', '--format=%ct'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || '0';
+  } catch {
+    return '0'; // not a git checkout (a source tarball)
+  }
+})());
+
+function setTimes(path) {
+  if (lstatSync(path).isDirectory()) for (const f of readdirSync(path)) setTimes(join(path, f));
+  lutimesSync(path, EPOCH, EPOCH);
+}
+
 function build(root, name, arch) {
   const file = join(OUT, `${name}_${VERSION}_${arch}.deb`);
-  run('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', root, file]);
+  setTimes(root);
+  run('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', root, file], { env: { ...process.env, SOURCE_DATE_EPOCH: String(EPOCH) } });
   console.log(`${file.replace(ROOT + '/', '')}  ${(statSync(file).size / 1024).toFixed(0)} KiB`);
   return file;
+}
+
+/**
+ * A package.json and lock for the add-ons, cut from the project's own lock: the packages `roots`
+ * reach, at the versions and integrities the project has tested, so two builds of one commit install
+ * the same bytes (`npm install name@version` would let their dependencies float).
+ */
+function addonLock(roots) {
+  const entries = lock.packages;
+  const picked = {};
+  // npm's resolution: a dependency of node_modules/a/node_modules/b is looked for under b, then a, then the top
+  const resolve = (from, name) => {
+    for (let at = from; ; at = at.slice(0, at.lastIndexOf('/node_modules/'))) {
+      if (entries[`${at}/node_modules/${name}`]) return `${at}/node_modules/${name}`;
+      if (!at.includes('/node_modules/')) break;
+    }
+    return entries[`node_modules/${name}`] ? `node_modules/${name}` : undefined;
+  };
+  const visit = (key) => {
+    if (picked[key]) return;
+    const { dev, devOptional, optional, peer, ...entry } = entries[key];
+    picked[key] = entry;
+    for (const name of Object.keys({ ...entry.dependencies, ...entry.optionalDependencies })) {
+      const dep = resolve(key, name);
+      if (dep === undefined) throw new Error(`${name}, a dependency of ${key}, is not in package-lock.json`);
+      visit(dep);
+    }
+  };
+  for (const name of roots) visit(`node_modules/${name}`);
+  const dependencies = Object.fromEntries(roots.map((name) => [name, version(name)]));
+  const manifest = { name: 'kubeedge-lite-addons', version: VERSION, private: true, dependencies };
+  return { manifest, lockfile: { name: manifest.name, version: VERSION, lockfileVersion: 3, requires: true, packages: { '': { name: manifest.name, version: VERSION, dependencies }, ...picked } } };
 }
 
 /** serialport's and epoll's native parts, built from their npm sources for one architecture */
@@ -110,8 +160,10 @@ function addons(arch) {
   const dir = join(WORK, `addons-${arch}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'kubeedge-lite-addons', private: true }));
-  run('npm', ['install', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--no-save', `serialport@${version('serialport')}`, `onoff@${version('onoff')}`], { cwd: dir });
+  const { manifest, lockfile } = addonLock(['serialport', 'onoff']);
+  writeFileSync(join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
+  writeFileSync(join(dir, 'package-lock.json'), JSON.stringify(lockfile, null, 2));
+  run('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: dir });
   const gyp = join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
   const env = { ...process.env, CC: `${a.prefix}gcc`, CXX: `${a.prefix}g++`, LINK: `${a.prefix}g++`, AR: `${a.prefix}ar` };
   for (const mod of ['epoll', '@serialport/bindings-cpp']) {
