@@ -28,6 +28,7 @@ import type { EdgeCalls } from '../cloudhub/index.js';
 import { splitNodeResource, toEdge } from '../routes.js';
 import { bestRule, loadRule, loadRules, type RouteRule } from './rules.js';
 import { RuleQueues } from './queue.js';
+import { afterPost, contentTypeOf, nextSend } from './send.js';
 
 export type RouterConfig = CloudCoreConfig['modules']['router'];
 
@@ -253,59 +254,53 @@ export function createRouter(deps: RouterDeps): Router {
     if (stopped || !queues) return;
     let w = workers.get(ruleKey);
     if (!w) workers.set(ruleKey, (w = { backoffMs: 0, busy: false }));
-    if (w.busy || w.timer) return;
-    const head = queues.head(ruleKey);
-    if (!head) return;
-    const [ns, name] = ruleKey.split('/') as [string, string];
-    const rule = loadRule(deps.store, ns, name);
-    if (!rule) {
-      const n = queues.drop(ruleKey);
-      ctx?.log.info(`rule ${ruleKey} is gone: ${n} message(s) waiting for it dropped`);
-      return;
-    }
-    if (rule.problem || rule.target?.type !== 'rest') {
-      noteProblem(rule);
-      w.timer = setTimeout(() => {
-        if (w) w.timer = undefined;
-        kick(ruleKey);
-      }, 5000);
-      return;
-    }
-    w.busy = true;
     const worker = w;
-    const payload = Buffer.from(head.payload, 'base64');
-    let json = false;
-    try {
-      JSON.parse(payload.toString('utf8'));
-      json = true;
-    } catch {
-      /* not JSON */
+    const head = queues.head(ruleKey);
+    const [ns, name] = ruleKey.split('/') as [string, string];
+    let rule: RouteRule | undefined;
+    const step = nextSend({ busy: worker.busy, waiting: worker.timer !== undefined }, head !== undefined, () => {
+      rule = loadRule(deps.store, ns, name);
+      return rule && { problem: rule.problem, targetIsRest: rule.target?.type === 'rest' };
+    });
+    const later = (ms: number): void => {
+      worker.timer = setTimeout(() => {
+        worker.timer = undefined;
+        kick(ruleKey);
+      }, ms);
+    };
+    if (step.step === 'drop') return void ctx?.log.info(`rule ${ruleKey} is gone: ${queues.drop(ruleKey)} message(s) waiting for it dropped`);
+    const loaded: RouteRule | undefined = rule;
+    if (step.step === 'idle' || !loaded || !head) return;
+    if (step.step === 'retry') {
+      noteProblem(loaded);
+      return later(step.inMs);
     }
-    const url = rule.targetResource.resource as string;
-    restCall(url, 'POST', { 'content-type': json ? 'application/json' : 'application/octet-stream', 'x-kubeedge-node': head.node, 'x-kubeedge-topic': head.topic, 'x-kubeedge-rule': ruleKey, 'x-kubeedge-message-id': String(head.seq) }, payload)
+    worker.busy = true;
+    const payload = Buffer.from(head.payload, 'base64');
+    const url = loaded.targetResource.resource as string;
+    const headers = { 'content-type': contentTypeOf(payload), 'x-kubeedge-node': head.node, 'x-kubeedge-topic': head.topic, 'x-kubeedge-rule': ruleKey, 'x-kubeedge-message-id': String(head.seq) };
+    restCall(url, 'POST', headers, payload)
       .then((res) => {
-        if (res.status >= 200 && res.status < 300) return;
-        throw new Error(`HTTP ${res.status}`);
+        if (res.status < 200 || res.status >= 300) throw new Error(`HTTP ${res.status}`);
       })
       .then(
         () => {
           queues?.done(ruleKey);
-          record(rule, true);
-          worker.backoffMs = 0;
+          record(loaded, true);
+          return afterPost(worker.backoffMs, true);
         },
         (err: unknown) => {
-          record(rule, false, `POST ${url}: ${errorText(err)}`);
-          worker.backoffMs = Math.min(60_000, worker.backoffMs ? worker.backoffMs * 2 : 1000);
-          if (worker.backoffMs === 1000) ctx?.log.warn(`rule ${ruleKey}: POST ${url} failed (${errorText(err)}); ${queues?.size(ruleKey) ?? 0} message(s) wait, retrying with back-off`);
+          record(loaded, false, `POST ${url}: ${errorText(err)}`);
+          const next = afterPost(worker.backoffMs, false);
+          if (next.firstFailure) ctx?.log.warn(`rule ${ruleKey}: POST ${url} failed (${errorText(err)}); ${queues?.size(ruleKey) ?? 0} message(s) wait, retrying with back-off`);
+          return next;
         },
       )
-      .finally(() => {
+      .then((next) => {
         worker.busy = false;
-        if (worker.backoffMs === 0) return kick(ruleKey);
-        worker.timer = setTimeout(() => {
-          worker.timer = undefined;
-          kick(ruleKey);
-        }, worker.backoffMs);
+        worker.backoffMs = next.backoffMs;
+        if (next.nextInMs === 0) kick(ruleKey);
+        else later(next.nextInMs);
       });
   };
 

@@ -1,8 +1,6 @@
 /**
- * The binder: a pod without `spec.nodeName` is bound to a Ready node whose labels match its
- * `nodeSelector` (every node matches an empty one) and that is not cordoned (`spec.unschedulable`),
- * the one running the fewest pods. KubeEdge leaves
- * this to kube-scheduler; a small binder is enough for edges. A pod no node can take stays Pending
+ * The binder: a pod without `spec.nodeName` is bound to the node `chooseNode` picks (choose.ts).
+ * KubeEdge leaves this to kube-scheduler; a small binder is enough for edges. A pod no node can take stays Pending
  * with `PodScheduled=False, reason Unschedulable` and a message saying why, and is tried again while
  * it waits (nodes come and go without a store change).
  */
@@ -12,6 +10,7 @@ import { errorText } from '../../core/errors.js';
 import type { ChangeEvent, ObjectStore, StoredObject } from '../store/objects.js';
 import type { NodeLiveStatus } from '../edgecontroller/index.js';
 import { pendingPodStatus } from '../edgecontroller/pods.js';
+import { chooseNode } from './choose.js';
 
 export interface SchedulerDeps {
   store: ObjectStore;
@@ -39,29 +38,23 @@ export function createScheduler(deps: SchedulerDeps): Module {
     const pod = deps.store.get('pod', namespace, name);
     if (!pod || (typeof pod.object.spec?.nodeName === 'string' && pod.object.spec.nodeName !== '')) return void pending.delete(key);
     const selector = (pod.object.spec?.nodeSelector ?? {}) as Record<string, string>;
-    const nodes = deps.store.list('node');
-    let notReady = 0;
-    let mismatched = 0;
-    let cordoned = 0;
-    const fits = nodes.filter((n) => {
-      const labels = n.object.metadata.labels ?? {};
-      if (!Object.entries(selector).every(([k, v]) => labels[k] === v)) return void mismatched++;
-      // kubectl cordon: no new pods (spec.unschedulable, with its NoSchedule taint)
-      if (n.object.spec?.unschedulable === true) return void cordoned++;
-      if (!deps.liveStatus(n.name)?.ready) return void notReady++;
-      return true;
-    });
-    if (fits.length === 0) {
-      const why = [mismatched ? `${mismatched} node(s) didn't match Pod's node selector` : '', cordoned ? `${cordoned} node(s) were unschedulable` : '', notReady ? `${notReady} node(s) were not ready` : ''].filter(Boolean).join(', ');
-      return unschedulable(pod, `0/${nodes.length} nodes are available${why ? `: ${why}` : ''}.`);
-    }
-    const load = (n: StoredObject): number => deps.store.onNode('pod', n.name).length;
-    const target = fits.reduce((a, b) => (load(b) < load(a) ? b : a));
+    const choice = chooseNode(
+      selector,
+      deps.store.list('node').map((n) => ({
+        name: n.name,
+        labels: n.object.metadata.labels ?? {},
+        unschedulable: n.object.spec?.unschedulable === true,
+        ready: deps.liveStatus(n.name)?.ready === true,
+        pods: deps.store.onNode('pod', n.name).length,
+      })),
+    );
+    if ('unschedulable' in choice) return unschedulable(pod, choice.unschedulable);
+    const target = choice.node;
     pending.delete(key);
-    const bound = { ...pod.object, spec: { ...pod.object.spec, nodeName: target.name } };
+    const bound = { ...pod.object, spec: { ...pod.object.spec, nodeName: target } };
     await deps.store.put('pod', namespace, bound);
     await deps.store.reportStatus('pod', namespace, name, { status: pendingPodStatus(bound), node: '', storeId: 'cloud', seq: 0 });
-    ctx?.log.info(`bound pod ${key} to node ${target.name}`);
+    ctx?.log.info(`bound pod ${key} to node ${target}`);
   };
 
   const run = (): void => {
