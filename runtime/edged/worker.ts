@@ -14,12 +14,9 @@ import { expand, resolveEnv, type ConfigLookup } from './env.js';
 import { ProbeRunner } from './probes.js';
 import { prepareVolumes, removeVolumes, type PreparedVolume } from './volumes.js';
 import { RuntimeError, type ContainerRuntime, type RuntimeContainer } from '../../containers/runtime.js';
+import { containerStep, nextBackoff, type BackoffConfig, type RestartState } from './container-step.js';
 
-export interface BackoffConfig {
-  initialMs: number;
-  maxMs: number;
-  resetMs: number;
-}
+export type { BackoffConfig } from './container-step.js';
 
 export interface WorkerDeps {
   root: string;
@@ -39,16 +36,9 @@ export interface Observed {
   container: RuntimeContainer;
 }
 
-interface ContainerRecord {
-  backoffMs: number;
-  /** not started again before this time (crash-loop or image pull back-off) */
-  nextStartAt: number;
+interface ContainerRecord extends RestartState {
   waiting?: { reason: string; message?: string };
-  /** the exited container whose exit was counted */
-  handledExit?: string;
   ready: boolean;
-  /** the highest attempt started: a restart is never numbered lower (a runtime may briefly not list a container) */
-  lastAttempt: number;
   probedId?: string;
   liveness?: ProbeRunner;
   readiness?: ProbeRunner;
@@ -176,53 +166,30 @@ export class PodWorker {
   private async syncContainer(spec: Container, runtime: ContainerRuntime, volumes: Map<string, PreparedVolume>): Promise<void> {
     const rec = this.record(spec.name);
     const cur = this.current(spec.name);
-    const now = Date.now();
-    const hash = this.hashOf(spec);
-    if (cur && cur.container.hash !== hash) {
-      this.deps.log.info(`pod ${this.key}: container ${spec.name} changed; replacing it`);
-      this.stopProbes(rec);
-      if (cur.container.state === 'running') await cur.runtime.stop(cur.container, this.gracePeriod());
-      rec.backoffMs = 0;
-      rec.nextStartAt = 0;
-      return this.start(spec, runtime, volumes, Math.max(cur.container.attempt, rec.lastAttempt) + 1);
-    }
-    if (cur?.container.state === 'running') {
+    const facts = { specHash: this.hashOf(spec), ...(cur && { current: cur.container }), policy: this.pod.spec.restartPolicy ?? 'Always', now: Date.now(), backoff: this.deps.backoff };
+    const { step, state } = containerStep(facts, rec);
+    Object.assign(rec, state);
+    if (step.step === 'keep-running') {
       rec.waiting = undefined;
-      this.startProbes(spec, cur, rec);
-      return;
+      return this.startProbes(spec, cur as Observed, rec);
     }
     this.stopProbes(rec);
-    if (cur) {
-      const exit = cur.container;
-      if (!this.restarts(exit)) {
+    switch (step.step) {
+      case 'replace':
+        this.deps.log.info(`pod ${this.key}: container ${spec.name} changed; replacing it`);
+        if (cur?.container.state === 'running') await cur.runtime.stop(cur.container, this.gracePeriod());
+        return this.start(spec, runtime, volumes, step.attempt);
+      case 'leave-ended':
         rec.waiting = undefined;
         return;
-      }
-      if (rec.handledExit !== exit.id) {
-        rec.handledExit = exit.id;
-        const ran = Date.parse(exit.finishedAt ?? '') - Date.parse(exit.startedAt ?? '');
-        if (ran >= this.deps.backoff.resetMs) rec.backoffMs = 0;
-        rec.nextStartAt = now + rec.backoffMs;
-      }
-      if (now < rec.nextStartAt) {
-        rec.waiting = { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(rec.backoffMs / 1000)}s restarting failed container=${spec.name} pod=${this.pod.metadata.name}_${this.pod.metadata.namespace ?? 'default'}(${this.uid})` };
+      case 'back-off':
+        rec.waiting = { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(step.backoffMs / 1000)}s restarting failed container=${spec.name} pod=${this.pod.metadata.name}_${this.pod.metadata.namespace ?? 'default'}(${this.uid})` };
         return;
-      }
-      rec.backoffMs = this.nextBackoff(rec.backoffMs);
-      return this.start(spec, runtime, volumes, Math.max(exit.attempt, rec.lastAttempt) + 1);
+      case 'start':
+        return this.start(spec, runtime, volumes, step.attempt);
+      case 'hold':
+        return; // waits out an image pull or start back-off
     }
-    if (now < rec.nextStartAt) return; // waits out an image pull or start back-off
-    return this.start(spec, runtime, volumes, rec.lastAttempt + 1);
-  }
-
-  /** does restartPolicy bring this ended container back? */
-  private restarts(c: RuntimeContainer): boolean {
-    const policy = this.pod.spec.restartPolicy ?? 'Always';
-    return c.state === 'created' || policy === 'Always' || (policy === 'OnFailure' && c.exitCode !== 0);
-  }
-
-  private nextBackoff(ms: number): number {
-    return ms === 0 ? this.deps.backoff.initialMs : Math.min(ms * 2, this.deps.backoff.maxMs);
   }
 
   private gracePeriod(): number {
@@ -237,7 +204,7 @@ export class PodWorker {
       const pullBackoff = reason === 'ErrImagePull' && rec.waiting?.reason.startsWith('ErrImagePull');
       rec.waiting = { reason: pullBackoff ? 'ImagePullBackOff' : reason, message: errorText(err) };
       if (backoff) {
-        rec.backoffMs = this.nextBackoff(rec.backoffMs);
+        rec.backoffMs = nextBackoff(rec.backoffMs, this.deps.backoff);
         rec.nextStartAt = Date.now() + rec.backoffMs;
       }
       this.deps.log.warn(`pod ${this.key}: container ${spec.name}: ${reason}: ${errorText(err)}`);
