@@ -19,6 +19,7 @@ import type { Module, ModuleContext } from '../../core/module.js';
 import { errorText } from '../../core/errors.js';
 import { boundPort, closeServer, listen } from '../../core/net.js';
 import { apiVersionOf, parsePath, type ApiPath } from '../../api/resources.js';
+import { resourceRoute } from './route.js';
 import type { ApiServerConfig } from '../../api/config/cloudcore.js';
 import { CLUSTER_NAMESPACE, type KubeObject, type ObjectStore, type StoredObject } from '../store/objects.js';
 import type { NodeLiveStatus } from '../edgecontroller/index.js';
@@ -307,81 +308,78 @@ export function createApiServer(deps: ApiServerDeps): ApiServer {
     }
     // the events of the last while (kubectl get events [-w], describe), newest last
     if (serveEvents(deps.events, req, res, url)) return;
-    const t = parsePath(url.pathname);
-    if (!t) throw new ApiError('NotFound', `no resource at ${url.pathname}`);
+    const parsed = parsePath(url.pathname);
+    const route = resourceRoute(method, parsed, url.pathname, url.searchParams);
+    const t = parsed as ApiPath;
     const kind = t.type.kind;
     const ns = t.type.namespaced ? (t.namespace ?? 'default') : CLUSTER_NAMESPACE;
+    const name = t.name as string;
     const accept = req.headers.accept;
     const notFound = (): ApiError => new ApiError('NotFound', `${t.type.plural} "${t.name ?? ''}" not found`);
-    const namespaced = !t.type.namespaced || t.namespace !== undefined;
-    if (t.name !== undefined && !namespaced) throw new ApiError('NotFound', `no resource at ${url.pathname}`);
-
-    if (t.subresource !== undefined) {
-      const eviction = kind === 'pod' && t.subresource === 'eviction' && method === 'POST';
-      if (kind === 'pod' && (t.subresource === 'exec' || t.subresource === 'attach')) throw new ApiError('BadRequest', `Upgrade request required: ${t.subresource} is a WebSocket (${method} ${url.pathname} came without one)`);
-      if (kind !== 'pod' || (!eviction && ((t.subresource !== 'status' && t.subresource !== 'log') || method !== 'GET')) || t.name === undefined || !namespaced) {
-        throw new ApiError('MethodNotAllowed', `${method} is not supported on ${url.pathname}`);
-      }
-      const pod = deps.store.get('pod', ns, t.name);
-      if (!pod) throw notFound();
-      // kubectl drain evicts each pod of the node (policy/v1 Eviction): without disruption budgets, that is a delete
-      if (eviction) {
+    const podOf = (): StoredObject => deps.store.get('pod', ns, name) ?? (() => { throw notFound(); })();
+    switch (route) {
+      case 'evict': {
+        const pod = podOf();
+        // without disruption budgets, an eviction is a delete
         const options = parseJson((await readRaw(req)) || '{}') as { deleteOptions?: { dryRun?: unknown } } | null;
         const dry = dryRunOf(url.searchParams.getAll('dryRun')) || dryRunOf(Array.isArray(options?.deleteOptions?.dryRun) ? options.deleteOptions.dryRun : []);
         if (!dry) {
-          await deps.store.delete('pod', ns, t.name);
-          ctx?.log.info(`evicted pod ${ns}/${t.name}`);
+          await deps.store.delete('pod', ns, pod.name);
+          ctx?.log.info(`evicted pod ${ns}/${pod.name}`);
         }
         return reply(201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
       }
-      if (t.subresource === 'status') return reply(200, present(pod));
-      return streamPodLog(deps.edges, pod.object, url.searchParams, res);
-    }
-    if (method === 'GET') {
-      const watch = url.searchParams.get('watch');
-      if (watch === 'true' || watch === '1') {
+      case 'pod-status':
+        return reply(200, present(podOf()));
+      case 'pod-log':
+        return streamPodLog(deps.edges, podOf().object, url.searchParams, res);
+      case 'watch': {
         const labels = labelSelector(url.searchParams.get('labelSelector'));
         const fields = fieldSelector(url.searchParams.get('fieldSelector'));
-        const named = t.name;
-        const matches = (o: KubeObject): boolean => (named === undefined || o.metadata.name === named) && labels(o) && fields(o);
+        const matches = (o: KubeObject): boolean => (t.name === undefined || o.metadata.name === t.name) && labels(o) && fields(o);
         const asTable = wantsTable(accept);
         const include = url.searchParams.get('includeObject');
-        const watchPath = { ...t, name: undefined };
-        return watches.watch(watchPath, matches, url.searchParams.get('resourceVersion'), url.searchParams.get('timeoutSeconds'), res, (type, o) => ({ type, object: asTable ? table(kind, [o], o.metadata.resourceVersion ?? '', include) : o }));
+        return watches.watch({ ...t, name: undefined }, matches, url.searchParams.get('resourceVersion'), url.searchParams.get('timeoutSeconds'), res, (type, o) => ({ type, object: asTable ? table(kind, [o], o.metadata.resourceVersion ?? '', include) : o }));
       }
-      if (t.name === undefined) return reply(200, list(t, url, accept));
-      const o = one(t, ns, t.name);
-      if (!o) throw notFound();
-      const shown = present(o);
-      return reply(200, wantsTable(accept) ? table(kind, [shown], shown.metadata.resourceVersion ?? '', url.searchParams.get('includeObject')) : shown);
+      case 'list':
+        return reply(200, list(t, url, accept));
+      case 'get': {
+        const o = one(t, ns, name);
+        if (!o) throw notFound();
+        const shown = present(o);
+        return reply(200, wantsTable(accept) ? table(kind, [shown], shown.metadata.resourceVersion ?? '', url.searchParams.get('includeObject')) : shown);
+      }
+      case 'delete': {
+        const body = await deleteObject(t, ns, name, url.searchParams, await readRaw(req));
+        return reply(200, body);
+      }
+      case 'create':
+      case 'update': {
+        const r = await write(t, method, req, url.searchParams);
+        return reply(r.code, r.body, r.warnings);
+      }
     }
-    if (t.type.derived) throw new ApiError('MethodNotAllowed', `${t.type.plural} are read only: they show what edges report`);
-    const dryRun = dryRunOf(url.searchParams.getAll('dryRun'));
-    if (method === 'DELETE' && t.name !== undefined && namespaced) {
-      // kubectl delete --dry-run=server says so in its DeleteOptions body
-      const options = await readRaw(req);
-      const deleteOptions = options.trim() ? (parseJson(options) as { dryRun?: unknown } | null) : undefined;
-      const dryDelete = dryRun || dryRunOf(Array.isArray(deleteOptions?.dryRun) ? deleteOptions.dryRun : []);
-      // a node that joined but never connected has no object, only its name bound to its key
-      const joined = kind === 'node' && deps.store.nodeKey(t.name) !== undefined;
-      if (dryDelete) {
-        const o = deps.store.get(kind, ns, t.name);
-        if (!o && !joined) throw notFound();
-        return reply(200, o ? present(o) : { apiVersion: 'v1', kind: 'Node', metadata: { name: t.name } });
-      }
-      const o = await deps.store.delete(kind, ns, t.name);
+  };
+
+  /** DELETE of one object; kubectl delete --dry-run=server says so in its DeleteOptions body */
+  const deleteObject = async (t: ApiPath, ns: string, name: string, params: URLSearchParams, options: string): Promise<unknown> => {
+    const kind = t.type.kind;
+    const deleteOptions = options.trim() ? (parseJson(options) as { dryRun?: unknown } | null) : undefined;
+    const dry = dryRunOf(params.getAll('dryRun')) || dryRunOf(Array.isArray(deleteOptions?.dryRun) ? deleteOptions.dryRun : []);
+    // a node that joined but never connected has no object, only its name bound to its key
+    const joined = kind === 'node' && deps.store.nodeKey(name) !== undefined;
+    const gone = { apiVersion: 'v1', kind: 'Node', metadata: { name } };
+    const notFound = (): ApiError => new ApiError('NotFound', `${t.type.plural} "${name}" not found`);
+    if (dry) {
+      const o = deps.store.get(kind, ns, name);
       if (!o && !joined) throw notFound();
-      if (kind === 'node') deps.store.forgetNode(t.name);
-      ctx?.log.info(`deleted ${kind} ${t.type.namespaced ? `${ns}/` : ''}${t.name}`);
-      return reply(200, o?.object ?? { apiVersion: 'v1', kind: 'Node', metadata: { name: t.name } });
+      return o ? present(o) : gone;
     }
-    const creates = method === 'POST' && t.name === undefined && kind !== 'node';
-    const updates = (method === 'PUT' || method === 'PATCH') && t.name !== undefined;
-    if ((creates || updates) && namespaced) {
-      const r = await write(t, method, req, url.searchParams);
-      return reply(r.code, r.body, r.warnings);
-    }
-    throw new ApiError('MethodNotAllowed', `${method} is not supported on ${url.pathname}`);
+    const o = await deps.store.delete(kind, ns, name);
+    if (!o && !joined) throw notFound();
+    if (kind === 'node') deps.store.forgetNode(name);
+    ctx?.log.info(`deleted ${kind} ${t.type.namespaced ? `${ns}/` : ''}${name}`);
+    return o?.object ?? gone;
   };
 
   return {
