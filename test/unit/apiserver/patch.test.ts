@@ -77,3 +77,54 @@ describe('JSON merge patch (RFC 7386)', () => {
     }
   });
 });
+
+describe('strategic merge patch, as kubectl apply and kubectl patch send it for core kinds', () => {
+  const pod = {
+    metadata: { name: 'web', labels: { app: 'web', zone: 'hall' }, finalizers: ['a', 'b', 'c'] },
+    spec: {
+      containers: [
+        { name: 'app', image: 'app:1', command: ['run', '--fast'], env: [{ name: 'A', value: '1' }, { name: 'B', value: '2' }], volumeMounts: [{ name: 'cfg', mountPath: '/cfg' }] },
+        { name: 'sidecar', image: 'side:1' },
+      ],
+      nodeSelector: { zone: 'hall', rack: '2' },
+    },
+  };
+  const containers = (o: unknown): { name: string }[] => (o as { spec: { containers: { name: string }[] } }).spec.containers;
+
+  it.each<[string, unknown, (out: Record<string, any>) => void]>([
+    ['merges a list of containers by name: one field of one container changes, the rest stays', { spec: { containers: [{ name: 'sidecar', image: 'side:2' }] } }, (out) => {
+      expect(containers(out)).toEqual([pod.spec.containers[0], { name: 'sidecar', image: 'side:2' }]);
+    }],
+    ['appends a container it does not find', { spec: { containers: [{ name: 'metrics', image: 'm:1' }] } }, (out) => {
+      expect(containers(out).map((c) => c.name)).toEqual(['app', 'sidecar', 'metrics']);
+    }],
+    ['removes a container marked $patch: delete', { spec: { containers: [{ name: 'app', $patch: 'delete' }] } }, (out) => {
+      expect(containers(out).map((c) => c.name)).toEqual(['sidecar']);
+    }],
+    ['orders the merged list as $setElementOrder says', { spec: { 'containers': [{ name: 'metrics', image: 'm:1' }], '$setElementOrder/containers': [{ name: 'metrics' }, { name: 'app' }, { name: 'sidecar' }] } }, (out) => {
+      expect(containers(out).map((c) => c.name)).toEqual(['metrics', 'app', 'sidecar']);
+      expect(out.spec).not.toHaveProperty('$setElementOrder/containers');
+    }],
+    ['merges env by name and volumeMounts by mountPath, inside a merged container', { spec: { containers: [{ name: 'app', env: [{ name: 'B', value: '3' }, { name: 'C', value: '4' }], volumeMounts: [{ mountPath: '/cfg', readOnly: true }] }] } }, (out) => {
+      expect(out.spec.containers[0].env).toEqual([{ name: 'A', value: '1' }, { name: 'B', value: '3' }, { name: 'C', value: '4' }]);
+      expect(out.spec.containers[0].volumeMounts).toEqual([{ name: 'cfg', mountPath: '/cfg', readOnly: true }]);
+    }],
+    ['replaces a list that has no merge key (a command)', { spec: { containers: [{ name: 'app', command: ['run'] }] } }, (out) => {
+      expect(out.spec.containers[0].command).toEqual(['run']);
+    }],
+    ['removes a key set to null, and merges the map it is in', { metadata: { labels: { zone: null, tier: 'edge' } } }, (out) => {
+      expect(out.metadata.labels).toEqual({ app: 'web', tier: 'edge' });
+    }],
+    ['replaces a map marked $patch: replace', { spec: { nodeSelector: { $patch: 'replace', zone: 'yard' } } }, (out) => {
+      expect(out.spec.nodeSelector).toEqual({ zone: 'yard' });
+    }],
+    ['deletes values from a list of scalars with $deleteFromPrimitiveList', { metadata: { '$deleteFromPrimitiveList/finalizers': ['b'] } }, (out) => {
+      expect(out.metadata.finalizers).toEqual(['a', 'c']);
+      expect(out.metadata).not.toHaveProperty('$deleteFromPrimitiveList/finalizers');
+    }],
+  ])('%s', (_, patch, check) => {
+    const before = structuredClone(pod);
+    check(strategicMergePatch(pod, JSON.parse(JSON.stringify(patch))) as Record<string, any>);
+    expect(pod).toEqual(before); // the stored object is never changed in place
+  });
+});
