@@ -43,8 +43,7 @@ export function strategicMergePatch(target: Json, patch: Json): Json {
   const out: Record<string, Json> = isObj(target) ? { ...target } : {};
   for (const [k, v] of Object.entries(patch)) {
     if (k === '$retainKeys') continue;
-    const order = /^\$setElementOrder\/(.+)$/.exec(k);
-    if (order) continue; // applied below, with the list it orders
+    if (k.startsWith('$setElementOrder/')) continue; // mergeList orders the list it names
     const del = /^\$deleteFromPrimitiveList\/(.+)$/.exec(k);
     if (del) {
       const field = del[1] as string;
@@ -59,30 +58,32 @@ export function strategicMergePatch(target: Json, patch: Json): Json {
     }
     const key = Object.hasOwn(MERGE_KEYS, k) ? MERGE_KEYS[k] : undefined;
     const cur = own(out, k);
-    if (Array.isArray(v) && key && Array.isArray(cur)) {
-      const merged = [...cur];
-      for (const item of v) {
-        if (!isObj(item) || !(key in item)) {
-          merged.push(item);
-          continue;
-        }
-        const at = merged.findIndex((x) => isObj(x) && x[key] === item[key]);
-        if (item.$patch === 'delete') {
-          if (at >= 0) merged.splice(at, 1);
-        } else if (at >= 0) merged[at] = strategicMergePatch(merged[at], item);
-        else merged.push(strategicMergePatch(undefined, item));
-      }
-      const wanted = patch[`$setElementOrder/${k}`];
-      if (Array.isArray(wanted)) {
-        const rank = new Map(wanted.map((w, i) => [isObj(w) ? w[key] : w, i]));
-        merged.sort((a, b) => (rank.get(isObj(a) ? a[key] : a) ?? Infinity) - (rank.get(isObj(b) ? b[key] : b) ?? Infinity));
-      }
-      setOwn(out, k, merged);
-    } else {
-      setOwn(out, k, isObj(v) ? strategicMergePatch(cur, v) : v);
-    }
+    if (Array.isArray(v) && key && Array.isArray(cur)) setOwn(out, k, mergeList(cur, v, key, patch[`$setElementOrder/${k}`]));
+    else setOwn(out, k, isObj(v) ? strategicMergePatch(cur, v) : v);
   }
   return out;
+}
+
+/** a list of objects merged item by item on `key` (`$patch: delete` removes one), in the order `$setElementOrder` gives */
+function mergeList(cur: readonly Json[], items: readonly Json[], key: string, order: Json): Json[] {
+  const merged = [...cur];
+  for (const item of items) {
+    if (!isObj(item) || !(key in item)) {
+      merged.push(item);
+      continue;
+    }
+    const at = merged.findIndex((x) => isObj(x) && x[key] === item[key]);
+    if (item.$patch === 'delete') {
+      if (at >= 0) merged.splice(at, 1);
+    } else if (at >= 0) merged[at] = strategicMergePatch(merged[at], item);
+    else merged.push(strategicMergePatch(undefined, item));
+  }
+  if (Array.isArray(order)) {
+    const rank = new Map(order.map((w, i) => [isObj(w) ? w[key] : w, i]));
+    const rankOf = (x: Json): number => rank.get(isObj(x) ? x[key] : x) ?? Infinity;
+    merged.sort((a, b) => rankOf(a) - rankOf(b));
+  }
+  return merged;
 }
 
 /** sets an own property, even one named `__proto__` (an assignment would change the prototype) */

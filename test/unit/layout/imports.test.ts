@@ -6,20 +6,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, normalize, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { FLOORS } from './floors.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
-
-/** what each folder may import besides itself */
-export const FLOORS: Record<string, readonly string[]> = {
-  core: [],
-  api: ['core'],
-  drivers: ['core'],
-  containers: ['core', 'api'],
-  runtime: ['core', 'api', 'drivers', 'containers'],
-  'cloud-stub': ['core', 'api'],
-  // keadm runs the quick start's simulated thermostat, which is drivers/modbus/simulator.ts alone
-  keadm: ['core', 'api', 'containers', 'drivers/modbus/simulator.ts'],
-};
 
 /** npm packages that are a driver's library: native add-ons and their clients, loaded by edgecore alone */
 const DRIVER_LIBRARIES = ['modbus-serial', 'serialport', 'onoff'];
