@@ -31,8 +31,6 @@ const LONGER: Record<string, number> = {
   "runtime/devicemanager/index.ts:runDevice": 211,
   "runtime/devicetwin/index.ts:createDeviceTwin": 272,
   "runtime/devicetwin/manifests.ts:openManifestFolder": 112,
-  "runtime/edged/index.ts:createEdged": 432,
-  "runtime/edged/index.ts:serveExec": 66,
   "runtime/edged/worker.ts:start": 63,
   "runtime/edged/worker.ts:status": 63,
   "runtime/edgehub/index.ts:createEdgeHub": 253,
