@@ -44,8 +44,6 @@ const LONGER: Record<string, number> = {
   "runtime/metamanager/metaserver.ts:createMetaServer": 76,
   "runtime/servicebus/index.ts:createServiceBus": 145,
   "cloud-stub/apiserver/exec.ts:createExecServer": 70,
-  "cloud-stub/apiserver/index.ts:createApiServer": 295,
-  "cloud-stub/apiserver/index.ts:handle": 83,
   "cloud-stub/apiserver/patch.ts:jsonPatch": 68,
   "cloud-stub/apiserver/top.ts:createMetricsApi": 85,
   "cloud-stub/certs/service.ts:createCertService": 90,
