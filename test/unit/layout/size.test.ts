@@ -54,7 +54,6 @@ const LONGER: Record<string, number> = {
   "cloud-stub/kubeedge/edged.ts:createEdgedAnswers": 95,
   "cloud-stub/kubeedge/index.ts:createKubeEdgeDialect": 137,
   "cloud-stub/main.ts:startCloudCore": 84,
-  "cloud-stub/router/index.ts:createRouter": 281,
   "cloud-stub/scheduler/index.ts:createScheduler": 83,
   "cloud-stub/synccontroller/index.ts:createSyncController": 115,
   "keadm/init.ts:init": 61,
