@@ -21,7 +21,7 @@ import { errorText } from '../core/errors.js';
 import { openCgroups, type Cgroups } from './cgroups.js';
 import { readLog, rotateLog } from './logfile.js';
 import { hostIP, treeUsage } from './host.js';
-import { RuntimeError, type ContainerConfig, type ContainerRuntime, type RuntimeContainer } from './runtime.js';
+import { RuntimeError, type ContainerConfig, type ContainerRuntime, type ExecHandlers, type ExecOptions, type ExecSession, type LogOptions, type RuntimeContainer } from './runtime.js';
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const ROTATE_EVERY_MS = 10_000;
@@ -153,86 +153,154 @@ export interface ProcessRuntimeOptions {
   cgroups?: Cgroups;
 }
 
-export function createProcessRuntime(o: ProcessRuntimeOptions): ContainerRuntime & { namespaces: boolean; cgroups: Cgroups } {
-  const podsDir = join(o.root, 'pods');
-  const cgroups = o.cgroups ?? openCgroups();
-  // a private mount namespace per pod needs root and unshare(1); without them volumes are symlinks
-  const namespaces = process.getuid?.() === 0 && ['/usr/bin/unshare', '/bin/unshare'].some(existsSync);
-  const listeners: (() => void)[] = [];
-  const changed = (): void => listeners.forEach((l) => l());
-  let rotateTimer: NodeJS.Timeout | undefined;
+/** a folder's entries, or none when it cannot be read */
+function entries(d: string): string[] {
+  try {
+    return readdirSync(d);
+  } catch {
+    return [];
+  }
+}
 
-  const dirOf = (podUid: string, name: string, attempt: number): string => join(podsDir, podUid, 'containers', name, String(attempt));
-  const dirOfId = (id: string): string => join(podsDir, ...id.split('/').slice(0, 1), 'containers', ...id.split('/').slice(1));
+function readState(dir: string): State | undefined {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as State;
+  } catch {
+    return undefined;
+  }
+}
 
-  const readState = (dir: string): State | undefined => {
+const alive = (s: State): boolean => procStart(s.pid) === s.pidStart;
+
+/** how an ended container ended, from its exit file (written by the shim, or by stop) */
+function exitOf(dir: string): { exitCode: number; finishedAt: string; reason: string } {
+  try {
+    const [code, at] = readFileSync(join(dir, 'exit'), 'utf8').trim().split(' ');
+    const exitCode = Number(code);
+    return { exitCode, finishedAt: at ?? new Date().toISOString(), reason: exitCode === 0 ? 'Completed' : 'Error' };
+  } catch {
+    // the shim itself was killed: nobody saw how the command ended
+    return { exitCode: 137, finishedAt: new Date().toISOString(), reason: 'ContainerStatusUnknown' };
+  }
+}
+
+/** removes what prepareSymlinks made, deepest first */
+function unmake(created: readonly string[]): void {
+  for (const p of [...created].reverse()) {
     try {
-      return JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as State;
+      if (lstatSync(p).isSymbolicLink()) rmSync(p);
+      else rmdirSync(p);
     } catch {
-      return undefined;
+      /* not empty, or gone: leave it */
     }
-  };
+  }
+}
 
-  const alive = (s: State): boolean => procStart(s.pid) === s.pidStart;
+/** starts the shim in a session of its own, its output to the log file; its pid */
+async function spawnDetached(argv: readonly string[], env: Record<string, string>, logFile: string, onExit: () => void): Promise<number> {
+  const logFd = openSync(logFile, 'a', 0o600);
+  try {
+    const child = spawn(argv[0] as string, argv.slice(1), { detached: true, stdio: ['ignore', logFd, logFd], env, cwd: '/' });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    child.on('exit', onExit);
+    child.unref();
+    return child.pid as number;
+  } finally {
+    closeSync(logFd);
+  }
+}
 
-  const toContainer = (s: State, dir: string): RuntimeContainer => {
+export function createProcessRuntime(o: ProcessRuntimeOptions): ProcessRuntime {
+  return new ProcessRuntime(o);
+}
+
+export class ProcessRuntime implements ContainerRuntime {
+  readonly name = 'process' as const;
+  /** a private mount namespace per pod needs root and unshare(1); without them volumes are symlinks */
+  readonly namespaces = process.getuid?.() === 0 && ['/usr/bin/unshare', '/bin/unshare'].some(existsSync);
+  readonly cgroups: Cgroups;
+  private readonly podsDir: string;
+  private readonly listeners: (() => void)[] = [];
+  private rotateTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: ProcessRuntimeOptions) {
+    this.podsDir = join(o.root, 'pods');
+    this.cgroups = o.cgroups ?? openCgroups();
+  }
+
+  private dirOf(podUid: string, name: string, attempt: number): string {
+    return join(this.podsDir, podUid, 'containers', name, String(attempt));
+  }
+
+  private dirOfId(id: string): string {
+    return join(this.podsDir, ...id.split('/').slice(0, 1), 'containers', ...id.split('/').slice(1));
+  }
+
+  private toContainer(s: State, dir: string): RuntimeContainer {
     const base = { id: s.id, podUid: s.podUid, name: s.name, hash: s.hash, attempt: s.attempt, startedAt: s.startedAt, ip: hostIP() };
     if (alive(s)) return { ...base, state: 'running' };
-    let exitCode = 137;
-    let finishedAt = new Date().toISOString();
-    let reason = 'ContainerStatusUnknown';
-    try {
-      const [code, at] = readFileSync(join(dir, 'exit'), 'utf8').trim().split(' ');
-      exitCode = Number(code);
-      finishedAt = at ?? finishedAt;
-      reason = exitCode === 0 ? 'Completed' : 'Error';
-    } catch {
-      /* the shim itself was killed: nobody saw how the command ended */
-    }
-    if (s.cgroup && exitCode !== 0 && cgroups.oomKilled(s.cgroup)) reason = 'OOMKilled';
-    return { ...base, state: 'exited', exitCode, finishedAt, reason };
-  };
+    const ended = exitOf(dir);
+    if (s.cgroup && ended.exitCode !== 0 && this.cgroups.oomKilled(s.cgroup)) ended.reason = 'OOMKilled';
+    return { ...base, state: 'exited', ...ended };
+  }
 
-  const list = async (): Promise<RuntimeContainer[]> => {
+  async check(): Promise<string | undefined> {
+    mkdirSync(this.podsDir, { recursive: true, mode: 0o700 });
+    this.rotateTimer ??= setInterval(() => {
+      void this.list().then((cs) => {
+        for (const c of cs) if (c.state === 'running') rotateLog(join(this.dirOfId(c.id), 'log'), this.o.logMaxBytes, this.o.logMaxFiles);
+      });
+    }, ROTATE_EVERY_MS).unref();
+    return undefined;
+  }
+
+  version(): string {
+    return 'process://linux';
+  }
+
+  async list(): Promise<RuntimeContainer[]> {
     const out: RuntimeContainer[] = [];
-    const ls = (d: string): string[] => {
-      try {
-        return readdirSync(d);
-      } catch {
-        return [];
-      }
-    };
-    for (const uid of ls(podsDir)) {
-      for (const name of ls(join(podsDir, uid, 'containers'))) {
-        for (const attempt of ls(join(podsDir, uid, 'containers', name))) {
-          const dir = join(podsDir, uid, 'containers', name, attempt);
+    for (const uid of entries(this.podsDir)) {
+      for (const name of entries(join(this.podsDir, uid, 'containers'))) {
+        for (const attempt of entries(join(this.podsDir, uid, 'containers', name))) {
+          const dir = join(this.podsDir, uid, 'containers', name, attempt);
           const s = readState(dir);
-          if (s) out.push(toContainer(s, dir));
+          if (s) out.push(this.toContainer(s, dir));
         }
       }
     }
     return out;
-  };
+  }
 
-  const createdFile = (podUid: string): string => join(podsDir, podUid, 'created.json');
-  const readCreated = (podUid: string): string[] => {
+  async ensureImage(): Promise<void> {
+    /* a process has no image: its command is what runs */
+  }
+
+  private createdFile(podUid: string): string {
+    return join(this.podsDir, podUid, 'created.json');
+  }
+
+  private readCreated(podUid: string): string[] {
     try {
-      return JSON.parse(readFileSync(createdFile(podUid), 'utf8')) as string[];
+      return JSON.parse(readFileSync(this.createdFile(podUid), 'utf8')) as string[];
     } catch {
       return [];
     }
-  };
+  }
 
   /**
    * Without a mount namespace (not root), a volume is a symlink at its mountPath, made (with the
    * folders it needs) on the host and recorded, so the pod's removal takes it away. With one, the
    * shim shows it in the pod's own view and nothing is made on the host.
    */
-  const prepareSymlinks = (cfg: ContainerConfig): void => {
-    const created = readCreated(cfg.podUid);
+  private prepareSymlinks(cfg: ContainerConfig): void {
+    const created = this.readCreated(cfg.podUid);
     const record = (p: string): void => {
       created.push(p);
-      writeJson(createdFile(cfg.podUid), created);
+      writeJson(this.createdFile(cfg.podUid), created);
     };
     for (const m of cfg.mounts) {
       let target: string | undefined;
@@ -242,9 +310,7 @@ export function createProcessRuntime(o: ProcessRuntimeOptions): ContainerRuntime
         target = undefined;
       }
       if (target === m.hostPath) continue;
-      if (target !== undefined) {
-        throw new RuntimeError('CreateContainerConfigError', `volume cannot be shown at ${m.containerPath}: edgecore may not make mount namespaces here (it is not root), and the path exists`);
-      }
+      if (target !== undefined) throw new RuntimeError('CreateContainerConfigError', `volume cannot be shown at ${m.containerPath}: edgecore may not make mount namespaces here (it is not root), and the path exists`);
       try {
         const missing: string[] = [];
         for (let p = dirname(m.containerPath); !existsSync(p); p = dirname(p)) missing.unshift(p);
@@ -256,201 +322,155 @@ export function createProcessRuntime(o: ProcessRuntimeOptions): ContainerRuntime
         throw new RuntimeError('CreateContainerConfigError', `volume cannot be shown at ${m.containerPath} (no mount namespace: not root): ${errorText(err)}`);
       }
     }
-  };
+  }
 
-  const unmake = (created: readonly string[]): void => {
-    for (const p of [...created].reverse()) {
-      try {
-        if (lstatSync(p).isSymbolicLink()) rmSync(p);
-        else rmdirSync(p);
-      } catch {
-        /* not empty, or gone: leave it */
-      }
+  /** the shim's command line for a container: its cgroup, its volumes, its command */
+  private shimArgv(cfg: ContainerConfig, dir: string, procs: readonly string[], argv: readonly string[]): string[] {
+    const mounts = this.namespaces ? cfg.mounts.flatMap((m) => [m.hostPath, m.containerPath, m.readOnly ? 'ro' : 'rw']) : [];
+    // where the shim makes the pod's own view of / when a volume's path is missing on the host
+    const view = join(this.podsDir, cfg.podUid, 'view', `${cfg.name}-${cfg.attempt}`);
+    const shimArgs = [join(dir, 'exit'), cfg.workingDir ?? '/', view, String(procs.length), ...procs, String(cfg.mounts.length && this.namespaces ? cfg.mounts.length : 0), ...mounts, '--', ...argv];
+    const shim = ['/bin/sh', '-c', SHIM, 'shim', ...shimArgs];
+    return this.namespaces ? ['unshare', '--mount', '--propagation', 'private', '--', ...shim] : shim;
+  }
+
+  async run(cfg: ContainerConfig): Promise<RuntimeContainer> {
+    const dir = this.dirOf(cfg.podUid, cfg.name, cfg.attempt);
+    const argv = [...(cfg.command ?? []), ...(cfg.args ?? [])];
+    if (argv.length === 0) throw new RuntimeError('RunContainerError', 'no command to run: a process container needs command');
+    const env = { PATH: DEFAULT_PATH, HOME: '/root', HOSTNAME: cfg.podName, ...cfg.env };
+    if (!findExecutable(argv[0] as string, env.PATH, cfg.mounts)) throw new RuntimeError('RunContainerError', `exec: "${argv[0] as string}": executable file not found in $PATH`);
+    for (const m of cfg.mounts) if (!isAbsolute(m.containerPath)) throw new RuntimeError('CreateContainerConfigError', `mountPath ${m.containerPath} is not absolute`);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    if (!this.namespaces) this.prepareSymlinks(cfg);
+    // a group of its own even without limits: outside edgecore's, the command outlives a restart of edgecore's unit
+    const cgroup = this.cgroups.version ? `${cfg.podUid}_${cfg.name}_${cfg.attempt}` : undefined;
+    const procs = cgroup ? this.cgroups.create(cgroup, { memoryBytes: cfg.memoryBytes, cpuCores: cfg.cpuCores }) : [];
+    let pid: number;
+    try {
+      pid = await spawnDetached(this.shimArgv(cfg, dir, procs, argv), env, join(dir, 'log'), () => this.listeners.forEach((l) => l()));
+    } catch (err) {
+      throw new RuntimeError('RunContainerError', `cannot start ${argv[0] as string}: ${errorText(err)}`);
     }
-  };
+    const { podUid, podName, namespace, name, hash, attempt } = cfg;
+    const state: State = { id: `${podUid}/${name}/${attempt}`, podUid, podName, namespace, name, hash, attempt, pid, pidStart: procStart(pid) ?? '', startedAt: new Date().toISOString(), namespaced: this.namespaces, ...(cgroup ? { cgroup } : {}) };
+    writeJson(join(dir, 'state.json'), state);
+    return this.toContainer(state, dir);
+  }
 
-  const runtime: ContainerRuntime & { namespaces: boolean; cgroups: Cgroups } = {
-    name: 'process',
-    namespaces,
-    cgroups,
-    async check() {
-      mkdirSync(podsDir, { recursive: true, mode: 0o700 });
-      rotateTimer ??= setInterval(() => {
-        void list().then((cs) => {
-          for (const c of cs) if (c.state === 'running') rotateLog(join(dirOfId(c.id), 'log'), o.logMaxBytes, o.logMaxFiles);
-        });
-      }, ROTATE_EVERY_MS).unref();
-      return undefined;
-    },
-    version: () => 'process://linux',
-    list,
-    async ensureImage() {
-      /* a process has no image: its command is what runs */
-    },
-    async run(cfg) {
-      const dir = dirOf(cfg.podUid, cfg.name, cfg.attempt);
-      const id = `${cfg.podUid}/${cfg.name}/${cfg.attempt}`;
-      const argv = [...(cfg.command ?? []), ...(cfg.args ?? [])];
-      if (argv.length === 0) throw new RuntimeError('RunContainerError', 'no command to run: a process container needs command');
-      const env = { PATH: DEFAULT_PATH, HOME: '/root', HOSTNAME: cfg.podName, ...cfg.env };
-      if (!findExecutable(argv[0] as string, env.PATH, cfg.mounts)) {
-        throw new RuntimeError('RunContainerError', `exec: "${argv[0] as string}": executable file not found in $PATH`);
-      }
-      for (const m of cfg.mounts) if (!isAbsolute(m.containerPath)) throw new RuntimeError('CreateContainerConfigError', `mountPath ${m.containerPath} is not absolute`);
-      rmSync(dir, { recursive: true, force: true });
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-      if (!namespaces) prepareSymlinks(cfg);
-      let cgroup: string | undefined;
-      let procs: string[] = [];
-      // a group of its own even without limits: outside edgecore's, the command outlives a restart of edgecore's unit
-      if (cgroups.version) {
-        cgroup = `${cfg.podUid}_${cfg.name}_${cfg.attempt}`;
-        procs = cgroups.create(cgroup, { memoryBytes: cfg.memoryBytes, cpuCores: cfg.cpuCores });
-      }
-      const mounts = namespaces ? cfg.mounts.flatMap((m) => [m.hostPath, m.containerPath, m.readOnly ? 'ro' : 'rw']) : [];
-      // where the shim makes the pod's own view of / when a volume's path is missing on the host
-      const view = join(podsDir, cfg.podUid, 'view', `${cfg.name}-${cfg.attempt}`);
-      const shimArgs = [join(dir, 'exit'), cfg.workingDir ?? '/', view, String(procs.length), ...procs, String(cfg.mounts.length && namespaces ? cfg.mounts.length : 0), ...mounts, '--', ...argv];
-      const [cmd, ...args] = namespaces ? ['unshare', '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', SHIM, 'shim', ...shimArgs] : ['/bin/sh', '-c', SHIM, 'shim', ...shimArgs];
-      const logFd = openSync(join(dir, 'log'), 'a', 0o600);
-      let pid: number;
+  async stop(c: RuntimeContainer, gracePeriod: number): Promise<void> {
+    const dir = this.dirOfId(c.id);
+    const s = readState(dir);
+    if (!s || !alive(s)) return;
+    try {
+      process.kill(s.pid, 'SIGTERM'); // the shim passes it to the command
+    } catch {
+      /* gone */
+    }
+    const deadline = Date.now() + gracePeriod * 1000;
+    while (alive(s) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (alive(s)) {
       try {
-        const child = spawn(cmd as string, args, { detached: true, stdio: ['ignore', logFd, logFd], env, cwd: '/' });
-        await new Promise<void>((resolve, reject) => {
-          child.once('spawn', resolve);
-          child.once('error', reject);
-        });
-        pid = child.pid as number;
-        child.on('exit', changed);
-        child.unref();
-      } catch (err) {
-        throw new RuntimeError('RunContainerError', `cannot start ${argv[0] as string}: ${errorText(err)}`);
-      } finally {
-        closeSync(logFd);
-      }
-      const state: State = {
-        id,
-        podUid: cfg.podUid,
-        podName: cfg.podName,
-        namespace: cfg.namespace,
-        name: cfg.name,
-        hash: cfg.hash,
-        attempt: cfg.attempt,
-        pid,
-        pidStart: procStart(pid) ?? '',
-        startedAt: new Date().toISOString(),
-        namespaced: namespaces,
-        ...(cgroup ? { cgroup } : {}),
-      };
-      writeJson(join(dir, 'state.json'), state);
-      return toContainer(state, dir);
-    },
-    async stop(c, gracePeriod) {
-      const dir = dirOfId(c.id);
-      const s = readState(dir);
-      if (!s || !alive(s)) return;
-      try {
-        process.kill(s.pid, 'SIGTERM'); // the shim passes it to the command
+        process.kill(-s.pid, 'SIGKILL'); // its whole process group
       } catch {
         /* gone */
       }
-      const deadline = Date.now() + gracePeriod * 1000;
-      while (alive(s) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      if (alive(s)) {
+      if (!existsSync(join(dir, 'exit'))) writeFileSync(join(dir, 'exit'), `137 ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}\n`);
+    }
+    if (s.cgroup) this.cgroups.killAll(s.cgroup); // what escaped the group (a daemon that called setsid)
+    while (alive(s)) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  async remove(c: RuntimeContainer): Promise<void> {
+    const dir = this.dirOfId(c.id);
+    const s = readState(dir);
+    if (s?.cgroup) {
+      this.cgroups.killAll(s.cgroup);
+      await this.cgroups.remove(s.cgroup);
+    }
+    rmSync(dir, { recursive: true, force: true });
+    try {
+      rmdirSync(dirname(dir)); // the container's folder, once its last attempt is gone
+    } catch {
+      /* another attempt is kept */
+    }
+  }
+
+  async removePod(podUid: string): Promise<void> {
+    unmake(this.readCreated(podUid));
+    rmSync(join(this.podsDir, podUid, 'containers'), { recursive: true, force: true });
+    // empty on the host: the views were mounted in the pods' namespaces, gone with their processes
+    rmSync(join(this.podsDir, podUid, 'view'), { recursive: true, force: true });
+    rmSync(this.createdFile(podUid), { force: true });
+  }
+
+  async exec(c: RuntimeContainer, command: string[], timeoutMs: number, env: Record<string, string> = {}): Promise<number> {
+    const s = readState(this.dirOfId(c.id));
+    if (!s || !alive(s)) return 1;
+    // into the pod's mount namespace and its root (its own view of /, when it has one)
+    const [cmd, ...args] = s.namespaced ? ['nsenter', '-t', String(s.pid), '-m', '-r', '--', ...command] : command;
+    return new Promise<number>((resolve) => {
+      const child = spawn(cmd as string, args, { stdio: 'ignore', env: { PATH: DEFAULT_PATH, ...env }, cwd: '/' });
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      child.on('error', () => resolve(127));
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        resolve(code ?? 1);
+      });
+    });
+  }
+
+  async interactive(c: RuntimeContainer, opts: ExecOptions, on: ExecHandlers): Promise<ExecSession> {
+    const s = readState(this.dirOfId(c.id));
+    if (!s || !alive(s)) throw new Error(`container ${c.name} is not running`);
+    const env = { ...environOf(s.pid), ...(opts.tty ? { TERM: 'xterm', SHELL: '/bin/sh' } : {}) };
+    const inner = s.namespaced ? ['nsenter', '-t', String(s.pid), '-m', '-r', '-w', '--', ...opts.command] : opts.command;
+    // a terminal when asked for one: script(1) makes it (Node has no pty), and ends with the command's code
+    const argv = opts.tty ? ['script', '-qfec', inner.map(shellQuote).join(' '), '/dev/null'] : inner;
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env, cwd: '/', detached: true });
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', resolve);
+      child.once('error', reject);
+    });
+    child.stdout?.on('data', (d: Buffer) => on.output(1, d));
+    child.stderr?.on('data', (d: Buffer) => on.output(2, d));
+    child.stdin?.on('error', () => undefined); // the command ended before reading all of it
+    child.on('close', (code, signal) => on.exit(code ?? 128 + (signal ? (osConstants.signals as Record<string, number>)[signal] ?? 0 : 0)));
+    return {
+      write: (d) => void child.stdin?.write(d),
+      end: () => void child.stdin?.end(),
+      resize: () => undefined, // script(1) cannot be told a new size
+      kill: () => {
         try {
-          process.kill(-s.pid, 'SIGKILL'); // its whole process group
+          process.kill(-(child.pid as number), 'SIGKILL'); // its group: script and what it runs
         } catch {
-          /* gone */
+          /* already gone */
         }
-        if (!existsSync(join(dir, 'exit'))) writeFileSync(join(dir, 'exit'), `137 ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}\n`);
-      }
-      if (s.cgroup) cgroups.killAll(s.cgroup); // what escaped the group (a daemon that called setsid)
-      while (alive(s)) await new Promise((r) => setTimeout(r, 20));
-    },
-    async remove(c) {
-      const dir = dirOfId(c.id);
-      const s = readState(dir);
-      if (s?.cgroup) {
-        cgroups.killAll(s.cgroup);
-        await cgroups.remove(s.cgroup);
-      }
-      rmSync(dir, { recursive: true, force: true });
-      try {
-        rmdirSync(dirname(dir)); // the container's folder, once its last attempt is gone
-      } catch {
-        /* another attempt is kept */
-      }
-    },
-    async removePod(podUid) {
-      unmake(readCreated(podUid));
-      rmSync(join(podsDir, podUid, 'containers'), { recursive: true, force: true });
-      // empty on the host: the views were mounted in the pods' namespaces, gone with their processes
-      rmSync(join(podsDir, podUid, 'view'), { recursive: true, force: true });
-      rmSync(createdFile(podUid), { force: true });
-    },
-    async exec(c, command, timeoutMs, env = {}) {
-      const s = readState(dirOfId(c.id));
-      if (!s || !alive(s)) return 1;
-      // into the pod's mount namespace and its root (its own view of /, when it has one)
-      const [cmd, ...args] = s.namespaced ? ['nsenter', '-t', String(s.pid), '-m', '-r', '--', ...command] : command;
-      return new Promise<number>((resolve) => {
-        const child = spawn(cmd as string, args, { stdio: 'ignore', env: { PATH: DEFAULT_PATH, ...env }, cwd: '/' });
-        const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-        child.on('error', () => resolve(127));
-        child.on('exit', (code) => {
-          clearTimeout(timer);
-          resolve(code ?? 1);
-        });
-      });
-    },
-    async interactive(c, opts, on) {
-      const s = readState(dirOfId(c.id));
-      if (!s || !alive(s)) throw new Error(`container ${c.name} is not running`);
-      const env = { ...environOf(s.pid), ...(opts.tty ? { TERM: 'xterm', SHELL: '/bin/sh' } : {}) };
-      const inner = s.namespaced ? ['nsenter', '-t', String(s.pid), '-m', '-r', '-w', '--', ...opts.command] : opts.command;
-      // a terminal when asked for one: script(1) makes it (Node has no pty), and ends with the command's code
-      const argv = opts.tty ? ['script', '-qfec', inner.map(shellQuote).join(' '), '/dev/null'] : inner;
-      const child = spawn(argv[0] as string, argv.slice(1), { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env, cwd: '/', detached: true });
-      await new Promise<void>((resolve, reject) => {
-        child.once('spawn', resolve);
-        child.once('error', reject);
-      });
-      child.stdout?.on('data', (d: Buffer) => on.output(1, d));
-      child.stderr?.on('data', (d: Buffer) => on.output(2, d));
-      child.stdin?.on('error', () => undefined); // the command ended before reading all of it
-      child.on('close', (code, signal) => on.exit(code ?? 128 + (signal ? (osConstants.signals as Record<string, number>)[signal] ?? 0 : 0)));
-      return {
-        write: (d) => void child.stdin?.write(d),
-        end: () => void child.stdin?.end(),
-        resize: () => undefined, // script(1) cannot be told a new size
-        kill: () => {
-          try {
-            process.kill(-(child.pid as number), 'SIGKILL'); // its group: script and what it runs
-          } catch {
-            /* already gone */
-          }
-        },
-      };
-    },
-    async usage(c) {
-      const s = readState(dirOfId(c.id));
-      if (!s || !alive(s)) return {};
-      // its cgroup counts what its children did too; without one, its process tree as it is now
-      const u = s.cgroup ? cgroups.usage(s.cgroup) : {};
-      return u.cpuNanos !== undefined && u.memoryBytes !== undefined ? u : { ...treeUsage(s.pid), ...u };
-    },
-    async logs(c, opts, write, signal) {
-      const dir = dirOfId(c.id);
-      const s = readState(dir);
-      await readLog(join(dir, 'log'), opts, write, () => (s ? alive(s) && !existsSync(join(dir, 'exit')) : false), signal);
-    },
-    onChange(l) {
-      listeners.push(l);
-    },
-    async close() {
-      if (rotateTimer) clearInterval(rotateTimer);
-      rotateTimer = undefined;
-    },
-  };
-  return runtime;
+      },
+    };
+  }
+
+  async usage(c: RuntimeContainer): Promise<{ cpuNanos?: number; memoryBytes?: number }> {
+    const s = readState(this.dirOfId(c.id));
+    if (!s || !alive(s)) return {};
+    // its cgroup counts what its children did too; without one, its process tree as it is now
+    const u = s.cgroup ? this.cgroups.usage(s.cgroup) : {};
+    return u.cpuNanos !== undefined && u.memoryBytes !== undefined ? u : { ...treeUsage(s.pid), ...u };
+  }
+
+  async logs(c: RuntimeContainer, opts: LogOptions, write: (chunk: string) => void, signal: AbortSignal): Promise<void> {
+    const dir = this.dirOfId(c.id);
+    const s = readState(dir);
+    await readLog(join(dir, 'log'), opts, write, () => (s ? alive(s) && !existsSync(join(dir, 'exit')) : false), signal);
+  }
+
+  onChange(l: () => void): void {
+    this.listeners.push(l);
+  }
+
+  async close(): Promise<void> {
+    if (this.rotateTimer) clearInterval(this.rotateTimer);
+    this.rotateTimer = undefined;
+  }
 }
