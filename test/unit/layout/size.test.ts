@@ -26,7 +26,6 @@ const LONGER: Record<string, number> = {
   "drivers/serial/index.ts:serialDriver": 134,
   "drivers/serial/index.ts:open": 129,
   "containers/cgroups.ts:openCgroups": 106,
-  "containers/podman.ts:createPodmanRuntime": 294,
   "runtime/devicemanager/index.ts:runDevice": 211,
   "runtime/devicetwin/index.ts:createDeviceTwin": 272,
   "runtime/devicetwin/manifests.ts:openManifestFolder": 112,
