@@ -30,8 +30,6 @@ const LONGER: Record<string, number> = {
   "runtime/devicetwin/manifests.ts:openManifestFolder": 112,
   "runtime/edged/worker.ts:start": 63,
   "runtime/edged/worker.ts:status": 63,
-  "runtime/edgehub/index.ts:createEdgeHub": 253,
-  "runtime/edgehub/index.ts:connect": 66,
   "runtime/edgehub/kubeedge/index.ts:createKubeEdgeDialect": 65,
   "runtime/edgehub/kubeedge/node.ts:createNodeKeeper": 146,
   "runtime/eventbus/client.ts:createMqttClient": 177,
