@@ -115,82 +115,124 @@ function replay(db: Database, changesPath: string, gen: number, log: Logger): { 
   return { bytes: Buffer.byteLength(text), transactions, torn };
 }
 
-export async function openDb(opts: DbOptions): Promise<Db> {
-  const SQL = await (sqlPromise ??= initSqlJs({ wasmBinary: sqlWasmBinary() }));
+/** a store as opened: the database, its generation, what is on disk, and whether it must be saved whole */
+interface Loaded {
+  db: Database;
+  gen: number;
+  snapshotBytes: number;
+  changesBytes: number;
+  /** transactions replayed from the changes file: on disk, not in the snapshot */
+  replayed: number;
+  needsSnapshot: boolean;
+}
+
+type SqlJs = Awaited<ReturnType<typeof initSqlJs>>;
+
+/** the snapshot at `path`, checked; a file that will not open is moved aside (with its changes) */
+function loadSnapshot(SQL: SqlJs, opts: DbOptions): { db: Database; gen: number; bytes: number } | undefined {
   const { path, log } = opts;
-  const persistent = path !== ':memory:';
-  const changesPath = `${path}.changes`;
-  const changesLimit = opts.changesLimit ?? 1024 * 1024;
   let db: Database | undefined;
-  let gen = 0;
-  let snapshotBytes = 0;
-  let changesBytes = 0;
-  let replayed = 0;
-  let needsSnapshot = persistent;
-  if (persistent && existsSync(path)) {
-    try {
-      const data = readFileSync(path);
-      db = new SQL.Database(data);
-      db.exec('PRAGMA quick_check');
-      db.exec(opts.schema);
-      gen = Number(db.exec('PRAGMA user_version')[0]?.values[0]?.[0] ?? 0);
-      snapshotBytes = data.length;
-      needsSnapshot = false;
-    } catch (err) {
-      const aside = moveAside(path);
-      if (existsSync(changesPath)) moveAside(changesPath);
-      log.error(`database ${path} cannot be opened (${errorText(err)}); moved it to ${aside} and starting empty`);
-      db?.close();
-      db = undefined;
-    }
+  try {
+    const data = readFileSync(path);
+    db = new SQL.Database(data);
+    db.exec('PRAGMA quick_check');
+    db.exec(opts.schema);
+    return { db, gen: Number(db.exec('PRAGMA user_version')[0]?.values[0]?.[0] ?? 0), bytes: data.length };
+  } catch (err) {
+    const aside = moveAside(path);
+    if (existsSync(`${path}.changes`)) moveAside(`${path}.changes`);
+    log.error(`database ${path} cannot be opened (${errorText(err)}); moved it to ${aside} and starting empty`);
+    db?.close();
+    return undefined;
   }
-  if (db && existsSync(changesPath)) {
+}
+
+/** opens the store: its snapshot with its changes replayed, or an empty one */
+function load(SQL: SqlJs, opts: DbOptions): Loaded {
+  const { path, log } = opts;
+  const changesPath = `${path}.changes`;
+  const persistent = path !== ':memory:';
+  const snap = persistent && existsSync(path) ? loadSnapshot(SQL, opts) : undefined;
+  if (snap && !existsSync(changesPath)) {
+    // no changes file (one written before they existed, or removed): start one, with its header
+    return { db: snap.db, gen: snap.gen, snapshotBytes: snap.bytes, changesBytes: 0, replayed: 0, needsSnapshot: true };
+  }
+  if (snap) {
     try {
-      const r = replay(db, changesPath, gen, log);
+      const r = replay(snap.db, changesPath, snap.gen, log);
+      const base = { db: snap.db, gen: snap.gen, snapshotBytes: snap.bytes };
       // changes already in the snapshot (a crash right after a save) are not applied again
-      if (r === undefined) needsSnapshot = true;
-      else ({ bytes: changesBytes, transactions: replayed, torn: needsSnapshot } = r); // after a torn entry, appending would glue the next one to it: start a new file
+      if (r === undefined) return { ...base, changesBytes: 0, replayed: 0, needsSnapshot: true };
+      // after a torn entry, appending would glue the next one to it: start a new file
+      return { ...base, changesBytes: r.bytes, replayed: r.transactions, needsSnapshot: r.torn };
     } catch (err) {
       const aside = moveAside(changesPath);
       log.error(`database ${path}: its changes file cannot be replayed (${errorText(err)}); moved it to ${aside} and starting empty`);
-      db.close();
+      snap.db.close();
       moveAside(path);
-      db = undefined;
-      needsSnapshot = true;
     }
-  } else if (db) {
-    needsSnapshot = true; // no changes file (one written before they existed, or removed): start one, with its header
   }
-  if (!db) {
-    db = new SQL.Database();
-    db.exec(opts.schema);
-    gen = 0;
+  const db = new SQL.Database();
+  db.exec(opts.schema);
+  return { db, gen: 0, snapshotBytes: 0, changesBytes: 0, replayed: 0, needsSnapshot: persistent };
+}
+
+export async function openDb(opts: DbOptions): Promise<Db> {
+  const SQL = await (sqlPromise ??= initSqlJs({ wasmBinary: sqlWasmBinary() }));
+  const loaded = load(SQL, opts);
+  if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+  return new SqlDb(opts, loaded);
+}
+
+class SqlDb implements Db {
+  private readonly live: Database;
+  private readonly persistent: boolean;
+  private readonly path: string;
+  private readonly changesPath: string;
+  private readonly changesLimit: number;
+  private gen: number;
+  private snapshotBytes: number;
+  private changesBytes: number;
+  private needsSnapshot: boolean;
+  private pending: string[] = [];
+  private txStatements: Statement[] = [];
+  private waiting: { resolve(): void; reject(err: Error): void }[] = [];
+  private fh: FileHandle | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private cancelTimer: (() => void) | undefined;
+  private closed = false;
+  private txDepth = 0;
+  private saves = 0;
+  private failure: string | undefined;
+  /** changes on disk that the snapshot does not hold */
+  private unsaved: boolean;
+
+  constructor(
+    private readonly opts: DbOptions,
+    loaded: Loaded,
+  ) {
+    this.live = loaded.db;
+    this.path = opts.path;
+    this.persistent = opts.path !== ':memory:';
+    this.changesPath = `${opts.path}.changes`;
+    this.changesLimit = opts.changesLimit ?? 1024 * 1024;
+    this.gen = loaded.gen;
+    this.snapshotBytes = loaded.snapshotBytes;
+    this.changesBytes = loaded.changesBytes;
+    this.needsSnapshot = loaded.needsSnapshot;
+    this.unsaved = loaded.replayed > 0;
   }
-  if (persistent) mkdirSync(dirname(path), { recursive: true });
-  const live = db;
 
-  let pending: string[] = [];
-  let txStatements: Statement[] = [];
-  let waiting: { resolve(): void; reject(err: Error): void }[] = [];
-  let fh: FileHandle | undefined;
-  let chain: Promise<void> = Promise.resolve();
-  let cancelTimer: (() => void) | undefined;
-  let closed = false;
-  let txDepth = 0;
-  let snapshots = 0;
-  let failure: string | undefined;
-  let unsaved = replayed > 0; // changes on disk that the snapshot does not hold
-
-  const fsyncDir = async (): Promise<void> => {
-    const dir = await open(dirname(path), 'r');
+  private async fsyncDir(): Promise<void> {
+    const dir = await open(dirname(this.path), 'r');
     await dir.sync().finally(() => dir.close());
-  };
+  }
 
   /** saves the whole store as the next generation, and starts its (empty) changes file */
-  const saveSnapshot = async (): Promise<void> => {
-    live.run(`PRAGMA user_version = ${gen + 1}`);
-    const data = live.export();
-    const tmp = `${path}.tmp`;
+  private async saveSnapshot(): Promise<void> {
+    this.live.run(`PRAGMA user_version = ${this.gen + 1}`);
+    const data = this.live.export();
+    const tmp = `${this.path}.tmp`;
     const out = await open(tmp, 'w', 0o600);
     try {
       await out.writeFile(data);
@@ -198,88 +240,95 @@ export async function openDb(opts: DbOptions): Promise<Db> {
     } finally {
       await out.close();
     }
-    await rename(tmp, path);
-    await fsyncDir();
-    gen++;
-    snapshotBytes = data.length;
-    await fh?.close();
-    fh = undefined;
-    fh = await open(changesPath, 'w', 0o600);
-    const header = `${JSON.stringify({ gen })}\n`;
-    await fh.write(header);
-    await fh.datasync();
-    await fsyncDir(); // a changes file made now must still be there after a power cut
-    changesBytes = header.length;
-    unsaved = false;
-    snapshots++;
-  };
+    await rename(tmp, this.path);
+    await this.fsyncDir();
+    this.gen++;
+    this.snapshotBytes = data.length;
+    await this.fh?.close();
+    this.fh = undefined;
+    this.fh = await open(this.changesPath, 'w', 0o600);
+    const header = `${JSON.stringify({ gen: this.gen })}\n`;
+    await this.fh.write(header);
+    await this.fh.datasync();
+    await this.fsyncDir(); // a changes file made now must still be there after a power cut
+    this.changesBytes = header.length;
+    this.unsaved = false;
+    this.saves++;
+  }
 
   /** is the file at the changes path the one we append to? Appending to one removed or replaced under us would lose the changes */
-  const changesFileIsOurs = async (): Promise<boolean> => {
-    if (!fh) return true; // it is opened at the path just below
-    const [onDisk, ours] = await Promise.all([stat(changesPath).catch(() => undefined), fh.stat()]);
+  private async changesFileIsOurs(): Promise<boolean> {
+    if (!this.fh) return true; // it is opened at the path just below
+    const [onDisk, ours] = await Promise.all([stat(this.changesPath).catch(() => undefined), this.fh.stat()]);
     return onDisk !== undefined && onDisk.ino === ours.ino && onDisk.dev === ours.dev;
-  };
+  }
 
-  const flush = async (compactNow = false): Promise<void> => {
-    cancelTimer = undefined;
-    const lines = pending;
-    const batch = waiting;
-    pending = [];
-    waiting = [];
-    if (!persistent || (lines.length === 0 && !needsSnapshot && !compactNow)) return batch.forEach((w) => w.resolve());
+  /** writes `lines`: appended to the changes file, or the store saved whole when it is time to */
+  private async write(lines: readonly string[], compactNow: boolean): Promise<void> {
+    const big = this.changesBytes > Math.max(this.changesLimit, this.snapshotBytes / 8);
+    if (this.needsSnapshot || compactNow || big || !(await this.changesFileIsOurs())) {
+      await this.saveSnapshot(); // the snapshot holds these changes too
+      this.needsSnapshot = false;
+      return;
+    }
+    this.fh ??= await open(this.changesPath, 'a', 0o600);
+    const data = lines.join('');
+    await this.fh.write(data);
+    await this.fh.datasync();
+    this.changesBytes += Buffer.byteLength(data);
+    this.unsaved = true;
+  }
+
+  private async flush(compactNow = false): Promise<void> {
+    this.cancelTimer = undefined;
+    const lines = this.pending;
+    const batch = this.waiting;
+    this.pending = [];
+    this.waiting = [];
+    if (!this.persistent || (lines.length === 0 && !this.needsSnapshot && !compactNow)) return batch.forEach((w) => w.resolve());
     try {
-      if (needsSnapshot || compactNow || changesBytes > Math.max(changesLimit, snapshotBytes / 8) || !(await changesFileIsOurs())) {
-        await saveSnapshot(); // the snapshot holds these changes too
-        needsSnapshot = false;
-      } else {
-        fh ??= await open(changesPath, 'a', 0o600);
-        const data = lines.join('');
-        await fh.write(data);
-        await fh.datasync();
-        changesBytes += Buffer.byteLength(data);
-        unsaved = true;
-      }
-      failure = undefined;
+      await this.write(lines, compactNow);
+      this.failure = undefined;
       batch.forEach((w) => w.resolve());
     } catch (err) {
-      const e = new KubeEdgeError('store_failed', `cannot persist ${path}: ${errorText(err)}`);
-      failure = e.message;
-      log.error(e.message);
-      pending = lines.concat(pending); // kept for the next attempt
-      await fh?.close().catch(() => undefined);
-      fh = undefined;
-      needsSnapshot = true; // the changes file may hold part of a line now
+      const e = new KubeEdgeError('store_failed', `cannot persist ${this.path}: ${errorText(err)}`);
+      this.failure = e.message;
+      this.opts.log.error(e.message);
+      this.pending = lines.concat(this.pending); // kept for the next attempt
+      await this.fh?.close().catch(() => undefined);
+      this.fh = undefined;
+      this.needsSnapshot = true; // the changes file may hold part of a line now
       batch.forEach((w) => w.reject(e));
     }
-  };
+  }
 
-  const schedule = (): void => {
-    if (cancelTimer !== undefined || closed) return;
-    const go = (): void => void (chain = chain.then(() => flush()));
-    const batchMs = opts.batchMs ?? 5;
+  private schedule(): void {
+    if (this.cancelTimer !== undefined || this.closed) return;
+    const go = (): void => void (this.chain = this.chain.then(() => this.flush()));
+    const batchMs = this.opts.batchMs ?? 5;
     // setTimeout(0) waits a millisecond: with no batching wanted, write on the next turn
     if (batchMs > 0) {
       const t = setTimeout(go, batchMs);
-      cancelTimer = () => clearTimeout(t);
+      this.cancelTimer = () => clearTimeout(t);
     } else {
       const t = setImmediate(go);
-      cancelTimer = () => clearImmediate(t);
+      this.cancelTimer = () => clearImmediate(t);
     }
-  };
+  }
 
-  const record = (statements: Statement[]): void => {
-    if (persistent) pending.push(`${JSON.stringify(statements, encodeParam)}\n`);
-  };
+  private record(statements: Statement[]): void {
+    if (this.persistent) this.pending.push(`${JSON.stringify(statements, encodeParam)}\n`);
+  }
 
-  const run = (sql: string, params?: SqlValue[]): number => {
-    live.run(sql, params);
-    if (txDepth > 0) txStatements.push([sql, params ?? null]);
-    else record([[sql, params ?? null]]);
-    return live.getRowsModified();
-  };
-  const all = (sql: string, params?: SqlValue[]): Row[] => {
-    const st = live.prepare(sql);
+  run(sql: string, params?: SqlValue[]): number {
+    this.live.run(sql, params);
+    if (this.txDepth > 0) this.txStatements.push([sql, params ?? null]);
+    else this.record([[sql, params ?? null]]);
+    return this.live.getRowsModified();
+  }
+
+  all(sql: string, params?: SqlValue[]): Row[] {
+    const st = this.live.prepare(sql);
     try {
       if (params) st.bind(params);
       const rows: Row[] = [];
@@ -288,58 +337,68 @@ export async function openDb(opts: DbOptions): Promise<Db> {
     } finally {
       st.free();
     }
-  };
+  }
 
-  return {
-    run,
-    all,
-    get: (sql, params) => all(sql, params)[0],
-    tx(fn) {
-      if (txDepth > 0) {
-        // nested: part of the outer transaction
-        txDepth++;
-        try {
-          return fn();
-        } finally {
-          txDepth--;
-        }
-      }
-      live.run('BEGIN');
-      txDepth = 1;
-      txStatements = [];
+  get(sql: string, params?: SqlValue[]): Row | undefined {
+    return this.all(sql, params)[0];
+  }
+
+  tx<T>(fn: () => T): T {
+    if (this.txDepth > 0) {
+      // nested: part of the outer transaction
+      this.txDepth++;
       try {
-        const out = fn();
-        live.run('COMMIT');
-        if (txStatements.length > 0) record(txStatements);
-        return out;
-      } catch (err) {
-        live.run('ROLLBACK');
-        throw err;
+        return fn();
       } finally {
-        txDepth = 0;
-        txStatements = [];
+        this.txDepth--;
       }
-    },
-    commit() {
-      if (!persistent) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        waiting.push({ resolve, reject });
-        schedule();
-      });
-    },
-    size: () => snapshotBytes + changesBytes,
-    failing: () => failure,
-    snapshots: () => snapshots,
-    async close() {
-      if (closed) return;
-      closed = true;
-      cancelTimer?.();
-      // a clean stop leaves one complete SQLite file (what `sqlite3 edgecore.db` shows)
-      chain = chain.then(() => flush(unsaved || pending.length > 0));
-      await chain;
-      await fh?.close();
-      fh = undefined;
-      live.close();
-    },
-  };
+    }
+    this.live.run('BEGIN');
+    this.txDepth = 1;
+    this.txStatements = [];
+    try {
+      const out = fn();
+      this.live.run('COMMIT');
+      if (this.txStatements.length > 0) this.record(this.txStatements);
+      return out;
+    } catch (err) {
+      this.live.run('ROLLBACK');
+      throw err;
+    } finally {
+      this.txDepth = 0;
+      this.txStatements = [];
+    }
+  }
+
+  commit(): Promise<void> {
+    if (!this.persistent) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.schedule();
+    });
+  }
+
+  size(): number {
+    return this.snapshotBytes + this.changesBytes;
+  }
+
+  failing(): string | undefined {
+    return this.failure;
+  }
+
+  snapshots(): number {
+    return this.saves;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.cancelTimer?.();
+    // a clean stop leaves one complete SQLite file (what `sqlite3 edgecore.db` shows)
+    this.chain = this.chain.then(() => this.flush(this.unsaved || this.pending.length > 0));
+    await this.chain;
+    await this.fh?.close();
+    this.fh = undefined;
+    this.live.close();
+  }
 }
