@@ -18,7 +18,6 @@ const MAX_DEPTH = 4;
 const LONGER: Record<string, number> = {
   "core/bus.ts:createBus": 82,
   "core/cli.ts:runProgram": 72,
-  "core/journal.ts:openJournal": 185,
   "api/pods/spec.ts:container": 85,
   "drivers/gpio/index.ts:gpioDriver": 101,
   "drivers/gpio/index.ts:open": 96,
