@@ -71,216 +71,250 @@ interface Runner {
   stop(): Promise<void>;
 }
 
-function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger): Runner {
-  const { id } = plan.info;
-  const backoff = createBackoff(1000, 30_000);
-  const timers = new Set<NodeJS.Timeout>();
-  let conn: DeviceConnection | undefined;
-  let opening = false;
-  let stopped = false;
-  let state: string | undefined;
-  /** generation of the connection: a cycle of an older one stops */
-  let gen = 0;
-  const lastError = new Map<string, string>();
-  const lastReport = new Map<string, { value: string; at: number }>();
-  const pendingReport = new Map<string, string>();
-  /** the desired value last written to each property (successfully), so it is written once */
-  const written = new Map<string, string>();
-  let writing = false;
-  const stats: ReadStats = { reads: 0, errors: 0, latency: new Histogram() };
+/**
+ * Values read, on their way to the twin: a value is queued unless it is the one last reported, and
+ * sent once its property's reportCycle since its last report has passed (at once when it has none).
+ */
+class ReportQueue {
+  private readonly last = new Map<string, { value: string; at: number }>();
+  private readonly pending = new Map<string, string>();
+  private waiting = false;
 
-  const later = (fn: () => void, ms: number): void => {
-    const t = setTimeout(() => {
-      timers.delete(t);
-      if (!stopped) fn();
-    }, ms);
-    timers.add(t);
-  };
+  constructor(
+    private readonly reportCycle: ReadonlyMap<string, number>,
+    private readonly later: (fn: () => void, ms: number) => void,
+    private readonly send: (values: Record<string, string>) => void,
+  ) {}
 
-  const setState = (s: string): void => {
-    if (s === state || stopped) return;
-    state = s;
-    twin.setState(id, s).catch((err: unknown) => log.debug(`${id}: state ${s} not stored: ${errorText(err)}`));
-  };
+  /** queues a value read, unless it is the one last reported */
+  take(name: string, value: string): void {
+    if (this.last.get(name)?.value === value) this.pending.delete(name);
+    else this.pending.set(name, value);
+  }
 
-  /** the device's Ready condition: what fails, in its status, where users look */
-  const setCondition = (c: Parameters<DeviceTwin['setCondition']>[1]): void => {
-    if (stopped) return;
-    twin.setCondition(id, c).catch((err: unknown) => log.debug(`${id}: condition not stored: ${errorText(err)}`));
-  };
-  const conditionFromReads = (): void => {
-    const failing = plan.info.properties.filter((p) => lastError.has(p.name));
-    if (failing.length === 0) return setCondition({ status: 'True', reason: 'Reading', message: `${plan.info.properties.length} ${plan.info.properties.length === 1 ? 'property' : 'properties'} read` });
-    const said = failing.map((p) => `${p.name}: ${lastError.get(p.name) ?? ''}`).join('; ');
-    if (failing.length === plan.info.properties.length) return setCondition({ status: 'False', reason: 'DeviceUnreachable', message: `no property can be read (${said})` });
-    setCondition({ status: 'False', reason: 'PropertyFailing', message: said });
-  };
-
-  let flushTimer = false;
   /** reports the queued values whose reportCycle allows it now, and comes back for the others */
-  const flushReports = (): void => {
-    if (stopped) return;
+  flush(): void {
     const now = Date.now();
     const values: Record<string, string> = {};
     let nextDue = Infinity;
-    for (const [name, value] of pendingReport) {
-      const last = lastReport.get(name);
-      const due = last ? last.at + (plan.reportCycle.get(name) ?? 0) : 0;
+    for (const [name, value] of this.pending) {
+      const last = this.last.get(name);
+      const due = last ? last.at + (this.reportCycle.get(name) ?? 0) : 0;
       if (due > now) {
         nextDue = Math.min(nextDue, due);
         continue;
       }
       values[name] = value;
-      pendingReport.delete(name);
-      lastReport.set(name, { value, at: now });
+      this.pending.delete(name);
+      this.last.set(name, { value, at: now });
     }
-    if (nextDue < Infinity && !flushTimer) {
-      flushTimer = true;
-      later(() => {
-        flushTimer = false;
-        flushReports();
+    if (nextDue < Infinity && !this.waiting) {
+      this.waiting = true;
+      this.later(() => {
+        this.waiting = false;
+        this.flush();
       }, nextDue - now);
     }
-    if (Object.keys(values).length === 0) return;
-    twin.report(id, values).catch((err: unknown) => log.warn(`${id}: values not taken by the twin: ${errorText(err)}`));
-  };
+    if (Object.keys(values).length > 0) this.send(values);
+  }
+}
 
-  /** queues a value read, unless it is the one last reported */
-  const take = (name: string, value: string): void => {
-    if (lastReport.get(name)?.value === value) pendingReport.delete(name);
-    else pendingReport.set(name, value);
-  };
+/** the Ready condition a device's last reads give: what fails, in its status, where users look */
+function conditionOfReads(properties: readonly PropertyVisitor[], lastError: ReadonlyMap<string, string>): NonNullable<Parameters<DeviceTwin['setCondition']>[1]> {
+  const failing = properties.filter((p) => lastError.has(p.name));
+  if (failing.length === 0) return { status: 'True', reason: 'Reading', message: `${properties.length} ${properties.length === 1 ? 'property' : 'properties'} read` };
+  const said = failing.map((p) => `${p.name}: ${lastError.get(p.name) ?? ''}`).join('; ');
+  if (failing.length === properties.length) return { status: 'False', reason: 'DeviceUnreachable', message: `no property can be read (${said})` };
+  return { status: 'False', reason: 'PropertyFailing', message: said };
+}
 
-  const noteError = (name: string, err: Error): void => {
-    if (lastError.get(name) === err.message) return;
-    lastError.set(name, err.message);
-    log.warn(`${id}: ${name}: ${err.message}`);
-  };
+function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger): Runner {
+  const runner = new DeviceRunner(plan, driver, twin, log);
+  runner.open();
+  return runner;
+}
 
-  const readAndReport = async (props: readonly PropertyVisitor[], c: DeviceConnection): Promise<void> => {
+class DeviceRunner implements Runner {
+  readonly fingerprint: string;
+  readonly stats: ReadStats = { reads: 0, errors: 0, latency: new Histogram() };
+  private readonly id: string;
+  private readonly backoff = createBackoff(1000, 30_000);
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private conn: DeviceConnection | undefined;
+  private opening = false;
+  private stopped = false;
+  private state: string | undefined;
+  /** generation of the connection: a cycle of an older one stops */
+  private gen = 0;
+  private readonly lastError = new Map<string, string>();
+  private readonly reports: ReportQueue;
+  /** the desired value last written to each property (successfully), so it is written once */
+  private readonly written = new Map<string, string>();
+  private writing = false;
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly driver: Driver,
+    private readonly twin: DeviceTwin,
+    private readonly log: Logger,
+  ) {
+    this.id = plan.info.id;
+    this.fingerprint = plan.fingerprint;
+    this.reports = new ReportQueue(plan.reportCycle, (fn, ms) => this.later(fn, ms), (values) => {
+      twin.report(this.id, values).catch((err: unknown) => log.warn(`${this.id}: values not taken by the twin: ${errorText(err)}`));
+    });
+  }
+
+  private later(fn: () => void, ms: number): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.stopped) fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private setState(s: string): void {
+    if (s === this.state || this.stopped) return;
+    this.state = s;
+    this.twin.setState(this.id, s).catch((err: unknown) => this.log.debug(`${this.id}: state ${s} not stored: ${errorText(err)}`));
+  }
+
+  /** the device's Ready condition: what fails, in its status, where users look */
+  private setCondition(c: Parameters<DeviceTwin['setCondition']>[1]): void {
+    if (this.stopped) return;
+    this.twin.setCondition(this.id, c).catch((err: unknown) => this.log.debug(`${this.id}: condition not stored: ${errorText(err)}`));
+  }
+
+  private noteError(name: string, err: Error): void {
+    if (this.lastError.get(name) === err.message) return;
+    this.lastError.set(name, err.message);
+    this.log.warn(`${this.id}: ${name}: ${err.message}`);
+  }
+
+  private async readAndReport(props: readonly PropertyVisitor[], c: DeviceConnection): Promise<void> {
     const t0 = performance.now();
     const result = await c.read(props);
-    stats.latency.observe((performance.now() - t0) / 1000);
-    stats.reads += props.length;
+    this.stats.latency.observe((performance.now() - t0) / 1000);
+    this.stats.reads += props.length;
     let ok = 0;
     for (const p of props) {
       const v = result.get(p.name);
       if (v instanceof Error || v === undefined) {
-        stats.errors++;
-        noteError(p.name, v ?? new Error('no value'));
+        this.stats.errors++;
+        this.noteError(p.name, v ?? new Error('no value'));
         continue;
       }
       ok++;
-      if (lastError.delete(p.name)) log.info(`${id}: ${p.name} reads again`);
-      take(p.name, v);
+      if (this.lastError.delete(p.name)) this.log.info(`${this.id}: ${p.name} reads again`);
+      this.reports.take(p.name, v);
     }
-    flushReports();
-    if (c === conn) {
-      setState(ok > 0 || props.length === 0 ? 'online' : 'unhealthy');
-      conditionFromReads();
-    }
-  };
+    if (!this.stopped) this.reports.flush();
+    if (c !== this.conn) return;
+    this.setState(ok > 0 || props.length === 0 ? 'online' : 'unhealthy');
+    this.setCondition(conditionOfReads(this.plan.info.properties, this.lastError));
+  }
 
-  const cycle = (ms: number, props: PropertyVisitor[], g: number): void => {
-    const c = conn;
-    if (!c || g !== gen) return;
+  private cycle(ms: number, props: PropertyVisitor[], g: number): void {
+    const c = this.conn;
+    if (!c || g !== this.gen) return;
     const t0 = Date.now();
-    readAndReport(props, c)
-      .catch((err: unknown) => log.warn(`${id}: read failed: ${errorText(err)}`))
+    this.readAndReport(props, c)
+      .catch((err: unknown) => this.log.warn(`${this.id}: read failed: ${errorText(err)}`))
       .finally(() => {
-        reconcile();
-        later(() => cycle(ms, props, g), Math.max(0, ms - (Date.now() - t0)));
+        this.reconcile();
+        this.later(() => this.cycle(ms, props, g), Math.max(0, ms - (Date.now() - t0)));
       });
-  };
+  }
 
   /** writes desired values that differ from the reported ones, where the model allows it */
-  const reconcile = (): void => {
-    const c = conn;
-    const dev = twin.device(id);
-    if (!c || !dev || writing || stopped) return;
-    const todo = Object.entries(deltaOf(dev)).filter(([k, v]) => written.get(k) !== v && plan.info.properties.some((p) => p.name === k));
+  reconcile(): void {
+    const c = this.conn;
+    const dev = this.twin.device(this.id);
+    if (!c || !dev || this.writing || this.stopped) return;
+    const todo = Object.entries(deltaOf(dev)).filter(([k, v]) => this.written.get(k) !== v && this.plan.info.properties.some((p) => p.name === k));
     if (todo.length === 0) return;
-    writing = true;
-    void (async () => {
-      for (const [name, value] of todo) {
-        const p = plan.info.properties.find((x) => x.name === name) as PropertyVisitor;
-        if (!p.writable) {
-          written.set(name, value);
-          log.warn(`${id}: ${name} is ReadOnly in its model; desired value ${value} not written`);
-          continue;
-        }
-        try {
-          await c.write(p, value);
-          written.set(name, value);
-          log.info(`${id}: wrote ${name} = ${value}`);
-          await readAndReport([p], c); // read back: the device's own value is what gets reported
-        } catch (err) {
-          log.warn(`${id}: cannot write ${name} = ${value}: ${errorText(err)}; retrying on the next cycle`);
-        }
-      }
-    })().finally(() => {
-      writing = false;
+    this.writing = true;
+    void this.write(c, todo).finally(() => {
+      this.writing = false;
     });
-  };
+  }
 
-  const open = (): void => {
-    if (stopped || conn || opening) return;
-    opening = true;
+  private async write(c: DeviceConnection, todo: readonly [string, string][]): Promise<void> {
+    for (const [name, value] of todo) {
+      const p = this.plan.info.properties.find((x) => x.name === name) as PropertyVisitor;
+      if (!p.writable) {
+        this.written.set(name, value);
+        this.log.warn(`${this.id}: ${name} is ReadOnly in its model; desired value ${value} not written`);
+        continue;
+      }
+      try {
+        await c.write(p, value);
+        this.written.set(name, value);
+        this.log.info(`${this.id}: wrote ${name} = ${value}`);
+        await this.readAndReport([p], c); // read back: the device's own value is what gets reported
+      } catch (err) {
+        this.log.warn(`${this.id}: cannot write ${name} = ${value}: ${errorText(err)}; retrying on the next cycle`);
+      }
+    }
+  }
+
+  /** the transport went (a closed socket, an unplugged adapter): the device is offline until it opens again */
+  private lost(reason: string): void {
+    const c = this.conn;
+    if (!c || this.stopped) return;
+    this.conn = undefined;
+    this.gen++;
+    this.setState('offline');
+    this.setCondition({ status: 'False', reason: 'DeviceUnreachable', message: `lost its transport: ${reason}` });
+    const delay = this.backoff.next();
+    this.log.warn(`${this.id}: lost its transport (${reason}); reopening in ${delay} ms`);
+    c.close().catch(() => undefined);
+    this.later(() => this.open(), delay);
+  }
+
+  open(): void {
+    if (this.stopped || this.conn || this.opening) return;
+    this.opening = true;
     const hooks = {
-      log,
+      log: this.log,
       pushed: (name: string, value: string) => {
-        take(name, value);
-        flushReports(); // an edge or a pushed line is reported at once
+        this.reports.take(name, value);
+        if (!this.stopped) this.reports.flush(); // an edge or a pushed line is reported at once
       },
-      lost: (reason: string) => {
-        const c = conn;
-        if (!c || stopped) return;
-        conn = undefined;
-        gen++;
-        setState('offline');
-        setCondition({ status: 'False', reason: 'DeviceUnreachable', message: `lost its transport: ${reason}` });
-        const delay = backoff.next();
-        log.warn(`${id}: lost its transport (${reason}); reopening in ${delay} ms`);
-        c.close().catch(() => undefined);
-        later(open, delay);
-      },
+      lost: (reason: string) => this.lost(reason),
     };
-    driver.open(plan.info, hooks).then(
-      (c) => {
-        opening = false;
-        if (stopped) return void c.close().catch(() => undefined);
-        conn = c;
-        gen++;
-        backoff.reset();
-        written.clear();
-        log.info(`${id}: opened (${plan.protocol}, ${plan.info.properties.length} properties)`);
-        for (const [ms, props] of plan.cycles) cycle(ms, props, gen);
-      },
+    this.driver.open(this.plan.info, hooks).then(
+      (c) => this.opened(c),
       (err: unknown) => {
-        opening = false;
-        setState('offline');
-        setCondition({ status: 'False', reason: 'DeviceUnreachable', message: `cannot open: ${errorText(err)}` });
-        const delay = backoff.next();
-        log.warn(`${id}: cannot open: ${errorText(err)}; retrying in ${delay} ms`);
-        later(open, delay);
+        this.opening = false;
+        this.setState('offline');
+        this.setCondition({ status: 'False', reason: 'DeviceUnreachable', message: `cannot open: ${errorText(err)}` });
+        const delay = this.backoff.next();
+        this.log.warn(`${this.id}: cannot open: ${errorText(err)}; retrying in ${delay} ms`);
+        this.later(() => this.open(), delay);
       },
     );
-  };
+  }
 
-  open();
-  return {
-    fingerprint: plan.fingerprint,
-    stats,
-    reconcile,
-    async stop() {
-      stopped = true;
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      const c = conn;
-      conn = undefined;
-      await c?.close().catch(() => undefined);
-    },
-  };
+  private opened(c: DeviceConnection): void {
+    this.opening = false;
+    if (this.stopped) return void c.close().catch(() => undefined);
+    this.conn = c;
+    this.gen++;
+    this.backoff.reset();
+    this.written.clear();
+    this.log.info(`${this.id}: opened (${this.plan.protocol}, ${this.plan.info.properties.length} properties)`);
+    for (const [ms, props] of this.plan.cycles) this.cycle(ms, props, this.gen);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    const c = this.conn;
+    this.conn = undefined;
+    await c?.close().catch(() => undefined);
+  }
 }
 
 export function createDeviceManager(deps: { twin: DeviceTwin; drivers: readonly Driver[] }): DeviceManager {

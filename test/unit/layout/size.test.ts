@@ -24,7 +24,6 @@ const LONGER: Record<string, number> = {
   "drivers/serial/index.ts:serialDriver": 134,
   "drivers/serial/index.ts:open": 129,
   "containers/cgroups.ts:openCgroups": 106,
-  "runtime/devicemanager/index.ts:runDevice": 211,
   "runtime/devicetwin/manifests.ts:openManifestFolder": 112,
   "runtime/edged/worker.ts:start": 63,
   "runtime/edged/worker.ts:status": 63,
