@@ -7,7 +7,7 @@ import { throttled } from '../../core/log.js';
 import type { Module, ModuleContext } from '../../core/module.js';
 import { openDb, type Db } from '../../core/db.js';
 import { errorText } from '../../core/errors.js';
-import { ACK_CONTENT, Group, Operation, ackOf, newMessage, parseResource, responseTo, type Message, type MessageRoute } from '../../core/message.js';
+import { Group, Operation, ackOf, newMessage, parseResource, responseTo, type Message, type MessageRoute } from '../../core/message.js';
 import type { MetaManagerConfig } from '../../api/config/edgecore.js';
 import type { KubeObject } from '../../api/object.js';
 import { EDGEHUB, HubEvent } from '../edgehub/index.js';
@@ -16,6 +16,7 @@ import { createMetaServer, type MetaServer } from './metaserver.js';
 import type { ReadinessCheck } from '../../core/health.js';
 import { counter, type Family } from '../../core/metrics.js';
 import { Outbox } from './outbox.js';
+import { OutboxSender } from './outbox-sender.js';
 import { openJournal, type Journal } from '../../core/journal.js';
 import type { ObjectChange, ObjectSource } from './source.js';
 
@@ -37,10 +38,6 @@ export interface MetaManager extends Module {
 
 export type OutboxRoute = Pick<MessageRoute, 'group' | 'operation' | 'resource'>;
 
-
-/** messages of the outbox in flight to the cloud at once */
-const OUTBOX_WINDOW = 128;
-
 export interface MetaManagerDeps {
   config: MetaManagerConfig;
   dataSource: string;
@@ -56,219 +53,199 @@ export interface MetaManagerDeps {
 const MAX_HOLDINGS_TOLD = 10_000;
 
 export function createMetaManager(deps: MetaManagerDeps): MetaManager {
-  let ctx: ModuleContext | undefined;
-  let db: Db | undefined;
-  let store: MetaStore | undefined;
-  let metaServer: MetaServer | undefined;
-  let outbox: Outbox | undefined;
-  let journal: Journal | undefined;
-  let refused = 0;
-  let warnRefused = (m: string): void => ctx?.log.warn(m);
-  // the outbox drains while the link is up; a new link starts again from its oldest message
-  let connected = false;
-  let generation = 0;
-  let inFlight = 0;
-  let sentUpTo = 0;
-  /** the outbox sends only what is on disk: else a crash could deliver an upload its app never saw acknowledged */
-  let durableUpTo = 0;
-  /** when the outbox last moved: an acknowledgement, a new link, or a message into an empty outbox */
-  let progressAt = Date.now();
-  const listeners: { kinds: readonly string[]; listener: (c: ObjectChange) => void }[] = [];
+  return new MetaManagerModule(deps);
+}
 
-  const drain = (): void => {
-    if (!connected || !outbox || !ctx) return;
-    const c = ctx;
-    const gen = generation;
-    while (inFlight < OUTBOX_WINDOW) {
-      const batch = outbox.next(sentUpTo, Math.min(OUTBOX_WINDOW - inFlight, durableUpTo - sentUpTo));
-      if (batch.length === 0) return;
-      for (const { seq, msg } of batch) {
-        sentUpTo = seq;
-        inFlight++;
-        c.bus.sendSync(EDGEHUB, msg, 30_000).then(
-          (reply) => {
-            if (reply.content === ACK_CONTENT) {
-              outbox?.remove(seq);
-              progressAt = Date.now();
-            }
-            if (gen !== generation) return;
-            inFlight--;
-            if (reply.content === ACK_CONTENT) drain();
-            else c.log.debug(`${msg.route.resource} #${seq} not taken (${JSON.stringify(reply.content).slice(0, 200)}); it stays in the outbox for the next link`);
-          },
-          () => {
-            if (gen === generation) inFlight--; // timed out: the next link resends it
-          },
-        );
-      }
-    }
-  };
+/** a cloud resource message applied to the store: insert, update or delete at its resourceversion */
+function applyMessage(store: MetaStore, msg: Message): ApplyResult {
+  const key = parseResource(msg.route.resource);
+  if (!key) throw new Error(`resource ${JSON.stringify(msg.route.resource)} is not <namespace>/<kind>/<name>`);
+  const rv = Number(msg.header.resourceversion ?? NaN);
+  if (!Number.isSafeInteger(rv) || rv < 0) throw new Error(`message for ${msg.route.resource} has no valid resourceversion`);
+  switch (msg.route.operation) {
+    case Operation.insert:
+    case Operation.update:
+      return store.put(msg.route.resource, key.kind, rv, msg.content);
+    case Operation.delete:
+      return store.remove(msg.route.resource, rv);
+    default:
+      throw new Error(`operation ${JSON.stringify(msg.route.operation)} is not insert, update or delete`);
+  }
+}
+
+/** what listeners are told of an applied message */
+function changeOf(msg: Message): ObjectChange | undefined {
+  const key = parseResource(msg.route.resource);
+  if (!key) return undefined;
+  const object = msg.route.operation === Operation.delete ? {} : { object: msg.content as KubeObject };
+  return { operation: msg.route.operation as ObjectChange['operation'], kind: key.kind, namespace: key.namespace, name: key.name, rv: Number(msg.header.resourceversion), ...object };
+}
+
+class MetaManagerModule implements MetaManager {
+  readonly name = METAMANAGER;
+  readonly group = Group.meta;
+  private ctx: ModuleContext | undefined;
+  private db: Db | undefined;
+  private metaStore: MetaStore | undefined;
+  private metaServer: MetaServer | undefined;
+  private box: Outbox | undefined;
+  private sender: OutboxSender | undefined;
+  private journal: Journal | undefined;
+  private refused = 0;
+  private warnRefused = (m: string): void => this.ctx?.log.warn(m);
+  private readonly listeners: { kinds: readonly string[]; listener: (c: ObjectChange) => void }[] = [];
+
+  constructor(private readonly deps: MetaManagerDeps) {}
+
+  metrics(): Family[] {
+    return [counter('edgecore_cloud_messages_refused_total', 'Messages from the cloud refused by the store (a malformed or unknown object), answered with an error.', this.refused)];
+  }
+
+  store(): MetaStore | undefined {
+    return this.metaStore;
+  }
+
+  outbox(): Outbox | undefined {
+    return this.box;
+  }
+
+  outboxStalledMs(): number {
+    return this.sender?.stalledMs() ?? 0;
+  }
+
+  readiness(): ReadinessCheck[] {
+    const broken = this.db?.failing() ?? this.journal?.failing();
+    const store = { name: 'store', ok: this.metaStore !== undefined && broken === undefined, detail: broken ?? (this.metaStore ? this.deps.dataSource : 'not open') };
+    return [store, ...(this.deps.readiness?.() ?? [])];
+  }
 
   /**
    * Puts a message for the cloud into the outbox; resolves once it is on disk. EventBus (uploads)
    * and DeviceTwin (reports) call it directly: it is their hot path, and a bus round trip would add
    * an envelope and a timer to every message.
    */
-  const readiness = (): ReadinessCheck[] => {
-    const broken = db?.failing() ?? journal?.failing();
-    return [{ name: 'store', ok: store !== undefined && broken === undefined, detail: broken ?? (store ? deps.dataSource : 'not open') }, ...(deps.readiness?.() ?? [])];
-  };
-
-  const enqueue = (route: OutboxRoute, content: unknown): Promise<void> => {
-    if (!outbox) return Promise.reject(new Error('the outbox is not open'));
-    if (outbox.stats().queued === 0) progressAt = Date.now();
+  // a property, not a method: the modules are handed it as a function
+  readonly enqueue = (route: OutboxRoute, content: unknown): Promise<void> => {
+    const { box, sender } = this;
+    if (!box || !sender) return Promise.reject(new Error('the outbox is not open'));
+    sender.adding();
     let seq: number;
     try {
-      seq = outbox.add(route.resource, newMessage({ ...route, source: METAMANAGER }, content));
+      seq = box.add(route.resource, newMessage({ ...route, source: METAMANAGER }, content));
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    return outbox.commit().then(() => {
-      durableUpTo = Math.max(durableUpTo, seq);
-      drain();
-    });
+    return box.commit().then(() => sender.durable(seq));
   };
 
-  const apply = (msg: Message): ApplyResult => {
-    if (!store) throw new Error('store is not open');
-    const key = parseResource(msg.route.resource);
-    if (!key) throw new Error(`resource ${JSON.stringify(msg.route.resource)} is not <namespace>/<kind>/<name>`);
-    const rv = Number(msg.header.resourceversion ?? NaN);
-    if (!Number.isSafeInteger(rv) || rv < 0) throw new Error(`message for ${msg.route.resource} has no valid resourceversion`);
-    switch (msg.route.operation) {
-      case Operation.insert:
-      case Operation.update:
-        return store.put(msg.route.resource, key.kind, rv, msg.content);
-      case Operation.delete:
-        return store.remove(msg.route.resource, rv);
-      default:
-        throw new Error(`operation ${JSON.stringify(msg.route.operation)} is not insert, update or delete`);
-    }
-  };
+  source(kinds: readonly string[]): ObjectSource {
+    return {
+      replay: () =>
+        kinds.flatMap((kind) =>
+          (this.metaStore?.list(kind) ?? []).map((o): ObjectChange => {
+            const key = parseResource(o.key) as { namespace: string; name: string };
+            return { operation: 'insert', kind, namespace: key.namespace, name: key.name, rv: o.rv, object: o.value as KubeObject };
+          }),
+        ),
+      subscribe: (listener) => void this.listeners.push({ kinds, listener }),
+    };
+  }
 
   /** In the same write as the object: what a listener writes is committed (and acknowledged) with it. */
-  const tell = (msg: Message): void => {
-    const key = parseResource(msg.route.resource);
-    if (!key) return;
-    const change: ObjectChange = {
-      operation: msg.route.operation as ObjectChange['operation'],
-      kind: key.kind,
-      namespace: key.namespace,
-      name: key.name,
-      rv: Number(msg.header.resourceversion),
-      ...(msg.route.operation === Operation.delete ? {} : { object: msg.content as KubeObject }),
-    };
-    for (const { kinds, listener } of listeners) {
-      if (!kinds.includes(key.kind)) continue;
+  private tell(msg: Message): void {
+    const change = changeOf(msg);
+    if (!change) return;
+    for (const { kinds, listener } of this.listeners) {
+      if (!kinds.includes(change.kind)) continue;
       try {
         listener(change);
       } catch (err) {
-        ctx?.log.error(`a listener failed on ${msg.route.resource}: ${errorText(err)}`);
+        this.ctx?.log.error(`a listener failed on ${msg.route.resource}: ${errorText(err)}`);
       }
     }
-  };
+  }
 
   /**
    * Tells the cloud which store this edge holds (a fresh one is sent everything) and what it holds in
    * it: the cloud's own record can be behind the truth (a deletion applied here whose acknowledgement
    * a killed cloudcore never wrote), and it then sends what is missing.
    */
-  const announce = (): void => {
+  private announce(): void {
+    const store = this.metaStore;
     if (!store) return;
-    const id = store.storeId();
     const holds = store.holdings(MAX_HOLDINGS_TOLD);
-    db?.commit()
-      .then(() => ctx?.bus.send(EDGEHUB, newMessage({ source: METAMANAGER, group: Group.resource, operation: Operation.sync, resource: 'node' }, { storeId: id, ...(holds ? { holds } : {}) })))
-      .catch((err: unknown) => ctx?.log.warn(`cannot announce the store to the cloud: ${errorText(err)}`));
-  };
+    const content = { storeId: store.storeId(), ...(holds ? { holds } : {}) };
+    this.db
+      ?.commit()
+      .then(() => this.ctx?.bus.send(EDGEHUB, newMessage({ source: METAMANAGER, group: Group.resource, operation: Operation.sync, resource: 'node' }, content)))
+      .catch((err: unknown) => this.ctx?.log.warn(`cannot announce the store to the cloud: ${errorText(err)}`));
+  }
 
-  const handle = (msg: Message): void => {
+  private handle(msg: Message): void {
     if (msg.route.source === EDGEHUB && msg.route.operation === HubEvent.connected) {
-      connected = true;
-      progressAt = Date.now();
-      generation++;
-      inFlight = 0;
-      sentUpTo = 0;
-      announce();
-      return drain();
+      this.announce();
+      return this.sender?.linkUp();
     }
-    if (msg.route.source === EDGEHUB && msg.route.operation === HubEvent.disconnected) {
-      connected = false;
-      return;
-    }
+    if (msg.route.source === EDGEHUB && msg.route.operation === HubEvent.disconnected) return this.sender?.linkDown();
+    this.fromCloud(msg);
+  }
+
+  private fromCloud(msg: Message): void {
     let result: ApplyResult;
     try {
-      result = apply(msg);
+      if (!this.metaStore) throw new Error('store is not open');
+      result = applyMessage(this.metaStore, msg);
     } catch (err) {
-      refused++;
-      warnRefused(`refused ${msg.route.operation} ${msg.route.resource}: ${errorText(err)}`);
+      this.refused++;
+      this.warnRefused(`refused ${msg.route.operation} ${msg.route.resource}: ${errorText(err)}`);
       try {
-        ctx?.bus.send(EDGEHUB, responseTo(msg, METAMANAGER, { error: errorText(err) }));
+        this.ctx?.bus.send(EDGEHUB, responseTo(msg, METAMANAGER, { error: errorText(err) }));
       } catch {
         /* the link is gone; the cloud resends */
       }
       return;
     }
-    if (result === 'applied') tell(msg);
+    if (result === 'applied') this.tell(msg);
     // acknowledge only what is on disk; not awaited, so a burst shares one write (commits resolve in order)
-    db?.commit()
+    this.db
+      ?.commit()
       .then(() => {
         if (result === 'applied') {
-          ctx?.log.info(`applied ${msg.route.operation} ${msg.route.resource} rv=${msg.header.resourceversion ?? ''}`);
-          metaServer?.changed(msg.route.resource, msg.route.operation);
+          this.ctx?.log.info(`applied ${msg.route.operation} ${msg.route.resource} rv=${msg.header.resourceversion ?? ''}`);
+          this.metaServer?.changed(msg.route.resource, msg.route.operation);
         } else {
-          ctx?.log.debug(`already have ${msg.route.resource} rv>=${msg.header.resourceversion ?? ''}, acknowledging again`);
+          this.ctx?.log.debug(`already have ${msg.route.resource} rv>=${msg.header.resourceversion ?? ''}, acknowledging again`);
         }
-        ctx?.bus.send(EDGEHUB, ackOf(msg, METAMANAGER));
+        this.ctx?.bus.send(EDGEHUB, ackOf(msg, METAMANAGER));
       })
       // not acknowledged means the cloud sends it again: nothing is lost
-      .catch((err: unknown) => ctx?.log.warn(`not acknowledging ${msg.route.resource}: ${errorText(err)}`));
-  };
+      .catch((err: unknown) => this.ctx?.log.warn(`not acknowledging ${msg.route.resource}: ${errorText(err)}`));
+  }
 
-  return {
-    name: METAMANAGER,
-    group: Group.meta,
-    metrics: () => [counter('edgecore_cloud_messages_refused_total', 'Messages from the cloud refused by the store (a malformed or unknown object), answered with an error.', refused)],
-    store: () => store,
-    outbox: () => outbox,
-    enqueue,
-    readiness,
-    outboxStalledMs: () => (connected && outbox && outbox.stats().queued > 0 ? Date.now() - progressAt : 0),
-    source: (kinds) => ({
-      replay: () =>
-        kinds.flatMap((kind) =>
-          (store?.list(kind) ?? []).map((o): ObjectChange => {
-            const key = parseResource(o.key) as { namespace: string; name: string };
-            return { operation: 'insert', kind, namespace: key.namespace, name: key.name, rv: o.rv, object: o.value as KubeObject };
-          }),
-        ),
-      subscribe: (listener) => void listeners.push({ kinds, listener }),
-    }),
-    async start(c) {
-      warnRefused = throttled((m) => c.log.warn(m));
-      ctx = c;
-      db = await openDb({ path: deps.dataSource, schema: META_SCHEMA, log: c.log, batchMs: 20 });
-      store = new MetaStore(db);
-      store.migrate();
-      const storeId = store.storeId();
-      await db.commit();
-      // a journal of its own: a fresh database (a new store id) starts a fresh outbox sequence
-      journal = await openJournal(deps.dataSource === ':memory:' ? ':memory:' : `${deps.dataSource}.outbox`, c.log.child('outbox'), { batchMs: 2 });
-      outbox = new Outbox(journal, storeId, deps.config.outboxLimit, c.log.child('outbox'));
-      durableUpTo = outbox.lastSeq();
-      if (outbox.stats().queued > 0) c.log.info(`${outbox.stats().queued} message(s) wait in the outbox for the cloud`);
-      c.bus.register(METAMANAGER, Group.meta, handle, { queueLimit: 10_000 });
-      if (deps.config.metaServer.enable) {
-        metaServer = createMetaServer({ address: deps.config.metaServer.server, store, log: c.log, outbox: () => outbox?.stats(), readiness, ...(deps.metrics ? { metrics: deps.metrics } : {}), ...(deps.present ? { present: deps.present } : {}) });
-        await metaServer.start();
-      }
-    },
-    async stop() {
-      ctx?.bus.unregister(METAMANAGER);
-      await metaServer?.stop();
-      await journal?.close();
-      await db?.close();
-      db = undefined;
-    },
-  } satisfies MetaManager;
+  async start(c: ModuleContext): Promise<void> {
+    this.warnRefused = throttled((m) => c.log.warn(m));
+    this.ctx = c;
+    const db = (this.db = await openDb({ path: this.deps.dataSource, schema: META_SCHEMA, log: c.log, batchMs: 20 }));
+    const store = (this.metaStore = new MetaStore(db));
+    store.migrate();
+    await db.commit();
+    // a journal of its own: a fresh database (a new store id) starts a fresh outbox sequence
+    this.journal = await openJournal(this.deps.dataSource === ':memory:' ? ':memory:' : `${this.deps.dataSource}.outbox`, c.log.child('outbox'), { batchMs: 2 });
+    const box = (this.box = new Outbox(this.journal, store.storeId(), this.deps.config.outboxLimit, c.log.child('outbox')));
+    this.sender = new OutboxSender(box, c);
+    if (box.stats().queued > 0) c.log.info(`${box.stats().queued} message(s) wait in the outbox for the cloud`);
+    c.bus.register(METAMANAGER, Group.meta, (msg) => this.handle(msg), { queueLimit: 10_000 });
+    if (!this.deps.config.metaServer.enable) return;
+    const { metrics, present } = this.deps;
+    this.metaServer = createMetaServer({ address: this.deps.config.metaServer.server, store, log: c.log, outbox: () => this.box?.stats(), readiness: () => this.readiness(), ...(metrics ? { metrics } : {}), ...(present ? { present } : {}) });
+    await this.metaServer.start();
+  }
+
+  async stop(): Promise<void> {
+    this.ctx?.bus.unregister(METAMANAGER);
+    await this.metaServer?.stop();
+    await this.journal?.close();
+    await this.db?.close();
+    this.db = undefined;
+  }
 }

@@ -32,7 +32,6 @@ const LONGER: Record<string, number> = {
   "runtime/eventbus/client.ts:createMqttClient": 177,
   "runtime/eventbus/index.ts:createEventBus": 200,
   "runtime/main.ts:startEdgeCore": 74,
-  "runtime/metamanager/index.ts:createMetaManager": 217,
   "runtime/metamanager/metaserver.ts:createMetaServer": 76,
   "runtime/servicebus/index.ts:createServiceBus": 145,
   "cloud-stub/apiserver/exec.ts:createExecServer": 70,

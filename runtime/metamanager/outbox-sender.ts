@@ -1,0 +1,91 @@
+/**
+ * The outbox's way to the cloud: while the link is up, what is on disk is sent in order, at most
+ * OUTBOX_WINDOW messages awaiting their acknowledgement at once; an acknowledged one leaves the
+ * outbox. A new link starts again from the oldest message (the cloud takes a resent one once).
+ */
+import type { ModuleContext } from '../../core/module.js';
+import { ACK_CONTENT, type Message } from '../../core/message.js';
+import { EDGEHUB } from '../edgehub/dialect.js';
+import type { Outbox } from './outbox.js';
+
+/** messages of the outbox in flight to the cloud at once */
+const OUTBOX_WINDOW = 128;
+
+export class OutboxSender {
+  private connected = false;
+  /** the link's generation: answers to a link that is gone change no count */
+  private generation = 0;
+  private inFlight = 0;
+  private sentUpTo = 0;
+  /** the outbox sends only what is on disk: else a crash could deliver an upload its app never saw acknowledged */
+  private durableUpTo: number;
+  /** when the outbox last moved: an acknowledgement, a new link, or a message into an empty outbox */
+  private progressAt = Date.now();
+
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly ctx: ModuleContext,
+  ) {
+    this.durableUpTo = outbox.lastSeq();
+  }
+
+  linkUp(): void {
+    this.connected = true;
+    this.progressAt = Date.now();
+    this.generation++;
+    this.inFlight = 0;
+    this.sentUpTo = 0;
+    this.drain();
+  }
+
+  linkDown(): void {
+    this.connected = false;
+  }
+
+  /** a message is about to go into the outbox */
+  adding(): void {
+    if (this.outbox.stats().queued === 0) this.progressAt = Date.now();
+  }
+
+  /** the messages up to `seq` are on disk: they may go */
+  durable(seq: number): void {
+    this.durableUpTo = Math.max(this.durableUpTo, seq);
+    this.drain();
+  }
+
+  /** ms the outbox has waited with the link up and nothing acknowledged (0: empty, draining, or no link) */
+  stalledMs(): number {
+    return this.connected && this.outbox.stats().queued > 0 ? Date.now() - this.progressAt : 0;
+  }
+
+  private drain(): void {
+    if (!this.connected) return;
+    while (this.inFlight < OUTBOX_WINDOW) {
+      const batch = this.outbox.next(this.sentUpTo, Math.min(OUTBOX_WINDOW - this.inFlight, this.durableUpTo - this.sentUpTo));
+      if (batch.length === 0) return;
+      for (const { seq, msg } of batch) this.send(seq, msg);
+    }
+  }
+
+  private send(seq: number, msg: Message): void {
+    const gen = this.generation;
+    this.sentUpTo = seq;
+    this.inFlight++;
+    this.ctx.bus.sendSync(EDGEHUB, msg, 30_000).then(
+      (reply) => {
+        const taken = reply.content === ACK_CONTENT;
+        if (taken) {
+          this.outbox.remove(seq);
+          this.progressAt = Date.now();
+        }
+        if (gen !== this.generation) return;
+        this.inFlight--;
+        if (taken) this.drain();
+        else this.ctx.log.debug(`${msg.route.resource} #${seq} not taken (${JSON.stringify(reply.content).slice(0, 200)}); it stays in the outbox for the next link`);
+      },
+      () => {
+        if (gen === this.generation) this.inFlight--; // timed out: the next link resends it
+      },
+    );
+  }
+}
