@@ -21,7 +21,8 @@ import { EDGEHUB } from '../edgehub/index.js';
 import type { EdgeCoreConfig } from '../../api/config/edgecore.js';
 import { boundPort, closeServer, isLoopback, listen } from '../../core/net.js';
 import type { OutboxRoute } from '../metamanager/index.js';
-import { createMqttClient, type MqttClient } from './client.js';
+import { createMqttClient, type MqttClient, type MqttClientOptions } from './client.js';
+import { RuleTopics } from './rule-topics.js';
 import { readRequiredFile } from '../../core/configfile.js';
 
 export type EventBusConfig = EdgeCoreConfig['modules']['eventBus'];
@@ -76,72 +77,103 @@ export interface EventBusDeps {
 export const ROUTER = 'router';
 
 export function createEventBus(deps: EventBusDeps): EventBus {
-  let ctx: ModuleContext | undefined;
-  let broker: Aedes | undefined;
-  let server: Server | undefined;
-  let external: MqttClient | undefined;
+  return new EventBusModule(deps);
+}
+
+/** the external broker's TLS and credentials, from KubeEdge's keys */
+function externalCredentials(cfg: EventBusConfig, tlsUrl: boolean): Pick<MqttClientOptions, 'tls' | 'username' | 'password' | 'connackTimeoutMs'> {
+  const files = cfg.eventBusTLS;
+  const tls = !(tlsUrl || files.enable)
+    ? undefined
+    : files.enable
+      ? { ca: readRequiredFile(files.tlsMqttCAFile, 'MQTT CA (modules.eventBus.eventBusTLS.tlsMqttCAFile)'), cert: readRequiredFile(files.tlsMqttCertFile, 'MQTT client certificate (eventBusTLS.tlsMqttCertFile)'), key: readRequiredFile(files.tlsMqttPrivateKeyFile, 'MQTT client key (eventBusTLS.tlsMqttPrivateKeyFile)') }
+      : {};
+  return { ...(tls ? { tls } : {}), ...(cfg.mqttUsername ? { username: cfg.mqttUsername } : {}), ...(cfg.mqttPassword ? { password: cfg.mqttPassword } : {}), connackTimeoutMs: cfg.mqttConnectTimeout * 1000 };
+}
+
+class EventBusModule implements EventBus {
+  readonly name = EVENTBUS;
+  readonly group = Group.bus;
+  private ctx: ModuleContext | undefined;
+  private broker: Aedes | undefined;
+  private server: Server | undefined;
+  private external: MqttClient | undefined;
   /** a second connection for publishing, when mqttPubClientID names one (KubeEdge keeps two) */
-  let externalPub: MqttClient | undefined;
-  let dropped = 0;
-  const qos = Math.min(deps.config.mqttQOS, 1) as 0 | 1;
-  /** rule → the topic apps publish on for it (`<namespace>/<topic>`), and how many rules use each topic */
-  const ruleTopics = new Map<string, string>();
-  const topicRules = new Map<string, number>();
-  const goesUp = (topic: string): boolean => topic.startsWith(UPLOAD_PREFIX) || topicRules.has(topic);
-
-  const onRule = (c: ObjectChange): void => {
-    if (c.kind !== 'rule') return;
-    const key = `${c.namespace}/${c.name}`;
-    const before = ruleTopics.get(key);
-    const res = (c.object as { spec?: { sourceResource?: { topic?: unknown } } } | undefined)?.spec?.sourceResource;
-    const after = c.operation !== 'delete' && typeof res?.topic === 'string' ? `${c.namespace}/${res.topic}` : undefined;
-    if (before === after) return;
-    if (before !== undefined) {
-      const n = (topicRules.get(before) ?? 1) - 1;
-      if (n > 0) topicRules.set(before, n);
-      else {
-        topicRules.delete(before);
-        if (deps.config.mqttMode === 2) external?.unsubscribe(before);
-      }
-      ruleTopics.delete(key);
-    }
-    if (after !== undefined) {
-      ruleTopics.set(key, after);
-      topicRules.set(after, (topicRules.get(after) ?? 0) + 1);
-      if (deps.config.mqttMode === 2) external?.subscribe(after);
-      ctx?.log.info(`rule ${key}: messages on ${after} go to the cloud`);
-    }
-  };
-
+  private externalPub: MqttClient | undefined;
+  private dropped = 0;
+  private readonly qos: 0 | 1;
+  private readonly ruleTopics = new RuleTopics();
   /** MQTT messages: from apps (through the embedded broker or the external one), published by edgecore, and uploads taken into the outbox */
-  const counted = { received: 0, published: 0, uploads: 0, refused: 0 };
-  const upload = (topic: string, payload: Buffer): Promise<void> => {
+  private readonly counted = { received: 0, published: 0, uploads: 0, refused: 0 };
+  private warnRefused = (m: string): void => this.ctx?.log.warn(m);
+
+  constructor(private readonly deps: EventBusDeps) {
+    this.qos = Math.min(deps.config.mqttQOS, 1) as 0 | 1;
+  }
+
+  port(): number {
+    return boundPort(this.server);
+  }
+
+  metrics(): Family[] {
+    const { counted, broker } = this;
+    return [
+      ...(broker ? [gauge('edgecore_mqtt_clients', 'MQTT clients connected to the embedded broker.', broker.connectedClients)] : []),
+      counter('edgecore_mqtt_messages_received_total', 'MQTT messages published by apps that edgecore took.', counted.received),
+      counter('edgecore_mqtt_messages_published_total', 'MQTT messages edgecore published (twin answers, deltas, the router).', counted.published),
+      counter('edgecore_mqtt_uploads_total', 'Uploads from apps taken into the outbox for the cloud (on disk, acknowledged to the app).', counted.uploads),
+      counter('edgecore_mqtt_uploads_refused_total', 'Uploads refused (a payload that is not what the topic takes, or the outbox failing).', counted.refused),
+    ];
+  }
+
+  private goesUp(topic: string): boolean {
+    return topic.startsWith(UPLOAD_PREFIX) || this.ruleTopics.has(topic);
+  }
+
+  private onRule(c: ObjectChange): void {
+    const { gone, added } = this.ruleTopics.change(c);
+    const external = this.deps.config.mqttMode === 2 ? this.external : undefined;
+    if (gone !== undefined) external?.unsubscribe(gone);
+    if (added === undefined) return;
+    external?.subscribe(added);
+    this.ctx?.log.info(`rule ${c.namespace}/${c.name}: messages on ${added} go to the cloud`);
+  }
+
+  /** an upload into the outbox; resolves once it is on disk, which is when its publisher is acknowledged */
+  private upload(topic: string, payload: Buffer): Promise<void> {
     if (payload.length > MAX_PAYLOAD_BYTES) return Promise.reject(new Error(`upload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`));
-    return deps.outbox({ group: Group.user, operation: Operation.upload, resource: topic }, payload.toString('utf8'));
-  };
+    return this.deps.outbox({ group: Group.user, operation: Operation.upload, resource: topic }, payload.toString('utf8')).then(
+      () => void this.counted.uploads++,
+      (err: unknown) => {
+        this.counted.refused++;
+        this.warnRefused(`refused an upload to ${topic}: ${errorText(err)}`);
+        throw err;
+      },
+    );
+  }
 
   /** a twin, state or membership message for DeviceTwin (which checks its size); its inbox is bounded, so a flood is shed here */
-  const toTwin = (topic: string, payload: Buffer): void => {
+  private toTwin(topic: string, payload: Buffer): void {
     try {
-      ctx?.bus.send(DEVICETWIN, newMessage({ source: EVENTBUS, group: Group.twin, operation: BusOperation.message, resource: topic }, payload));
+      this.ctx?.bus.send(DEVICETWIN, newMessage({ source: EVENTBUS, group: Group.twin, operation: BusOperation.message, resource: topic }, payload));
     } catch (err) {
-      dropped++;
-      if (dropped === 1 || dropped % 1000 === 0) ctx?.log.warn(`dropped a message on ${topic}: ${errorText(err)} (${dropped} so far)`);
+      this.dropped++;
+      if (this.dropped === 1 || this.dropped % 1000 === 0) this.ctx?.log.warn(`dropped a message on ${topic}: ${errorText(err)} (${this.dropped} so far)`);
     }
-  };
+  }
 
-  const publish = (topic: string, payload: Buffer, done: () => void = () => undefined): void => {
-    counted.published++;
-    if (broker) broker.publish({ cmd: 'publish', topic, payload, qos, retain: false, dup: false }, done);
+  private publish(topic: string, payload: Buffer, done: () => void = () => undefined): void {
+    this.counted.published++;
+    if (this.broker) this.broker.publish({ cmd: 'publish', topic, payload, qos: this.qos, retain: false, dup: false }, done);
     else done();
-    (externalPub ?? external)?.publish(topic, payload, qos, deps.config.mqttRetain);
-  };
+    (this.externalPub ?? this.external)?.publish(topic, payload, this.qos, this.deps.config.mqttRetain);
+  }
 
   /** the router's rest → eventbus: `{payload}` (base64) published on the topic, then a reply */
-  const fromRouter = (msg: Message): void => {
+  private fromRouter(msg: Message): void {
     const reply = (part: ReplyPart): void => {
       try {
-        ctx?.bus.send(EDGEHUB, responseTo(msg, EVENTBUS, part));
+        this.ctx?.bus.send(EDGEHUB, responseTo(msg, EVENTBUS, part));
       } catch {
         /* the link is gone: the router answers its caller itself */
       }
@@ -151,127 +183,80 @@ export function createEventBus(deps: EventBusDeps): EventBus {
     if (payload === undefined || topic === '' || /[#+]/.test(topic)) return reply({ error: 'a publish needs a topic without wildcards and {payload} in base64', code: 400 });
     const bytes = Buffer.from(payload, 'base64');
     if (bytes.length > MAX_PAYLOAD_BYTES) return reply({ error: `payload of ${bytes.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`, code: 413 });
-    publish(topic, bytes, () => reply({ end: true }));
-  };
+    this.publish(topic, bytes, () => reply({ end: true }));
+  }
 
-  const startInternal = async (c: ModuleContext): Promise<void> => {
-    const warnRefused = throttled((m) => c.log.warn(m));
-    const { host, port } = parseMqttUrl(deps.config.mqttServerInternal);
+  private async startInternal(c: ModuleContext): Promise<void> {
+    const { host, port } = parseMqttUrl(this.deps.config.mqttServerInternal);
     if (!isLoopback(host)) throw new Error(`modules.eventBus.mqttServerInternal must be a loopback address, not ${host}`);
-    broker = await Aedes.createBroker({
+    const bytes = (p: { payload: Buffer | string }): Buffer => (Buffer.isBuffer(p.payload) ? p.payload : Buffer.from(p.payload));
+    const b = (this.broker = await Aedes.createBroker({
       concurrency: 100,
       queueLimit: 1000,
       maxClientsIdLength: 128,
       authorizePublish: (_client, packet, done) => {
-        counted.received++;
-        if (!goesUp(packet.topic)) return done(null);
-        upload(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)).then(
-          () => {
-            counted.uploads++;
-            done(null);
-          },
-          (err: unknown) => {
-            counted.refused++;
-            warnRefused(`refused an upload to ${packet.topic}: ${errorText(err)}`);
-            done(err as Error);
-          },
-        );
+        this.counted.received++;
+        if (!this.goesUp(packet.topic)) return done(null);
+        this.upload(packet.topic, bytes(packet)).then(() => done(null), (err: unknown) => done(err as Error));
       },
-    });
-    const b = broker;
+    }));
     const deliver = (packet: AedesPublishPacket, cb: () => void): void => {
-      toTwin(packet.topic, Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload));
+      this.toTwin(packet.topic, bytes(packet));
       cb();
     };
     await Promise.all(TWIN_TOPICS.map((t) => new Promise<void>((resolve) => b.subscribe(t, deliver, resolve))));
-    server = createServer((socket) => b.handle(socket));
-    await listen(server, port, host);
-    c.log.info(`MQTT broker on tcp://${host}:${boundPort(server)}; ${UPLOAD_PREFIX}# goes to the cloud`);
-  };
+    this.server = createServer((socket) => b.handle(socket));
+    await listen(this.server, port, host);
+    c.log.info(`MQTT broker on tcp://${host}:${boundPort(this.server)}; ${UPLOAD_PREFIX}# goes to the cloud`);
+  }
 
-  const startExternal = (c: ModuleContext): void => {
-    const warnRefused = throttled((m) => c.log.warn(m));
-    const cfg = deps.config;
+  private startExternal(c: ModuleContext): void {
+    const cfg = this.deps.config;
     const { host, port, tls } = parseMqttUrl(cfg.mqttServerExternal);
-    const secure = tls || cfg.eventBusTLS.enable;
-    const files = cfg.eventBusTLS;
-    const credentials = {
-      ...(secure
-        ? {
-            tls: cfg.eventBusTLS.enable
-              ? { ca: readRequiredFile(files.tlsMqttCAFile, 'MQTT CA (modules.eventBus.eventBusTLS.tlsMqttCAFile)'), cert: readRequiredFile(files.tlsMqttCertFile, 'MQTT client certificate (eventBusTLS.tlsMqttCertFile)'), key: readRequiredFile(files.tlsMqttPrivateKeyFile, 'MQTT client key (eventBusTLS.tlsMqttPrivateKeyFile)') }
-              : {},
-          }
-        : {}),
-      ...(cfg.mqttUsername ? { username: cfg.mqttUsername } : {}),
-      ...(cfg.mqttPassword ? { password: cfg.mqttPassword } : {}),
-      connackTimeoutMs: cfg.mqttConnectTimeout * 1000,
-    };
+    const credentials = externalCredentials(cfg, tls);
     // with both brokers, apps upload through the internal one (stored before its PUBACK)
-    const topics = cfg.mqttMode === 2 ? [...TWIN_TOPICS, `${UPLOAD_PREFIX}#`, ...topicRules.keys()] : [...TWIN_TOPICS];
-    const subId = cfg.mqttSubClientID || `edgecore-${deps.nodeName}`;
-    external = createMqttClient({
-      host,
-      port,
-      clientId: subId,
-      ...credentials,
-      topics,
-      log: c.log.child('mqtt'),
-      onMessage: (m) => {
-        counted.received++;
-        if (!goesUp(m.topic)) {
-          toTwin(m.topic, m.payload);
-          return m.ack();
-        }
-        // the broker's message is acknowledged once stored: unacknowledged, a QoS 1 one comes again
-        upload(m.topic, m.payload).then(() => {
-          counted.uploads++;
-          m.ack();
-        }, (err: unknown) => {
-          counted.refused++;
-          warnRefused(`refused an upload to ${m.topic}: ${errorText(err)}`);
-        });
-      },
-    });
+    const topics = cfg.mqttMode === 2 ? [...TWIN_TOPICS, `${UPLOAD_PREFIX}#`, ...this.ruleTopics.topics()] : [...TWIN_TOPICS];
+    const subId = cfg.mqttSubClientID || `edgecore-${this.deps.nodeName}`;
+    const onMessage = (m: { topic: string; payload: Buffer; ack(): void }): void => {
+      this.counted.received++;
+      if (!this.goesUp(m.topic)) {
+        this.toTwin(m.topic, m.payload);
+        return m.ack();
+      }
+      // the broker's message is acknowledged once stored: unacknowledged, a QoS 1 one comes again
+      this.upload(m.topic, m.payload).then(() => m.ack(), () => undefined);
+    };
+    this.external = createMqttClient({ host, port, clientId: subId, ...credentials, topics, log: c.log.child('mqtt'), onMessage });
     if (cfg.mqttPubClientID && cfg.mqttPubClientID !== subId) {
-      externalPub = createMqttClient({ host, port, clientId: cfg.mqttPubClientID, ...credentials, topics: [], log: c.log.child('mqtt-pub'), onMessage: () => undefined });
+      this.externalPub = createMqttClient({ host, port, clientId: cfg.mqttPubClientID, ...credentials, topics: [], log: c.log.child('mqtt-pub'), onMessage: () => undefined });
     }
-    c.log.info(`using the external MQTT broker ${secure ? 'tls' : 'tcp'}://${host}:${port}${cfg.mqttUsername ? ` as user ${cfg.mqttUsername}` : ''}`);
-  };
+    c.log.info(`using the external MQTT broker ${credentials.tls ? 'tls' : 'tcp'}://${host}:${port}${cfg.mqttUsername ? ` as user ${cfg.mqttUsername}` : ''}`);
+  }
 
-  return {
-    name: EVENTBUS,
-    group: Group.bus,
-    port: () => boundPort(server),
-    metrics: () => [
-      ...(broker ? [gauge('edgecore_mqtt_clients', 'MQTT clients connected to the embedded broker.', broker.connectedClients)] : []),
-      counter('edgecore_mqtt_messages_received_total', 'MQTT messages published by apps that edgecore took.', counted.received),
-      counter('edgecore_mqtt_messages_published_total', 'MQTT messages edgecore published (twin answers, deltas, the router).', counted.published),
-      counter('edgecore_mqtt_uploads_total', 'Uploads from apps taken into the outbox for the cloud (on disk, acknowledged to the app).', counted.uploads),
-      counter('edgecore_mqtt_uploads_refused_total', 'Uploads refused (a payload that is not what the topic takes, or the outbox failing).', counted.refused),
-    ],
-    async start(c) {
-      ctx = c;
-      c.bus.register(EVENTBUS, Group.bus, (msg) => {
-        if (msg.route.operation !== BusOperation.publish) return;
-        if (msg.route.source === ROUTER) return fromRouter(msg);
-        publish(msg.route.resource, Buffer.from(typeof msg.content === 'string' ? msg.content : JSON.stringify(msg.content)));
-      }, { queueLimit: 10_000 });
-      for (const ch of deps.rules?.replay() ?? []) onRule(ch);
-      deps.rules?.subscribe(onRule);
-      if (deps.config.mqttMode <= 1) await startInternal(c);
-      if (deps.config.mqttMode >= 1) startExternal(c);
-    },
-    async stop() {
-      ctx?.bus.unregister(EVENTBUS);
-      await external?.close();
-      await externalPub?.close();
-      await closeServer(server);
-      await new Promise<void>((resolve) => (broker ? broker.close(() => resolve()) : resolve()));
-      server = undefined;
-      broker = undefined;
-      external = undefined;
-      externalPub = undefined;
-    },
-  } satisfies EventBus;
+  async start(c: ModuleContext): Promise<void> {
+    this.ctx = c;
+    this.warnRefused = throttled((m) => c.log.warn(m));
+    c.bus.register(EVENTBUS, Group.bus, (msg) => {
+      if (msg.route.operation !== BusOperation.publish) return;
+      if (msg.route.source === ROUTER) return this.fromRouter(msg);
+      this.publish(msg.route.resource, Buffer.from(typeof msg.content === 'string' ? msg.content : JSON.stringify(msg.content)));
+    }, { queueLimit: 10_000 });
+    for (const ch of this.deps.rules?.replay() ?? []) this.onRule(ch);
+    this.deps.rules?.subscribe((ch) => this.onRule(ch));
+    if (this.deps.config.mqttMode <= 1) await this.startInternal(c);
+    if (this.deps.config.mqttMode >= 1) this.startExternal(c);
+  }
+
+  async stop(): Promise<void> {
+    this.ctx?.bus.unregister(EVENTBUS);
+    await this.external?.close();
+    await this.externalPub?.close();
+    await closeServer(this.server);
+    const broker = this.broker;
+    await new Promise<void>((resolve) => (broker ? broker.close(() => resolve()) : resolve()));
+    this.server = undefined;
+    this.broker = undefined;
+    this.external = undefined;
+    this.externalPub = undefined;
+  }
 }
