@@ -65,179 +65,186 @@ const CONNACK_REASONS: Record<number, string> = {
 };
 
 export function createMqttClient(opts: MqttClientOptions): MqttClient {
-  const where = `${opts.tls ? 'tls' : 'tcp'}://${opts.host}:${opts.port}`;
-  const keepalive = KEEPALIVE_SEC;
-  const backoff = createBackoff(1000, 30_000);
-  let socket: Socket | undefined;
-  let up = false;
-  let closed = false;
-  let nextId = 0;
-  let dropped = 0;
-  let retry: NodeJS.Timeout | undefined;
-  let lastSeen = Date.now();
+  return new ExternalClient(opts);
+}
+
+class ExternalClient implements MqttClient {
+  private readonly where: string;
+  private readonly backoff = createBackoff(1000, 30_000);
+  private socket: Socket | undefined;
+  private up = false;
+  private closed = false;
+  private nextId = 0;
+  private dropped = 0;
+  private retry: NodeJS.Timeout | undefined;
+  private lastSeen = Date.now();
   /** QoS 1 publishes not yet acknowledged, oldest first, and whether they went out once: sent again after a reconnect */
-  const inflight = new Map<number, { packet: IPublishPacket; sent: boolean }>();
-  const topics = new Set(opts.topics);
+  private readonly inflight = new Map<number, { packet: IPublishPacket; sent: boolean }>();
+  private readonly topics: Set<string>;
+  private readonly ping: NodeJS.Timeout;
 
-  const id = (): number => {
-    do nextId = nextId >= 65535 ? 1 : nextId + 1;
-    while (inflight.has(nextId));
-    return nextId;
-  };
-  const write = (p: Packet): void => {
-    socket?.write(mqttPacket.generate(p));
-  };
+  constructor(private readonly opts: MqttClientOptions) {
+    this.where = `${opts.tls ? 'tls' : 'tcp'}://${opts.host}:${opts.port}`;
+    this.topics = new Set(opts.topics);
+    this.ping = setInterval(() => this.keepalive(), (KEEPALIVE_SEC * 1000) / 2);
+    this.ping.unref?.();
+    this.open();
+  }
 
-  const scheduleReconnect = (): void => {
-    if (closed || retry) return;
-    const delay = backoff.next();
-    retry = setTimeout(() => {
-      retry = undefined;
-      open();
-    }, delay);
-    retry.unref?.();
-  };
+  private id(): number {
+    do this.nextId = this.nextId >= 65535 ? 1 : this.nextId + 1;
+    while (this.inflight.has(this.nextId));
+    return this.nextId;
+  }
 
-  const onConnack = (p: Packet & { cmd: 'connack' }): void => {
-    if (p.returnCode !== 0) {
-      opts.log.warn(`external MQTT broker ${where} refused the connection: ${CONNACK_REASONS[p.returnCode ?? 0] ?? `return code ${p.returnCode ?? '?'}`}`);
-      socket?.destroy();
+  private write(p: Packet): void {
+    this.socket?.write(mqttPacket.generate(p));
+  }
+
+  private keepalive(): void {
+    if (!this.up || !this.socket) return;
+    if (Date.now() - this.lastSeen > KEEPALIVE_SEC * 1500) {
+      this.opts.log.warn(`external MQTT broker silent for ${KEEPALIVE_SEC * 1.5} s; reconnecting`);
+      this.socket.destroy();
       return;
     }
-    up = true;
-    backoff.reset();
-    opts.log.info(`connected to the external MQTT broker ${where} as ${opts.clientId}${p.sessionPresent ? ' (its session was kept)' : ''}`);
-    if (topics.size) write({ cmd: 'subscribe', messageId: id(), subscriptions: [...topics].map((topic) => ({ topic, qos: 1 as const })) });
+    this.write({ cmd: 'pingreq' });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.open();
+    }, this.backoff.next());
+    this.retry.unref?.();
+  }
+
+  private onConnack(p: Packet & { cmd: 'connack' }): void {
+    if (p.returnCode !== 0) {
+      this.opts.log.warn(`external MQTT broker ${this.where} refused the connection: ${CONNACK_REASONS[p.returnCode ?? 0] ?? `return code ${p.returnCode ?? '?'}`}`);
+      this.socket?.destroy();
+      return;
+    }
+    this.up = true;
+    this.backoff.reset();
+    this.opts.log.info(`connected to the external MQTT broker ${this.where} as ${this.opts.clientId}${p.sessionPresent ? ' (its session was kept)' : ''}`);
+    if (this.topics.size) this.write({ cmd: 'subscribe', messageId: this.id(), subscriptions: [...this.topics].map((topic) => ({ topic, qos: 1 as const })) });
     // MQTT 3.1.1, 4.4: what was not acknowledged goes again, in order, marked as a duplicate
-    for (const f of inflight.values()) {
-      write(f.sent ? { ...f.packet, dup: true } : f.packet);
+    for (const f of this.inflight.values()) {
+      this.write(f.sent ? { ...f.packet, dup: true } : f.packet);
       f.sent = true;
     }
-  };
+  }
 
-  const onPacket = (p: Packet): void => {
-    lastSeen = Date.now();
-    switch (p.cmd) {
-      case 'connack':
-        return onConnack(p);
-      case 'publish': {
-        const pub = p as IPublishPacket;
-        const payload = Buffer.isBuffer(pub.payload) ? pub.payload : Buffer.from(pub.payload);
-        const s = socket;
-        // unacknowledged on a connection that is gone, it comes again on the next (a persistent session)
-        const ack = (): void => {
-          if (pub.qos === 1 && pub.messageId !== undefined && s === socket && up) write({ cmd: 'puback', messageId: pub.messageId });
-        };
-        try {
-          opts.onMessage({ topic: pub.topic, payload, qos: pub.qos, ack });
-        } catch (err) {
-          opts.log.warn(`message on ${pub.topic} not taken: ${err instanceof Error ? err.message : String(err)}`);
-        }
-        return;
-      }
-      case 'puback':
-        if (p.messageId !== undefined) inflight.delete(p.messageId);
-        return;
-      default:
-        return; // suback, pingresp: lastSeen is enough
+  private onPublish(pub: IPublishPacket): void {
+    const payload = Buffer.isBuffer(pub.payload) ? pub.payload : Buffer.from(pub.payload);
+    const s = this.socket;
+    // unacknowledged on a connection that is gone, it comes again on the next (a persistent session)
+    const ack = (): void => {
+      if (pub.qos === 1 && pub.messageId !== undefined && s === this.socket && this.up) this.write({ cmd: 'puback', messageId: pub.messageId });
+    };
+    try {
+      this.opts.onMessage({ topic: pub.topic, payload, qos: pub.qos, ack });
+    } catch (err) {
+      this.opts.log.warn(`message on ${pub.topic} not taken: ${err instanceof Error ? err.message : String(err)}`);
     }
-  };
+  }
 
-  const open = (): void => {
-    if (closed) return;
-    const tls = opts.tls;
-    const s = tls
-      ? tlsConnect({ host: opts.host, port: opts.port, ca: tls.ca, cert: tls.cert, key: tls.key, ...(isIP(opts.host) ? {} : { servername: opts.host }) })
-      : tcpConnect({ host: opts.host, port: opts.port });
-    socket = s;
+  private onPacket(p: Packet): void {
+    this.lastSeen = Date.now();
+    if (p.cmd === 'connack') this.onConnack(p);
+    else if (p.cmd === 'publish') this.onPublish(p as IPublishPacket);
+    else if (p.cmd === 'puback' && p.messageId !== undefined) this.inflight.delete(p.messageId);
+    // suback, pingresp: lastSeen is enough
+  }
+
+  /** CONNECT with a persistent session, and a CONNACK awaited for connackTimeoutMs */
+  private hello(s: Socket): NodeJS.Timeout {
+    this.lastSeen = Date.now();
+    const hello: IConnectPacket = { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: false, clientId: this.opts.clientId, keepalive: KEEPALIVE_SEC };
+    if (this.opts.username) hello.username = this.opts.username;
+    if (this.opts.password) hello.password = Buffer.from(this.opts.password);
+    this.write(hello);
+    const waitMs = this.opts.connackTimeoutMs ?? 10_000;
+    const connack = setTimeout(() => {
+      if (this.up || this.socket !== s) return;
+      this.opts.log.warn(`external MQTT broker ${this.where} sent no CONNACK within ${waitMs / 1000} s; trying again`);
+      s.destroy();
+    }, waitMs);
+    connack.unref?.();
+    return connack;
+  }
+
+  private open(): void {
+    if (this.closed) return;
+    const { tls, host, port } = this.opts;
+    const s = tls ? tlsConnect({ host, port, ca: tls.ca, cert: tls.cert, key: tls.key, ...(isIP(host) ? {} : { servername: host }) }) : tcpConnect({ host, port });
+    this.socket = s;
     const parser = mqttPacket.parser({ protocolVersion: 4 });
-    parser.on('packet', onPacket);
+    parser.on('packet', (p: Packet) => this.onPacket(p));
     parser.on('error', (err: Error) => {
-      opts.log.warn(`bad packet from the external MQTT broker: ${err.message}`);
+      this.opts.log.warn(`bad packet from the external MQTT broker: ${err.message}`);
       s.destroy();
     });
     s.setNoDelay(true);
     let connack: NodeJS.Timeout | undefined;
-    s.once(tls ? 'secureConnect' : 'connect', () => {
-      lastSeen = Date.now();
-      const hello: IConnectPacket = { cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: false, clientId: opts.clientId, keepalive };
-      if (opts.username) hello.username = opts.username;
-      if (opts.password) hello.password = Buffer.from(opts.password);
-      write(hello);
-      const waitMs = opts.connackTimeoutMs ?? 10_000;
-      connack = setTimeout(() => {
-        if (up || socket !== s) return;
-        opts.log.warn(`external MQTT broker ${where} sent no CONNACK within ${waitMs / 1000} s; trying again`);
-        s.destroy();
-      }, waitMs);
-      connack.unref?.();
-    });
+    s.once(tls ? 'secureConnect' : 'connect', () => (connack = this.hello(s)));
     s.on('data', (d: Buffer) => parser.parse(d));
-    s.on('error', (err) => opts.log.debug(`external MQTT broker ${where}: ${err.message}`));
+    s.on('error', (err) => this.opts.log.debug(`external MQTT broker ${this.where}: ${err.message}`));
     s.on('close', () => {
       clearTimeout(connack);
-      if (socket !== s) return;
-      if (up) opts.log.warn(`lost the external MQTT broker ${where}; reconnecting`);
-      up = false;
-      socket = undefined;
-      scheduleReconnect();
+      if (this.socket !== s) return;
+      if (this.up) this.opts.log.warn(`lost the external MQTT broker ${this.where}; reconnecting`);
+      this.up = false;
+      this.socket = undefined;
+      this.scheduleReconnect();
     });
-  };
+  }
 
-  const ping = setInterval(() => {
-    if (!up || !socket) return;
-    if (Date.now() - lastSeen > keepalive * 1500) {
-      opts.log.warn(`external MQTT broker silent for ${keepalive * 1.5} s; reconnecting`);
-      socket.destroy();
-      return;
-    }
-    write({ cmd: 'pingreq' });
-  }, (keepalive * 1000) / 2);
-  ping.unref?.();
-  open();
-
-  const drop = (topic: string): false => {
-    dropped++;
-    if (dropped === 1 || dropped % 1000 === 0) opts.log.warn(`external MQTT broker ${where} unavailable or slow: dropped a message to ${topic} (${dropped} so far)`);
+  private drop(topic: string): false {
+    this.dropped++;
+    if (this.dropped === 1 || this.dropped % 1000 === 0) this.opts.log.warn(`external MQTT broker ${this.where} unavailable or slow: dropped a message to ${topic} (${this.dropped} so far)`);
     return false;
-  };
+  }
 
-  return {
-    publish(topic, payload, qos, retain = false) {
-      if (qos === 0) {
-        if (!up || !socket || socket.writableLength > 1024 * 1024) return drop(topic);
-        write({ cmd: 'publish', topic, payload, qos: 0, retain, dup: false });
-        return true;
-      }
-      if (inflight.size >= MAX_INFLIGHT) return drop(topic);
-      const packet: IPublishPacket = { cmd: 'publish', topic, payload, qos: 1, retain, dup: false, messageId: id() };
-      // while the broker is away it waits, and goes at the next CONNACK
-      const sent = up && socket !== undefined;
-      inflight.set(packet.messageId as number, { packet, sent });
-      if (sent) write(packet);
+  publish(topic: string, payload: string | Buffer, qos: 0 | 1, retain = false): boolean {
+    if (qos === 0) {
+      if (!this.up || !this.socket || this.socket.writableLength > 1024 * 1024) return this.drop(topic);
+      this.write({ cmd: 'publish', topic, payload, qos: 0, retain, dup: false });
       return true;
-    },
-    subscribe(topic) {
-      if (topics.has(topic)) return;
-      topics.add(topic);
-      if (up) write({ cmd: 'subscribe', messageId: id(), subscriptions: [{ topic, qos: 1 }] });
-    },
-    unsubscribe(topic) {
-      if (!topics.delete(topic)) return;
-      if (up) write({ cmd: 'unsubscribe', messageId: id(), unsubscriptions: [topic] });
-    },
-    async close() {
-      closed = true;
-      clearTimeout(retry);
-      clearInterval(ping);
-      const s = socket;
-      if (!s) return;
-      if (up) write({ cmd: 'disconnect' });
-      await new Promise<void>((resolve) => {
-        s.once('close', () => resolve());
-        s.end();
-        setTimeout(() => s.destroy(), 500).unref();
-      });
-    },
-  };
+    }
+    if (this.inflight.size >= MAX_INFLIGHT) return this.drop(topic);
+    const packet: IPublishPacket = { cmd: 'publish', topic, payload, qos: 1, retain, dup: false, messageId: this.id() };
+    // while the broker is away it waits, and goes at the next CONNACK
+    const sent = this.up && this.socket !== undefined;
+    this.inflight.set(packet.messageId as number, { packet, sent });
+    if (sent) this.write(packet);
+    return true;
+  }
+
+  subscribe(topic: string): void {
+    if (this.topics.has(topic)) return;
+    this.topics.add(topic);
+    if (this.up) this.write({ cmd: 'subscribe', messageId: this.id(), subscriptions: [{ topic, qos: 1 }] });
+  }
+
+  unsubscribe(topic: string): void {
+    if (!this.topics.delete(topic)) return;
+    if (this.up) this.write({ cmd: 'unsubscribe', messageId: this.id(), unsubscriptions: [topic] });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
+    clearInterval(this.ping);
+    const s = this.socket;
+    if (!s) return;
+    if (this.up) this.write({ cmd: 'disconnect' });
+    await new Promise<void>((resolve) => {
+      s.once('close', () => resolve());
+      s.end();
+      setTimeout(() => s.destroy(), 500).unref();
+    });
+  }
 }

@@ -29,7 +29,6 @@ const LONGER: Record<string, number> = {
   "runtime/edged/worker.ts:status": 63,
   "runtime/edgehub/kubeedge/index.ts:createKubeEdgeDialect": 65,
   "runtime/edgehub/kubeedge/node.ts:createNodeKeeper": 146,
-  "runtime/eventbus/client.ts:createMqttClient": 177,
   "runtime/main.ts:startEdgeCore": 74,
   "runtime/metamanager/metaserver.ts:createMetaServer": 76,
   "runtime/servicebus/index.ts:createServiceBus": 145,
