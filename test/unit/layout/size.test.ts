@@ -36,7 +36,6 @@ const LONGER: Record<string, number> = {
   "cloud-stub/apiserver/patch.ts:jsonPatch": 68,
   "cloud-stub/apiserver/top.ts:createMetricsApi": 85,
   "cloud-stub/certs/service.ts:createCertService": 90,
-  "cloud-stub/cloudhub/index.ts:createCloudHub": 185,
   "cloud-stub/dashboard/index.ts:createDashboard": 127,
   "cloud-stub/devicecontroller/index.ts:createDeviceController": 65,
   "cloud-stub/edgecontroller/index.ts:createEdgeController": 150,
