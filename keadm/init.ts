@@ -11,6 +11,19 @@ import { cloudPaths } from './paths.js';
 import { runForeground, startService } from './service.js';
 
 
+/** the cloudcore.yaml init writes: its files, and where edges reach it */
+function cloudConfig(p: ReturnType<typeof cloudPaths>, addresses: readonly string[]): unknown {
+  return {
+    apiVersion: 'cloudcore.config.kubeedge.io/v1alpha2',
+    kind: 'CloudCore',
+    database: { dataSource: p.db },
+    modules: {
+      cloudHub: { advertiseAddress: addresses, tlsCAFile: p.caCert, tlsCAKeyFile: p.caKey, tlsCertFile: p.serverCert, tlsPrivateKeyFile: p.serverKey, tokenSecretFile: p.tokenSecret },
+      apiServer: { tokenFile: p.adminToken },
+    },
+  };
+}
+
 export async function init(argv: readonly string[]): Promise<number> {
   const f = flags(argv, ['advertise-address', 'config-dir', 'data-dir'], ['foreground'], {
     'kube-config': 'this cloudcore keeps its own store; no Kubernetes is needed',
@@ -28,22 +41,7 @@ export async function init(argv: readonly string[]): Promise<number> {
 
   const ca = createCA();
   const server = issueServerCert(ca, { sans: addresses });
-  const config = {
-    apiVersion: 'cloudcore.config.kubeedge.io/v1alpha2',
-    kind: 'CloudCore',
-    database: { dataSource: p.db },
-    modules: {
-      cloudHub: {
-        advertiseAddress: addresses,
-        tlsCAFile: p.caCert,
-        tlsCAKeyFile: p.caKey,
-        tlsCertFile: p.serverCert,
-        tlsPrivateKeyFile: p.serverKey,
-        tokenSecretFile: p.tokenSecret,
-      },
-      apiServer: { tokenFile: p.adminToken },
-    },
-  };
+  const config = cloudConfig(p, addresses);
   const adminToken = randomBytes(32).toString('hex');
   const files = new FileSet()
     .add(p.caCert, ca.cert)

@@ -21,18 +21,31 @@ async function confirmed(question: string): Promise<boolean | undefined> {
   }
 }
 
+/** the CA is what every joined edge trusts: without it they must all join again, so it goes only when asked */
+async function mayRemoveCA(ca: string, force: boolean): Promise<boolean> {
+  if (!existsSync(ca) || force) return true;
+  const yes = await confirmed(`This removes the cloud's CA (${ca}): every edge joined to this cloud would have to join again. Continue?`);
+  if (yes === undefined) throw new Error(`this removes the cloud's CA (${ca}), and every edge joined to it would have to join again; pass --force to confirm (there is no terminal to ask on)`);
+  return yes;
+}
+
+/** where an edge's pods are: its edgecore.yaml's rootDirectory and runtime endpoint, or the defaults */
+function edgedPlaces(configFile: string, defaultRoot: string): { root: string; endpoint: string } {
+  const defaults = { root: defaultRoot, endpoint: 'unix:///run/podman/podman.sock' };
+  try {
+    const cfg = parse(readFileSync(configFile, 'utf8')) as { modules?: { edged?: { rootDirectory?: string; tailoredKubeletConfig?: { containerRuntimeEndpoint?: string } } } };
+    return { root: cfg.modules?.edged?.rootDirectory ?? defaults.root, endpoint: cfg.modules?.edged?.tailoredKubeletConfig?.containerRuntimeEndpoint ?? defaults.endpoint };
+  } catch {
+    return defaults; // no edge here, or no config
+  }
+}
+
 export async function reset(argv: readonly string[]): Promise<number> {
   const f = flags(argv, ['config-dir', 'data-dir'], ['force']);
   const dirs = f.dirs();
-  // the CA is what every joined edge trusts: without it they must all join again
-  const ca = cloudPaths(dirs).caKey;
-  if (existsSync(ca) && !f.bool('force')) {
-    const yes = await confirmed(`This removes the cloud's CA (${ca}): every edge joined to this cloud would have to join again. Continue?`);
-    if (yes === undefined) throw new Error(`this removes the cloud's CA (${ca}), and every edge joined to it would have to join again; pass --force to confirm (there is no terminal to ask on)`);
-    if (!yes) {
-      process.stdout.write('nothing removed\n');
-      return 1;
-    }
+  if (!(await mayRemoveCA(cloudPaths(dirs).caKey, f.bool('force')))) {
+    process.stdout.write('nothing removed\n');
+    return 1;
   }
   const said: string[] = [];
   const c = cloudPaths(dirs);
@@ -58,13 +71,7 @@ export async function reset(argv: readonly string[]): Promise<number> {
     if (u.program) said.push(await stopProcess(u.pid, `${u.program} (pid ${u.pid}, using ${u.file})`));
   }
   // the pods: where edgecore.yaml says they are (process pods outlive edgecore, containers too)
-  let edged = { root: e.edged, endpoint: 'unix:///run/podman/podman.sock' };
-  try {
-    const cfg = parse(readFileSync(e.config, 'utf8')) as { modules?: { edged?: { rootDirectory?: string; tailoredKubeletConfig?: { containerRuntimeEndpoint?: string } } } };
-    edged = { root: cfg.modules?.edged?.rootDirectory ?? edged.root, endpoint: cfg.modules?.edged?.tailoredKubeletConfig?.containerRuntimeEndpoint ?? edged.endpoint };
-  } catch {
-    /* no edge here, or no config: the defaults */
-  }
+  const edged = edgedPlaces(e.config, e.edged);
   const pods = existsSync(e.config) || existsSync(edged.root) ? await removeEveryPod(edged.root, edged.endpoint) : 0;
   if (pods > 0) said.push(`stopped and removed ${pods} container(s) of this node's pods`);
   for (const program of ['cloudcore', 'edgecore'] as const) files.add(logFile(dirs.dataDir, program));

@@ -9,12 +9,13 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../../core/log.js';
 import { errorText } from '../../core/errors.js';
 import { parseQuantity } from '../../api/quantity.js';
-import type { Container, ContainerState, ContainerStatus, Pod, PodCondition, PodStatus } from '../../api/pods/types.js';
+import type { Container, Pod, PodCondition, PodStatus } from '../../api/pods/types.js';
 import { expand, resolveEnv, type ConfigLookup } from './env.js';
 import { ProbeRunner } from './probes.js';
 import { prepareVolumes, removeVolumes, type PreparedVolume } from './volumes.js';
-import { RuntimeError, type ContainerRuntime, type RuntimeContainer } from '../../containers/runtime.js';
+import { RuntimeError, type ContainerConfig, type ContainerRuntime, type RuntimeContainer } from '../../containers/runtime.js';
 import { containerStep, nextBackoff, type BackoffConfig, type RestartState } from './container-step.js';
+import { containerStatus, podPhase } from './pod-status.js';
 
 export type { BackoffConfig } from './container-step.js';
 
@@ -196,6 +197,34 @@ export class PodWorker {
     return this.pod.spec.terminationGracePeriodSeconds ?? 30;
   }
 
+/** what the runtime runs for a container: its command with $(VAR) expanded, its volumes, its limits */
+  private containerConfig(spec: Container, env: Record<string, string>, volumes: Map<string, PreparedVolume>, attempt: number): ContainerConfig {
+    const limits = spec.resources?.limits ?? {};
+    const mounts = (spec.volumeMounts ?? []).map((m) => {
+      const v = volumes.get(m.name) as PreparedVolume;
+      return { hostPath: v.hostPath, containerPath: m.mountPath, readOnly: m.readOnly === true || v.readOnly };
+    });
+    return {
+      podUid: this.uid,
+      podName: this.pod.metadata.name,
+      namespace: this.pod.metadata.namespace ?? 'default',
+      name: spec.name,
+      hash: this.hashOf(spec),
+      attempt,
+      image: spec.image,
+      ...(spec.command ? { command: spec.command.map((a) => expand(a, env)) } : {}),
+      ...(spec.args ? { args: spec.args.map((a) => expand(a, env)) } : {}),
+      ...(spec.workingDir ? { workingDir: spec.workingDir } : {}),
+      env,
+      mounts,
+      ports: spec.ports ?? [],
+      ...(limits.memory !== undefined ? { memoryBytes: parseQuantity(limits.memory) } : {}),
+      ...(limits.cpu !== undefined ? { cpuCores: parseQuantity(limits.cpu) } : {}),
+      hostNetwork: this.pod.spec.hostNetwork === true,
+      gracePeriod: this.gracePeriod(),
+    };
+  }
+
   private async start(spec: Container, runtime: ContainerRuntime, volumes: Map<string, PreparedVolume>, attempt: number): Promise<void> {
     const rec = this.record(spec.name);
     const ns = this.pod.metadata.namespace ?? 'default';
@@ -220,31 +249,8 @@ export class PodWorker {
     } catch (err) {
       return fail(err, err instanceof RuntimeError && err.reason === 'ErrImagePull');
     }
-    const limits = spec.resources?.limits ?? {};
-    const mounts = (spec.volumeMounts ?? []).map((m) => {
-      const v = volumes.get(m.name) as PreparedVolume;
-      return { hostPath: v.hostPath, containerPath: m.mountPath, readOnly: m.readOnly === true || v.readOnly };
-    });
     try {
-      const c = await runtime.run({
-        podUid: this.uid,
-        podName: this.pod.metadata.name,
-        namespace: ns,
-        name: spec.name,
-        hash: this.hashOf(spec),
-        attempt,
-        image: spec.image,
-        ...(spec.command ? { command: spec.command.map((a) => expand(a, env)) } : {}),
-        ...(spec.args ? { args: spec.args.map((a) => expand(a, env)) } : {}),
-        ...(spec.workingDir ? { workingDir: spec.workingDir } : {}),
-        env,
-        mounts,
-        ports: spec.ports ?? [],
-        ...(limits.memory !== undefined ? { memoryBytes: parseQuantity(limits.memory) } : {}),
-        ...(limits.cpu !== undefined ? { cpuCores: parseQuantity(limits.cpu) } : {}),
-        hostNetwork: this.pod.spec.hostNetwork === true,
-        gracePeriod: this.gracePeriod(),
-      });
+      const c = await runtime.run(this.containerConfig(spec, env, volumes, attempt));
       rec.waiting = undefined;
       rec.env = env;
       rec.ready = false;
@@ -350,50 +356,11 @@ export class PodWorker {
   }
 
   status(): PodStatus {
-    const statuses: ContainerStatus[] = this.pod.spec.containers.map((spec) => {
+    const statuses = this.pod.spec.containers.map((spec) => {
       const rec = this.records.get(spec.name);
-      const tries = this.attempts(spec.name);
-      const cur = tries.at(-1)?.container;
-      const prev = tries.at(-2)?.container;
-      const terminated = (c: RuntimeContainer): ContainerState => ({
-        terminated: { exitCode: c.exitCode ?? 137, reason: c.reason ?? 'Error', ...(c.startedAt ? { startedAt: c.startedAt } : {}), finishedAt: c.finishedAt ?? '', containerID: `${tries[0]?.runtime.name ?? 'process'}://${c.id}` },
-      });
-      let state: ContainerState;
-      let lastState: ContainerState | Record<string, never> = {};
-      if (cur?.state === 'running') {
-        state = { running: { startedAt: cur.startedAt ?? this.startTime } };
-        if (prev && prev.state === 'exited') lastState = terminated(prev);
-      } else if (rec?.waiting) {
-        state = { waiting: rec.waiting };
-        if (cur?.state === 'exited') lastState = terminated(cur);
-      } else if (cur?.state === 'exited') {
-        state = terminated(cur);
-        if (prev?.state === 'exited') lastState = terminated(prev);
-      } else {
-        state = { waiting: { reason: 'ContainerCreating' } };
-      }
-      const running = cur?.state === 'running';
-      return {
-        name: spec.name,
-        state,
-        lastState,
-        ready: running && rec?.ready === true,
-        started: running,
-        restartCount: cur?.attempt ?? 0,
-        image: spec.image,
-        imageID: cur?.imageId ?? '',
-        ...(cur ? { containerID: `${tries.at(-1)?.runtime.name ?? ''}://${cur.id}` } : {}),
-      };
+      return containerStatus(spec, this.attempts(spec.name), rec?.waiting, rec?.ready === true, this.startTime);
     });
-    const ended = (cs: ContainerStatus): boolean => 'terminated' in cs.state;
-    const neverRan = (cs: ContainerStatus): boolean => 'waiting' in cs.state && !('terminated' in cs.lastState);
-    let phase: PodStatus['phase'];
-    if (statuses.some(neverRan)) phase = 'Pending';
-    else if (statuses.some((cs) => 'running' in cs.state || 'waiting' in cs.state)) phase = 'Running';
-    else {
-      const failed = statuses.some((cs) => ended(cs) && (cs.state as { terminated: { exitCode: number } }).terminated.exitCode !== 0);
-      phase = failed ? 'Failed' : 'Succeeded';
-    }
+    const phase = podPhase(statuses);
     const ready = statuses.every((cs) => cs.ready);
     const notReady = statuses.filter((cs) => !cs.ready).map((cs) => cs.name);
     const why = notReady.length ? `containers with unready status: [${notReady.join(' ')}]` : '';

@@ -25,8 +25,6 @@ const LONGER: Record<string, number> = {
   "drivers/serial/index.ts:open": 129,
   "containers/cgroups.ts:openCgroups": 106,
   "runtime/devicetwin/manifests.ts:openManifestFolder": 112,
-  "runtime/edged/worker.ts:start": 63,
-  "runtime/edged/worker.ts:status": 63,
   "runtime/edgehub/kubeedge/index.ts:createKubeEdgeDialect": 65,
   "runtime/edgehub/kubeedge/node.ts:createNodeKeeper": 146,
   "runtime/main.ts:startEdgeCore": 74,
@@ -44,10 +42,8 @@ const LONGER: Record<string, number> = {
   "cloud-stub/main.ts:startCloudCore": 84,
   "cloud-stub/scheduler/index.ts:createScheduler": 83,
   "cloud-stub/synccontroller/index.ts:createSyncController": 115,
-  "keadm/init.ts:init": 61,
   "keadm/join.ts:join": 93,
   "keadm/quickstart.ts:quickstart": 113,
-  "keadm/reset.ts:reset": 62,
 };
 
 function sources(dir: string): string[] {
