@@ -46,6 +46,31 @@ export function statusOfReport(content: unknown): Record<string, unknown> {
 }
 
 /** `events`: a device going online or offline, as Events */
+type Condition = { type: string; status?: string; reason?: string; message?: string };
+export interface DeviceStatusSeen {
+  state?: string;
+  conditions?: Condition[];
+}
+
+/**
+ * The Events a device's new status makes: its state when it changed (online, offline, unhealthy),
+ * and why it works or not when that changed (ModelMissing, DeviceUnreachable, PropertyFailing, Reading).
+ */
+export function reportEvents(before: DeviceStatusSeen | undefined, now: DeviceStatusSeen, device: string, node: string): { type: 'Normal' | 'Warning'; reason: string; message: string }[] {
+  const out: { type: 'Normal' | 'Warning'; reason: string; message: string }[] = [];
+  const ready = now.conditions?.find((c) => c.type === 'Ready');
+  const state = now.state;
+  if (state !== undefined && state !== before?.state && state !== 'unknown') {
+    const reason = state === 'online' ? 'DeviceOnline' : state === 'offline' ? 'DeviceOffline' : 'DeviceUnhealthy';
+    out.push({ type: state === 'online' ? 'Normal' : 'Warning', reason, message: `device ${device} on ${node} is ${state}${state !== 'online' && ready?.message ? `: ${ready.message}` : ''}` });
+  }
+  const was = before?.conditions?.find((c) => c.type === 'Ready');
+  if (ready?.reason && (ready.reason !== was?.reason || ready.status !== was?.status)) {
+    out.push({ type: ready.status === 'True' ? 'Normal' : 'Warning', reason: ready.reason, message: ready.message || `device ${device}: ${ready.reason}` });
+  }
+  return out;
+}
+
 export function createDeviceController(deps: { store: ObjectStore; events?: EventLog }): Module {
   let ctx: ModuleContext | undefined;
 
@@ -69,23 +94,12 @@ export function createDeviceController(deps: { store: ObjectStore; events?: Even
       ctx?.log.warn(`${node}: report for ${resource} refused: ${errorText(err)}`);
       return;
     }
-    type Condition = { type: string; status?: string; reason?: string; message?: string };
-    const before = deps.store.status('device', key.namespace, key.name)?.status as { state?: string; conditions?: Condition[] } | undefined;
+    const before = deps.store.status('device', key.namespace, key.name)?.status as DeviceStatusSeen | undefined;
     // a resent or late report is 'stale' and not written again
-    if ((await deps.store.reportStatus('device', key.namespace, key.name, { status, node, storeId, seq })) === 'applied') {
-      ctx?.log.debug(`${node}: status of ${key.namespace}/${key.name} (${storeId}/${seq})`);
-      const ref = refOf(dev.object, 'Device');
-      const now = status.state as string;
-      const ready = (status.conditions as Condition[] | undefined)?.find((c) => c.type === 'Ready');
-      if (now !== before?.state && now !== 'unknown') {
-        deps.events?.record(now === 'online' ? 'Normal' : 'Warning', now === 'online' ? 'DeviceOnline' : now === 'offline' ? 'DeviceOffline' : 'DeviceUnhealthy', ref, `device ${key.namespace}/${key.name} on ${node} is ${now}${now !== 'online' && ready?.message ? `: ${ready.message}` : ''}`);
-      }
-      // why it works or not, when that changed: ModelMissing, DeviceUnreachable, PropertyFailing, Reading
-      const was = before?.conditions?.find((c) => c.type === 'Ready');
-      if (ready?.reason && (ready.reason !== was?.reason || ready.status !== was?.status)) {
-        deps.events?.record(ready.status === 'True' ? 'Normal' : 'Warning', ready.reason, ref, ready.message || `device ${key.namespace}/${key.name}: ${ready.reason}`);
-      }
-    }
+    if ((await deps.store.reportStatus('device', key.namespace, key.name, { status, node, storeId, seq })) !== 'applied') return;
+    ctx?.log.debug(`${node}: status of ${key.namespace}/${key.name} (${storeId}/${seq})`);
+    const ref = refOf(dev.object, 'Device');
+    for (const e of reportEvents(before, status as DeviceStatusSeen, `${key.namespace}/${key.name}`, node)) deps.events?.record(e.type, e.reason, ref, e.message);
   };
 
   const handle = (msg: Message): void => {

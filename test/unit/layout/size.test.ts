@@ -35,7 +35,6 @@ const LONGER: Record<string, number> = {
   "cloud-stub/apiserver/top.ts:createMetricsApi": 85,
   "cloud-stub/certs/service.ts:createCertService": 90,
   "cloud-stub/dashboard/index.ts:createDashboard": 127,
-  "cloud-stub/devicecontroller/index.ts:createDeviceController": 65,
   "cloud-stub/edgecontroller/index.ts:createEdgeController": 150,
   "cloud-stub/kubeedge/edged.ts:createEdgedAnswers": 95,
   "cloud-stub/kubeedge/index.ts:createKubeEdgeDialect": 137,
