@@ -136,68 +136,71 @@ function jsonEqual(a: Json, b: Json): boolean {
 }
 
 /** RFC 6902 on a copy: add, remove, replace, move, copy, test; throws a 422 saying which operation failed and why */
+/** adds (or, with `replace`, replaces) the value at `parts` of `doc`; returns the new document */
+function put(doc: Json, parts: readonly string[], value: Json, replace: boolean): Json {
+  if (parts.length === 0) return value;
+  const parent = valueAt(doc, parts.slice(0, -1));
+  const key = parts.at(-1) as string;
+  if (Array.isArray(parent)) {
+    if (replace) parent[arrayIndex(key, parent.length, 'inside')] = value;
+    else parent.splice(arrayIndex(key, parent.length, 'append'), 0, value);
+  } else if (isObj(parent)) {
+    if (replace && !Object.hasOwn(parent, key)) throw new Error(`the path does not exist (no ${JSON.stringify(key)})`);
+    setOwn(parent, key, value);
+  } else throw new Error('the parent of the path is not an object or an array');
+  return doc;
+}
+
+/** removes the value at `parts` of `doc`, and returns it */
+function remove(doc: Json, parts: readonly string[]): Json {
+  if (parts.length === 0) throw new Error('the whole document cannot be removed');
+  const parent = valueAt(doc, parts.slice(0, -1));
+  const key = parts.at(-1) as string;
+  if (Array.isArray(parent)) return parent.splice(arrayIndex(key, parent.length, 'inside'), 1)[0];
+  if (!isObj(parent) || !Object.hasOwn(parent, key)) throw new Error(`the path does not exist (no ${JSON.stringify(key)})`);
+  const v = parent[key];
+  delete parent[key];
+  return v;
+}
+
+/** one operation applied to `doc` (changed in place where it can be); the new document */
+function applyOperation(doc: Json, op: Record<string, Json>): Json {
+  const path = pointer(own(op, 'path'), '"path"');
+  const value = (): Json => {
+    if (!Object.hasOwn(op, 'value')) throw new Error('it needs "value"');
+    return op.value;
+  };
+  switch (op.op) {
+    case 'add':
+      return put(doc, path, structuredClone(value()), false);
+    case 'replace':
+      valueAt(doc, path);
+      return put(doc, path, structuredClone(value()), true);
+    case 'remove':
+      remove(doc, path);
+      return doc;
+    case 'move': {
+      const from = pointer(own(op, 'from'), '"from"');
+      if (path.length > from.length && from.every((p, j) => p === path[j])) throw new Error('a value cannot be moved into itself');
+      return put(doc, path, remove(doc, from), false);
+    }
+    case 'copy':
+      return put(doc, path, structuredClone(valueAt(doc, pointer(own(op, 'from'), '"from"'))), false);
+    case 'test':
+      if (!jsonEqual(valueAt(doc, path), value())) throw new Error('the test failed: the value differs');
+      return doc;
+    default:
+      throw new Error(`${JSON.stringify(op.op)} is not an operation (add, remove, replace, move, copy, test)`);
+  }
+}
+
 export function jsonPatch(target: Json, ops: Json): Json {
   if (!Array.isArray(ops)) throw new ApiError('BadRequest', 'a JSON patch is a list of operations');
   let doc = structuredClone(target) as Json;
-  /** adds (or, with `replace`, replaces) the value at `parts`; returns the new document */
-  const put = (parts: readonly string[], value: Json, replace: boolean): Json => {
-    if (parts.length === 0) return value;
-    const parent = valueAt(doc, parts.slice(0, -1));
-    const key = parts.at(-1) as string;
-    if (Array.isArray(parent)) {
-      if (replace) parent[arrayIndex(key, parent.length, 'inside')] = value;
-      else parent.splice(arrayIndex(key, parent.length, 'append'), 0, value);
-    } else if (isObj(parent)) {
-      if (replace && !Object.hasOwn(parent, key)) throw new Error(`the path does not exist (no ${JSON.stringify(key)})`);
-      setOwn(parent, key, value);
-    } else throw new Error('the parent of the path is not an object or an array');
-    return doc;
-  };
-  const remove = (parts: readonly string[]): Json => {
-    if (parts.length === 0) throw new Error('the whole document cannot be removed');
-    const parent = valueAt(doc, parts.slice(0, -1));
-    const key = parts.at(-1) as string;
-    if (Array.isArray(parent)) return parent.splice(arrayIndex(key, parent.length, 'inside'), 1)[0];
-    if (!isObj(parent) || !Object.hasOwn(parent, key)) throw new Error(`the path does not exist (no ${JSON.stringify(key)})`);
-    const v = parent[key];
-    delete parent[key];
-    return v;
-  };
   ops.forEach((op, i) => {
     if (!isObj(op) || typeof op.op !== 'string') throw new ApiError('BadRequest', `JSON patch operation ${i} needs "op"`);
     try {
-      const path = pointer(own(op, 'path'), '"path"');
-      const needValue = (): Json => {
-        if (!Object.hasOwn(op, 'value')) throw new Error('it needs "value"');
-        return op.value;
-      };
-      switch (op.op) {
-        case 'add':
-          doc = put(path, structuredClone(needValue()), false);
-          return;
-        case 'replace':
-          valueAt(doc, path);
-          doc = put(path, structuredClone(needValue()), true);
-          return;
-        case 'remove':
-          remove(path);
-          return;
-        case 'move': {
-          const from = pointer(own(op, 'from'), '"from"');
-          if (path.length > from.length && from.every((p, j) => p === path[j])) throw new Error('a value cannot be moved into itself');
-          const v = remove(from);
-          doc = put(path, v, false);
-          return;
-        }
-        case 'copy':
-          doc = put(path, structuredClone(valueAt(doc, pointer(own(op, 'from'), '"from"'))), false);
-          return;
-        case 'test':
-          if (!jsonEqual(valueAt(doc, path), needValue())) throw new Error('the test failed: the value differs');
-          return;
-        default:
-          throw new Error(`${JSON.stringify(op.op)} is not an operation (add, remove, replace, move, copy, test)`);
-      }
+      doc = applyOperation(doc, op);
     } catch (err) {
       throw new ApiError('Invalid', `JSON patch operation ${i} (${String(op.op)} ${String(op.path)}): ${(err as Error).message}`);
     }

@@ -32,67 +32,78 @@ export interface KubeEdgeDialectDeps {
 }
 
 export function createKubeEdgeDialect(deps: KubeEdgeDialectDeps): Dialect {
-  const keeper = createNodeKeeper(deps);
+  return new KubeEdgeDialect(deps);
+}
+
+class KubeEdgeDialect implements Dialect {
+  readonly name = 'kubeedge';
+  readonly codec = jsonCodec;
+  // KubeEdge's cloud reads messages only from a connection that says it carries them
+  readonly headers = { connectionuse: 'msg' };
+  private readonly keeper: ReturnType<typeof createNodeKeeper>;
   /** the state last sent per device on this link: a state/update goes only when it changed */
-  const sentState = new Map<string, string>();
+  private readonly sentState = new Map<string, string>();
   /** the twin properties this cloud has been sent per device (see twinMessages) */
-  const knownTwins = new Map<string, Set<string>>();
-  let send: ((msgs: Message[]) => void) | undefined;
+  private readonly knownTwins = new Map<string, Set<string>>();
+  private send: ((msgs: Message[]) => void) | undefined;
 
-  return {
-    name: 'kubeedge',
-    codec: jsonCodec,
-    // KubeEdge's cloud reads messages only from a connection that says it carries them
-    headers: { connectionuse: 'msg' },
-    keepalive: () => newMessage({ source: Source.keepalive, group: Group.resource, operation: Operation.keepalive, resource: 'node' }, 'ping'),
+  constructor(private readonly deps: KubeEdgeDialectDeps) {
+    this.keeper = createNodeKeeper(deps);
+  }
 
-    up(msg) {
-      const { operation, group } = msg.route;
-      if (operation === Operation.response || operation === Operation.keepalive) return { wire: [msg] };
-      if (operation === Operation.sync) return { wire: [] };
-      const key = parseResource(msg.route.resource);
-      if (group === Group.twin && key?.kind === 'device') {
-        const id = `${key.namespace}/${key.name}`;
-        let known = knownTwins.get(id);
-        if (!known) knownTwins.set(id, (known = new Set()));
-        const { wire, state } = twinMessages(msg as Message<TwinReport>, key.namespace, key.name, sentState.get(id), known, deps.clock.now());
-        sentState.set(id, state);
-        return { wire };
-      }
-      if (key?.kind === 'podstatus') return { wire: [podPatch(msg, key.namespace, key.name)] };
-      if (key?.kind === 'nodestatus') {
-        keeper.report(msg.content as NodeReport);
-        return { wire: [], answer: 'now' };
-      }
-      return { wire: [msg], answer: 'written' };
-    },
+  keepalive(): Message {
+    return newMessage({ source: Source.keepalive, group: Group.resource, operation: Operation.keepalive, resource: 'node' }, 'ping');
+  }
 
-    down(msg) {
-      if (msg.route.operation === Operation.response && msg.header.parent_msg_id !== undefined) {
-        // KubeEdge's edge acknowledges every answer that is more than "OK"
-        if (msg.content !== ACK_CONTENT) send?.([responseTo(msg, EDGEHUB, ACK_CONTENT)]);
-        if (keeper.take(msg)) return undefined;
-        return { ...msg, content: answerForModules(msg.content) };
-      }
-      const key = parseResource(msg.route.resource);
-      // a device made anew in the cloud has a DeviceStatus that has seen none of its properties
-      if (key?.kind === 'device' && msg.route.operation !== Operation.update) knownTwins.delete(`${key.namespace}/${key.name}`);
-      if (msg.route.group === Group.twin && msg.route.resource === 'membership') {
-        deps.log.debug(`membership from the cloud: ${JSON.stringify(msg.content).slice(0, 300)}`);
-        return undefined;
-      }
-      return msg;
-    },
+  up(msg: Message): ReturnType<Dialect['up']> {
+    const { operation, group } = msg.route;
+    if (operation === Operation.response || operation === Operation.keepalive) return { wire: [msg] };
+    if (operation === Operation.sync) return { wire: [] };
+    const key = parseResource(msg.route.resource);
+    if (group === Group.twin && key?.kind === 'device') return { wire: this.twinUp(msg as Message<TwinReport>, key.namespace, key.name) };
+    if (key?.kind === 'podstatus') return { wire: [podPatch(msg, key.namespace, key.name)] };
+    if (key?.kind === 'nodestatus') {
+      this.keeper.report(msg.content as NodeReport);
+      return { wire: [], answer: 'now' };
+    }
+    return { wire: [msg], answer: 'written' };
+  }
 
-    opened(s) {
-      send = s;
-      sentState.clear();
-      knownTwins.clear(); // it may be a restarted cloudcore
-      keeper.opened(s);
-    },
-    closed() {
-      send = undefined;
-      keeper.closed();
-    },
-  };
+  private twinUp(msg: Message<TwinReport>, namespace: string, name: string): Message[] {
+    const id = `${namespace}/${name}`;
+    let known = this.knownTwins.get(id);
+    if (!known) this.knownTwins.set(id, (known = new Set()));
+    const { wire, state } = twinMessages(msg, namespace, name, this.sentState.get(id), known, this.deps.clock.now());
+    this.sentState.set(id, state);
+    return wire;
+  }
+
+  down(msg: Message): Message | undefined {
+    if (msg.route.operation === Operation.response && msg.header.parent_msg_id !== undefined) {
+      // KubeEdge's edge acknowledges every answer that is more than "OK"
+      if (msg.content !== ACK_CONTENT) this.send?.([responseTo(msg, EDGEHUB, ACK_CONTENT)]);
+      if (this.keeper.take(msg)) return undefined;
+      return { ...msg, content: answerForModules(msg.content) };
+    }
+    const key = parseResource(msg.route.resource);
+    // a device made anew in the cloud has a DeviceStatus that has seen none of its properties
+    if (key?.kind === 'device' && msg.route.operation !== Operation.update) this.knownTwins.delete(`${key.namespace}/${key.name}`);
+    if (msg.route.group === Group.twin && msg.route.resource === 'membership') {
+      this.deps.log.debug(`membership from the cloud: ${JSON.stringify(msg.content).slice(0, 300)}`);
+      return undefined;
+    }
+    return msg;
+  }
+
+  opened(s: (msgs: Message[]) => void): void {
+    this.send = s;
+    this.sentState.clear();
+    this.knownTwins.clear(); // it may be a restarted cloudcore
+    this.keeper.opened(s);
+  }
+
+  closed(): void {
+    this.send = undefined;
+    this.keeper.closed();
+  }
 }
