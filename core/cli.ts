@@ -49,6 +49,54 @@ export interface ProgramSpec<C> {
 }
 
 /** The shared main(): flags, config loading, one-line fatal errors, and clean stop on SIGTERM/SIGINT. */
+/** what a flag alone answers (--help, --version, --minconfig, --defaultconfig), or undefined to run */
+function answerOf<C>(spec: ProgramSpec<C>, args: ParsedArgs): string | undefined {
+  if (args.flags.has('help') || args.flags.has('h')) return spec.usage;
+  if (args.flags.has('version')) return `${spec.name} version: v${VERSION}\n`;
+  if (args.flags.has('minconfig')) return toYaml(spec.minConfig());
+  if (args.flags.has('defaultconfig')) return toYaml(spec.defaultConfig());
+  return undefined;
+}
+
+/** the config at `path`, or the one line that says what is wrong with it and how to fix it */
+function loadConfig<C>(spec: ProgramSpec<C>, path: string): { config: C } | { error: string } {
+  try {
+    const loaded = spec.load(path);
+    for (const line of ignoredByModule(loaded.ignored)) process.stdout.write(`${new Date().toISOString()} INFO  ${spec.name}: ${path}: ${line}\n`);
+    return { config: loaded.config };
+  } catch (err) {
+    if (err instanceof ConfigReadError && err.code === 'ENOENT') {
+      return { error: `no config at ${path}; write one with "${spec.name} --minconfig > ${path}" (--defaultconfig prints every key), or pass --config FILE` };
+    }
+    if (err instanceof ConfigReadError && err.code === 'EACCES') return { error: `cannot read config ${path}: permission denied; run ${spec.name} as root (or as the owner of the file)` };
+    return { error: err instanceof ConfigError ? `invalid config ${path}: ${err.message}` : errorText(err) };
+  }
+}
+
+/** SIGTERM and SIGINT stop the program (forced after 10 s); SIGUSR2 logs its memory (after a full GC with --expose-gc) */
+function onSignals(name: string, stop: () => Promise<void>): void {
+  let stopping = false;
+  const shutdown = (sig: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`${new Date().toISOString()} INFO  ${name}: ${sig} received, stopping\n`);
+    const force = setTimeout(() => process.exit(0), 10_000);
+    force.unref();
+    stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGUSR2', () => {
+    (globalThis as { gc?: () => void }).gc?.();
+    const m = process.memoryUsage();
+    const kib = (n: number): number => Math.round(n / 1024);
+    process.stdout.write(`${new Date().toISOString()} INFO  ${name}: memory rssKiB=${kib(m.rss)} heapUsedKiB=${kib(m.heapUsed)} heapTotalKiB=${kib(m.heapTotal)} externalKiB=${kib(m.external)} arrayBuffersKiB=${kib(m.arrayBuffers)}\n`);
+  });
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
 export async function runProgram<C>(spec: ProgramSpec<C>, argv: readonly string[]): Promise<void> {
   const fail = (msg: string): never => {
     process.stderr.write(`${spec.name}: ${msg}\n`);
@@ -62,62 +110,15 @@ export async function runProgram<C>(spec: ProgramSpec<C>, argv: readonly string[
   }
   const known = ['config', 'minconfig', 'defaultconfig', 'version', 'help', 'h'];
   for (const f of args.flags.keys()) if (!known.includes(f)) return fail(`unknown flag --${f} (see --help)`);
-  if (args.flags.has('help') || args.flags.has('h')) {
-    process.stdout.write(spec.usage);
-    return;
-  }
-  if (args.flags.has('version')) {
-    process.stdout.write(`${spec.name} version: v${VERSION}\n`);
-    return;
-  }
-  if (args.flags.has('minconfig')) {
-    process.stdout.write(toYaml(spec.minConfig()));
-    return;
-  }
-  if (args.flags.has('defaultconfig')) {
-    process.stdout.write(toYaml(spec.defaultConfig()));
-    return;
-  }
+  const answer = answerOf(spec, args);
+  if (answer !== undefined) return void process.stdout.write(answer);
   const file = args.flags.get('config');
   const path = typeof file === 'string' ? file : spec.defaultConfigPath;
-  let config: C;
+  const loaded = loadConfig(spec, path);
+  if ('error' in loaded) return fail(loaded.error);
   try {
-    const loaded = spec.load(path);
-    config = loaded.config;
-    for (const line of ignoredByModule(loaded.ignored)) process.stdout.write(`${new Date().toISOString()} INFO  ${spec.name}: ${path}: ${line}\n`);
-  } catch (err) {
-    if (err instanceof ConfigReadError && err.code === 'ENOENT') {
-      return fail(`no config at ${path}; write one with "${spec.name} --minconfig > ${path}" (--defaultconfig prints every key), or pass --config FILE`);
-    }
-    if (err instanceof ConfigReadError && err.code === 'EACCES') return fail(`cannot read config ${path}: permission denied; run ${spec.name} as root (or as the owner of the file)`);
-    return fail(err instanceof ConfigError ? `invalid config ${path}: ${err.message}` : errorText(err));
-  }
-  let stop: () => Promise<void>;
-  try {
-    stop = await spec.run(config, path);
+    onSignals(spec.name, await spec.run(loaded.config, path));
   } catch (err) {
     return fail(errorText(err));
   }
-  let stopping = false;
-  const shutdown = (sig: string): void => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(`${new Date().toISOString()} INFO  ${spec.name}: ${sig} received, stopping\n`);
-    const force = setTimeout(() => process.exit(0), 10_000);
-    force.unref();
-    stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
-  };
-  // SIGUSR2 logs one line of memory figures (after a full GC when started with --expose-gc)
-  process.on('SIGUSR2', () => {
-    const gc = (globalThis as { gc?: () => void }).gc;
-    gc?.();
-    const m = process.memoryUsage();
-    const kib = (n: number): number => Math.round(n / 1024);
-    process.stdout.write(`${new Date().toISOString()} INFO  ${spec.name}: memory rssKiB=${kib(m.rss)} heapUsedKiB=${kib(m.heapUsed)} heapTotalKiB=${kib(m.heapTotal)} externalKiB=${kib(m.external)} arrayBuffersKiB=${kib(m.arrayBuffers)}\n`);
-  });
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
 }

@@ -15,7 +15,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { Group, Operation, newMessage, type ReplyPart } from '../../core/message.js';
 import type { ApiPath } from '../../api/resources.js';
 import type { KubeObject } from '../store/objects.js';
-import type { EdgeCalls } from '../cloudhub/index.js';
+import type { EdgeCall, EdgeCalls } from '../cloudhub/index.js';
 import { ApiError } from './status.js';
 
 const PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
@@ -85,58 +85,60 @@ export interface ExecServer {
   close(): void;
 }
 
+/** what kubectl sends on the socket: input (channel 0), the end of input (255, 0), a terminal's size (4) */
+function clientFrame(b: Buffer, r: ExecRequest, call: EdgeCall): void {
+  const payload = b.subarray(1);
+  if (b[0] === Channel.stdin && r.stdin && payload.length) return call.send({ data: payload.toString('base64') });
+  if (b[0] === Channel.close && payload[0] === Channel.stdin) return call.send({ close: true });
+  if (b[0] !== Channel.resize) return;
+  try {
+    const size = JSON.parse(payload.toString('utf8')) as { Width?: unknown; Height?: unknown };
+    if (typeof size.Width === 'number' && typeof size.Height === 'number') call.send({ resize: { width: size.Width, height: size.Height } });
+  } catch {
+    /* not a size: nothing to do with it */
+  }
+}
+
+/** one session: kubectl's socket joined to the edge's answers; `ended` once it is over */
+function runSession(ws: WebSocket, r: ExecRequest, edges: EdgeCalls, ended: () => void): void {
+  let done = false;
+  const send = (channel: number, data: Buffer | string): void => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (ws.bufferedAmount > MAX_UNREAD) return finish(undefined, `the client left more than ${MAX_UNREAD} bytes of output unread`);
+    ws.send(Buffer.concat([Buffer.from([channel]), Buffer.isBuffer(data) ? data : Buffer.from(data)]));
+  };
+  const finish = (exitCode: number | undefined, error?: string): void => {
+    if (done) return;
+    done = true;
+    ended();
+    clearTimeout(timer);
+    call.cancel();
+    if (ws.readyState !== ws.OPEN) return;
+    ws.send(Buffer.concat([Buffer.from([Channel.error]), Buffer.from(JSON.stringify(endStatus(exitCode, error, r.command)))]));
+    ws.close(1000);
+  };
+  const msg = newMessage({ source: 'apiserver', group: Group.edged, operation: Operation.query, resource: `${r.namespace}/${r.attach ? 'podattach' : 'podexec'}/${r.pod}` }, { container: r.container, command: r.command, stdin: r.stdin, tty: r.tty });
+  const call = edges.call(r.node, msg, (part: ReplyPart) => {
+    clearTimeout(timer);
+    if (part.error !== undefined) return finish(undefined, part.error);
+    if (part.body) {
+      const stream = part.stream === 2 ? Channel.stderr : Channel.stdout;
+      if (stream === Channel.stdout ? r.stdout : r.stderr || r.tty) send(r.tty ? Channel.stdout : stream, Buffer.from(part.body, 'base64'));
+    }
+    if (part.end) finish(part.exitCode ?? 0);
+  });
+  const timer = setTimeout(() => finish(undefined, `node ${r.node} did not answer within ${FIRST_REPLY_MS / 1000} s`), FIRST_REPLY_MS);
+  ws.on('message', (data: RawData) => {
+    const b = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]);
+    if (b.length > 0 && !done) clientFrame(b, r, call);
+  });
+  ws.on('close', () => finish(undefined));
+  ws.on('error', () => ws.terminate());
+}
+
 export function createExecServer(edges: EdgeCalls): ExecServer {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024, perMessageDeflate: false, handleProtocols: (offered) => PROTOCOLS.find((p) => offered.has(p)) ?? false });
   let open = 0;
-
-  const run = (ws: WebSocket, r: ExecRequest): void => {
-    let ended = false;
-    const send = (channel: number, data: Buffer | string): void => {
-      if (ws.readyState !== ws.OPEN) return;
-      if (ws.bufferedAmount > MAX_UNREAD) return finish(undefined, `the client left more than ${MAX_UNREAD} bytes of output unread`);
-      ws.send(Buffer.concat([Buffer.from([channel]), Buffer.isBuffer(data) ? data : Buffer.from(data)]));
-    };
-    const finish = (exitCode: number | undefined, error?: string): void => {
-      if (ended) return;
-      ended = true;
-      open--;
-      clearTimeout(timer);
-      call.cancel();
-      if (ws.readyState === ws.OPEN) {
-        ws.send(Buffer.concat([Buffer.from([Channel.error]), Buffer.from(JSON.stringify(endStatus(exitCode, error, r.command)))]));
-        ws.close(1000);
-      }
-    };
-    const msg = newMessage({ source: 'apiserver', group: Group.edged, operation: Operation.query, resource: `${r.namespace}/${r.attach ? 'podattach' : 'podexec'}/${r.pod}` }, { container: r.container, command: r.command, stdin: r.stdin, tty: r.tty });
-    const call = edges.call(r.node, msg, (part: ReplyPart) => {
-      clearTimeout(timer);
-      if (part.error !== undefined) return finish(undefined, part.error);
-      if (part.body) {
-        const stream = part.stream === 2 ? Channel.stderr : Channel.stdout;
-        if (stream === Channel.stdout ? r.stdout : r.stderr || r.tty) send(r.tty ? Channel.stdout : stream, Buffer.from(part.body, 'base64'));
-      }
-      if (part.end) finish(part.exitCode ?? 0);
-    });
-    const timer = setTimeout(() => finish(undefined, `node ${r.node} did not answer within ${FIRST_REPLY_MS / 1000} s`), FIRST_REPLY_MS);
-    ws.on('message', (data: RawData) => {
-      const b = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[]);
-      if (b.length === 0 || ended) return;
-      const payload = b.subarray(1);
-      if (b[0] === Channel.stdin && r.stdin && payload.length) call.send({ data: payload.toString('base64') });
-      else if (b[0] === Channel.close && payload[0] === Channel.stdin) call.send({ close: true });
-      else if (b[0] === Channel.resize) {
-        try {
-          const size = JSON.parse(payload.toString('utf8')) as { Width?: unknown; Height?: unknown };
-          if (typeof size.Width === 'number' && typeof size.Height === 'number') call.send({ resize: { width: size.Width, height: size.Height } });
-        } catch {
-          /* not a size: nothing to do with it */
-        }
-      }
-    });
-    ws.on('close', () => finish(undefined));
-    ws.on('error', () => ws.terminate());
-  };
-
   return {
     serve(req, socket, head, r) {
       if ((req.headers.upgrade ?? '').toLowerCase() !== 'websocket') {
@@ -146,7 +148,7 @@ export function createExecServer(edges: EdgeCalls): ExecServer {
       wss.handleUpgrade(req, socket, head, (ws) => {
         if (!ws.protocol) return ws.close(1002, `speak one of ${PROTOCOLS.join(', ')}`);
         open++;
-        run(ws, r);
+        runSession(ws, r, edges, () => open--);
       });
     },
     close() {
