@@ -3,7 +3,7 @@
  * devices, devicemodels), answering while the cloud is away, so an app can read its config offline.
  * Loopback only. Kubernetes' paths; `?watch=true` streams one JSON event a line.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../../core/log.js';
 import { parseResource } from '../../core/message.js';
 import { apiVersionOf, parsePath } from '../../api/resources.js';
@@ -37,63 +37,66 @@ export interface MetaServerDeps {
   metrics?: () => string;
 }
 
+type Watcher = { res: ServerResponse; kind: string; namespace: string | undefined };
+
+/** the kind, namespace and name a path asks for, when MetaServer serves it */
+function route(path: string): { kind: string; namespace: string | undefined; name: string | undefined; list: { apiVersion: string; kind: string } } | undefined {
+  const p = parsePath(path);
+  if (!p || !SERVED.includes(p.type.kind) || p.subresource !== undefined || (p.name !== undefined && p.namespace === undefined)) return undefined;
+  return { kind: p.type.kind, namespace: p.namespace, name: p.name, list: { apiVersion: apiVersionOf(p.type), kind: `${p.type.kindName}List` } };
+}
+
+const json = (res: ServerResponse, code: number, body: unknown): void => void res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+const failure = (res: ServerResponse, code: number, reason: string, message: string): void => json(res, code, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
+
+/** health, readiness, metrics and the outbox: what is not an object */
+function serveStatus(deps: MetaServerDeps, path: string, res: ServerResponse): boolean {
+  if (path === '/healthz' || path === '/livez') res.end('ok');
+  else if (path === '/readyz') {
+    // ready: every part of the edge works (the link, the store, the broker); 503 names what does not
+    const r = readinessText(deps.readiness?.() ?? []);
+    res.writeHead(r.ok ? 200 : 503, { 'content-type': 'text/plain' }).end(r.text);
+  } else if (path === '/metrics' && deps.metrics) res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(deps.metrics());
+  // what waits for the cloud: messages queued, collapsed and dropped since start
+  else if (path === '/outbox') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(deps.outbox?.() ?? {}));
+  else return false;
+  return true;
+}
+
 export function createMetaServer(deps: MetaServerDeps): MetaServer {
   let server: Server | undefined;
-  const watchers = new Set<{ res: ServerResponse; kind: string; namespace: string | undefined }>();
-
-  const route = (path: string): { kind: string; namespace: string | undefined; name: string | undefined; list: { apiVersion: string; kind: string } } | undefined => {
-    const p = parsePath(path);
-    if (!p || !SERVED.includes(p.type.kind) || p.subresource !== undefined || (p.name !== undefined && p.namespace === undefined)) return undefined;
-    return { kind: p.type.kind, namespace: p.namespace, name: p.name, list: { apiVersion: apiVersionOf(p.type), kind: `${p.type.kindName}List` } };
-  };
+  const watchers = new Set<Watcher>();
   const show = (kind: string, value: unknown): unknown => (deps.present ? deps.present(kind, value as KubeObject) : value);
-
-  const json = (res: ServerResponse, code: number, body: unknown): void => {
-    res.writeHead(code, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method !== 'GET') return failure(res, 405, 'MethodNotAllowed', 'read only');
+    if (serveStatus(deps, url.pathname, res)) return;
+    const t = route(url.pathname);
+    if (!t) return failure(res, 404, 'NotFound', `no resource at ${url.pathname}`);
+    if (url.searchParams.get('watch') === 'true') {
+      if (watchers.size >= MAX_WATCHERS) return failure(res, 429, 'TooManyRequests', 'too many watchers');
+      res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+      const w = { res, kind: t.kind, namespace: t.namespace };
+      watchers.add(w);
+      res.on('close', () => watchers.delete(w));
+      return;
+    }
+    if (t.name === undefined) return json(res, 200, { ...t.list, items: deps.store.list(t.kind, t.namespace).map((o: MetaObject) => show(t.kind, o.value)) });
+    const o = deps.store.get(`${t.namespace}/${t.kind}/${t.name}`);
+    return o ? json(res, 200, show(t.kind, o.value)) : failure(res, 404, 'NotFound', `${t.kind}s "${t.name}" not found`);
   };
-  const notFound = (res: ServerResponse, message: string): void =>
-    json(res, 404, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'NotFound', code: 404 });
 
   return {
     port: () => boundPort(server),
     async start() {
       const { host, port } = splitHostPort(deps.address);
       if (!isLoopback(host)) throw new Error(`modules.metaManager.metaServer.server must be a loopback address, not ${deps.address}`);
-      server = createServer((req, res) => {
-        const url = new URL(req.url ?? '/', 'http://localhost');
-        if (req.method !== 'GET') return json(res, 405, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'read only', reason: 'MethodNotAllowed', code: 405 });
-        if (url.pathname === '/healthz' || url.pathname === '/livez') return void res.end('ok');
-        // ready: every part of the edge works (the link, the store, the broker); 503 names what does not
-        if (url.pathname === '/readyz') {
-          const r = readinessText(deps.readiness?.() ?? []);
-          return void res.writeHead(r.ok ? 200 : 503, { 'content-type': 'text/plain' }).end(r.text);
-        }
-        if (url.pathname === '/metrics' && deps.metrics) return void res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(deps.metrics());
-        // what waits for the cloud: messages queued, collapsed and dropped since start
-        if (url.pathname === '/outbox') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(deps.outbox?.() ?? {}));
-        const t = route(url.pathname);
-        if (!t) return notFound(res, `no resource at ${url.pathname}`);
-        if (url.searchParams.get('watch') === 'true') {
-          if (watchers.size >= MAX_WATCHERS) return json(res, 429, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'too many watchers', reason: 'TooManyRequests', code: 429 });
-          res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
-          const w = { res, kind: t.kind, namespace: t.namespace };
-          watchers.add(w);
-          res.on('close', () => watchers.delete(w));
-          return;
-        }
-        if (t.name !== undefined) {
-          const o = deps.store.get(`${t.namespace}/${t.kind}/${t.name}`);
-          return o ? json(res, 200, show(t.kind, o.value)) : notFound(res, `${t.kind}s "${t.name}" not found`);
-        }
-        const items = deps.store.list(t.kind, t.namespace).map((o: MetaObject) => show(t.kind, o.value));
-        json(res, 200, { ...t.list, items });
-      });
+      server = createServer(handle);
       await listen(server, port, host);
       deps.log.info(`MetaServer on http://${host}:${this.port()}`);
     },
     changed(resource, operation) {
-      if (watchers.size === 0) return;
-      const key = parseResource(resource);
+      const key = watchers.size > 0 ? parseResource(resource) : undefined;
       if (!key) return;
       const obj = deps.store.get(resource);
       const type = operation === 'delete' ? 'DELETED' : operation === 'insert' ? 'ADDED' : 'MODIFIED';
