@@ -3,17 +3,17 @@ import { createBus } from '../core/bus.js';
 import { systemClock } from '../core/clock.js';
 import { runProgram } from '../core/cli.js';
 import { loadConfig, readRequiredFile } from '../core/configfile.js';
-import { createLogger } from '../core/log.js';
+import { createLogger, type Logger } from '../core/log.js';
 import { EDGECORE_KEYS } from '../api/config/edgecore-keys.js';
 import { startModules } from '../core/module.js';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../api/names.js';
 import { defaults } from '../core/schema.js';
 import { edgeCoreSchema, type EdgeCoreConfig } from '../api/config/edgecore.js';
-import { createEdgeHub } from './edgehub/index.js';
+import { createEdgeHub, type EdgeHub } from './edgehub/index.js';
 import { certificateSource, ensureEdgeCertificate } from './edgehub/join.js';
 import { cloudcoreRunningHere } from '../core/environment.js';
 import { createMetaManager } from './metamanager/index.js';
-import { createEventBus } from './eventbus/index.js';
+import { createEventBus, type EventBus } from './eventbus/index.js';
 import { createDeviceTwin } from './devicetwin/index.js';
 import { openManifestFolder } from './devicetwin/manifests.js';
 import { createDeviceManager } from './devicemanager/index.js';
@@ -35,17 +35,36 @@ Usage: edgecore [--config FILE] | --minconfig | --defaultconfig | --version | --
 Environment: CHECK_EDGECORE_ENVIRONMENT=false lets edgecore run on a host where cloudcore runs.
 `;
 
-export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promise<void>> {
+/** what must hold before anything starts: no cloudcore on this host, a valid node name, the modules' needs */
+function checkStart(config: EdgeCoreConfig): void {
   if (process.env.CHECK_EDGECORE_ENVIRONMENT !== 'false') {
     const pid = cloudcoreRunningHere();
     if (pid !== undefined) throw new Error(`a cloudcore runs on this host (pid ${pid}); set CHECK_EDGECORE_ENVIRONMENT=false to run edgecore beside it`);
   }
+  const m = config.modules;
+  const nodeName = m.edged.hostnameOverride;
+  if (!isDnsSubdomain(nodeName)) throw new Error(`modules.edged.hostnameOverride ${JSON.stringify(nodeName)} is not a valid node name: ${DNS_SUBDOMAIN_RULE}`);
+  if (m.deviceTwin.enable && !m.metaManager.enable && m.edgeHub.enable) throw new Error('modules.deviceTwin needs modules.metaManager (the devices the cloud sends); enable it or disable deviceTwin');
+}
+
+/** MetaServer's /readyz beside the store: the link (when there is a cloud) and the broker (when it is ours) */
+function partsReady(config: EdgeCoreConfig, edgeHub: EdgeHub, eventBus: () => EventBus): () => ReadinessCheck[] {
+  const { edgeHub: hub, eventBus: bus } = config.modules;
+  return () => {
+    const linked = hub.enable && edgeHub.stats().connected;
+    const port = bus.enable && bus.mqttMode !== 2 ? eventBus().port() : undefined;
+    return [
+      ...(hub.enable ? [{ name: 'link', ok: linked, detail: linked ? `connected to ${hub.websocket.server}` : `not connected to the cloud at ${hub.websocket.server}` }] : []),
+      ...(port !== undefined ? [{ name: 'broker', ok: port > 0, detail: port > 0 ? `MQTT on port ${port}` : 'the embedded broker is not listening' }] : []),
+    ];
+  };
+}
+
+export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promise<void>> {
+  checkStart(config);
   const log = createLogger({ scope: 'edgecore' });
   const m = config.modules;
   const nodeName = m.edged.hostnameOverride;
-  if (!isDnsSubdomain(nodeName)) {
-    throw new Error(`modules.edged.hostnameOverride ${JSON.stringify(nodeName)} is not a valid node name: ${DNS_SUBDOMAIN_RULE}`);
-  }
   const hub = m.edgeHub;
   if (hub.enable) await ensureEdgeCertificate(hub, nodeName, log.child('edgehub'));
   const edgeHub = createEdgeHub({
@@ -61,11 +80,7 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
     config: m.metaManager,
     dataSource: config.database.dataSource,
     present: (kind, obj) => edged?.present(kind, obj) ?? obj,
-    // MetaServer's /readyz: the link (when there is a cloud) and the broker (when it is ours)
-    readiness: () => [
-      ...(hub.enable ? [{ name: 'link', ok: edgeHub.stats().connected, detail: edgeHub.stats().connected ? `connected to ${hub.websocket.server}` : `not connected to the cloud at ${hub.websocket.server}` }] : []),
-      ...(m.eventBus.enable && m.eventBus.mqttMode !== 2 ? [{ name: 'broker', ok: eventBus.port() > 0, detail: eventBus.port() > 0 ? `MQTT on port ${eventBus.port()}` : 'the embedded broker is not listening' }] : []),
-    ],
+    readiness: partsReady(config, edgeHub, () => eventBus),
     metrics: edgeMetrics({
       ...(hub.enable ? { link: () => edgeHub.stats() } : {}),
       outbox: () => metaManager.outbox()?.stats(),
@@ -73,7 +88,6 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
     }),
   });
   const eventBus = createEventBus({ config: m.eventBus, nodeName, outbox: metaManager.enqueue, ...(hub.enable ? { rules: metaManager.source(['rule']) } : {}) });
-  if (m.deviceTwin.enable && !m.metaManager.enable && hub.enable) throw new Error('modules.deviceTwin needs modules.metaManager (the devices the cloud sends); enable it or disable deviceTwin');
   // standalone, devices come from the manifest folder; else from the cloud through MetaManager
   const manifests = hub.enable || !m.deviceTwin.enable ? undefined : openManifestFolder(m.deviceTwin.manifestDir, log.child('manifests'));
   const deviceTwin = createDeviceTwin({
@@ -83,7 +97,6 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
     outbox: hub.enable ? metaManager.enqueue : undefined,
   });
   const deviceManager = createDeviceManager({ twin: deviceTwin, drivers: [modbusDriver(), serialDriver(), gpioDriver()] });
-  if (m.edged.enable && !m.metaManager.enable) throw new Error('modules.edged needs modules.metaManager (the pods the cloud sends); enable it or disable edged');
   edged = createEdged({ nodeName, config: m.edged, source: metaManager.source(['configmap', 'secret', 'pod']), outbox: hub.enable ? metaManager.enqueue : undefined });
   const bus = createBus(log.child('bus'));
   const stop = await startModules(
@@ -99,13 +112,19 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
     { bus, log, clock: systemClock },
   );
   log.info(`edgecore is running as node ${nodeName}${hub.enable ? '' : ` (standalone: edgeHub disabled; devices from ${m.deviceTwin.manifestDir})`}`);
-  // under systemd (Type=notify, WatchdogSec=): ready now, and the watchdog petted while healthy
+  return underSystemd(nodeName, () => (m.metaManager.enable ? unhealthy(metaManager.readiness(), metaManager.outboxStalledMs()) : undefined), log, async () => {
+    manifests?.close();
+    await stop();
+  });
+}
+
+/** under systemd (Type=notify, WatchdogSec=): ready now, the watchdog petted while healthy; the stop says so */
+function underSystemd(nodeName: string, health: () => string | undefined, log: Logger, stop: () => Promise<void>): () => Promise<void> {
   const systemd = systemdNotifier();
   systemd.ready(`node ${nodeName}`);
-  systemd.startWatchdog(() => (m.metaManager.enable ? unhealthy(metaManager.readiness(), metaManager.outboxStalledMs()) : undefined), log.child('watchdog'));
+  systemd.startWatchdog(health, log.child('watchdog'));
   return async () => {
     systemd.stopping();
-    manifests?.close();
     await stop();
   };
 }

@@ -25,7 +25,6 @@ const LONGER: Record<string, number> = {
   "containers/cgroups.ts:openCgroups": 106,
   "runtime/devicetwin/manifests.ts:openManifestFolder": 112,
   "runtime/edgehub/kubeedge/node.ts:createNodeKeeper": 146,
-  "runtime/main.ts:startEdgeCore": 74,
   "runtime/servicebus/index.ts:createServiceBus": 145,
   "cloud-stub/apiserver/top.ts:createMetricsApi": 85,
   "cloud-stub/certs/service.ts:createCertService": 90,
