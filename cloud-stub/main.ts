@@ -16,13 +16,14 @@ import { createApiServer } from './apiserver/index.js';
 import { createCloudHub } from './cloudhub/index.js';
 import { createCertService } from './certs/service.js';
 import { checkReadOnlyToken, loadTokenSecret, startTokenRotation } from '../core/pki/tokens.js';
-import { counter, gauge, processMetrics } from '../core/metrics.js';
+import { counter, gauge, processMetrics, type Family } from '../core/metrics.js';
+import type { ReadinessCheck } from '../core/health.js';
 import { cloudCoreSchema, cloudFiles, type CloudCoreConfig, type CloudHubConfig } from '../api/config/cloudcore.js';
 import { createCA, issueServerCert } from '../core/pki/pki.js';
 import { adminKubeconfig } from '../core/pki/kubeconfig.js';
 import { hostAddress } from '../core/pki/address.js';
 import { createEdgeController } from './edgecontroller/index.js';
-import { openJournal } from '../core/journal.js';
+import { openJournal, type Journal } from '../core/journal.js';
 import { ObjectStore } from './store/objects.js';
 import { createSyncController } from './synccontroller/index.js';
 import { createDeviceController } from './devicecontroller/index.js';
@@ -95,6 +96,40 @@ function ensureCloudCertificates(hub: CloudHubConfig, log: Logger): void {
   log.info(`made the server certificate ${hub.tlsCertFile} for ${[...wanted, 'localhost'].join(', ')}${missing.length ? ` (the one before did not cover ${missing.join(', ')})` : ''}`);
 }
 
+/** as keadm init writes it: kubectl works after the binary deployment too */
+function ensureKubeconfig(config: CloudCoreConfig, file: string, ca: Buffer, token: string, log: Logger): void {
+  if (existsSync(file)) return;
+  const { cloudHub, apiServer } = config.modules;
+  writeFileSync(file, adminKubeconfig(cloudHub.advertiseAddress[0] ?? hostAddress(), apiServer.port, ca.toString(), token), { mode: 0o600 });
+  log.info(`wrote ${file} for kubectl (export KUBECONFIG=${file})`);
+}
+
+function storeMetrics(journal: Journal): Family[] {
+  const { fileBytes, compactions } = journal.stats();
+  return [
+    gauge('cloudcore_store_bytes', 'Size of the store\'s file on disk, in bytes.', fileBytes),
+    counter('cloudcore_store_compactions_total', 'Times the store\'s file was rewritten without its dead entries.', compactions),
+  ];
+}
+
+/** the certificate service: edges join with a token and renew with their certificate */
+function certServiceOf(hub: CloudHubConfig, tls: { ca: Buffer; cert: Buffer; key: Buffer }, tokenSecret: Buffer, store: ObjectStore): ReturnType<typeof createCertService> {
+  return createCertService({
+    address: hub.https.address,
+    port: hub.https.port,
+    ca: { cert: tls.ca.toString(), key: hub.https.enable ? readFile(hub.tlsCAKeyFile, 'CA key').toString() : '' },
+    server: { cert: tls.cert.toString(), key: tls.key.toString() },
+    tokenSecret,
+    signingDays: hub.edgeCertSigningDuration,
+    store,
+  });
+}
+
+/** /readyz: where edges connect and join, listening when enabled */
+function listening(name: string, enabled: boolean, port: number): ReadinessCheck {
+  return { name, ok: !enabled || port > 0, detail: enabled ? (port > 0 ? `listening on ${port}` : 'not listening') : 'disabled' };
+}
+
 export async function startCloudCore(config: CloudCoreConfig): Promise<() => Promise<void>> {
   const log = createLogger({ scope: 'cloudcore' });
   const m = config.modules;
@@ -103,30 +138,15 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
   const hubTls = { ca: readFile(hub.tlsCAFile, 'CA certificate'), cert: readFile(hub.tlsCertFile, 'server certificate'), key: readFile(hub.tlsPrivateKeyFile, 'server key') };
   const files = cloudFiles(config);
   const token = m.apiServer.enable ? adminToken(files.adminToken) : '';
-  // as keadm init writes it: kubectl works after the binary deployment too
-  if (m.apiServer.enable && !existsSync(files.kubeconfig)) {
-    writeFileSync(files.kubeconfig, adminKubeconfig(hub.advertiseAddress[0] ?? hostAddress(), m.apiServer.port, hubTls.ca.toString(), token), { mode: 0o600 });
-    log.info(`wrote ${files.kubeconfig} for kubectl (export KUBECONFIG=${files.kubeconfig})`);
-  }
+  if (m.apiServer.enable) ensureKubeconfig(config, files.kubeconfig, hubTls.ca, token, log);
   const journal = await openJournal(config.database.dataSource, log.child('store'));
   const store = new ObjectStore(journal);
-  const bus = createBus(log.child('bus'));
   const processFamilies = processMetrics();
-
   const tokenSecret = loadTokenSecret(files.tokenSecret);
-  const caDer = new X509Certificate(hubTls.ca).raw;
-  const tokens = startTokenRotation({ secret: tokenSecret, caDer, file: files.joinToken, refreshHours: hub.tokenRefreshDuration, clock: systemClock });
+  const tokens = startTokenRotation({ secret: tokenSecret, caDer: new X509Certificate(hubTls.ca).raw, file: files.joinToken, refreshHours: hub.tokenRefreshDuration, clock: systemClock });
 
   const cloudHub = createCloudHub({ config: hub, tls: () => hubTls, store });
-  const certService = createCertService({
-    address: hub.https.address,
-    port: hub.https.port,
-    ca: { cert: hubTls.ca.toString(), key: hub.https.enable ? readFile(hub.tlsCAKeyFile, 'CA key').toString() : '' },
-    server: { cert: hubTls.cert.toString(), key: hubTls.key.toString() },
-    tokenSecret,
-    signingDays: hub.edgeCertSigningDuration,
-    store,
-  });
+  const certService = certServiceOf(hub, hubTls, tokenSecret, store);
   const router = createRouter({ config: m.router, store, edges: cloudHub, dataSource: config.database.dataSource, tls: () => hubTls, token: () => token });
   const events = new EventLog();
   const edgeController = createEdgeController({ store, events, changed: (n) => dashboard.nodeChanged(n), ...(m.router.enable ? { onUpload: (node, topic, content, version) => router.fromEdge(node, topic, content, version) } : {}) });
@@ -142,18 +162,9 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
     ui: (req, res, url, role) => dashboard.handle(req, res, url, role),
     store,
     liveStatus: (n) => edgeController.liveStatus(n),
-    metrics: () => [
-      ...cloudHub.metrics(),
-      gauge('cloudcore_store_bytes', 'Size of the store\'s file on disk, in bytes.', journal.stats().fileBytes),
-      counter('cloudcore_store_compactions_total', 'Times the store\'s file was rewritten without its dead entries.', journal.stats().compactions),
-      ...processFamilies(),
-    ],
+    metrics: () => [...cloudHub.metrics(), ...storeMetrics(journal), ...processFamilies()],
     edges: cloudHub,
-    // /readyz: where edges connect and join
-    readiness: () => [
-      { name: 'cloudhub', ok: !hub.enable || cloudHub.port() > 0, detail: hub.enable ? (cloudHub.port() > 0 ? `listening on ${cloudHub.port()}` : 'not listening') : 'disabled' },
-      { name: 'certservice', ok: !(hub.enable && hub.https.enable) || certService.port() > 0, detail: hub.enable && hub.https.enable ? (certService.port() > 0 ? `listening on ${certService.port()}` : 'not listening') : 'disabled' },
-    ],
+    readiness: () => [listening('cloudhub', hub.enable, cloudHub.port()), listening('certservice', hub.enable && hub.https.enable, certService.port())],
   });
 
   const stopModules = await startModules(
@@ -169,7 +180,7 @@ export async function startCloudCore(config: CloudCoreConfig): Promise<() => Pro
       { module: apiServer, enabled: m.apiServer.enable },
       { module: router, enabled: m.router.enable },
     ],
-    { bus, log, clock: systemClock },
+    { bus: createBus(log.child('bus')), log, clock: systemClock },
   );
   log.info(`cloudcore is running`);
   return async () => {
