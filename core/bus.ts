@@ -41,10 +41,19 @@ interface Waiter {
 export const DEFAULT_QUEUE_LIMIT = 1024;
 
 export function createBus(log: Logger, clock: Clock = systemClock): Bus {
-  const inboxes = new Map<string, Inbox>();
-  const waiters = new Map<string, Waiter>();
+  return new LocalBus(log, clock);
+}
 
-  const drain = async (box: Inbox): Promise<void> => {
+class LocalBus implements Bus {
+  private readonly inboxes = new Map<string, Inbox>();
+  private readonly waiters = new Map<string, Waiter>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly clock: Clock,
+  ) {}
+
+  private async drain(box: Inbox): Promise<void> {
     if (box.running) return;
     box.running = true;
     try {
@@ -52,73 +61,72 @@ export function createBus(log: Logger, clock: Clock = systemClock): Bus {
         try {
           await box.handler(msg);
         } catch (err) {
-          log.error(`${box.name}: handler failed on ${msg.route.operation} ${msg.route.resource}: ${errorText(err)}`);
+          this.log.error(`${box.name}: handler failed on ${msg.route.operation} ${msg.route.resource}: ${errorText(err)}`);
         }
       }
     } finally {
       box.running = false;
     }
-  };
+  }
 
-  const enqueue = (box: Inbox, msg: Message): void => {
-    if (box.queue.length >= box.limit) {
-      throw new KubeEdgeError('queue_full', `inbox of ${box.name} is full (${box.limit} messages)`);
-    }
+  private enqueue(box: Inbox, msg: Message): void {
+    if (box.queue.length >= box.limit) throw new KubeEdgeError('queue_full', `inbox of ${box.name} is full (${box.limit} messages)`);
     box.queue.push(msg);
-    if (!box.running) void drain(box);
-  };
+    if (!box.running) void this.drain(box);
+  }
 
-  return {
-    register(name, group, handler, opts = {}) {
-      inboxes.set(name, { name, group, handler, queue: [], limit: opts.queueLimit ?? DEFAULT_QUEUE_LIMIT, running: false });
-    },
-    unregister(name) {
-      inboxes.delete(name);
-    },
-    send(module, msg) {
-      const box = inboxes.get(module);
-      if (!box) throw new KubeEdgeError('no_route', `no module named ${module}`);
-      enqueue(box, msg);
-    },
-    sendToGroup(group, msg) {
-      let found = false;
-      for (const box of inboxes.values()) {
-        if (box.group !== group) continue;
-        found = true;
-        enqueue(box, msg);
+  register(name: string, group: string, handler: Inbox['handler'], opts: { queueLimit?: number } = {}): void {
+    this.inboxes.set(name, { name, group, handler, queue: [], limit: opts.queueLimit ?? DEFAULT_QUEUE_LIMIT, running: false });
+  }
+
+  unregister(name: string): void {
+    this.inboxes.delete(name);
+  }
+
+  send(module: string, msg: Message): void {
+    const box = this.inboxes.get(module);
+    if (!box) throw new KubeEdgeError('no_route', `no module named ${module}`);
+    this.enqueue(box, msg);
+  }
+
+  sendToGroup(group: string, msg: Message): void {
+    let found = false;
+    for (const box of this.inboxes.values()) {
+      if (box.group !== group) continue;
+      found = true;
+      this.enqueue(box, msg);
+    }
+    if (!found) throw new KubeEdgeError('no_route', `no module in group ${group}`);
+  }
+
+  sendSync(module: string, msg: Message, timeoutMs: number): Promise<Message> {
+    return new Promise<Message>((resolve, reject) => {
+      const id = msg.header.msg_id;
+      const timer = this.clock.setTimeout(() => {
+        this.waiters.delete(id);
+        reject(new KubeEdgeError('timeout', `no reply to ${msg.route.operation} ${msg.route.resource} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.waiters.set(id, { resolve, reject, timer });
+      try {
+        this.send(module, msg);
+      } catch (err) {
+        this.clock.clear(timer);
+        this.waiters.delete(id);
+        reject(err as Error);
       }
-      if (!found) throw new KubeEdgeError('no_route', `no module in group ${group}`);
-    },
-    sendSync(module, msg, timeoutMs) {
-      return new Promise<Message>((resolve, reject) => {
-        const id = msg.header.msg_id;
-        const timer = clock.setTimeout(() => {
-          waiters.delete(id);
-          reject(new KubeEdgeError('timeout', `no reply to ${msg.route.operation} ${msg.route.resource} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        waiters.set(id, { resolve, reject, timer });
-        try {
-          this.send(module, msg);
-        } catch (err) {
-          clock.clear(timer);
-          waiters.delete(id);
-          reject(err as Error);
-        }
-      });
-    },
-    sendResp(resp) {
-      const parent = resp.header.parent_msg_id;
-      const waiter = parent === undefined ? undefined : waiters.get(parent);
-      if (!waiter || parent === undefined) {
-        log.debug(`bus: reply to ${parent ?? '(none)'} has no waiter, dropped`);
-        return;
-      }
-      waiters.delete(parent);
-      clock.clear(waiter.timer);
-      waiter.resolve(resp);
-    },
-    depth(module) {
-      return inboxes.get(module)?.queue.length ?? 0;
-    },
-  };
+    });
+  }
+
+  sendResp(resp: Message): void {
+    const parent = resp.header.parent_msg_id;
+    const waiter = parent === undefined ? undefined : this.waiters.get(parent);
+    if (!waiter || parent === undefined) return void this.log.debug(`bus: reply to ${parent ?? '(none)'} has no waiter, dropped`);
+    this.waiters.delete(parent);
+    this.clock.clear(waiter.timer);
+    waiter.resolve(resp);
+  }
+
+  depth(module: string): number {
+    return this.inboxes.get(module)?.queue.length ?? 0;
+  }
 }
