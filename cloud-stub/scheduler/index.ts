@@ -7,10 +7,10 @@
 import type { Module, ModuleContext } from '../../core/module.js';
 import type { Timer } from '../../core/clock.js';
 import { errorText } from '../../core/errors.js';
-import type { ChangeEvent, ObjectStore, StoredObject } from '../store/objects.js';
+import type { ChangeEvent, KubeObject, ObjectStore, StoredObject } from '../store/objects.js';
 import type { NodeLiveStatus } from '../edgecontroller/index.js';
 import { pendingPodStatus } from '../edgecontroller/pods.js';
-import { chooseNode } from './choose.js';
+import { chooseNode, type Candidate } from './choose.js';
 
 export interface SchedulerDeps {
   store: ObjectStore;
@@ -19,85 +19,96 @@ export interface SchedulerDeps {
 }
 
 export function createScheduler(deps: SchedulerDeps): Module {
-  let ctx: ModuleContext | undefined;
-  let timer: Timer | undefined;
-  const pending = new Set<string>(); // namespace/name
-  const retryMs = deps.retryMs ?? 2000;
+  return new Scheduler(deps);
+}
 
-  const unschedulable = async (pod: StoredObject, message: string): Promise<void> => {
-    const have = deps.store.status('pod', pod.namespace, pod.name)?.status as { conditions?: { message?: string }[] } | undefined;
+const unbound = (pod: KubeObject): boolean => typeof pod.spec?.nodeName !== 'string' || pod.spec.nodeName === '';
+
+class Scheduler implements Module {
+  readonly name = 'scheduler';
+  readonly group = 'scheduler';
+  private ctx: ModuleContext | undefined;
+  private timer: Timer | undefined;
+  /** pods waiting for a node, as namespace/name */
+  private readonly pending = new Set<string>();
+  private readonly retryMs: number;
+  private readonly onChange = (ev: ChangeEvent): void => this.changed(ev);
+
+  constructor(private readonly deps: SchedulerDeps) {
+    this.retryMs = deps.retryMs ?? 2000;
+  }
+
+  private async unschedulable(pod: StoredObject, message: string): Promise<void> {
+    const have = this.deps.store.status('pod', pod.namespace, pod.name)?.status as { conditions?: { message?: string }[] } | undefined;
     if (have?.conditions?.[0]?.message === message) return;
-    const at = new Date(ctx?.clock.now() ?? Date.now()).toISOString();
+    const at = new Date(this.ctx?.clock.now() ?? Date.now()).toISOString();
     const status = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message, lastProbeTime: null, lastTransitionTime: at }] };
-    await deps.store.reportStatus('pod', pod.namespace, pod.name, { status, node: '', storeId: 'cloud', seq: 0 });
-    ctx?.log.info(`pod ${pod.namespace}/${pod.name} is unschedulable: ${message}`);
-  };
+    await this.deps.store.reportStatus('pod', pod.namespace, pod.name, { status, node: '', storeId: 'cloud', seq: 0 });
+    this.ctx?.log.info(`pod ${pod.namespace}/${pod.name} is unschedulable: ${message}`);
+  }
 
-  const bind = async (key: string): Promise<void> => {
+  /** the nodes as chooseNode weighs them */
+  private candidates(): Candidate[] {
+    const { store, liveStatus } = this.deps;
+    return store.list('node').map((n) => ({
+      name: n.name,
+      labels: n.object.metadata.labels ?? {},
+      unschedulable: n.object.spec?.unschedulable === true,
+      ready: liveStatus(n.name)?.ready === true,
+      pods: store.onNode('pod', n.name).length,
+    }));
+  }
+
+  private async bind(key: string): Promise<void> {
     const [namespace, name] = key.split('/') as [string, string];
-    const pod = deps.store.get('pod', namespace, name);
-    if (!pod || (typeof pod.object.spec?.nodeName === 'string' && pod.object.spec.nodeName !== '')) return void pending.delete(key);
-    const selector = (pod.object.spec?.nodeSelector ?? {}) as Record<string, string>;
-    const choice = chooseNode(
-      selector,
-      deps.store.list('node').map((n) => ({
-        name: n.name,
-        labels: n.object.metadata.labels ?? {},
-        unschedulable: n.object.spec?.unschedulable === true,
-        ready: deps.liveStatus(n.name)?.ready === true,
-        pods: deps.store.onNode('pod', n.name).length,
-      })),
-    );
-    if ('unschedulable' in choice) return unschedulable(pod, choice.unschedulable);
-    const target = choice.node;
-    pending.delete(key);
-    const bound = { ...pod.object, spec: { ...pod.object.spec, nodeName: target } };
-    await deps.store.put('pod', namespace, bound);
-    await deps.store.reportStatus('pod', namespace, name, { status: pendingPodStatus(bound), node: '', storeId: 'cloud', seq: 0 });
-    ctx?.log.info(`bound pod ${key} to node ${target}`);
-  };
+    const pod = this.deps.store.get('pod', namespace, name);
+    if (!pod || !unbound(pod.object)) return void this.pending.delete(key);
+    const choice = chooseNode((pod.object.spec?.nodeSelector ?? {}) as Record<string, string>, this.candidates());
+    if ('unschedulable' in choice) return this.unschedulable(pod, choice.unschedulable);
+    this.pending.delete(key);
+    const bound = { ...pod.object, spec: { ...pod.object.spec, nodeName: choice.node } };
+    await this.deps.store.put('pod', namespace, bound);
+    await this.deps.store.reportStatus('pod', namespace, name, { status: pendingPodStatus(bound), node: '', storeId: 'cloud', seq: 0 });
+    this.ctx?.log.info(`bound pod ${key} to node ${choice.node}`);
+  }
 
-  const run = (): void => {
-    timer = undefined;
-    for (const key of [...pending]) bind(key).catch((err: unknown) => ctx?.log.error(`cannot bind pod ${key}: ${errorText(err)}`));
-    if (pending.size > 0 && ctx) timer = ctx.clock.setTimeout(run, retryMs);
-  };
+  private run(): void {
+    this.timer = undefined;
+    for (const key of [...this.pending]) this.bind(key).catch((err: unknown) => this.ctx?.log.error(`cannot bind pod ${key}: ${errorText(err)}`));
+    // tried again while they wait: nodes come and go without a store change
+    if (this.pending.size > 0 && this.ctx) this.timer = this.ctx.clock.setTimeout(() => this.run(), this.retryMs);
+  }
 
-  const soon = (): void => {
-    if (timer === undefined && ctx) timer = ctx.clock.setTimeout(run, 0);
-  };
+  private soon(): void {
+    if (this.timer === undefined && this.ctx) this.timer = this.ctx.clock.setTimeout(() => this.run(), 0);
+  }
 
-  const onChange = (ev: ChangeEvent): void => {
-    if (ev.kind === 'node') return soon(); // labels changed: pods waiting may fit now
+  private changed(ev: ChangeEvent): void {
+    if (ev.kind === 'node') return this.soon(); // labels changed: pods waiting may fit now
     if (ev.kind !== 'pod') return;
     const key = `${ev.object.metadata.namespace ?? 'default'}/${ev.object.metadata.name}`;
-    if (ev.type === 'deleted') return void pending.delete(key);
-    const node = ev.object.spec?.nodeName;
-    if (typeof node !== 'string' || node === '') {
-      pending.add(key);
-      return soon();
+    if (ev.type === 'deleted') return void this.pending.delete(key);
+    if (unbound(ev.object)) {
+      this.pending.add(key);
+      return this.soon();
     }
     // moved to another node by a user: what the old node said of it is not the pod's status any more
     const [namespace, name] = key.split('/') as [string, string];
-    const st = deps.store.status('pod', namespace, name);
-    if (st && st.node !== '' && st.node !== node) {
-      deps.store.reportStatus('pod', namespace, name, { status: pendingPodStatus(ev.object), node: '', storeId: 'cloud', seq: 0 }).catch((err: unknown) => ctx?.log.error(`cannot reset the status of ${key}: ${errorText(err)}`));
-    }
-  };
+    const st = this.deps.store.status('pod', namespace, name);
+    if (!st || st.node === '' || st.node === ev.object.spec?.nodeName) return;
+    this.deps.store.reportStatus('pod', namespace, name, { status: pendingPodStatus(ev.object), node: '', storeId: 'cloud', seq: 0 }).catch((err: unknown) => this.ctx?.log.error(`cannot reset the status of ${key}: ${errorText(err)}`));
+  }
 
-  return {
-    name: 'scheduler',
-    group: 'scheduler',
-    async start(c) {
-      ctx = c;
-      for (const p of deps.store.list('pod')) if (typeof p.object.spec?.nodeName !== 'string' || p.object.spec.nodeName === '') pending.add(`${p.namespace}/${p.name}`);
-      deps.store.events.on('change', onChange);
-      if (pending.size > 0) timer = c.clock.setTimeout(run, retryMs);
-    },
-    async stop() {
-      deps.store.events.off('change', onChange);
-      ctx?.clock.clear(timer);
-      timer = undefined;
-    },
-  };
+  async start(c: ModuleContext): Promise<void> {
+    this.ctx = c;
+    for (const p of this.deps.store.list('pod')) if (unbound(p.object)) this.pending.add(`${p.namespace}/${p.name}`);
+    this.deps.store.events.on('change', this.onChange);
+    if (this.pending.size > 0) this.timer = c.clock.setTimeout(() => this.run(), this.retryMs);
+  }
+
+  async stop(): Promise<void> {
+    this.deps.store.events.off('change', this.onChange);
+    this.ctx?.clock.clear(this.timer);
+    this.timer = undefined;
+  }
 }
