@@ -90,16 +90,7 @@ function probe(c: Checker, o: Obj | undefined, path: string, portNames: Readonly
   c.num(o, 'successThreshold', path, { integer: true, min: 1 });
 }
 
-function container(c: Checker, o: Obj, path: string, volumes: ReadonlySet<string>, processRuntime: boolean): void {
-  c.only(o, path, CONTAINER_FIELDS);
-  named(c, o, 'name', path, DNS_LABEL, 'container name (a DNS label)');
-  const image = c.str(o, 'image', path, { required: true });
-  if (image === '') c.bad(`${path}.image`, 'is required');
-  const command = c.strs(o, 'command', path);
-  c.strs(o, 'args', path);
-  if (processRuntime && !command?.length) c.bad(`${path}.command`, `is required with runtimeClassName: ${PROCESS_RUNTIME_CLASS} (a process has no image entrypoint)`);
-  c.str(o, 'workingDir', path);
-  c.str(o, 'imagePullPolicy', path, { oneOf: ['Always', 'IfNotPresent', 'Never'] });
+function env(c: Checker, o: Obj, path: string): void {
   (c.list(o, 'env', path) ?? []).forEach((e, i) => {
     const p = `${path}.env[${i}]`;
     if (!isObj(e)) return c.bad(p, 'must be an object');
@@ -107,14 +98,13 @@ function container(c: Checker, o: Obj, path: string, volumes: ReadonlySet<string
     named(c, e, 'name', p, ENV_NAME, 'environment variable name');
     c.str(e, 'value', p);
     const from = c.obj(e, 'valueFrom', p);
-    if (from) {
-      c.only(from, `${p}.valueFrom`, ['configMapKeyRef', 'secretKeyRef']);
-      const refs = ['configMapKeyRef', 'secretKeyRef'].filter((k) => from[k] !== undefined);
-      if (refs.length !== 1) c.bad(`${p}.valueFrom`, 'must have exactly one of configMapKeyRef, secretKeyRef');
-      keyRef(c, c.obj(from, 'configMapKeyRef', `${p}.valueFrom`), `${p}.valueFrom.configMapKeyRef`);
-      keyRef(c, c.obj(from, 'secretKeyRef', `${p}.valueFrom`), `${p}.valueFrom.secretKeyRef`);
-      if (e.value !== undefined) c.bad(`${p}.value`, 'may not be given with valueFrom');
-    }
+    if (!from) return;
+    c.only(from, `${p}.valueFrom`, ['configMapKeyRef', 'secretKeyRef']);
+    const refs = ['configMapKeyRef', 'secretKeyRef'].filter((k) => from[k] !== undefined);
+    if (refs.length !== 1) c.bad(`${p}.valueFrom`, 'must have exactly one of configMapKeyRef, secretKeyRef');
+    keyRef(c, c.obj(from, 'configMapKeyRef', `${p}.valueFrom`), `${p}.valueFrom.configMapKeyRef`);
+    keyRef(c, c.obj(from, 'secretKeyRef', `${p}.valueFrom`), `${p}.valueFrom.secretKeyRef`);
+    if (e.value !== undefined) c.bad(`${p}.value`, 'may not be given with valueFrom');
   });
   (c.list(o, 'envFrom', path) ?? []).forEach((e, i) => {
     const p = `${path}.envFrom[${i}]`;
@@ -131,6 +121,10 @@ function container(c: Checker, o: Obj, path: string, volumes: ReadonlySet<string
       c.bool(ref, 'optional', `${p}.${k}`);
     }
   });
+}
+
+/** a container's ports; the names they give, for probes that name one */
+function ports(c: Checker, o: Obj, path: string): Set<string> {
   const portNames = new Set<string>();
   (c.list(o, 'ports', path) ?? []).forEach((pt, i) => {
     const p = `${path}.ports[${i}]`;
@@ -141,22 +135,27 @@ function container(c: Checker, o: Obj, path: string, volumes: ReadonlySet<string
     c.str(pt, 'hostIP', p);
     c.str(pt, 'protocol', p, { oneOf: ['TCP', 'UDP'] });
     const name = c.str(pt, 'name', p);
-    if (name !== undefined) {
-      if (!PORT_NAME.test(name)) c.bad(`${p}.name`, `${JSON.stringify(name)} is not a valid port name (at most 15 lowercase letters, digits and -)`);
-      portNames.add(name);
-    }
+    if (name === undefined) return;
+    if (!PORT_NAME.test(name)) c.bad(`${p}.name`, `${JSON.stringify(name)} is not a valid port name (at most 15 lowercase letters, digits and -)`);
+    portNames.add(name);
   });
+  return portNames;
+}
+
+function resources(c: Checker, o: Obj, path: string): void {
   const res = c.obj(o, 'resources', path);
-  if (res) {
-    c.only(res, `${path}.resources`, ['limits', 'requests']);
-    for (const k of ['limits', 'requests']) {
-      const r = c.obj(res, k, `${path}.resources`);
-      if (!r) continue;
-      c.only(r, `${path}.resources.${k}`, ['memory', 'cpu']);
-      quantity(c, r, 'memory', `${path}.resources.${k}`);
-      quantity(c, r, 'cpu', `${path}.resources.${k}`);
-    }
+  if (!res) return;
+  c.only(res, `${path}.resources`, ['limits', 'requests']);
+  for (const k of ['limits', 'requests']) {
+    const r = c.obj(res, k, `${path}.resources`);
+    if (!r) continue;
+    c.only(r, `${path}.resources.${k}`, ['memory', 'cpu']);
+    quantity(c, r, 'memory', `${path}.resources.${k}`);
+    quantity(c, r, 'cpu', `${path}.resources.${k}`);
   }
+}
+
+function volumeMounts(c: Checker, o: Obj, path: string, volumes: ReadonlySet<string>): void {
   const paths = new Set<string>();
   (c.list(o, 'volumeMounts', path) ?? []).forEach((m, i) => {
     const p = `${path}.volumeMounts[${i}]`;
@@ -172,6 +171,22 @@ function container(c: Checker, o: Obj, path: string, volumes: ReadonlySet<string
     }
     c.bool(m, 'readOnly', p);
   });
+}
+
+function container(c: Checker, o: Obj, path: string, volumes: ReadonlySet<string>, processRuntime: boolean): void {
+  c.only(o, path, CONTAINER_FIELDS);
+  named(c, o, 'name', path, DNS_LABEL, 'container name (a DNS label)');
+  const image = c.str(o, 'image', path, { required: true });
+  if (image === '') c.bad(`${path}.image`, 'is required');
+  const command = c.strs(o, 'command', path);
+  c.strs(o, 'args', path);
+  if (processRuntime && !command?.length) c.bad(`${path}.command`, `is required with runtimeClassName: ${PROCESS_RUNTIME_CLASS} (a process has no image entrypoint)`);
+  c.str(o, 'workingDir', path);
+  c.str(o, 'imagePullPolicy', path, { oneOf: ['Always', 'IfNotPresent', 'Never'] });
+  env(c, o, path);
+  const portNames = ports(c, o, path);
+  resources(c, o, path);
+  volumeMounts(c, o, path, volumes);
   probe(c, c.obj(o, 'livenessProbe', path), `${path}.livenessProbe`, portNames);
   probe(c, c.obj(o, 'readinessProbe', path), `${path}.readinessProbe`, portNames);
 }
