@@ -14,6 +14,7 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import type { Module, ModuleContext } from '../../core/module.js';
+import type { Logger } from '../../core/log.js';
 import { errorText } from '../../core/errors.js';
 import { isDnsSubdomain } from '../../api/names.js';
 import { boundPort, closeServer, listen } from '../../core/net.js';
@@ -55,6 +56,44 @@ function readCsr(body: Buffer): CertificateRequest {
   }
 }
 
+/**
+ * Who asks for a node's certificate: the node itself renewing (its current certificate, signed by
+ * this CA, unexpired, on this connection: true), or a join with a valid token (false); anyone else
+ * is refused, saying why.
+ */
+function askerOf(req: IncomingMessage, node: string, caCert: X509Certificate, tokenSecret: Buffer): boolean {
+  const peer = (req.socket as TLSSocket).getPeerX509Certificate?.();
+  if (peer) {
+    if (!peer.checkIssued(caCert) || !peer.verify(caCert.publicKey)) throw new Refusal(401, 'the client certificate is not signed by this cloud');
+    if (Date.parse(peer.validTo) <= Date.now()) throw new Refusal(401, 'the client certificate has expired; join again with a token');
+    const cn = /CN=([^\n,]+)/.exec(peer.subject)?.[1];
+    if (cn !== `system:node:${node}`) throw new Refusal(403, `certificate of ${cn ?? '?'} may not renew node ${node}`);
+    return true;
+  }
+  const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
+  if (!auth) throw new Refusal(401, 'a join needs "Authorization: Bearer <token>"; a renewal needs the node certificate');
+  const check = verifyJwt(tokenSecret, auth[1] as string);
+  if (!check.ok) throw new Refusal(401, `token refused: ${check.reason}`);
+  return false;
+}
+
+async function readCsrBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_CSR) throw new Refusal(413, `a certificate request is at most ${MAX_CSR} bytes`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function refuse(log: Logger, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  const status = err instanceof Refusal ? err.status : 500;
+  log.warn(`refused ${req.method ?? ''} ${req.url ?? ''} from ${req.socket.remoteAddress ?? '?'} (NodeName ${JSON.stringify(req.headers['nodename'] ?? '')}): ${errorText(err)}`);
+  if (!res.headersSent) res.writeHead(status, { 'content-type': 'text/plain' }).end(errorText(err) + '\n');
+}
+
 export function createCertService(deps: CertServiceDeps): CertService {
   let server: Server | undefined;
   let ctx: ModuleContext | undefined;
@@ -65,28 +104,11 @@ export function createCertService(deps: CertServiceDeps): CertService {
     const nodeHeader = req.headers['nodename'];
     const node = typeof nodeHeader === 'string' ? nodeHeader : '';
     if (!isDnsSubdomain(node)) throw new Refusal(400, `NodeName header ${JSON.stringify(node)} is not a valid node name (lowercase DNS subdomain)`);
-
-    // a renewal: the node's current certificate on this connection
-    const peer = (req.socket as TLSSocket).getPeerX509Certificate?.();
-    let renewal = false;
-    if (peer) {
-      if (!peer.checkIssued(caCert) || !peer.verify(caCert.publicKey)) throw new Refusal(401, 'the client certificate is not signed by this cloud');
-      if (Date.parse(peer.validTo) <= Date.now()) throw new Refusal(401, 'the client certificate has expired; join again with a token');
-      const cn = /CN=([^\n,]+)/.exec(peer.subject)?.[1];
-      if (cn !== `system:node:${node}`) throw new Refusal(403, `certificate of ${cn ?? '?'} may not renew node ${node}`);
-      renewal = true;
-    } else {
-      const auth = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
-      if (!auth) throw new Refusal(401, 'a join needs "Authorization: Bearer <token>"; a renewal needs the node certificate');
-      const check = verifyJwt(deps.tokenSecret, auth[1] as string);
-      if (!check.ok) throw new Refusal(401, `token refused: ${check.reason}`);
-    }
-
+    const renewal = askerOf(req, node, caCert, deps.tokenSecret);
     const csr = readCsr(body);
     const cn = csr.commonName;
     if (cn !== `system:node:${node}`) throw new Refusal(403, `the request names ${JSON.stringify(cn)}, not system:node:${node}`);
     const fingerprint = createHash('sha256').update(csr.spki).digest('hex');
-
     const bound = deps.store.nodeKey(node);
     if (!renewal && bound !== undefined && bound !== fingerprint) {
       throw new Refusal(409, `node name ${node} is already taken by another key; delete that node ("keadm delete node ${node}") or join under another name`);
@@ -99,25 +121,11 @@ export function createCertService(deps: CertServiceDeps): CertService {
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/ca.crt') {
-      res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(caDer);
-      return;
-    }
-    if (req.method === 'GET' && path === '/dialect') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('cbor');
-      return;
-    }
+    if (req.method === 'GET' && path === '/ca.crt') return void res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(caDer);
+    if (req.method === 'GET' && path === '/dialect') return void res.writeHead(200, { 'content-type': 'text/plain' }).end('cbor');
     if (req.method === 'GET' && path === '/edge.crt') {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const c of req) {
-        size += (c as Buffer).length;
-        if (size > MAX_CSR) throw new Refusal(413, `a certificate request is at most ${MAX_CSR} bytes`);
-        chunks.push(c as Buffer);
-      }
-      const der = await issue(req, Buffer.concat(chunks));
-      res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(der);
-      return;
+      const der = await issue(req, await readCsrBody(req)); // before the head: a refusal has its own
+      return void res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(der);
     }
     throw new Refusal(404, `no such path: ${req.method ?? ''} ${path}`);
   };
@@ -130,11 +138,7 @@ export function createCertService(deps: CertServiceDeps): CertService {
       ctx = c;
       // client certificates are asked for but optional: joins have none, renewals present theirs
       server = createServer({ cert: deps.server.cert, key: deps.server.key, ca: deps.ca.cert, requestCert: true, rejectUnauthorized: false, minVersion: 'TLSv1.2' }, (req, res) => {
-        handle(req, res).catch((err: unknown) => {
-          const status = err instanceof Refusal ? err.status : 500;
-          c.log.warn(`refused ${req.method ?? ''} ${req.url ?? ''} from ${req.socket.remoteAddress ?? '?'} (NodeName ${JSON.stringify(req.headers['nodename'] ?? '')}): ${errorText(err)}`);
-          if (!res.headersSent) res.writeHead(status, { 'content-type': 'text/plain' }).end(errorText(err) + '\n');
-        });
+        handle(req, res).catch((err: unknown) => refuse(c.log, req, res, err));
       });
       await listen(server, deps.port, deps.address);
       c.log.info(`certificate service on https://${deps.address}:${this.port()}`);

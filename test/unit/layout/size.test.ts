@@ -24,7 +24,6 @@ const LONGER: Record<string, number> = {
   "runtime/devicetwin/manifests.ts:openManifestFolder": 112,
   "runtime/edgehub/kubeedge/node.ts:createNodeKeeper": 146,
   "runtime/servicebus/index.ts:createServiceBus": 145,
-  "cloud-stub/certs/service.ts:createCertService": 90,
   "cloud-stub/dashboard/index.ts:createDashboard": 127,
   "cloud-stub/edgecontroller/index.ts:createEdgeController": 150,
   "cloud-stub/kubeedge/edged.ts:createEdgedAnswers": 95,
