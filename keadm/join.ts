@@ -26,23 +26,12 @@ function sameCertificate(a: string, b: string): boolean {
 }
 
 
-export async function join(argv: readonly string[]): Promise<number> {
-  const f = flags(argv, ['cloudcore-ipport', 'token', 'edgenode-name', 'certport', 'config-dir', 'data-dir', 'labels', 'remote-runtime-endpoint'], ['foreground'], {
-    'kubeedge-version': 'edgecore is this bundle, nothing is downloaded',
-    'image-repository': 'nothing is pulled to install the edge',
-    runtimetype: 'the runtime is podman, or processes (runtimeClassName: process)',
-    cgroupdriver: 'process pods use the cgroups edgecore finds',
-    'cert-path': 'certificates go under --config-dir',
-    'hub-protocol': 'the link is a WebSocket',
-    'with-mqtt': 'the MQTT broker is built in (modules.eventBus)',
-    tarballpath: 'nothing is downloaded',
-  });
+/** join's flags, checked: where the cloud is, the token, this node's name and labels */
+function joinArgs(f: ReturnType<typeof flags>): { ipport: string; token: string; node: string; certPort: number; host: string; hubPort: number; labels?: Record<string, string>; runtimeEndpoint?: string } {
   const ipport = f.need('cloudcore-ipport', 'the cloud\'s address, IP:PORT of CloudHub (port 10000)');
   const token = f.need('token', 'run "keadm gettoken" on the cloud');
   const node = f.str('edgenode-name', hostname().toLowerCase()) as string;
   const certPort = Number(f.str('certport', '10002'));
-  const dirs = f.dirs();
-
   // as KubeEdge's keadm: --labels k=v,k2=v2 become the node's labels; --remote-runtime-endpoint the runtime's socket
   const labelText = f.str('labels');
   const labels = labelText ? Object.fromEntries(labelText.split(',').map((kv) => kv.split('=').map((x) => x.trim()) as [string, string])) : undefined;
@@ -60,6 +49,40 @@ export async function join(argv: readonly string[]): Promise<number> {
     if (err instanceof TokenError) throw new UsageError(err.message);
     throw err;
   }
+  return { ipport, token, node, certPort, host, hubPort, ...(labels ? { labels } : {}), ...(runtimeEndpoint ? { runtimeEndpoint } : {}) };
+}
+
+/** the edgecore.yaml join writes */
+function edgeConfig(p: ReturnType<typeof edgePaths>, j: { httpServer: string; token: string; dialect: string; ipport: string; node: string; labels?: Record<string, string> | undefined; runtimeEndpoint?: string | undefined }): unknown {
+  return {
+    apiVersion: 'edgecore.config.kubeedge.io/v1alpha2',
+    kind: 'EdgeCore',
+    database: { dataSource: p.db },
+    modules: {
+      edgeHub: { httpServer: j.httpServer, tlsCaFile: p.caCert, tlsCertFile: p.cert, tlsPrivateKeyFile: p.key, token: j.token, dialect: j.dialect, websocket: { server: j.ipport } },
+      edged: {
+        hostnameOverride: j.node,
+        rootDirectory: p.edged,
+        ...(j.labels ? { nodeLabels: j.labels } : {}),
+        ...(j.runtimeEndpoint ? { tailoredKubeletConfig: { containerRuntimeEndpoint: j.runtimeEndpoint } } : {}),
+      },
+    },
+  };
+}
+
+export async function join(argv: readonly string[]): Promise<number> {
+  const f = flags(argv, ['cloudcore-ipport', 'token', 'edgenode-name', 'certport', 'config-dir', 'data-dir', 'labels', 'remote-runtime-endpoint'], ['foreground'], {
+    'kubeedge-version': 'edgecore is this bundle, nothing is downloaded',
+    'image-repository': 'nothing is pulled to install the edge',
+    runtimetype: 'the runtime is podman, or processes (runtimeClassName: process)',
+    cgroupdriver: 'process pods use the cgroups edgecore finds',
+    'cert-path': 'certificates go under --config-dir',
+    'hub-protocol': 'the link is a WebSocket',
+    'with-mqtt': 'the MQTT broker is built in (modules.eventBus)',
+    tarballpath: 'nothing is downloaded',
+  });
+  const { ipport, token, node, certPort, host, hubPort, labels, runtimeEndpoint } = joinArgs(f);
+  const dirs = f.dirs();
   // edgecore would refuse to start here: say so before the cloud issues a certificate for nothing
   const cloudcorePid = process.env.CHECK_EDGECORE_ENVIRONMENT === 'false' ? undefined : cloudcoreRunningHere();
   if (cloudcorePid !== undefined) throw new Error(`a cloudcore runs on this host (pid ${cloudcorePid}); join from another host, or set CHECK_EDGECORE_ENVIRONMENT=false to run edgecore beside it`);
@@ -79,28 +102,7 @@ export async function join(argv: readonly string[]): Promise<number> {
   // a wrong port would be found only once edgecore runs, after a certificate was issued for nothing
   await checkCloudHub(host, hubPort, ca.pem);
   const pair = await requestCertificate({ httpServer, nodeName: node, caPem: ca.pem, token });
-  const config = {
-    apiVersion: 'edgecore.config.kubeedge.io/v1alpha2',
-    kind: 'EdgeCore',
-    database: { dataSource: p.db },
-    modules: {
-      edgeHub: {
-        httpServer,
-        tlsCaFile: p.caCert,
-        tlsCertFile: p.cert,
-        tlsPrivateKeyFile: p.key,
-        token,
-        dialect,
-        websocket: { server: ipport },
-      },
-      edged: {
-        hostnameOverride: node,
-        rootDirectory: p.edged,
-        ...(labels ? { nodeLabels: labels } : {}),
-        ...(runtimeEndpoint ? { tailoredKubeletConfig: { containerRuntimeEndpoint: runtimeEndpoint } } : {}),
-      },
-    },
-  };
+  const config = edgeConfig(p, { httpServer, token, dialect, ipport, node, labels, runtimeEndpoint });
   const out = new FileSet();
   if (!caThere) out.add(p.caCert, ca.pem);
   out.add(p.cert, pair.cert).add(p.key, pair.key, 0o600).add(p.config, stringify(config), 0o644, packaged);

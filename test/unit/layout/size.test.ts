@@ -29,7 +29,6 @@ const LONGER: Record<string, number> = {
   "cloud-stub/kubeedge/edged.ts:createEdgedAnswers": 95,
   "cloud-stub/kubeedge/index.ts:createKubeEdgeDialect": 137,
   "cloud-stub/synccontroller/index.ts:createSyncController": 115,
-  "keadm/join.ts:join": 93,
   "keadm/quickstart.ts:quickstart": 113,
 };
 
