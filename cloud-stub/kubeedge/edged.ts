@@ -39,36 +39,43 @@ const parsed = (content: unknown): unknown => {
 };
 
 export function createEdgedAnswers(deps: { store: ObjectStore; log: () => Logger | undefined }): EdgedAnswers {
-  const leases = new Map<string, KubeObject>();
-  let leaseRv = 0;
+  return new EdgedAnswerer(deps);
+}
+
+class EdgedAnswerer implements EdgedAnswers {
+  private readonly leases = new Map<string, KubeObject>();
+  private leaseRv = 0;
+
+  constructor(private readonly deps: { store: ObjectStore; log: () => Logger | undefined }) {}
 
   /** the Node as edged is told it is: the stored object and the status its edge reported */
-  const nodeNow = (node: string): KubeObject => {
-    const stored = deps.store.get('node', CLUSTER_NAMESPACE, node);
-    const status = deps.store.status('node', CLUSTER_NAMESPACE, node)?.status ?? {};
+  private nodeNow(node: string): KubeObject {
+    const stored = this.deps.store.get('node', CLUSTER_NAMESPACE, node);
+    const status = this.deps.store.status('node', CLUSTER_NAMESPACE, node)?.status ?? {};
     const object = stored?.object ?? { apiVersion: 'v1', kind: 'Node', metadata: { name: node }, spec: {} };
     return { ...object, metadata: { ...object.metadata, ...(stored ? { resourceVersion: String(stored.rv) } : {}) }, status: { ...(object.status ?? {}), ...status } };
-  };
+  }
 
-  const writeNode = async (node: string, body: unknown): Promise<KubeObject> => {
+  private async writeNode(node: string, body: unknown): Promise<KubeObject> {
+    const { store } = this.deps;
     if (!isObj(body)) throw new ApiError('BadRequest', 'a Node must be an object');
     const meta = isObj(body.metadata) ? body.metadata : {};
     const labels = isObj(meta.labels) ? (meta.labels as Record<string, string>) : {};
-    if (!deps.store.get('node', CLUSTER_NAMESPACE, node)) {
-      await deps.store.put('node', CLUSTER_NAMESPACE, { apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels: { ...labels, 'node-role.kubernetes.io/edge': '' } }, spec: {} });
+    if (!store.get('node', CLUSTER_NAMESPACE, node)) {
+      await store.put('node', CLUSTER_NAMESPACE, { apiVersion: 'v1', kind: 'Node', metadata: { name: node, labels: { ...labels, 'node-role.kubernetes.io/edge': '' } }, spec: {} });
     } else {
-      await mergeNodeLabels(deps.store, node, labels, deps.log());
+      await mergeNodeLabels(store, node, labels, this.deps.log());
     }
     if (isObj(body.status)) {
       const report = nodeStatusOfReport({ status: body.status });
-      await deps.store.reportStatus('node', CLUSTER_NAMESPACE, node, { status: report.status, node, storeId: 'kubeedge', seq: 0 });
+      await store.reportStatus('node', CLUSTER_NAMESPACE, node, { status: report.status, node, storeId: 'kubeedge', seq: 0 });
     }
-    return nodeNow(node);
-  };
+    return this.nodeNow(node);
+  }
 
-  const lease = (node: string, name: string, operation: string, content: unknown): KubeObject => {
+  private lease(node: string, name: string, operation: string, content: unknown): KubeObject {
     if (name !== node) throw new ApiError('Forbidden', `node ${node} cannot act on the lease of ${name}`);
-    const have = leases.get(name);
+    const have = this.leases.get(name);
     if (operation === 'query') {
       if (!have) throw new ApiError('NotFound', `lease.coordination.k8s.io "${name}" not found`);
       return have;
@@ -79,57 +86,54 @@ export function createEdgedAnswers(deps: { store: ObjectStore; log: () => Logger
     const made: KubeObject = {
       apiVersion: 'coordination.k8s.io/v1',
       kind: 'Lease',
-      metadata: { ...meta, name, namespace: LEASE_NAMESPACE, uid: have?.metadata.uid ?? randomUUID(), resourceVersion: String(++leaseRv), creationTimestamp: have?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') },
+      metadata: { ...meta, name, namespace: LEASE_NAMESPACE, uid: have?.metadata.uid ?? randomUUID(), resourceVersion: String(++this.leaseRv), creationTimestamp: have?.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') },
       spec: content.spec,
     };
-    leases.set(name, made);
+    this.leases.set(name, made);
     return made;
-  };
+  }
 
-  const podPatch = async (node: string, namespace: string, name: string, content: unknown): Promise<KubeObject> => {
-    const pod = deps.store.get('pod', namespace, name);
+  private async podPatch(node: string, namespace: string, name: string, content: unknown): Promise<KubeObject> {
+    const { store } = this.deps;
+    const pod = store.get('pod', namespace, name);
     if (!pod) throw new ApiError('NotFound', `pods "${name}" not found`);
     if (pod.object.spec?.nodeName !== node) throw new ApiError('Forbidden', `pod ${namespace}/${name} is not bound to node ${node}`);
     const patch = parsed(content);
     if (!isObj(patch) || !isObj(patch.status)) throw new ApiError('BadRequest', 'a pod patch needs status');
-    const before = deps.store.status('pod', namespace, name)?.status ?? {};
-    const status = strategicMergePatch(before, patch.status) as Record<string, unknown>;
+    const status = strategicMergePatch(store.status('pod', namespace, name)?.status ?? {}, patch.status) as Record<string, unknown>;
     try {
       podStatusOfReport(status);
     } catch (err) {
       throw new ApiError('BadRequest', (err as Error).message);
     }
-    await deps.store.reportStatus('pod', namespace, name, { status, node, storeId: 'kubeedge', seq: 0 });
+    await store.reportStatus('pod', namespace, name, { status, node, storeId: 'kubeedge', seq: 0 });
     return { ...pod.object, metadata: { ...pod.object.metadata, resourceVersion: String(pod.rv) }, status };
-  };
+  }
 
-  return {
-    answer(node, operation, resource, content) {
-      const key = parseResource(resource);
-      if (!key) return undefined;
-      const { namespace, kind, name } = key;
-      if (kind === 'node' && operation === 'insert') {
-        if (name !== node) return Promise.reject(new ApiError('Forbidden', `node ${node} cannot register node ${name}`));
-        return writeNode(node, content);
-      }
-      if (kind === 'nodepatch' && operation === 'patch') {
-        if (name !== node) return Promise.reject(new ApiError('Forbidden', `node ${node} cannot patch node ${name}`));
-        return Promise.resolve()
-          .then(() => parsed(content))
-          .then((patch) => writeNode(node, strategicMergePatch(nodeNow(node), patch ?? {})));
-      }
-      if (kind === 'node' && operation === 'query') {
-        if (name !== node) return Promise.reject(new ApiError('Forbidden', `node ${node} cannot read node ${name}`));
-        return Promise.resolve(nodeNow(node));
-      }
-      if (kind === 'lease' && namespace === LEASE_NAMESPACE) return Promise.resolve().then(() => lease(node, name, operation, content));
-      if (kind === 'podpatch' && operation === 'patch') return podPatch(node, namespace, name, content);
-      if ((kind === 'configmap' || kind === 'secret' || kind === 'pod') && operation === 'query') {
-        const held = objectsForNode(deps.store, node).get(resourceOf(kind, namespace, name));
-        if (!held) return Promise.reject(new ApiError('NotFound', `${kind}s "${name}" not found for node ${node}`));
-        return Promise.resolve({ ...held.object, metadata: { ...held.object.metadata, resourceVersion: String(held.rv) } });
-      }
-      return undefined;
-    },
-  };
+  /** a node's own Node: registered, patched or read by that node only */
+  private ownNode(node: string, name: string, operation: string, content: unknown): Promise<KubeObject> | undefined {
+    if (operation !== 'insert' && operation !== 'patch' && operation !== 'query') return undefined;
+    const verb = operation === 'insert' ? 'register' : operation === 'patch' ? 'patch' : 'read';
+    if (name !== node) return Promise.reject(new ApiError('Forbidden', `node ${node} cannot ${verb} node ${name}`));
+    if (operation === 'insert') return this.writeNode(node, content);
+    if (operation === 'query') return Promise.resolve(this.nodeNow(node));
+    return Promise.resolve()
+      .then(() => parsed(content))
+      .then((patch) => this.writeNode(node, strategicMergePatch(this.nodeNow(node), patch ?? {})));
+  }
+
+  answer(node: string, operation: string, resource: string, content: unknown): Promise<unknown> | undefined {
+    const key = parseResource(resource);
+    if (!key) return undefined;
+    const { namespace, kind, name } = key;
+    if ((kind === 'node' && operation !== 'patch') || (kind === 'nodepatch' && operation === 'patch')) return this.ownNode(node, name, operation, content);
+    if (kind === 'lease' && namespace === LEASE_NAMESPACE) return Promise.resolve().then(() => this.lease(node, name, operation, content));
+    if (kind === 'podpatch' && operation === 'patch') return this.podPatch(node, namespace, name, content);
+    if ((kind === 'configmap' || kind === 'secret' || kind === 'pod') && operation === 'query') {
+      const held = objectsForNode(this.deps.store, node).get(resourceOf(kind, namespace, name));
+      if (!held) return Promise.reject(new ApiError('NotFound', `${kind}s "${name}" not found for node ${node}`));
+      return Promise.resolve({ ...held.object, metadata: { ...held.object.metadata, resourceVersion: String(held.rv) } });
+    }
+    return undefined;
+  }
 }
