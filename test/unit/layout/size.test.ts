@@ -26,7 +26,6 @@ const LONGER: Record<string, number> = {
   "runtime/servicebus/index.ts:createServiceBus": 145,
   "cloud-stub/dashboard/index.ts:createDashboard": 127,
   "cloud-stub/edgecontroller/index.ts:createEdgeController": 150,
-  "cloud-stub/kubeedge/index.ts:createKubeEdgeDialect": 137,
   "cloud-stub/synccontroller/index.ts:createSyncController": 115,
   "keadm/quickstart.ts:quickstart": 113,
 };
