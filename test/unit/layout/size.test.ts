@@ -22,7 +22,6 @@ const LONGER: Record<string, number> = {
   "drivers/serial/index.ts:open": 129,
   "containers/cgroups.ts:openCgroups": 106,
   "runtime/devicetwin/manifests.ts:openManifestFolder": 112,
-  "runtime/edgehub/kubeedge/node.ts:createNodeKeeper": 146,
   "runtime/servicebus/index.ts:createServiceBus": 145,
   "cloud-stub/dashboard/index.ts:createDashboard": 127,
   "cloud-stub/edgecontroller/index.ts:createEdgeController": 150,
