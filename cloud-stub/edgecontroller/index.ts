@@ -108,152 +108,155 @@ export interface EdgeControllerDeps {
 }
 
 export function createEdgeController(deps: EdgeControllerDeps): EdgeController {
-  const live = new Map<string, NodeLiveStatus>();
-  let ctx: ModuleContext | undefined;
+  return new EdgeControllerModule(deps);
+}
+
+type ContainerSeen = { name: string; restartCount?: number; state?: { waiting?: { reason?: string } } };
+
+/** kubelet's events, from what changed in a pod's reported status: a container started again, one backing off */
+export function podEventsOf(pod: KubeObject, before: Record<string, unknown> | undefined, after: Record<string, unknown>): { type: 'Normal' | 'Warning'; reason: string; message: string }[] {
+  const was = new Map(((before?.containerStatuses as ContainerSeen[] | undefined) ?? []).map((c) => [c.name, c]));
+  const out: { type: 'Normal' | 'Warning'; reason: string; message: string }[] = [];
+  for (const c of (after.containerStatuses as ContainerSeen[] | undefined) ?? []) {
+    const prev = was.get(c.name);
+    if ((c.restartCount ?? 0) > (prev?.restartCount ?? 0)) out.push({ type: 'Normal', reason: 'Started', message: `Started container ${c.name} (restart ${c.restartCount ?? 0})` });
+    if (c.state?.waiting?.reason === 'CrashLoopBackOff' && prev?.state?.waiting?.reason !== 'CrashLoopBackOff') {
+      out.push({ type: 'Warning', reason: 'BackOff', message: `Back-off restarting failed container ${c.name} in pod ${pod.metadata.name}_${pod.metadata.namespace ?? 'default'}` });
+    }
+  }
+  return out;
+}
+
+class EdgeControllerModule implements EdgeController {
+  readonly name = 'edgecontroller';
+  readonly group = ControllerGroup.edge;
+  private readonly live = new Map<string, NodeLiveStatus>();
+  private ctx: ModuleContext | undefined;
+
+  constructor(private readonly deps: EdgeControllerDeps) {}
+
+  // a property: the scheduler and the API are handed it as a function
+  readonly liveStatus = (node: string): NodeLiveStatus | undefined => this.live.get(node);
+
+  private now(): string {
+    return new Date(this.ctx?.clock.now() ?? Date.now()).toISOString();
+  }
 
   /** stores the Node object the first time a node is seen (lazily: a node lost in a crash registers again) */
-  const register = async (node: string): Promise<void> => {
-    const status = live.get(node);
-    if (!status || deps.store.get('node', CLUSTER_NAMESPACE, node)) return;
-    await deps.store.put('node', CLUSTER_NAMESPACE, nodeObject(node, status), { lazy: true });
-    ctx?.log.info(`registered node ${node}`);
-  };
+  private async register(node: string): Promise<void> {
+    const status = this.live.get(node);
+    if (!status || this.deps.store.get('node', CLUSTER_NAMESPACE, node)) return;
+    await this.deps.store.put('node', CLUSTER_NAMESPACE, nodeObject(node, status), { lazy: true });
+    this.ctx?.log.info(`registered node ${node}`);
+  }
 
-  const setReady = (node: string, ready: boolean): void => {
-    const now = new Date(ctx?.clock.now() ?? Date.now()).toISOString();
-    const prev = live.get(node);
+  private setReady(node: string, ready: boolean): void {
+    const now = this.now();
+    const prev = this.live.get(node);
     const changed = prev?.ready !== ready;
-    live.set(node, { ready, lastHeartbeatTime: ready ? now : (prev?.lastHeartbeatTime ?? now), lastTransitionTime: changed ? now : (prev?.lastTransitionTime ?? now), ...(prev?.uploads ? { uploads: prev.uploads } : {}), ...(prev?.edgecore ? { edgecore: prev.edgecore } : {}) });
-    if (changed) {
-      ctx?.log.info(`node ${node} is ${ready ? 'Ready' : 'NotReady'}`);
-      // after the Node is stored, so the event names its uid (describe node finds its events by it)
-      const event = (): void => {
-        const o = deps.store.get('node', CLUSTER_NAMESPACE, node);
-        deps.events?.record(ready ? 'Normal' : 'Warning', ready ? 'NodeReady' : 'NodeNotReady', o ? refOf(o.object, 'Node') : { kind: 'Node', name: node }, ready ? `node ${node} is Ready: its edge connected` : `node ${node} is NotReady: its link is down`);
-      };
-      deps.changed?.(node);
-      if (ready) register(node).then(event, (err) => ctx?.log.error(`cannot store node ${node}: ${errorText(err)}`));
-      else event();
-    }
-  };
+    this.live.set(node, { ready, lastHeartbeatTime: ready ? now : (prev?.lastHeartbeatTime ?? now), lastTransitionTime: changed ? now : (prev?.lastTransitionTime ?? now), ...(prev?.uploads ? { uploads: prev.uploads } : {}), ...(prev?.edgecore ? { edgecore: prev.edgecore } : {}) });
+    if (!changed) return;
+    this.ctx?.log.info(`node ${node} is ${ready ? 'Ready' : 'NotReady'}`);
+    // after the Node is stored, so the event names its uid (describe node finds its events by it)
+    const event = (): void => {
+      const o = this.deps.store.get('node', CLUSTER_NAMESPACE, node);
+      this.deps.events?.record(ready ? 'Normal' : 'Warning', ready ? 'NodeReady' : 'NodeNotReady', o ? refOf(o.object, 'Node') : { kind: 'Node', name: node }, ready ? `node ${node} is Ready: its edge connected` : `node ${node} is NotReady: its link is down`);
+    };
+    this.deps.changed?.(node);
+    if (ready) this.register(node).then(event, (err) => this.ctx?.log.error(`cannot store node ${node}: ${errorText(err)}`));
+    else event();
+  }
 
   /** An upload from an edge's outbox: applied once, acknowledged once durable. */
-  const takeUpload = async (node: string, topic: string, msg: Message): Promise<void> => {
+  private async takeUpload(node: string, topic: string, msg: Message): Promise<void> {
     try {
       const version = msg.header.resourceversion ?? '';
       // logged before it is recorded (a line cannot be lost to a crash after the record; a resend
       // after a crash before it logs the same version again)
-      await deps.store.takeUpload(node, version, async () => {
-        ctx?.log.debug(`upload ${version} from ${node} on ${topic}: ${String(msg.content).slice(0, 200)}`);
-        const l = live.get(node);
-        if (l) l.uploads = noteUpload(l.uploads, topic, msg.content, ctx?.clock.now() ?? Date.now());
-        await deps.onUpload?.(node, topic, msg.content, version);
+      await this.deps.store.takeUpload(node, version, async () => {
+        this.ctx?.log.debug(`upload ${version} from ${node} on ${topic}: ${String(msg.content).slice(0, 200)}`);
+        const l = this.live.get(node);
+        if (l) l.uploads = noteUpload(l.uploads, topic, msg.content, this.ctx?.clock.now() ?? Date.now());
+        await this.deps.onUpload?.(node, topic, msg.content, version);
       });
-      toEdge(ctx, ackOf(msg, 'edgecontroller')); // resource keeps its node/<name>/ prefix
+      toEdge(this.ctx, ackOf(msg, 'edgecontroller')); // resource keeps its node/<name>/ prefix
     } catch (err) {
-      ctx?.log.error(`cannot take an upload from ${node}: ${errorText(err)}`);
+      this.ctx?.log.error(`cannot take an upload from ${node}: ${errorText(err)}`);
     }
-  };
+  }
 
-  /** kubelet's events, from what changed in a pod's reported status: a container started again, one backing off */
-  const podEvents = (pod: KubeObject, before: Record<string, unknown> | undefined, after: Record<string, unknown>): void => {
-    type Cs = { name: string; restartCount?: number; state?: { waiting?: { reason?: string } } };
-    const was = new Map(((before?.containerStatuses as Cs[] | undefined) ?? []).map((c) => [c.name, c]));
-    const ref = refOf(pod, 'Pod');
-    for (const c of (after.containerStatuses as Cs[] | undefined) ?? []) {
-      const prev = was.get(c.name);
-      if ((c.restartCount ?? 0) > (prev?.restartCount ?? 0)) deps.events?.record('Normal', 'Started', ref, `Started container ${c.name} (restart ${c.restartCount ?? 0})`);
-      if (c.state?.waiting?.reason === 'CrashLoopBackOff' && prev?.state?.waiting?.reason !== 'CrashLoopBackOff') deps.events?.record('Warning', 'BackOff', ref, `Back-off restarting failed container ${c.name} in pod ${pod.metadata.name}_${pod.metadata.namespace ?? 'default'}`);
-    }
-  };
+  private async podStatus(node: string, namespace: string, name: string, content: unknown, version: { storeId: string; seq: number }): Promise<void> {
+    const pod = this.deps.store.get('pod', namespace, name);
+    if (!pod) return void this.ctx?.log.debug(`${node}: status for pod ${namespace}/${name}, which no longer exists; skipped`);
+    if (pod.object.spec?.nodeName !== node) return void this.ctx?.log.warn(`${node}: status for pod ${namespace}/${name}, which is bound to ${String(pod.object.spec?.nodeName ?? 'no node')}; skipped`);
+    const before = this.deps.store.status('pod', namespace, name)?.status;
+    const status = podStatusOfReport(content);
+    if ((await this.deps.store.reportStatus('pod', namespace, name, { status, node, ...version })) !== 'applied') return;
+    const ref = refOf(pod.object, 'Pod');
+    for (const e of podEventsOf(pod.object, before, status)) this.deps.events?.record(e.type, e.reason, ref, e.message);
+  }
 
   /**
    * A pod's or the node's status from the edge's outbox: written once (a resend is 'stale'), then
    * acknowledged; a malformed or foreign one is acknowledged and skipped, since it would be again.
    */
-  const takeStatus = async (node: string, resource: string, msg: Message): Promise<void> => {
+  private async takeStatus(node: string, resource: string, msg: Message): Promise<void> {
     const key = parseResource(resource);
-    const { storeId, seq } = outboxSequence(msg.header.resourceversion) ?? { storeId: '', seq: 0 };
+    const version = outboxSequence(msg.header.resourceversion) ?? { storeId: '', seq: 0 };
     try {
-      if (key?.kind === 'podstatus') {
-        const pod = deps.store.get('pod', key.namespace, key.name);
-        if (!pod) {
-          ctx?.log.debug(`${node}: status for pod ${key.namespace}/${key.name}, which no longer exists; skipped`);
-        } else if (pod.object.spec?.nodeName !== node) {
-          ctx?.log.warn(`${node}: status for pod ${key.namespace}/${key.name}, which is bound to ${String(pod.object.spec?.nodeName ?? 'no node')}; skipped`);
-        } else {
-          const before = deps.store.status('pod', key.namespace, key.name)?.status;
-          const status = podStatusOfReport(msg.content);
-          if ((await deps.store.reportStatus('pod', key.namespace, key.name, { status, node, storeId, seq })) === 'applied') podEvents(pod.object, before, status);
-        }
-      } else if (key?.kind === 'nodestatus' && key.name === node) {
-        const report = nodeStatusOfReport(msg.content);
-        await deps.store.reportStatus('node', CLUSTER_NAMESPACE, node, { status: report.status, node, storeId, seq });
-        await mergeNodeLabels(deps.store, node, report.labels, ctx?.log);
-      } else {
-        ctx?.log.warn(`${node}: no status of ${resource} is taken from this node; skipped`);
-      }
+      if (key?.kind === 'podstatus') return await this.podStatus(node, key.namespace, key.name, msg.content, version);
+      if (key?.kind !== 'nodestatus' || key.name !== node) return void this.ctx?.log.warn(`${node}: no status of ${resource} is taken from this node; skipped`);
+      const report = nodeStatusOfReport(msg.content);
+      await this.deps.store.reportStatus('node', CLUSTER_NAMESPACE, node, { status: report.status, node, ...version });
+      await mergeNodeLabels(this.deps.store, node, report.labels, this.ctx?.log);
     } catch (err) {
       if ((err as { code?: string }).code === 'store_failed') throw err;
-      ctx?.log.warn(`${node}: status ${resource} refused: ${errorText(err)}`);
+      this.ctx?.log.warn(`${node}: status ${resource} refused: ${errorText(err)}`);
     }
-  };
+  }
 
-  const handle = (msg: Message): void => {
+  private keepalive(node: string, content: unknown): void {
+    let s = this.live.get(node);
+    if (s?.ready) s.lastHeartbeatTime = this.now();
+    else {
+      this.setReady(node, true);
+      s = this.live.get(node);
+    }
+    const figures = figuresOf(content);
+    if (s && figures) s.edgecore = figures;
+    this.deps.changed?.(node);
+  }
+
+  private handle(msg: Message): void {
     const target = splitNodeResource(msg.route.resource);
     if (!target) return;
     const { node } = target;
-    switch (msg.route.operation) {
-      case HubEvent.connected:
-        setReady(node, true);
-        return;
-      case HubEvent.disconnected:
-        setReady(node, false);
-        return;
-      case Operation.keepalive: {
-        let s = live.get(node);
-        if (s?.ready) s.lastHeartbeatTime = new Date(ctx?.clock.now() ?? Date.now()).toISOString();
-        else {
-          setReady(node, true);
-          s = live.get(node);
-        }
-        const figures = figuresOf(msg.content);
-        if (s && figures) s.edgecore = figures;
-        deps.changed?.(node);
-        return;
-      }
-      case Operation.sync:
-        ctx?.bus.send('synccontroller', msg);
-        return;
-      case Operation.update:
-        if (msg.route.group !== Group.resource) break;
-        takeStatus(node, target.resource, msg).then(
-          () => toEdge(ctx, ackOf(msg, 'edgecontroller')),
-          (err: unknown) => ctx?.log.error(`${node}: cannot store ${target.resource}: ${errorText(err)}`),
-        );
-        return;
-      default:
-        if (msg.route.group === 'user') return void takeUpload(node, target.resource, msg);
+    const op = msg.route.operation;
+    if (op === HubEvent.connected || op === HubEvent.disconnected) return this.setReady(node, op === HubEvent.connected);
+    if (op === Operation.keepalive) return this.keepalive(node, msg.content);
+    if (op === Operation.sync) return void this.ctx?.bus.send('synccontroller', msg);
+    if (op === Operation.update && msg.route.group === Group.resource) {
+      return void this.takeStatus(node, target.resource, msg).then(
+        () => toEdge(this.ctx, ackOf(msg, 'edgecontroller')),
+        (err: unknown) => this.ctx?.log.error(`${node}: cannot store ${target.resource}: ${errorText(err)}`),
+      );
     }
-    ctx?.log.warn(`${node}: no handler for ${msg.route.group}/${msg.route.operation} ${target.resource}`);
-  };
+    if (op !== Operation.update && msg.route.group === 'user') return void this.takeUpload(node, target.resource, msg);
+    this.ctx?.log.warn(`${node}: no handler for ${msg.route.group}/${op} ${target.resource}`);
+  }
 
-  return {
-    name: 'edgecontroller',
-    group: ControllerGroup.edge,
-    liveStatus: (node) => live.get(node),
-    async start(c) {
-      ctx = c;
-      c.bus.register('edgecontroller', ControllerGroup.edge, handle, { queueLimit: 100_000 });
-      // a restarted cloudcore knows no session yet: every stored node starts NotReady
-      for (const n of deps.store.list('node')) {
-        const cond = (n.object.status?.conditions as { type: string; lastHeartbeatTime?: string; lastTransitionTime?: string }[] | undefined)?.find((x) => x.type === 'Ready');
-        live.set(n.name, { ready: true, lastHeartbeatTime: cond?.lastHeartbeatTime ?? new Date(0).toISOString(), lastTransitionTime: cond?.lastTransitionTime ?? new Date(0).toISOString() });
-        setReady(n.name, false);
-      }
-    },
-    async stop() {
-      ctx?.bus.unregister('edgecontroller');
-    },
-  } satisfies EdgeController;
+  async start(c: ModuleContext): Promise<void> {
+    this.ctx = c;
+    c.bus.register('edgecontroller', ControllerGroup.edge, (msg) => this.handle(msg), { queueLimit: 100_000 });
+    // a restarted cloudcore knows no session yet: every stored node starts NotReady
+    for (const n of this.deps.store.list('node')) {
+      const cond = (n.object.status?.conditions as { type: string; lastHeartbeatTime?: string; lastTransitionTime?: string }[] | undefined)?.find((x) => x.type === 'Ready');
+      this.live.set(n.name, { ready: true, lastHeartbeatTime: cond?.lastHeartbeatTime ?? new Date(0).toISOString(), lastTransitionTime: cond?.lastTransitionTime ?? new Date(0).toISOString() });
+      this.setReady(n.name, false);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.ctx?.bus.unregister('edgecontroller');
+  }
 }

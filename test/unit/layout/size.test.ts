@@ -22,9 +22,7 @@ const LONGER: Record<string, number> = {
   "drivers/serial/index.ts:open": 129,
   "containers/cgroups.ts:openCgroups": 106,
   "runtime/devicetwin/manifests.ts:openManifestFolder": 112,
-  "runtime/servicebus/index.ts:createServiceBus": 145,
   "cloud-stub/dashboard/index.ts:createDashboard": 127,
-  "cloud-stub/edgecontroller/index.ts:createEdgeController": 150,
   "cloud-stub/synccontroller/index.ts:createSyncController": 115,
   "keadm/quickstart.ts:quickstart": 113,
 };
