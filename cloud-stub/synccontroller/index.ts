@@ -24,118 +24,138 @@ export interface SyncController extends Module {
 }
 
 export function createSyncController(deps: { store: ObjectStore; online: () => Iterable<string> }): SyncController {
-  let ctx: ModuleContext | undefined;
-  const online = new Set<string>();
+  return new SyncControllerModule(deps);
+}
 
-  const send = (node: string, operation: string, resource: string, rv: number, content: unknown): void => {
-    const msg = newMessage({ source: 'synccontroller', group: Group.resource, operation, resource: nodeResource(node, resource) }, content, { resourceVersion: String(rv) });
-    ctx?.bus.send('cloudhub', msg);
+export interface SyncStep {
+  operation: string;
+  resource: string;
+  rv: number;
+  content: unknown;
+}
+
+/**
+ * What a node must be sent: each object it must hold that it has not acknowledged at its version
+ * (an insert when it holds none, else an update), and a delete for each it holds that it must not
+ * (at `deleteRv`, the store's version now).
+ */
+export function syncPlan(want: ReadonlyMap<string, { rv: number; object: unknown }>, acked: ReadonlyMap<string, number>, deleteRv: number): SyncStep[] {
+  const steps: SyncStep[] = [];
+  for (const [resource, obj] of want) {
+    const have = acked.get(resource);
+    if (have === undefined || have < obj.rv) steps.push({ operation: have === undefined ? Operation.insert : Operation.update, resource, rv: obj.rv, content: obj.object });
+  }
+  for (const resource of acked.keys()) {
+    if (want.has(resource)) continue;
+    const [namespace, kind, name] = resource.split('/');
+    steps.push({ operation: Operation.delete, resource, rv: deleteRv, content: { kind, metadata: { namespace, name } } });
+  }
+  return steps;
+}
+
+class SyncControllerModule implements SyncController {
+  readonly name = 'synccontroller';
+  readonly group = ControllerGroup.sync;
+  private ctx: ModuleContext | undefined;
+  private readonly online = new Set<string>();
+  private readonly onChange = (ev: ChangeEvent): void => {
+    try {
+      this.changed(ev);
+    } catch (err) {
+      this.ctx?.log.error(`sync after a change of ${ev.kind} ${ev.object.metadata.name} failed: ${errorText(err)}`);
+    }
+  };
+  private readonly onAcked = (ev: AckEvent): void => this.acked(ev);
+
+  constructor(private readonly deps: { store: ObjectStore; online: () => Iterable<string> }) {}
+
+  // a property: the edge controller's tests and the API are handed it as a function
+  readonly syncNode = (node: string): number => {
+    const { store } = this.deps;
+    const steps = syncPlan(objectsForNode(store, node), store.ackedFor(node), store.currentRv());
+    for (const s of steps) {
+      const msg = newMessage({ source: 'synccontroller', group: Group.resource, operation: s.operation, resource: nodeResource(node, s.resource) }, s.content, { resourceVersion: String(s.rv) });
+      this.ctx?.bus.send('cloudhub', msg);
+    }
+    if (steps.length > 0) this.ctx?.log.info(`${node}: sending ${steps.length} changed object(s)`);
+    return steps.length;
   };
 
-  const syncNode = (node: string): number => {
-    const want = objectsForNode(deps.store, node);
-    const acked = deps.store.ackedFor(node);
-    let queued = 0;
-    for (const [resource, obj] of want) {
-      const have = acked.get(resource);
-      if (have !== undefined && have >= obj.rv) continue;
-      send(node, have === undefined ? Operation.insert : Operation.update, resource, obj.rv, obj.object);
-      queued++;
-    }
-    const deleteRv = deps.store.currentRv();
-    for (const resource of acked.keys()) {
-      if (want.has(resource)) continue;
-      const [namespace, kind, name] = resource.split('/');
-      send(node, Operation.delete, resource, deleteRv, { kind, metadata: { namespace, name } });
-      queued++;
-    }
-    if (queued > 0) ctx?.log.info(`${node}: sending ${queued} changed object(s)`);
-    return queued;
-  };
-
-  const onChange = (ev: ChangeEvent): void => {
-    if (ev.kind === 'node' || online.size === 0) return;
+  private changed(ev: ChangeEvent): void {
+    if (ev.kind === 'node' || this.online.size === 0) return;
     const namespace = ev.object.metadata.namespace ?? 'default';
     const resource = resourceOf(ev.kind, namespace, ev.object.metadata.name);
     // the nodes concerned: those that must hold the object now (a pod's node, the nodes whose
     // devices use a model or whose pods read a ConfigMap), and those that hold it
-    const nodes = ev.type === 'deleted' ? new Set<string>() : nodesUsing(deps.store, ev.kind, ev.object);
-    for (const node of deps.store.holdersOf(resource)) nodes.add(node);
-    for (const node of nodes) if (online.has(node)) syncNode(node);
-  };
+    const nodes = ev.type === 'deleted' ? new Set<string>() : nodesUsing(this.deps.store, ev.kind, ev.object);
+    for (const node of this.deps.store.holdersOf(resource)) nodes.add(node);
+    for (const node of nodes) if (this.online.has(node)) this.syncNode(node);
+  }
 
   /**
    * An object that changed while a node's copy was on its way is missed by onChange (the node had
    * not acknowledged it yet): when the acknowledgement comes, a node that acknowledged something
    * other than what it must hold now is synced again.
    */
-  const onAcked = (ev: AckEvent): void => {
-    if (!online.has(ev.node)) return;
-    const want = wantedVersion(deps.store, ev.node, ev.resource);
+  private acked(ev: AckEvent): void {
+    if (!this.online.has(ev.node)) return;
+    const want = wantedVersion(this.deps.store, ev.node, ev.resource);
     if (ev.deleted ? want === undefined : want === ev.rv) return;
-    try {
-      syncNode(ev.node);
-    } catch (err) {
-      ctx?.log.error(`${ev.node}: sync after an acknowledgement failed: ${errorText(err)}`);
-    }
-  };
+    this.trySync(ev.node, 'sync after an acknowledgement failed');
+  }
 
-  const handle = (msg: Message): void => {
+  private trySync(node: string, failure: string): void {
+    try {
+      this.syncNode(node);
+    } catch (err) {
+      this.ctx?.log.error(`${node}: ${failure}: ${errorText(err)}`);
+    }
+  }
+
+  /** the edge says which store it holds, and what is in it */
+  private edgeSays(node: string, content: Record<string, unknown>): void {
+    const storeId = content.storeId;
+    if (typeof storeId !== 'string' || storeId === '') return void this.ctx?.log.warn(`${node}: sync message without a storeId`);
+    let resync = false;
+    if (this.deps.store.nodeStoreChanged(node, storeId)) {
+      this.ctx?.log.info(`${node}: the edge's store is new (${storeId}); sending it everything`);
+      this.deps.store.resetSync(node);
+      resync = true;
+    }
+    // what the edge says it holds beats what this cloud recorded (a record may have been lost in a crash)
+    const holds = holdingsOf(content.holds);
+    if (holds && this.deps.store.recordHoldings(node, holds) > 0) {
+      this.ctx?.log.info(`${node}: what the edge holds differs from what was recorded; syncing it`);
+      resync = true;
+    }
+    if (resync) this.syncNode(node);
+  }
+
+  private handle(msg: Message): void {
     const target = splitNodeResource(msg.route.resource);
     if (!target) return;
     if (msg.route.operation === HubEvent.connected) {
-      online.add(target.node);
-      try {
-        syncNode(target.node);
-      } catch (err) {
-        ctx?.log.error(`${target.node}: sync failed: ${errorText(err)}`);
-      }
+      this.online.add(target.node);
+      this.trySync(target.node, 'sync failed');
     } else if (msg.route.operation === HubEvent.disconnected) {
-      online.delete(target.node);
+      this.online.delete(target.node);
     } else if (msg.route.operation === Operation.sync) {
-      const content = isObj(msg.content) ? msg.content : {};
-      const storeId = content.storeId;
-      if (typeof storeId !== 'string' || storeId === '') return void ctx?.log.warn(`${target.node}: sync message without a storeId`);
-      let resync = false;
-      if (deps.store.nodeStoreChanged(target.node, storeId)) {
-        ctx?.log.info(`${target.node}: the edge's store is new (${storeId}); sending it everything`);
-        deps.store.resetSync(target.node);
-        resync = true;
-      }
-      // what the edge says it holds beats what this cloud recorded (a record may have been lost in a crash)
-      const holds = holdingsOf(content.holds);
-      if (holds && deps.store.recordHoldings(target.node, holds) > 0) {
-        ctx?.log.info(`${target.node}: what the edge holds differs from what was recorded; syncing it`);
-        resync = true;
-      }
-      if (resync) syncNode(target.node);
+      this.edgeSays(target.node, isObj(msg.content) ? msg.content : {});
     }
-  };
+  }
 
-  const listener = (ev: ChangeEvent): void => {
-    try {
-      onChange(ev);
-    } catch (err) {
-      ctx?.log.error(`sync after a change of ${ev.kind} ${ev.object.metadata.name} failed: ${errorText(err)}`);
-    }
-  };
+  async start(c: ModuleContext): Promise<void> {
+    this.ctx = c;
+    for (const n of this.deps.online()) this.online.add(n);
+    c.bus.register('synccontroller', ControllerGroup.sync, (msg) => this.handle(msg), { queueLimit: 100_000 });
+    this.deps.store.events.on('change', this.onChange);
+    this.deps.store.events.on('acked', this.onAcked);
+  }
 
-  return {
-    name: 'synccontroller',
-    group: ControllerGroup.sync,
-    syncNode,
-    async start(c) {
-      ctx = c;
-      for (const n of deps.online()) online.add(n);
-      c.bus.register('synccontroller', ControllerGroup.sync, handle, { queueLimit: 100_000 });
-      deps.store.events.on('change', listener);
-      deps.store.events.on('acked', onAcked);
-    },
-    async stop() {
-      deps.store.events.off('change', listener);
-      deps.store.events.off('acked', onAcked);
-      ctx?.bus.unregister('synccontroller');
-    },
-  } satisfies SyncController;
+  async stop(): Promise<void> {
+    this.deps.store.events.off('change', this.onChange);
+    this.deps.store.events.off('acked', this.onAcked);
+    this.ctx?.bus.unregister('synccontroller');
+  }
 }
 

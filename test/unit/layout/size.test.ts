@@ -23,7 +23,6 @@ const LONGER: Record<string, number> = {
   "containers/cgroups.ts:openCgroups": 106,
   "runtime/devicetwin/manifests.ts:openManifestFolder": 112,
   "cloud-stub/dashboard/index.ts:createDashboard": 127,
-  "cloud-stub/synccontroller/index.ts:createSyncController": 115,
   "keadm/quickstart.ts:quickstart": 113,
 };
 
