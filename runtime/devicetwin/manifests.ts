@@ -53,114 +53,135 @@ function readManifests(path: string, text: string, models: ReadonlyMap<string, R
 }
 
 export function openManifestFolder(dir: string, log: Logger): ManifestFolder {
-  const entries = new Map<string, Entry>(); // kind/namespace/name
-  const files = new Map<string, { stamp: string; entries: Entry[] }>();
-  const listeners: ((c: ObjectChange) => void)[] = [];
-  let rv = 0;
-  let watcher: FSWatcher | undefined;
-  let missingLogged = false;
-  let debounce: NodeJS.Timeout | undefined;
-  const nextRv = (): number => (rv = Math.max(rv + 1, Date.now()));
+  return new WatchedFolder(dir, log);
+}
 
-  const emit = (c: ObjectChange): void => {
-    for (const l of listeners) l(c);
-  };
-
-  const scan = (): ObjectChange[] => {
-    let names: string[];
-    try {
-      names = readdirSync(dir).filter((n) => MANIFEST_FILE.test(n)).sort();
-      missingLogged = false;
-    } catch (err) {
-      if (!missingLogged) log.warn(`manifest folder ${dir} cannot be read (${errorText(err)}); devices come when it can`);
-      missingLogged = true;
-      names = [];
+/** the objects of every file, one per kind/namespace/name (the first file in name order wins a clash) */
+function mergeFiles(files: ReadonlyMap<string, { entries: Entry[] }>, log: Logger): Map<string, Entry> {
+  const next = new Map<string, Entry>();
+  for (const { entries } of files.values()) {
+    for (const e of entries) {
+      const key = `${e.kind}/${e.namespace}/${e.name}`;
+      const other = next.get(key);
+      if (other) log.error(`${e.file}: ${e.kind} ${e.namespace}/${e.name} is also in ${other.file}; using ${other.file}`);
+      else next.set(key, e);
     }
+  }
+  return next;
+}
+
+/** what changed between two readings of the folder, models first (a device finds its model) */
+function folderChanges(before: ReadonlyMap<string, Entry>, after: ReadonlyMap<string, Entry>, nextRv: () => number): ObjectChange[] {
+  const changes: ObjectChange[] = [];
+  for (const [key, e] of after) {
+    const prev = before.get(key);
+    if (prev?.text === e.text) continue;
+    changes.push({ operation: prev ? 'update' : 'insert', kind: e.kind, namespace: e.namespace, name: e.name, rv: nextRv(), object: e.object });
+  }
+  for (const [key, e] of before) if (!after.has(key)) changes.push({ operation: 'delete', kind: e.kind, namespace: e.namespace, name: e.name, rv: nextRv() });
+  return changes.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'devicemodel' ? -1 : 1));
+}
+
+class WatchedFolder implements ManifestFolder {
+  private entries = new Map<string, Entry>(); // kind/namespace/name
+  private readonly files = new Map<string, { stamp: string; entries: Entry[] }>();
+  private readonly listeners: ((c: ObjectChange) => void)[] = [];
+  private rv = 0;
+  private watcher: FSWatcher | undefined;
+  private missingLogged = false;
+  private debounce: NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly dir: string,
+    private readonly log: Logger,
+  ) {}
+
+  private names(): string[] {
+    try {
+      const names = readdirSync(this.dir).filter((n) => MANIFEST_FILE.test(n)).sort();
+      this.missingLogged = false;
+      return names;
+    } catch (err) {
+      if (!this.missingLogged) this.log.warn(`manifest folder ${this.dir} cannot be read (${errorText(err)}); devices come when it can`);
+      this.missingLogged = true;
+      return [];
+    }
+  }
+
+  /** reads a file again when it changed; its last good objects stay when it no longer reads */
+  private readFile(path: string, models: ReadonlyMap<string, Set<string>>): void {
+    let stamp: string;
+    let text: string;
+    try {
+      const st = statSync(path);
+      stamp = `${st.mtimeMs}:${st.size}`;
+      if (this.files.get(path)?.stamp === stamp) return;
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      return void this.log.warn(`${path}: cannot be read: ${errorText(err)}`);
+    }
+    try {
+      this.files.set(path, { stamp, entries: readManifests(path, text, models) });
+      this.log.info(`${path}: read`);
+    } catch (err) {
+      const prev = this.files.get(path);
+      this.files.set(path, { stamp, entries: prev?.entries ?? [] });
+      this.log.error(`${errorText(err)}${prev ? ' (keeping what it said before)' : ''}`);
+    }
+  }
+
+  private scan(): ObjectChange[] {
+    const names = this.names();
     // models of the whole folder first, so a device is checked against its model in any file
     const models = new Map<string, Set<string>>();
-    for (const e of entries.values()) if (e.kind === 'devicemodel') models.set(`${e.namespace}/${e.name}`, new Set(((e.object.spec?.properties ?? []) as { name: string }[]).map((p) => p.name)));
-    for (const path of [...files.keys()]) if (!names.includes(path.slice(dir.length + 1))) files.delete(path);
-    for (const n of names) {
-      const path = join(dir, n);
-      let stamp: string;
-      let text: string;
-      try {
-        const st = statSync(path);
-        stamp = `${st.mtimeMs}:${st.size}`;
-        if (files.get(path)?.stamp === stamp) continue;
-        text = readFileSync(path, 'utf8');
-      } catch (err) {
-        log.warn(`${path}: cannot be read: ${errorText(err)}`);
-        continue;
-      }
-      try {
-        files.set(path, { stamp, entries: readManifests(path, text, models) });
-        log.info(`${path}: read`);
-      } catch (err) {
-        // the file's last good objects stay; it is read again when it changes
-        const prev = files.get(path);
-        files.set(path, { stamp, entries: prev?.entries ?? [] });
-        log.error(`${errorText(err)}${prev ? ' (keeping what it said before)' : ''}`);
-      }
-    }
-    const next = new Map<string, Entry>();
-    for (const { entries: es } of files.values()) {
-      for (const e of es) {
-        const key = `${e.kind}/${e.namespace}/${e.name}`;
-        const other = next.get(key);
-        if (other) log.error(`${e.file}: ${e.kind} ${e.namespace}/${e.name} is also in ${other.file}; using ${other.file}`);
-        else next.set(key, e);
-      }
-    }
-    const changes: ObjectChange[] = [];
-    for (const [key, e] of next) {
-      const prev = entries.get(key);
-      if (prev?.text === e.text) continue;
-      changes.push({ operation: prev ? 'update' : 'insert', kind: e.kind, namespace: e.namespace, name: e.name, rv: nextRv(), object: e.object });
-    }
-    for (const [key, e] of entries) if (!next.has(key)) changes.push({ operation: 'delete', kind: e.kind, namespace: e.namespace, name: e.name, rv: nextRv() });
-    entries.clear();
-    for (const [k, v] of next) entries.set(k, v);
-    return changes.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'devicemodel' ? -1 : 1));
-  };
+    for (const e of this.entries.values()) if (e.kind === 'devicemodel') models.set(`${e.namespace}/${e.name}`, new Set(((e.object.spec?.properties ?? []) as { name: string }[]).map((p) => p.name)));
+    for (const path of [...this.files.keys()]) if (!names.includes(path.slice(this.dir.length + 1))) this.files.delete(path);
+    for (const n of names) this.readFile(join(this.dir, n), models);
+    const next = mergeFiles(this.files, this.log);
+    const changes = folderChanges(this.entries, next, () => (this.rv = Math.max(this.rv + 1, Date.now())));
+    this.entries = next;
+    return changes;
+  }
 
-  const rescan = (): void => {
-    for (const c of scan()) emit(c);
-  };
+  private rescan(): void {
+    for (const c of this.scan()) for (const l of this.listeners) l(c);
+  }
 
-  const startWatching = (): void => {
+  private startWatching(): void {
     try {
-      watcher = watch(dir, () => {
-        clearTimeout(debounce);
-        debounce = setTimeout(rescan, DEBOUNCE_MS);
+      this.watcher = watch(this.dir, () => {
+        clearTimeout(this.debounce);
+        this.debounce = setTimeout(() => this.rescan(), DEBOUNCE_MS);
       });
-      watcher.on('error', () => {
-        watcher?.close();
-        watcher = undefined;
+      this.watcher.on('error', () => {
+        this.watcher?.close();
+        this.watcher = undefined;
       });
     } catch {
-      watcher = undefined; // the folder is missing: the rescan finds it later
+      this.watcher = undefined; // the folder is missing: the rescan finds it later
     }
-  };
-  let timer: NodeJS.Timeout | undefined;
+  }
 
-  return {
-    /** the folder as it is now; from here on it is watched, and changes go to the subscribers */
-    replay() {
-      const changes = scan();
-      startWatching();
-      timer ??= setInterval(() => {
-        if (!watcher) startWatching();
-        rescan();
-      }, RESCAN_MS);
-      timer.unref();
-      return changes;
-    },
-    subscribe: (l) => void listeners.push(l),
-    close() {
-      clearInterval(timer);
-      clearTimeout(debounce);
-      watcher?.close();
-    },
-  };
+  /** the folder as it is now; from here on it is watched, and changes go to the subscribers */
+  replay(): ObjectChange[] {
+    const changes = this.scan();
+    this.startWatching();
+    this.timer ??= setInterval(() => {
+      if (!this.watcher) this.startWatching();
+      this.rescan();
+    }, RESCAN_MS);
+    this.timer.unref();
+    return changes;
+  }
+
+  subscribe(l: (c: ObjectChange) => void): void {
+    this.listeners.push(l);
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    clearTimeout(this.debounce);
+    this.watcher?.close();
+  }
 }
