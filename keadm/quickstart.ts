@@ -34,86 +34,57 @@ async function waitFor(file: string, re: RegExp, child: ChildProcess, what: stri
   throw new Error(`${what} did not start within 60 s; see ${file}`);
 }
 
-export async function quickstart(): Promise<number> {
-  const dir = mkdtempSync(join(tmpdir(), 'kubeedge-quickstart-'));
-  const children: ChildProcess[] = [];
-  let thermostat: Thermostat | undefined;
-  /** stops the children (SIGKILL after 5 s) and waits for them, so nothing outlives the quick start */
-  const cleanup = async (): Promise<void> => {
-    const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
-    const exited = running.map((c) => new Promise<void>((resolve) => c.once('exit', () => resolve())));
-    for (const c of running) c.kill('SIGTERM');
-    const force = setTimeout(() => running.forEach((c) => c.kill('SIGKILL')), 5000);
-    await Promise.all(exited);
-    clearTimeout(force);
-    await thermostat?.close();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    const [hub, certs, api, meta, mqtt, modbus] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
-    // where keadm finds it with --config-dir
-    const cloudYaml = join(dir, 'config', 'cloudcore.yaml');
-    mkdirSync(join(dir, 'config'));
-    writeFileSync(
-      cloudYaml,
-      stringify({
-        database: { dataSource: join(dir, 'cloud', 'cloudcore.db') },
-        modules: {
-          cloudHub: {
-            advertiseAddress: ['127.0.0.1'],
-            tlsCAFile: join(dir, 'cloud', 'ca', 'rootCA.crt'),
-            tlsCAKeyFile: join(dir, 'cloud', 'ca', 'rootCA.key'),
-            tlsCertFile: join(dir, 'cloud', 'certs', 'cloudcore.crt'),
-            tlsPrivateKeyFile: join(dir, 'cloud', 'certs', 'cloudcore.key'),
-            tokenSecretFile: join(dir, 'cloud', 'tokens', 'tokensecret'),
-            websocket: { address: '127.0.0.1', port: hub },
-            https: { address: '127.0.0.1', port: certs },
-          },
-          apiServer: { address: '127.0.0.1', port: api, tokenFile: join(dir, 'cloud', 'admin.token') },
-        },
-      }),
-    );
-    const cloudLog = join(dir, 'cloudcore.log');
-    const cloud = start('cloudcore', cloudYaml, cloudLog);
-    children.push(cloud);
-    await waitFor(cloudLog, /cloudcore is running/, cloud, 'cloudcore');
-    const token = readFileSync(join(dir, 'cloud', 'tokens', 'token'), 'utf8').trim();
+type Ports = Record<'hub' | 'certs' | 'api' | 'meta' | 'mqtt' | 'modbus', number>;
 
-    const edgeYaml = join(dir, 'edgecore.yaml');
-    writeFileSync(
-      edgeYaml,
-      stringify({
-        database: { dataSource: join(dir, 'edge', 'edgecore.db') },
-        modules: {
-          edgeHub: {
-            heartbeat: 5,
-            httpServer: `https://127.0.0.1:${certs}`,
-            token,
-            tlsCaFile: join(dir, 'edge', 'ca', 'rootCA.crt'),
-            tlsCertFile: join(dir, 'edge', 'certs', 'server.crt'),
-            tlsPrivateKeyFile: join(dir, 'edge', 'certs', 'server.key'),
-            websocket: { server: `127.0.0.1:${hub}` },
-          },
-          metaManager: { metaServer: { server: `127.0.0.1:${meta}` } },
-          eventBus: { mqttServerInternal: `tcp://127.0.0.1:${mqtt}` },
-          edged: { hostnameOverride: 'edge-quickstart', rootDirectory: join(dir, 'edge', 'edged') },
-        },
-      }),
-    );
-    const edgeLog = join(dir, 'edgecore.log');
-    const edge = start('edgecore', edgeYaml, edgeLog);
-    children.push(edge);
-    await waitFor(edgeLog, /connected to wss:/, edge, 'edgecore');
+/** the quick start's cloudcore.yaml: everything under `dir`, on loopback */
+function cloudYamlOf(dir: string, { hub, certs, api }: Ports): string {
+  return stringify({
+    database: { dataSource: join(dir, 'cloud', 'cloudcore.db') },
+    modules: {
+      cloudHub: {
+        advertiseAddress: ['127.0.0.1'],
+        tlsCAFile: join(dir, 'cloud', 'ca', 'rootCA.crt'),
+        tlsCAKeyFile: join(dir, 'cloud', 'ca', 'rootCA.key'),
+        tlsCertFile: join(dir, 'cloud', 'certs', 'cloudcore.crt'),
+        tlsPrivateKeyFile: join(dir, 'cloud', 'certs', 'cloudcore.key'),
+        tokenSecretFile: join(dir, 'cloud', 'tokens', 'tokensecret'),
+        websocket: { address: '127.0.0.1', port: hub },
+        https: { address: '127.0.0.1', port: certs },
+      },
+      apiServer: { address: '127.0.0.1', port: api, tokenFile: join(dir, 'cloud', 'admin.token') },
+    },
+  });
+}
 
-    thermostat = await startThermostat({ port: modbus });
-    const manifest = join(dir, 'thermostat.yaml');
-    writeFileSync(manifest, thermostatManifests(modbus));
-    const keadm = `node ${bundlePath('keadm')}`;
-    // as `keadm apply -f` does it (it prints what it created)
-    if ((await apply(['-f', manifest, '--config-dir', dir])) !== 0) throw new Error(`cannot apply ${manifest}`);
-    const adminToken = readFileSync(join(dir, 'cloud', 'admin.token'), 'utf8').trim();
-    const ca = join(dir, 'cloud', 'ca', 'rootCA.crt');
-    process.stdout.write(`
+/** the quick start's edgecore.yaml, joined with `token` */
+function edgeYamlOf(dir: string, token: string, { hub, certs, meta, mqtt }: Ports): string {
+  return stringify({
+    database: { dataSource: join(dir, 'edge', 'edgecore.db') },
+    modules: {
+      edgeHub: {
+        heartbeat: 5,
+        httpServer: `https://127.0.0.1:${certs}`,
+        token,
+        tlsCaFile: join(dir, 'edge', 'ca', 'rootCA.crt'),
+        tlsCertFile: join(dir, 'edge', 'certs', 'server.crt'),
+        tlsPrivateKeyFile: join(dir, 'edge', 'certs', 'server.key'),
+        websocket: { server: `127.0.0.1:${hub}` },
+      },
+      metaManager: { metaServer: { server: `127.0.0.1:${meta}` } },
+      eventBus: { mqttServerInternal: `tcp://127.0.0.1:${mqtt}` },
+      edged: { hostnameOverride: 'edge-quickstart', rootDirectory: join(dir, 'edge', 'edged') },
+    },
+  });
+}
+
+/** what the quick start prints: where everything is, and what to try */
+function guide(dir: string, { hub, certs, api, meta, mqtt, modbus }: Ports, logs: { cloud: string; edge: string }, manifest: string): string {
+  const keadm = `node ${bundlePath('keadm')}`;
+  const adminToken = readFileSync(join(dir, 'cloud', 'admin.token'), 'utf8').trim();
+  const ca = join(dir, 'cloud', 'ca', 'rootCA.crt');
+  const cloudLog = logs.cloud;
+  const edgeLog = logs.edge;
+  return `
 KubeEdge quick start: a cloud, an edge joined to it with a real token, and a simulated Modbus device, in ${dir}
 
   cloudcore     CloudHub wss://127.0.0.1:${hub}   certificates https://127.0.0.1:${certs}   API https://127.0.0.1:${api}
@@ -135,7 +106,46 @@ Try it, in another terminal:
   mosquitto_pub -p ${mqtt} -q 1 -t '$hw/events/upload/meter-1' -m '{"kwh":"12.5"}'              # to the cloud, through the outbox
 
 Ctrl-C stops everything and removes ${dir}.
-`);
+`;
+}
+
+export async function quickstart(): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'kubeedge-quickstart-'));
+  const children: ChildProcess[] = [];
+  let thermostat: Thermostat | undefined;
+  /** stops the children (SIGKILL after 5 s) and waits for them, so nothing outlives the quick start */
+  const cleanup = async (): Promise<void> => {
+    const running = children.filter((c) => c.exitCode === null && c.signalCode === null);
+    const exited = running.map((c) => new Promise<void>((resolve) => c.once('exit', () => resolve())));
+    for (const c of running) c.kill('SIGTERM');
+    const force = setTimeout(() => running.forEach((c) => c.kill('SIGKILL')), 5000);
+    await Promise.all(exited);
+    clearTimeout(force);
+    await thermostat?.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const [hub, certs, api, meta, mqtt, modbus] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]);
+    const ports: Ports = { hub, certs, api, meta, mqtt, modbus };
+    // where keadm finds it with --config-dir
+    const cloudYaml = join(dir, 'config', 'cloudcore.yaml');
+    mkdirSync(join(dir, 'config'));
+    writeFileSync(cloudYaml, cloudYamlOf(dir, ports));
+    const logs = { cloud: join(dir, 'cloudcore.log'), edge: join(dir, 'edgecore.log') };
+    const cloud = start('cloudcore', cloudYaml, logs.cloud);
+    children.push(cloud);
+    await waitFor(logs.cloud, /cloudcore is running/, cloud, 'cloudcore');
+    const edgeYaml = join(dir, 'edgecore.yaml');
+    writeFileSync(edgeYaml, edgeYamlOf(dir, readFileSync(join(dir, 'cloud', 'tokens', 'token'), 'utf8').trim(), ports));
+    const edge = start('edgecore', edgeYaml, logs.edge);
+    children.push(edge);
+    await waitFor(logs.edge, /connected to wss:/, edge, 'edgecore');
+    thermostat = await startThermostat({ port: modbus });
+    const manifest = join(dir, 'thermostat.yaml');
+    writeFileSync(manifest, thermostatManifests(modbus));
+    // as `keadm apply -f` does it (it prints what it created)
+    if ((await apply(['-f', manifest, '--config-dir', dir])) !== 0) throw new Error(`cannot apply ${manifest}`);
+    process.stdout.write(guide(dir, ports, logs, manifest));
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
