@@ -45,79 +45,87 @@ const MAX_PAGES = 64;
 const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml' };
 
 export function createDashboard(deps: DashboardDeps): Dashboard {
-  const pages = new Set<{ res: ServerResponse; role: Role }>();
-  const dirty = new Map<string, { kind: Shown; namespace: string; name: string }>();
-  let newEvents: ClusterEvent[] = [];
-  let flushTimer: NodeJS.Timeout | undefined;
-  let pingTimer: NodeJS.Timeout | undefined;
-  const fileCache = new Map<string, Buffer>();
+  return new LiveDashboard(deps);
+}
 
-  const modelOf = (o: KubeObject): KubeObject | undefined => {
+class LiveDashboard implements Dashboard {
+  private readonly pages = new Set<{ res: ServerResponse; role: Role }>();
+  private readonly dirty = new Map<string, { kind: Shown; namespace: string; name: string }>();
+  private newEvents: ClusterEvent[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private readonly fileCache = new Map<string, Buffer>();
+  private readonly onChange = (ev: { kind: string; object: KubeObject }): void => this.mark(ev.kind, ev.object.metadata.namespace ?? 'null', ev.object.metadata.name);
+  private readonly onStatus = (ev: { kind: string; namespace: string; name: string }): void => this.mark(ev.kind, ev.namespace, ev.name);
+  private readonly onEvent = ({ event: e }: EventChange): void => {
+    if (this.pages.size === 0) return;
+    this.newEvents.push(e);
+    if (this.newEvents.length > 100) this.newEvents.shift();
+    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  };
+
+  constructor(private readonly deps: DashboardDeps) {
+    deps.store.events.on('change', this.onChange);
+    deps.store.events.on('status', this.onStatus);
+    deps.events.events.on('event', this.onEvent);
+  }
+
+  private row(kind: Shown, o: KubeObject): unknown {
+    if (kind === 'node') return nodeRow(o);
+    if (kind === 'pod') return podRow(o);
+    if (kind === 'rule') return ruleRow(o);
     const ref = (o.spec as { deviceModelRef?: { name?: unknown } } | undefined)?.deviceModelRef?.name;
-    return typeof ref === 'string' ? deps.store.get('devicemodel', o.metadata.namespace ?? 'default', ref)?.object : undefined;
-  };
-  const row = (kind: Shown, o: KubeObject): unknown => (kind === 'node' ? nodeRow(o) : kind === 'device' ? deviceRow(o, modelOf(o)) : kind === 'pod' ? podRow(o) : ruleRow(o));
-  const rowsOf = (kind: Shown): unknown[] => deps.store.list(kind).map((o) => row(kind, deps.present(o)));
+    return deviceRow(o, typeof ref === 'string' ? this.deps.store.get('devicemodel', o.metadata.namespace ?? 'default', ref)?.object : undefined);
+  }
 
-  const send = (event: string, data: unknown): void => {
+  private rowsOf(kind: Shown): unknown[] {
+    return this.deps.store.list(kind).map((o) => this.row(kind, this.deps.present(o)));
+  }
+
+  private send(event: string, data: unknown): void {
     const text = `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    for (const p of pages) {
-      if (p.res.writableLength > MAX_BUFFERED) {
-        p.res.destroy();
-        continue;
-      }
-      p.res.write(text);
+    for (const p of this.pages) {
+      if (p.res.writableLength > MAX_BUFFERED) p.res.destroy();
+      else p.res.write(text);
     }
-  };
+  }
 
-  const flush = (): void => {
-    flushTimer = undefined;
-    if (pages.size === 0) {
-      dirty.clear();
-      newEvents = [];
+  private flush(): void {
+    this.flushTimer = undefined;
+    if (this.pages.size === 0) {
+      this.dirty.clear();
+      this.newEvents = [];
       return;
     }
-    const update: Rows & { removed: { kind: string; key: string }[] } = { nodes: [], devices: [], pods: [], rules: [], events: newEvents.map(eventRow), removed: [] };
-    for (const d of dirty.values()) {
-      const o = deps.store.get(d.kind, d.namespace, d.name);
+    const update: Rows & { removed: { kind: string; key: string }[] } = { nodes: [], devices: [], pods: [], rules: [], events: this.newEvents.map(eventRow), removed: [] };
+    for (const d of this.dirty.values()) {
+      const o = this.deps.store.get(d.kind, d.namespace, d.name);
       const key = d.kind === 'node' ? d.name : `${d.namespace}/${d.name}`;
       if (!o) update.removed.push({ kind: d.kind, key });
-      else (update[`${d.kind}s`] as unknown[]).push(row(d.kind, deps.present(o)));
+      else (update[`${d.kind}s`] as unknown[]).push(this.row(d.kind, this.deps.present(o)));
     }
-    dirty.clear();
-    newEvents = [];
-    send('update', update);
-  };
+    this.dirty.clear();
+    this.newEvents = [];
+    this.send('update', update);
+  }
 
-  const mark = (kind: string, namespace: string, name: string): void => {
-    if (pages.size === 0 || !(SHOWN as readonly string[]).includes(kind)) return;
-    dirty.set(`${kind}/${namespace}/${name}`, { kind: kind as Shown, namespace, name });
-    flushTimer ??= setTimeout(flush, FLUSH_MS);
-  };
+  private mark(kind: string, namespace: string, name: string): void {
+    if (this.pages.size === 0 || !(SHOWN as readonly string[]).includes(kind)) return;
+    this.dirty.set(`${kind}/${namespace}/${name}`, { kind: kind as Shown, namespace, name });
+    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
 
-  const onChange = (ev: { kind: string; object: KubeObject }): void => mark(ev.kind, ev.object.metadata.namespace ?? 'null', ev.object.metadata.name);
-  const onStatus = (ev: { kind: string; namespace: string; name: string }): void => mark(ev.kind, ev.namespace, ev.name);
-  const onEvent = ({ event: e }: EventChange): void => {
-    if (pages.size === 0) return;
-    newEvents.push(e);
-    if (newEvents.length > 100) newEvents.shift();
-    flushTimer ??= setTimeout(flush, FLUSH_MS);
-  };
-  deps.store.events.on('change', onChange);
-  deps.store.events.on('status', onStatus);
-  deps.events.events.on('event', onEvent);
-
-  const file = (name: string): Buffer | undefined => {
-    let b = fileCache.get(name);
-    if (!b) {
-      const path = join(deps.files, name);
-      if (!existsSync(path)) return undefined;
-      fileCache.set(name, (b = readFileSync(path)));
-    }
+  private file(name: string): Buffer | undefined {
+    let b = this.fileCache.get(name);
+    if (b) return b;
+    const path = join(this.deps.files, name);
+    if (!existsSync(path)) return undefined;
+    this.fileCache.set(name, (b = readFileSync(path)));
     return b;
-  };
+  }
 
-  const stream = (res: ServerResponse, role: Role): void => {
+  private stream(res: ServerResponse, role: Role): void {
+    const { pages } = this;
     if (pages.size >= MAX_PAGES) throw new ApiError('TooManyRequests', `${MAX_PAGES} dashboards are open; close one`);
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
     const page = { res, role };
@@ -125,49 +133,49 @@ export function createDashboard(deps: DashboardDeps): Dashboard {
     res.on('close', () => {
       pages.delete(page);
       if (pages.size > 0) return;
-      clearInterval(pingTimer);
-      pingTimer = undefined;
+      clearInterval(this.pingTimer);
+      this.pingTimer = undefined;
     });
-    const snapshot: Rows & { role: Role } = { role, nodes: rowsOf('node'), devices: rowsOf('device'), pods: rowsOf('pod'), rules: rowsOf('rule'), events: deps.events.list().slice(-100).map(eventRow) };
+    const snapshot: Rows & { role: Role } = { role, nodes: this.rowsOf('node'), devices: this.rowsOf('device'), pods: this.rowsOf('pod'), rules: this.rowsOf('rule'), events: this.deps.events.list().slice(-100).map(eventRow) };
     res.write(`event: snapshot\ndata: ${JSON.stringify(snapshot)}\n\n`);
-    pingTimer ??= setInterval(() => {
+    this.pingTimer ??= setInterval(() => {
       for (const p of pages) p.res.write(': ping\n\n');
     }, PING_MS);
-  };
+  }
 
-  return {
-    async handle(req, res, url, role) {
-      const path = url.pathname;
-      if (path === '/ui') {
-        res.writeHead(301, { location: '/ui/' }).end();
-        return true;
-      }
-      if (path === '/ui/api/stream') {
-        if (req.method !== 'GET') throw new ApiError('MethodNotAllowed', `${req.method ?? ''} is not supported on ${path}`);
-        if (!role) throw new ApiError('Unauthorized', TOKEN_NEEDED);
-        stream(res, role);
-        return true;
-      }
-      if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-      const name = path === '/ui/' ? 'index.html' : path.slice('/ui/'.length);
-      if (!/^[a-z0-9-]+\.(html|js|css|svg)$/.test(name)) return false;
-      const body = file(name);
-      if (!body) throw new ApiError('NotFound', `the dashboard's ${name} is not in ${deps.files} (run "npm run build")`);
-      res.writeHead(200, { 'content-type': TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'self'" });
-      res.end(req.method === 'HEAD' ? undefined : body);
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL, role: Role | undefined): Promise<boolean> {
+    const path = url.pathname;
+    if (path === '/ui') {
+      res.writeHead(301, { location: '/ui/' }).end();
       return true;
-    },
-    nodeChanged(node) {
-      mark('node', CLUSTER_NAMESPACE, node);
-    },
-    close() {
-      deps.store.events.off('change', onChange);
-      deps.store.events.off('status', onStatus);
-      deps.events.events.off('event', onEvent);
-      clearTimeout(flushTimer);
-      clearInterval(pingTimer);
-      for (const p of pages) p.res.destroy();
-      pages.clear();
-    },
-  };
+    }
+    if (path === '/ui/api/stream') {
+      if (req.method !== 'GET') throw new ApiError('MethodNotAllowed', `${req.method ?? ''} is not supported on ${path}`);
+      if (!role) throw new ApiError('Unauthorized', TOKEN_NEEDED);
+      this.stream(res, role);
+      return true;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+    const name = path === '/ui/' ? 'index.html' : path.slice('/ui/'.length);
+    if (!/^[a-z0-9-]+\.(html|js|css|svg)$/.test(name)) return false;
+    const body = this.file(name);
+    if (!body) throw new ApiError('NotFound', `the dashboard's ${name} is not in ${this.deps.files} (run "npm run build")`);
+    res.writeHead(200, { 'content-type': TYPES[name.slice(name.lastIndexOf('.'))] ?? 'application/octet-stream', 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff', 'content-security-policy': "default-src 'self'" });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return true;
+  }
+
+  nodeChanged(node: string): void {
+    this.mark('node', CLUSTER_NAMESPACE, node);
+  }
+
+  close(): void {
+    this.deps.store.events.off('change', this.onChange);
+    this.deps.store.events.off('status', this.onStatus);
+    this.deps.events.events.off('event', this.onEvent);
+    clearTimeout(this.flushTimer);
+    clearInterval(this.pingTimer);
+    for (const p of this.pages) p.res.destroy();
+    this.pages.clear();
+  }
 }
