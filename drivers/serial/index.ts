@@ -76,6 +76,39 @@ function matcher(p: PropertyVisitor): Matcher {
   return m;
 }
 
+/**
+ * Lines out of a byte stream, framed by a delimiter. A line longer than MAX_LINE is dropped and
+ * counted (`overlong`), and so is a stretch without a delimiter in sight: nothing is buffered
+ * without end; the rest of a dropped line is skipped up to its delimiter.
+ */
+export class LineFramer {
+  private buffer = '';
+  private skipping = false;
+
+  constructor(
+    private readonly delimiter: string,
+    private readonly line: (text: string) => void,
+    private readonly overlong: (unframed: boolean) => void,
+  ) {}
+
+  push(chunk: string): void {
+    this.buffer += chunk;
+    let start = 0;
+    for (let i = this.buffer.indexOf(this.delimiter); i >= 0; i = this.buffer.indexOf(this.delimiter, start)) {
+      if (this.skipping) this.skipping = false;
+      else if (i - start > MAX_LINE) this.overlong(false);
+      else this.line(this.buffer.slice(start, i));
+      start = i + this.delimiter.length;
+    }
+    this.buffer = start === 0 ? this.buffer : this.buffer.slice(start);
+    if (this.buffer.length <= MAX_LINE) return;
+    // no delimiter in sight: a partial line or noise; dropped, never buffered without end
+    if (!this.skipping) this.overlong(true);
+    this.skipping = true;
+    this.buffer = '';
+  }
+}
+
 export function serialDriver(opts: { onStats?: (s: SerialStats) => void } = {}): Driver {
   return {
     protocol: 'serial',
@@ -83,130 +116,127 @@ export function serialDriver(opts: { onStats?: (s: SerialStats) => void } = {}):
       const SerialPort = await loadSerialPort();
       const cfg = device.config;
       const path = str(cfg.serialPort, '');
-      const matchers = device.properties.map(matcher);
-      const delimiters = [...new Set(device.properties.map((p) => unescape(str(p.config.delimiter, '\n'))))];
-      if (delimiters.length > 1) hooks.log.warn(`${device.id}: properties use different delimiters; framing lines by ${JSON.stringify(delimiters[0])}`);
-      const delimiter = delimiters[0] ?? '\n';
-      const timeoutMs = num(cfg.timeout, DEFAULT_POLL_TIMEOUT_MS);
-      const stats: SerialStats = { lines: 0, garbage: 0, overlong: 0 };
-      const latest = new Map<string, string | Error>();
-      /** the poll waiting for its answer (one at a time on a line) */
-      let waiting: { m: Matcher; resolve(v: string | Error): void } | undefined;
-      let polls: Promise<unknown> = Promise.resolve();
-      let buffer = '';
-      let closing = false;
-
       const port = new SerialPort({ path, baudRate: num(cfg.baudRate, 9600), dataBits: num(cfg.dataBits, 8), stopBits: num(cfg.stopBits, 1), parity: str(cfg.parity, 'none'), autoOpen: false });
       await new Promise<void>((resolve, reject) => (port as unknown as { open(cb: (err?: Error | null) => void): void }).open((err) => (err ? reject(new Error(`cannot open ${path}: ${err.message}`)) : resolve())));
-
-      const onLine = (raw: string): void => {
-        const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-        if (line === '') return;
-        stats.lines++;
-        let matched = false;
-        for (const m of matchers) {
-          const hit = m.pattern.exec(line);
-          if (!hit) continue;
-          matched = true;
-          let value: string | Error;
-          try {
-            value = typedValue(hit[1] ?? hit[0], m.dataType, m.scale, m.prop.type);
-          } catch (err) {
-            value = new Error(`${m.prop.name}: ${errorText(err)} in ${JSON.stringify(line.slice(0, 80))}`);
-          }
-          latest.set(m.prop.name, value);
-          if (waiting?.m === m) {
-            waiting.resolve(value);
-            waiting = undefined;
-          } else if (!m.command && typeof value === 'string') {
-            hooks.pushed(m.prop.name, value);
-          }
-        }
-        if (!matched) {
-          stats.garbage++;
-          if (stats.garbage === 1 || stats.garbage % 100 === 0) hooks.log.warn(`${device.id}: ${stats.garbage} line(s) matched no property (last: ${JSON.stringify(line.slice(0, 80))})`);
-        }
-        opts.onStats?.(stats);
-      };
-
-      /** the rest of a line already dropped as overlong is skipped up to its delimiter */
-      let skipping = false;
-      port.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString('latin1');
-        let start = 0;
-        for (let i = buffer.indexOf(delimiter); i >= 0; i = buffer.indexOf(delimiter, start)) {
-          if (skipping) skipping = false;
-          else if (i - start > MAX_LINE) stats.overlong++;
-          else onLine(buffer.slice(start, i));
-          start = i + delimiter.length;
-        }
-        buffer = start === 0 ? buffer : buffer.slice(start);
-        if (buffer.length > MAX_LINE) {
-          // no delimiter in sight: a partial line or noise; dropped, never buffered without end
-          if (!skipping) {
-            stats.overlong++;
-            hooks.log.warn(`${device.id}: dropped a line of more than ${MAX_LINE} bytes without a delimiter (${stats.overlong} so far)`);
-          }
-          skipping = true;
-          buffer = '';
-        }
-      });
-      port.on('close', () => {
-        if (!closing) hooks.lost(`${path} closed`);
-      });
-      port.on('error', (err) => {
-        if (!closing) hooks.lost(`${path}: ${err?.message ?? 'error'}`);
-      });
-
-      const write = (data: string): Promise<void> =>
-        new Promise((resolve, reject) => {
-          if (!port.isOpen) return reject(new Error(`${path} is not open`));
-          port.write(data, (err) => (err ? reject(err) : resolve()));
-        });
-
-      /** writes a poll command and waits for the line that answers it */
-      const poll = (m: Matcher): Promise<string | Error> => {
-        const run = polls.then(
-          () =>
-            new Promise<string | Error>((resolve) => {
-              const timer = setTimeout(() => {
-                if (waiting?.m === m) waiting = undefined;
-                resolve(new Error(`${m.prop.name}: no answer to ${JSON.stringify(m.command)} within ${timeoutMs} ms`));
-              }, timeoutMs);
-              waiting = {
-                m,
-                resolve: (v) => {
-                  clearTimeout(timer);
-                  resolve(v);
-                },
-              };
-              write(m.command as string).catch((err: unknown) => waiting?.resolve(new Error(`${m.prop.name}: ${errorText(err)}`)));
-            }),
-        );
-        polls = run.catch(() => undefined);
-        return run;
-      };
-
-      return {
-        async read(props): Promise<ReadResult> {
-          const out: ReadResult = new Map();
-          for (const p of props) {
-            const m = matchers.find((x) => x.prop.name === p.name);
-            if (!m) continue;
-            out.set(p.name, m.command ? await poll(m) : (latest.get(p.name) ?? new Error(`${p.name}: nothing received yet`)));
-          }
-          return out;
-        },
-        async write(prop, value) {
-          const m = matchers.find((x) => x.prop.name === prop.name);
-          if (!m?.writeCommand) throw new Error(`${prop.name} has no writeCommand: this device takes no value for it`);
-          await write(m.writeCommand.replace(/\{value\}/g, value));
-        },
-        async close() {
-          closing = true;
-          if (port.isOpen) await new Promise<void>((resolve) => port.close(() => resolve()));
-        },
-      };
+      return new SerialConnection(device, hooks, port, path, opts.onStats);
     },
   };
+}
+
+type Port = InstanceType<Awaited<ReturnType<typeof loadSerialPort>>>;
+
+class SerialConnection implements DeviceConnection {
+  private readonly matchers: Matcher[];
+  private readonly timeoutMs: number;
+  private readonly stats: SerialStats = { lines: 0, garbage: 0, overlong: 0 };
+  private readonly latest = new Map<string, string | Error>();
+  /** the poll waiting for its answer (one at a time on a line) */
+  private waiting: { m: Matcher; resolve(v: string | Error): void } | undefined;
+  private polls: Promise<unknown> = Promise.resolve();
+  private closing = false;
+
+  constructor(
+    private readonly device: DeviceInfo,
+    private readonly hooks: DriverHooks,
+    private readonly port: Port,
+    private readonly path: string,
+    private readonly onStats: ((s: SerialStats) => void) | undefined,
+  ) {
+    this.matchers = device.properties.map(matcher);
+    this.timeoutMs = num(device.config.timeout, DEFAULT_POLL_TIMEOUT_MS);
+    const delimiters = [...new Set(device.properties.map((p) => unescape(str(p.config.delimiter, '\n'))))];
+    if (delimiters.length > 1) hooks.log.warn(`${device.id}: properties use different delimiters; framing lines by ${JSON.stringify(delimiters[0])}`);
+    const framer = new LineFramer(delimiters[0] ?? '\n', (line) => this.onLine(line), (unframed) => {
+      this.stats.overlong++;
+      if (unframed) hooks.log.warn(`${device.id}: dropped a line of more than ${MAX_LINE} bytes without a delimiter (${this.stats.overlong} so far)`);
+    });
+    port.on('data', (chunk: Buffer) => framer.push(chunk.toString('latin1')));
+    port.on('close', () => {
+      if (!this.closing) hooks.lost(`${path} closed`);
+    });
+    port.on('error', (err) => {
+      if (!this.closing) hooks.lost(`${path}: ${err?.message ?? 'error'}`);
+    });
+  }
+
+  /** a line read: each property whose pattern it matches takes its value (the poll waiting for it, or a push) */
+  private onLine(raw: string): void {
+    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    if (line === '') return;
+    this.stats.lines++;
+    let matched = false;
+    for (const m of this.matchers) {
+      const hit = m.pattern.exec(line);
+      if (!hit) continue;
+      matched = true;
+      let value: string | Error;
+      try {
+        value = typedValue(hit[1] ?? hit[0], m.dataType, m.scale, m.prop.type);
+      } catch (err) {
+        value = new Error(`${m.prop.name}: ${errorText(err)} in ${JSON.stringify(line.slice(0, 80))}`);
+      }
+      this.latest.set(m.prop.name, value);
+      if (this.waiting?.m === m) {
+        this.waiting.resolve(value);
+        this.waiting = undefined;
+      } else if (!m.command && typeof value === 'string') this.hooks.pushed(m.prop.name, value);
+    }
+    if (!matched) this.garbage(line);
+    this.onStats?.(this.stats);
+  }
+
+  private garbage(line: string): void {
+    this.stats.garbage++;
+    if (this.stats.garbage === 1 || this.stats.garbage % 100 === 0) this.hooks.log.warn(`${this.device.id}: ${this.stats.garbage} line(s) matched no property (last: ${JSON.stringify(line.slice(0, 80))})`);
+  }
+
+  private send(data: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (!this.port.isOpen) return reject(new Error(`${this.path} is not open`));
+      this.port.write(data, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  /** writes a poll command and waits for the line that answers it */
+  private poll(m: Matcher): Promise<string | Error> {
+    const ask = (): Promise<string | Error> =>
+      new Promise<string | Error>((resolve) => {
+        const timer = setTimeout(() => {
+          if (this.waiting?.m === m) this.waiting = undefined;
+          resolve(new Error(`${m.prop.name}: no answer to ${JSON.stringify(m.command)} within ${this.timeoutMs} ms`));
+        }, this.timeoutMs);
+        this.waiting = {
+          m,
+          resolve: (v) => {
+            clearTimeout(timer);
+            resolve(v);
+          },
+        };
+        this.send(m.command as string).catch((err: unknown) => this.waiting?.resolve(new Error(`${m.prop.name}: ${errorText(err)}`)));
+      });
+    const run = this.polls.then(ask);
+    this.polls = run.catch(() => undefined);
+    return run;
+  }
+
+  async read(props: readonly PropertyVisitor[]): Promise<ReadResult> {
+    const out: ReadResult = new Map();
+    for (const p of props) {
+      const m = this.matchers.find((x) => x.prop.name === p.name);
+      if (!m) continue;
+      out.set(p.name, m.command ? await this.poll(m) : (this.latest.get(p.name) ?? new Error(`${p.name}: nothing received yet`)));
+    }
+    return out;
+  }
+
+  async write(prop: PropertyVisitor, value: string): Promise<void> {
+    const m = this.matchers.find((x) => x.prop.name === prop.name);
+    if (!m?.writeCommand) throw new Error(`${prop.name} has no writeCommand: this device takes no value for it`);
+    await this.send(m.writeCommand.replace(/\{value\}/g, value));
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.port.isOpen) await new Promise<void>((resolve) => this.port.close(() => resolve()));
+  }
 }

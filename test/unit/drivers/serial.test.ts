@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialPort } from 'serialport';
 import { createLogger } from '../../../core/log.js';
-import { serialDriver, type SerialStats } from '../../../drivers/serial/index.js';
+import { LineFramer, MAX_LINE, serialDriver, type SerialStats } from '../../../drivers/serial/index.js';
 import type { PropertyVisitor } from '../../../drivers/core/types.js';
 import { ptyPair, type PtyPair } from '../../peers/serial.js';
 import { eventually } from '../../e2e/cluster.js';
@@ -113,5 +113,30 @@ describe('the serial driver on a real serial line (socat pty pair)', () => {
     expect((await again.read([props[1]!])).get('humidity')).toBe('61');
     await again.close();
     await dev.close();
+  });
+});
+
+describe('framing lines out of a serial stream', () => {
+  const frame = (chunks: string[], delimiter = '\n'): { lines: string[]; overlong: boolean[] } => {
+    const lines: string[] = [];
+    const overlong: boolean[] = [];
+    const f = new LineFramer(delimiter, (l) => lines.push(l), (unframed) => overlong.push(unframed));
+    for (const c of chunks) f.push(c);
+    return { lines, overlong };
+  };
+
+  it('joins a line split across chunks, and splits a chunk of several lines', () => {
+    expect(frame(['T=2', '1.5\nH=4', '0\nP=1\n']).lines).toEqual(['T=21.5', 'H=40', 'P=1']);
+  });
+
+  it('frames by a delimiter of several bytes', () => {
+    expect(frame(['a\r\nb\r', '\nc'], '\r\n').lines).toEqual(['a', 'b']);
+  });
+
+  it('drops a line over the limit, counts it once, and reads the next line whole', () => {
+    const long = 'x'.repeat(MAX_LINE + 10);
+    const r = frame([`${long.slice(0, 100)}`, `${long.slice(100)}`, 'tail\nT=20\n']);
+    expect(r.overlong).toEqual([true]);
+    expect(r.lines).toEqual(['T=20']);
   });
 });

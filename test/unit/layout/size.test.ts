@@ -18,8 +18,6 @@ const MAX_DEPTH = 4;
 const LONGER: Record<string, number> = {
   "drivers/gpio/index.ts:gpioDriver": 101,
   "drivers/gpio/index.ts:open": 96,
-  "drivers/serial/index.ts:serialDriver": 134,
-  "drivers/serial/index.ts:open": 129,
 };
 
 function sources(dir: string): string[] {
