@@ -91,104 +91,143 @@ async function exportLine(n: number): Promise<void> {
   throw new Error(`gpio${n} did not appear after export`);
 }
 
+/**
+ * Edges out of samples, for a line without interrupts: a level counts once it held `debounceMs`;
+ * a change to it is an edge, reported when the property's `edge` asks for that direction.
+ */
+export class EdgeSampler {
+  private candidate: number;
+  private since: number;
+
+  constructor(
+    private stable: number,
+    private readonly edge: string,
+    private readonly debounceMs: number,
+    now: number,
+  ) {
+    this.candidate = stable;
+    this.since = now;
+  }
+
+  /** the level sampled at `now`; the new level when it is an edge to report */
+  sample(v: number, now: number): number | undefined {
+    if (v !== this.candidate) {
+      this.candidate = v;
+      this.since = now;
+    }
+    if (this.candidate === this.stable || now - this.since < this.debounceMs) return undefined;
+    this.stable = this.candidate;
+    const rising = this.edge === 'rising' || this.edge === 'both';
+    const falling = this.edge === 'falling' || this.edge === 'both';
+    return (this.stable === 1 && rising) || (this.stable === 0 && falling) ? this.stable : undefined;
+  }
+}
+
+type Line = { gpio: OnoffGpio; prop: PropertyVisitor; output: boolean };
+
+const levelText = (v: number, p: PropertyVisitor): string => formatNumber(v, p.type === 'string' ? 'int' : p.type);
+
+function unavailable(): Error {
+  return new Error(
+    existsSync(GPIO_ROOT)
+      ? `GPIO is not available on this machine: ${GPIO_ROOT}/export cannot be opened (no permission: edgecore runs as root under its unit)`
+      : `this kernel has no sysfs GPIO (${GPIO_ROOT}: built without CONFIG_GPIO_SYSFS); the GPIO driver needs it (the character device /dev/gpiochip* is not driven yet)`,
+  );
+}
+
 export function gpioDriver(): Driver {
   return {
     protocol: 'gpio',
     async open(device: DeviceInfo, hooks: DriverHooks): Promise<DeviceConnection> {
       const Gpio = await loadOnoff();
-      if (!Gpio.accessible) {
-        throw new Error(
-          existsSync(GPIO_ROOT)
-            ? `GPIO is not available on this machine: ${GPIO_ROOT}/export cannot be opened (no permission: edgecore runs as root under its unit)`
-            : `this kernel has no sysfs GPIO (${GPIO_ROOT}: built without CONFIG_GPIO_SYSFS); the GPIO driver needs it (the character device /dev/gpiochip* is not driven yet)`,
-        );
-      }
+      if (!Gpio.accessible) throw unavailable();
       const chip = pickChip(gpioChips(), typeof device.config.chip === 'string' && device.config.chip !== '' ? device.config.chip : undefined);
-      const lines = new Map<string, { gpio: OnoffGpio; prop: PropertyVisitor; output: boolean }>();
-      const timers: NodeJS.Timeout[] = [];
-      const fmt = (v: number, p: PropertyVisitor): string => formatNumber(v, p.type === 'string' ? 'int' : p.type);
+      const conn = new GpioConnection(device, hooks);
       try {
-        for (const p of device.properties) {
-          const pin = num(p.config.pin, -1);
-          if (pin < 0 || pin >= chip.ngpio) throw new Error(`${p.name}: pin ${pin} is not on ${chip.name} (${chip.label}, ${chip.ngpio} lines)`);
-          const n = chip.base + pin;
-          const output = str(p.config.direction, 'in') === 'out';
-          const edge = output ? 'none' : str(p.config.edge, 'none');
-          const debounceMs = num(p.config.debounceMs, 0);
-          await exportLine(n);
-          const gpio = new Gpio(n, output ? 'out' : 'in', edge, { activeLow: bool(p.config.activeLow), debounceTimeout: debounceMs, reconfigureDirection: true });
-          lines.set(p.name, { gpio, prop: p, output });
-          if (output || edge === 'none') continue;
-          const rising = edge === 'rising' || edge === 'both';
-          const falling = edge === 'falling' || edge === 'both';
-          try {
-            gpio.watch((err, v) => {
-              if (err) hooks.log.warn(`${device.id}: ${p.name}: ${err.message}`);
-              else hooks.pushed(p.name, fmt(v, p));
-            });
-          } catch (err) {
-            // epoll refuses files that are not sysfs attributes (a fake tree in tests, some containers): sample instead
-            const every = Math.max(MIN_SAMPLE_MS, debounceMs || MIN_SAMPLE_MS);
-            hooks.log.warn(`${device.id}: ${p.name}: no interrupts on gpio${n} (${errorText(err)}); sampling every ${every} ms`);
-            let stable = await gpio.read();
-            let candidate = stable;
-            let since = Date.now();
-            timers.push(
-              setInterval(() => {
-                gpio.read().then(
-                  (v) => {
-                    if (v !== candidate) {
-                      candidate = v;
-                      since = Date.now();
-                    }
-                    if (candidate !== stable && Date.now() - since >= debounceMs) {
-                      stable = candidate;
-                      if ((stable === 1 && rising) || (stable === 0 && falling)) hooks.pushed(p.name, fmt(stable, p));
-                    }
-                  },
-                  (e: unknown) => hooks.lost(`gpio${n}: ${errorText(e)}`),
-                );
-              }, every),
-            );
-          }
-        }
+        for (const p of device.properties) await conn.openLine(Gpio, chip, p);
       } catch (err) {
-        for (const { gpio } of lines.values()) gpio.unexport();
+        await conn.close();
         throw err;
       }
       hooks.log.info(`${device.id}: GPIO on ${chip.name} (${chip.label}, base ${chip.base})`);
-      return {
-        async read(props): Promise<ReadResult> {
-          const out: ReadResult = new Map();
-          for (const p of props) {
-            const l = lines.get(p.name);
-            if (!l) continue;
-            try {
-              out.set(p.name, fmt(await l.gpio.read(), p));
-            } catch (err) {
-              out.set(p.name, new Error(`${p.name}: ${errorText(err)}`));
-            }
-          }
-          return out;
-        },
-        async write(prop, value) {
-          const l = lines.get(prop.name);
-          if (!l?.output) throw new Error(`${prop.name} is not an output`);
-          const n = parseNumber(value);
-          if (n !== 0 && n !== 1) throw new Error(`${JSON.stringify(value)} is not a GPIO level (true, false, 1 or 0)`);
-          await l.gpio.write(n);
-        },
-        async close() {
-          for (const t of timers) clearInterval(t);
-          for (const { gpio } of lines.values()) {
-            try {
-              gpio.unexport();
-            } catch {
-              /* already gone */
-            }
-          }
-        },
-      };
+      return conn;
     },
   };
+}
+
+class GpioConnection implements DeviceConnection {
+  private readonly lines = new Map<string, Line>();
+  private readonly timers: NodeJS.Timeout[] = [];
+
+  constructor(
+    private readonly device: DeviceInfo,
+    private readonly hooks: DriverHooks,
+  ) {}
+
+  async openLine(Gpio: Awaited<ReturnType<typeof loadOnoff>>, chip: ReturnType<typeof pickChip>, p: PropertyVisitor): Promise<void> {
+    const pin = num(p.config.pin, -1);
+    if (pin < 0 || pin >= chip.ngpio) throw new Error(`${p.name}: pin ${pin} is not on ${chip.name} (${chip.label}, ${chip.ngpio} lines)`);
+    const n = chip.base + pin;
+    const output = str(p.config.direction, 'in') === 'out';
+    const edge = output ? 'none' : str(p.config.edge, 'none');
+    const debounceMs = num(p.config.debounceMs, 0);
+    await exportLine(n);
+    const gpio = new Gpio(n, output ? 'out' : 'in', edge, { activeLow: bool(p.config.activeLow), debounceTimeout: debounceMs, reconfigureDirection: true });
+    this.lines.set(p.name, { gpio, prop: p, output });
+    if (output || edge === 'none') return;
+    try {
+      gpio.watch((err, v) => {
+        if (err) this.hooks.log.warn(`${this.device.id}: ${p.name}: ${err.message}`);
+        else this.hooks.pushed(p.name, levelText(v, p));
+      });
+    } catch (err) {
+      // epoll refuses files that are not sysfs attributes (a fake tree in tests, some containers): sample instead
+      const every = Math.max(MIN_SAMPLE_MS, debounceMs || MIN_SAMPLE_MS);
+      this.hooks.log.warn(`${this.device.id}: ${p.name}: no interrupts on gpio${n} (${errorText(err)}); sampling every ${every} ms`);
+      const sampler = new EdgeSampler(await gpio.read(), edge, debounceMs, Date.now());
+      const sample = (): void => {
+        gpio.read().then(
+          (v) => {
+            const level = sampler.sample(v, Date.now());
+            if (level !== undefined) this.hooks.pushed(p.name, levelText(level, p));
+          },
+          (e: unknown) => this.hooks.lost(`gpio${n}: ${errorText(e)}`),
+        );
+      };
+      this.timers.push(setInterval(sample, every));
+    }
+  }
+
+  async read(props: readonly PropertyVisitor[]): Promise<ReadResult> {
+    const out: ReadResult = new Map();
+    for (const p of props) {
+      const l = this.lines.get(p.name);
+      if (!l) continue;
+      try {
+        out.set(p.name, levelText(await l.gpio.read(), p));
+      } catch (err) {
+        out.set(p.name, new Error(`${p.name}: ${errorText(err)}`));
+      }
+    }
+    return out;
+  }
+
+  async write(prop: PropertyVisitor, value: string): Promise<void> {
+    const l = this.lines.get(prop.name);
+    if (!l?.output) throw new Error(`${prop.name} is not an output`);
+    const n = parseNumber(value);
+    if (n !== 0 && n !== 1) throw new Error(`${JSON.stringify(value)} is not a GPIO level (true, false, 1 or 0)`);
+    await l.gpio.write(n);
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    for (const { gpio } of this.lines.values()) {
+      try {
+        gpio.unexport();
+      } catch {
+        /* already gone */
+      }
+    }
+  }
 }

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../core/log.js';
-import { gpioDriver, pickChip, type GpioChip } from '../../../drivers/gpio/index.js';
+import { EdgeSampler, gpioDriver, pickChip, type GpioChip } from '../../../drivers/gpio/index.js';
 
 const chips: GpioChip[] = [
   { name: 'gpiochip0', base: 0, label: 'other-chip', ngpio: 8 },
@@ -31,5 +31,31 @@ describe('GPIO on a kernel without sysfs GPIO', () => {
       { log: createLogger({ level: 'error' }), pushed: () => undefined, lost: () => undefined },
     );
     await expect(open).rejects.toThrow('this kernel has no sysfs GPIO (/sys/class/gpio: built without CONFIG_GPIO_SYSFS); the GPIO driver needs it (the character device /dev/gpiochip* is not driven yet)');
+  });
+});
+
+describe('edges from samples, on a line without interrupts', () => {
+  const run = (edge: string, debounceMs: number, samples: [number, number][]): [number, number][] => {
+    const s = new EdgeSampler(0, edge, debounceMs, 0);
+    const out: [number, number][] = [];
+    for (const [at, v] of samples) {
+      const level = s.sample(v, at);
+      if (level !== undefined) out.push([at, level]);
+    }
+    return out;
+  };
+
+  it('reports a rising and a falling edge for "both"', () => {
+    expect(run('both', 0, [[10, 1], [20, 1], [30, 0]])).toEqual([[10, 1], [30, 0]]);
+  });
+
+  it('reports only the direction asked for', () => {
+    expect(run('rising', 0, [[10, 1], [20, 0], [30, 1]])).toEqual([[10, 1], [30, 1]]);
+    expect(run('falling', 0, [[10, 1], [20, 0], [30, 1]])).toEqual([[20, 0]]);
+  });
+
+  it('takes a level once it held debounceMs: a bounce shorter than that is no edge', () => {
+    expect(run('both', 50, [[10, 1], [20, 0], [30, 1], [60, 1], [90, 1]])).toEqual([[90, 1]]);
+    expect(run('both', 50, [[10, 1], [40, 0], [200, 0]])).toEqual([]);
   });
 });
