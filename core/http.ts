@@ -1,4 +1,4 @@
-/** HTTP carried over the link (the router and ServiceBus): the body limit and the headers passed on. */
+/** HTTP as the programs take it: a bounded request body, and what crosses the link (the body limit, the headers passed on). */
 import type { IncomingHttpHeaders } from 'node:http';
 
 /** the largest body the router takes from a caller and an edge app's answer may be */
@@ -12,4 +12,16 @@ export function passOnHeaders(h: IncomingHttpHeaders | Record<string, string | s
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of Object.entries(h)) if (v !== undefined && !HOP_BY_HOP.has(k.toLowerCase()) && !drop.includes(k.toLowerCase())) out[k] = v;
   return out;
+}
+
+/** a request's body, or undefined once it grows past `max` bytes (what was read so far is dropped) */
+export async function readBounded(req: AsyncIterable<unknown>, max: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > max) return undefined;
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
 }

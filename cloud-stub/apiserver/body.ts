@@ -1,6 +1,7 @@
 /** A request's body and query as the resource API reads them, with Kubernetes' refusals. */
 import type { IncomingMessage } from 'node:http';
 import { errorText } from '../../core/errors.js';
+import { readBounded } from '../../core/http.js';
 import { ApiError } from './status.js';
 
 const MAX_BODY = 1024 * 1024;
@@ -14,14 +15,9 @@ export function parseJson(text: string): unknown {
 }
 
 export async function readRaw(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new ApiError('RequestEntityTooLarge', `request body exceeds ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+  const body = await readBounded(req, MAX_BODY);
+  if (!body) throw new ApiError('RequestEntityTooLarge', `request body exceeds ${MAX_BODY} bytes`);
+  return body.toString('utf8');
 }
 
 /**

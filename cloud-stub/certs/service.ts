@@ -16,6 +16,7 @@ import type { TLSSocket } from 'node:tls';
 import type { Module, ModuleContext } from '../../core/module.js';
 import type { Logger } from '../../core/log.js';
 import { errorText } from '../../core/errors.js';
+import { readBounded } from '../../core/http.js';
 import { isDnsSubdomain } from '../../api/names.js';
 import { boundPort, closeServer, listen } from '../../core/net.js';
 import type { ObjectStore } from '../store/objects.js';
@@ -78,14 +79,9 @@ function askerOf(req: IncomingMessage, node: string, caCert: X509Certificate, to
 }
 
 async function readCsrBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > MAX_CSR) throw new Refusal(413, `a certificate request is at most ${MAX_CSR} bytes`);
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
+  const body = await readBounded(req, MAX_CSR);
+  if (!body) throw new Refusal(413, `a certificate request is at most ${MAX_CSR} bytes`);
+  return body;
 }
 
 function refuse(log: Logger, req: IncomingMessage, res: ServerResponse, err: unknown): void {

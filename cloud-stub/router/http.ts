@@ -1,6 +1,6 @@
 /** HTTP as the router speaks it: its errors, a bounded request body, and a call to a REST endpoint. */
 import type { IncomingMessage } from 'node:http';
-import { MAX_HTTP_BODY_BYTES, passOnHeaders } from '../../core/http.js';
+import { MAX_HTTP_BODY_BYTES, passOnHeaders, readBounded } from '../../core/http.js';
 
 export class HttpError extends Error {
   constructor(
@@ -14,14 +14,9 @@ export class HttpError extends Error {
 export async function readBody(req: IncomingMessage): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > MAX_HTTP_BODY_BYTES) throw new HttpError(413, `the body of ${declared} bytes is over the router's ${MAX_HTTP_BODY_BYTES}-byte limit`);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > MAX_HTTP_BODY_BYTES) throw new HttpError(413, `the body is over the router's ${MAX_HTTP_BODY_BYTES}-byte limit`);
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
+  const body = await readBounded(req, MAX_HTTP_BODY_BYTES);
+  if (!body) throw new HttpError(413, `the body is over the router's ${MAX_HTTP_BODY_BYTES}-byte limit`);
+  return body;
 }
 
 export interface RestAnswer {

@@ -15,7 +15,7 @@ import { Group, Operation, newMessage, responseTo, type Message, type ReplyPart 
 import { boundPort, closeServer, isLoopback, listen } from '../../core/net.js';
 import type { EdgeCoreConfig } from '../../api/config/edgecore.js';
 import { EDGEHUB, HubEvent } from '../edgehub/index.js';
-import { MAX_HTTP_BODY_BYTES, passOnHeaders } from '../../core/http.js';
+import { MAX_HTTP_BODY_BYTES, passOnHeaders, readBounded } from '../../core/http.js';
 
 export type ServiceBusConfig = EdgeCoreConfig['modules']['serviceBus'];
 
@@ -73,16 +73,6 @@ function answerInParts(res: IncomingMessage, send: (part: ReplyPart) => void): {
   };
 }
 
-async function readLocalBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > MAX_HTTP_BODY_BYTES) return undefined;
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
 
 class ServiceBusModule implements ServiceBus {
   readonly name = SERVICEBUS;
@@ -148,7 +138,7 @@ class ServiceBusModule implements ServiceBus {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const m = /^\/([a-z0-9]([-a-z0-9]*[a-z0-9])?)(\/.*)$/.exec(url.pathname);
     if (!m) return fail(404, 'call http://127.0.0.1:9060/<namespace>/<path>: a rule with a servicebus source in that namespace passes it on');
-    const body = await readLocalBody(req);
+    const body = await readBounded(req, MAX_HTTP_BODY_BYTES);
     if (!body) return fail(413, `the body is over ${MAX_HTTP_BODY_BYTES} bytes`);
     const msg = newMessage(
       { source: SERVICEBUS, group: Group.servicebus, operation: 'request', resource: `${m[1] as string}/servicebus${m[3] as string}` },
