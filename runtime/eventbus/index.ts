@@ -141,8 +141,11 @@ class EventBusModule implements EventBus {
 
   /** an upload into the outbox; resolves once it is on disk, which is when its publisher is acknowledged */
   private upload(topic: string, payload: Buffer): Promise<void> {
-    if (payload.length > MAX_PAYLOAD_BYTES) return Promise.reject(new Error(`upload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`));
-    return this.deps.outbox({ group: Group.user, operation: Operation.upload, resource: topic }, payload.toString('utf8')).then(
+    const taken =
+      payload.length > MAX_PAYLOAD_BYTES
+        ? Promise.reject(new Error(`upload of ${payload.length} bytes is over the ${MAX_PAYLOAD_BYTES}-byte limit`))
+        : this.deps.outbox({ group: Group.user, operation: Operation.upload, resource: topic }, payload.toString('utf8'));
+    return taken.then(
       () => void this.counted.uploads++,
       (err: unknown) => {
         this.counted.refused++;
