@@ -22,7 +22,7 @@ import { anonSplit, type AnonSplit } from './lib/smaps.js';
 import { percentile, report, rssKiB, type Row } from './lib/report.js';
 import { profiledEdgecore, summarizeProfile } from './lib/profile.js';
 import { anonKiB } from './lib/usage.js';
-import { NODE_ARGS } from '../keadm/service.js';
+import { NODE_ARGS, NODE_ENV } from '../keadm/service.js';
 
 const quiet = createLogger({ level: 'error' });
 const N = Number(process.env.BENCH_MESSAGES ?? 20_000);
@@ -170,7 +170,7 @@ async function edgeRss(objects: number, twins = 0): Promise<{ rss: number; anon:
     const config = join(dir, 'edgecore.yaml');
     writeFileSync(config, stringify({ database: { dataSource: dbPath }, modules: { edgeHub: { enable: false }, deviceTwin: { manifestDir: manifests }, metaManager: { metaServer: { server: `127.0.0.1:${await freePort()}` } }, eventBus: { mqttServerInternal: `tcp://127.0.0.1:${await freePort()}` }, edged: { hostnameOverride: 'edge-1', rootDirectory: join(dir, 'edged') } } }));
     // as the shebang and the systemd units run it
-    const p = runBundle('edgecore', ['--config', config], {}, [process.execPath, ...NODE_ARGS]);
+    const p = runBundle('edgecore', ['--config', config], { ...NODE_ENV }, [process.execPath, ...NODE_ARGS]);
     await p.waitFor(/edgecore is running/);
     await new Promise((r) => setTimeout(r, 3000 + twins)); // 1,000 devices take a moment more to settle
     const pid = p.child.pid as number;

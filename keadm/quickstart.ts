@@ -10,14 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort } from '../core/net.js';
-import { bundlePath, NODE_ARGS } from './service.js';
+import { bundlePath, NODE_ARGS, NODE_ENV } from './service.js';
 import { startThermostat, type Thermostat } from '../drivers/modbus/simulator.js';
 import { apply } from './apply.js';
 
 function start(program: 'cloudcore' | 'edgecore', config: string, log: string): ChildProcess {
   const child = spawn(process.execPath, [...NODE_ARGS, bundlePath(program), '--config', config], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CHECK_EDGECORE_ENVIRONMENT: 'false' },
+    env: { ...process.env, ...NODE_ENV, CHECK_EDGECORE_ENVIRONMENT: 'false' },
   });
   const sink = (b: Buffer): void => writeFileSync(log, b, { flag: 'a' });
   child.stdout?.on('data', sink);
