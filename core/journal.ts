@@ -1,18 +1,18 @@
 /**
- * A durable key-value journal (the cloud's store, the edge's outbox): tables of JSON values held in memory, every change
- * appended to one file as a JSON line. A commit is a group commit (one write and one fdatasync for
- * every change made since the last), so a write costs its own bytes, not the whole database; when
- * the file has grown to several times the live data it is compacted (snapshot to a temp file,
- * fsync, rename). What a crash mid-write left unreadable is dropped on replay, and the file rewritten.
+ * A durable key-value journal (the cloud's store, the edge's outbox and twins): tables of values
+ * held in memory, every change appended to one file. A commit is a group commit: one binary record
+ * (its length and CRC-32, then the changes in CBOR; see journal-file.ts), one write and one
+ * fdatasync for every change made since the last, so a write costs its own bytes, not the whole
+ * database. When the file has grown to several times the live data it is compacted (snapshot to a
+ * temp file, fsync, rename). What a crash mid-write left unreadable is dropped on replay, and the
+ * file rewritten; a file of the old format (JSON lines) is rewritten in this one when opened.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { open, rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { KubeEdgeError, errorText } from './errors.js';
 import type { Logger } from './log.js';
-
-type Entry = { t: string; k: string; v?: unknown };
-
+import { JOURNAL_MARK, encodeChange, encodedBytes, readJournalFile, record, tableOf, type Tables } from './journal-file.js';
 export interface Journal {
   get<T>(table: string, key: string): T | undefined;
   entries<T>(table: string): IterableIterator<[string, T]>;
@@ -29,51 +29,43 @@ export interface Journal {
   failing(): string | undefined;
 }
 
-type Tables = Map<string, Map<string, unknown>>;
-
-function tableOf(tables: Tables, t: string): Map<string, unknown> {
-  let m = tables.get(t);
-  if (!m) tables.set(t, (m = new Map()));
-  return m;
+interface Read {
+  tables: Tables;
+  fileBytes: number;
+  /** a crash mid-write left damage at the end, or the file is of the old format: rewrite it */
+  rewrite: boolean;
 }
 
-/** the journal's file read into tables; `unfinished` when a crash mid-write left lines unreadable */
-function readJournal(path: string, log: Logger): { tables: Tables; fileBytes: number; unfinished: boolean } {
-  const tables: Tables = new Map();
-  if (path === ':memory:' || !existsSync(path)) return { tables, fileBytes: 0, unfinished: false };
-  const text = readFileSync(path, 'utf8');
-  let bad = 0;
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    try {
-      const e = JSON.parse(line) as Entry;
-      if (typeof e.t !== 'string' || typeof e.k !== 'string') throw new Error('not an entry');
-      if ('v' in e) tableOf(tables, e.t).set(e.k, e.v);
-      else tableOf(tables, e.t).delete(e.k);
-    } catch {
-      bad++;
-    }
-  }
-  // A power cut in the middle of a write leaves its end unfinished: a torn last line, or (the disk
-  // writes a file's pages in any order) a stretch of zeros or half a line before lines that made
-  // it. Only that last write can be damaged: each earlier one was fdatasynced before the next began,
-  // and it was acknowledged to nobody. What is readable is kept, and the file is written again
-  // clean: appended to as it is, the next entry would be glued to the damage and lost with it.
-  if (bad > 0) log.warn(`${path}: dropped ${bad} unreadable line(s) at the end of an unfinished write (a crash mid-write); kept the rest, rewriting the file`);
-  return { tables, fileBytes: Buffer.byteLength(text), unfinished: bad > 0 };
+/** the journal's file read into tables */
+function readJournal(path: string, log: Logger): Read {
+  if (path === ':memory:' || !existsSync(path)) return { tables: new Map(), fileBytes: 0, rewrite: false };
+  const data = readFileSync(path);
+  const read = readJournalFile(data);
+  // A power cut in the middle of a write leaves its end unfinished: a torn last record, or (the
+  // disk writes a file's pages in any order) a stretch of zeros. Only that last write can be
+  // damaged: each earlier one was fdatasynced before the next began, and it was acknowledged to
+  // nobody. What is readable is kept, and the file is written again clean: appended to as it is,
+  // the next record would follow the damage and be lost with it.
+  if (read.damaged > 0) log.warn(`${path}: dropped ${read.damaged} unreadable ${read.legacy ? 'line(s)' : 'record'} at the end of an unfinished write (a crash mid-write); kept the rest, rewriting the file`);
+  if (read.legacy && data.length > 0) log.info(`${path}: written as JSON lines (an older version); rewriting it as binary records`);
+  return { tables: read.tables, fileBytes: data.length, rewrite: read.damaged > 0 || read.legacy };
 }
 
 export async function openJournal(path: string, log: Logger, opts: { batchMs?: number } = {}): Promise<Journal> {
   const read = readJournal(path, log);
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  return new FileJournal(path, log, opts.batchMs ?? 2, read);
+  const journal = new FileJournal(path, log, opts.batchMs ?? 2, read);
+  // damage or the old format is rewritten now, not at the first change: the file on disk is then
+  // whole and of this version whether or not anything changes
+  if (read.rewrite) await journal.commit();
+  return journal;
 }
 
 class FileJournal implements Journal {
   private readonly memory: boolean;
   private readonly tables: Tables;
   private fileBytes: number;
-  private pending: string[] = [];
+  private pending: Buffer[] = [];
   private pendingBytes = 0;
   private waiting: { resolve(): void; reject(e: Error): void }[] = [];
   private fh: FileHandle | undefined;
@@ -92,18 +84,18 @@ class FileJournal implements Journal {
     private readonly path: string,
     private readonly log: Logger,
     private readonly batchMs: number,
-    read: { tables: Tables; fileBytes: number; unfinished: boolean },
+    read: Read,
   ) {
     this.memory = path === ':memory:';
     this.tables = read.tables;
     this.fileBytes = read.fileBytes;
-    this.needsSnapshot = read.unfinished;
+    this.needsSnapshot = read.rewrite;
     this.dirSynced = this.memory || existsSync(path);
   }
 
   private liveBytes(): number {
     let n = 0;
-    for (const [t, m] of this.tables) for (const [k, v] of m) n += t.length + k.length + JSON.stringify(v).length + 20;
+    for (const [t, m] of this.tables) for (const [k, v] of m) n += encodedBytes(t, k, v) + 1;
     return n;
   }
 
@@ -116,20 +108,26 @@ class FileJournal implements Journal {
   private async snapshot(): Promise<void> {
     const tmp = `${this.path}.tmp`;
     const out = await open(tmp, 'w', 0o600);
-    let bytes = 0;
+    let bytes = JOURNAL_MARK.length;
     try {
-      let chunk: string[] = [];
+      await out.write(JOURNAL_MARK);
+      let chunk: Buffer[] = [];
+      let chunkBytes = 0;
+      const put = async (): Promise<void> => {
+        if (chunk.length === 0) return;
+        bytes += (await out.writev(record(chunk, chunkBytes))).bytesWritten;
+        chunk = [];
+        chunkBytes = 0;
+      };
       for (const [t, m] of this.tables) {
         for (const [k, v] of m) {
-          const line = JSON.stringify({ t, k, v }) + '\n';
-          bytes += Buffer.byteLength(line);
-          chunk.push(line);
-          if (chunk.length < 1000) continue;
-          await out.write(chunk.join(''));
-          chunk = [];
+          const change = encodeChange(t, k, v);
+          chunk.push(change);
+          chunkBytes += change.length;
+          if (chunk.length >= 1000) await put();
         }
       }
-      await out.write(chunk.join(''));
+      await put();
       await out.sync();
     } finally {
       await out.close();
@@ -150,7 +148,7 @@ class FileJournal implements Journal {
     return compact;
   }
 
-  private async write(lines: readonly string[]): Promise<void> {
+  private async write(changes: readonly Buffer[], bytes: number): Promise<void> {
     if (this.compactNow()) {
       this.needsSnapshot = false;
       await this.snapshot(); // the snapshot holds the pending changes too
@@ -158,31 +156,36 @@ class FileJournal implements Journal {
       return;
     }
     this.fh ??= await open(this.path, 'a', 0o600);
-    const data = lines.join('');
-    await this.fh.write(data);
+    const parts = record(changes, bytes);
+    if (this.fileBytes === 0) parts.unshift(JOURNAL_MARK);
+    const { bytesWritten } = await this.fh.writev(parts);
     await this.fh.datasync();
     if (!this.dirSynced) await this.syncDir();
-    this.fileBytes += Buffer.byteLength(data);
+    this.fileBytes += bytesWritten;
   }
 
   private async flush(): Promise<void> {
     this.timer = undefined;
     this.timerDue = Infinity;
-    const lines = this.pending;
+    const changes = this.pending;
+    const bytes = this.pendingBytes;
     const batch = this.waiting;
     this.pending = [];
     this.pendingBytes = 0;
     this.waiting = [];
-    if (this.memory || (lines.length === 0 && !this.needsSnapshot)) return batch.forEach((w) => w.resolve());
+    if (this.memory || (changes.length === 0 && !this.needsSnapshot)) return batch.forEach((w) => w.resolve());
     try {
-      await this.write(lines);
+      await this.write(changes, bytes);
       this.failure = undefined;
       batch.forEach((w) => w.resolve());
     } catch (err) {
       const e = new KubeEdgeError('store_failed', `cannot write ${this.path}: ${errorText(err)}`);
       this.failure = e.message;
       this.log.error(e.message);
-      this.pending = lines.concat(this.pending); // keep them for the next attempt
+      this.pending = changes.concat(this.pending); // keep them for the next attempt
+      this.pendingBytes += bytes;
+      // a write that failed may have left part of itself: the next attempt writes the file whole
+      this.needsSnapshot = true;
       batch.forEach((w) => w.reject(e));
     }
   }
@@ -198,10 +201,10 @@ class FileJournal implements Journal {
     }, delayMs);
   }
 
-  private append(e: Entry): void {
-    const line = JSON.stringify(e) + '\n';
-    this.pending.push(line);
-    this.pendingBytes += line.length;
+  private append(change: Buffer): void {
+    if (this.memory) return;
+    this.pending.push(change);
+    this.pendingBytes += change.length;
     // a flood of lazy writes must not wait in memory for its timer
     if (this.pendingBytes > 1024 * 1024) this.schedule(0);
   }
@@ -216,12 +219,12 @@ class FileJournal implements Journal {
 
   set(t: string, k: string, v: unknown): void {
     tableOf(this.tables, t).set(k, v);
-    this.append({ t, k, v });
+    this.append(encodeChange(t, k, v));
   }
 
   delete(t: string, k: string): boolean {
     const had = this.tables.get(t)?.delete(k) ?? false;
-    if (had) this.append({ t, k });
+    if (had) this.append(encodeChange(t, k, undefined, true));
     return had;
   }
 

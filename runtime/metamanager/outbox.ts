@@ -65,8 +65,15 @@ export class Outbox {
     const s = this.byKey.get(v.key);
     s?.delete(seq);
     if (s?.size === 0) this.byKey.delete(v.key);
+    // the sequence is kept apart only when no message holds it: written in the same commit as the
+    // deletion of the newest message, it is never behind what a reopened outbox sees
+    if (this.bySeq.size === 0) this.journal.set(META, 'seq', this.seq);
     this.journal.delete(MESSAGES, String(seq));
     return true;
+  }
+
+  private firstSeq(): number {
+    return (this.bySeq.keys().next().value as number | undefined) ?? this.seq + 1;
   }
 
   stats(): OutboxStats {
@@ -98,7 +105,6 @@ export class Outbox {
     const v: Stored = { key, msg };
     this.index(seq, v);
     this.journal.set(MESSAGES, String(seq), v);
-    this.journal.set(META, 'seq', seq);
     return seq;
   }
 
@@ -110,12 +116,25 @@ export class Outbox {
   next(afterSeq: number, max: number): OutboxEntry[] {
     const out: OutboxEntry[] = [];
     if (max <= 0) return out;
-    for (const [seq, v] of this.bySeq) {
-      if (seq <= afterSeq) continue;
+    for (const seq of this.seqsAfter(afterSeq)) {
+      const v = this.bySeq.get(seq) as Stored;
       out.push({ seq, msg: { ...v.msg, header: { ...v.msg.header, resourceversion: `${this.storeId}/${seq}` } } });
       if (out.length >= max) break;
     }
     return out;
+  }
+
+  /**
+   * The queued sequence numbers after `afterSeq`, in order: counted up from it, so what is in flight
+   * is not walked again for every message sent; through the map when collapses left it sparse.
+   */
+  private *seqsAfter(afterSeq: number): Generator<number> {
+    const from = Math.max(afterSeq, this.firstSeq() - 1) + 1;
+    if (this.seq - from > 4 * this.bySeq.size) {
+      for (const seq of this.bySeq.keys()) if (seq > afterSeq) yield seq;
+      return;
+    }
+    for (let seq = from; seq <= this.seq; seq++) if (this.bySeq.has(seq)) yield seq;
   }
 
   /** Forgets an acknowledged message; persisted lazily (a resend is recognised by the cloud). */
