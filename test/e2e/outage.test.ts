@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { makeCluster, eventually, readyOf, type Cluster } from './cluster.js';
+import { makeCluster, eventually, readyOf, device, thermometerModel, type Cluster } from './cluster.js';
 import type { Proc } from '../peers/proc.js';
+import { mqttApp } from '../peers/mqtt.js';
+
+const DEVICES = '/apis/devices.kubeedge.io/v1beta1/namespaces/default/devices';
 
 /**
  * The payloads of "upload <store>/<seq> from <node> on <topic>: <payload>" lines of every cloudcore
@@ -135,6 +138,28 @@ describe('the cloud away: uploads wait in the outbox', () => {
     expect(missing).toEqual([]);
     expect(edgeLines.concat(edge.proc.lines).filter((l) => /outbox full/.test(l))).toEqual([]); // none given up to the bound
   }, 300_000);
+
+  it('a desired value reaches the app as a delta while 1,000 acknowledged uploads still wait to go up, ahead of them', async () => {
+    // the uplink held to 2 frames a second: 1,000 uploads take seconds to leave
+    const edge = await c.startEdge('edge-prio', { heartbeat: 1, modules: { edgeHub: { messageQPS: 2, messageBurst: 1 } } });
+    await c.api.call('POST', `${DEVICES}/../devicemodels`, thermometerModel);
+    expect((await c.api.call('POST', DEVICES, device('p-1', 'edge-prio', '20'))).status).toBe(201);
+    await edge.proc.waitFor(/applied insert default\/device\/p-1/);
+    const app = await mqttApp(edge.mqttPort, ['$hw/events/device/default/p-1/twin/update/delta']);
+    await Promise.all(Array.from({ length: 1000 }, (_, n) => app.client.publishAsync('$hw/events/upload/bulk', JSON.stringify({ n }), { qos: 1 })));
+    const queued = async (): Promise<number> => (await edge.meta('/outbox')).body.queued as number;
+    expect(await queued()).toBeGreaterThan(500); // acknowledged to the app: on disk, waiting for the link
+    expect((await c.api.call('PUT', `${DEVICES}/p-1`, device('p-1', 'edge-prio', '25'))).status).toBe(200);
+    const delta = await app.next('$hw/events/device/default/p-1/twin/update/delta', (b: any) => b.delta?.setpoint === '25');
+    const waiting = await queued();
+    const atCloud = uploadsSeen(clouds, 'edge-prio').length;
+    expect(delta.twin.setpoint.expected.value).toBe('25');
+    expect(waiting).toBeGreaterThan(0);
+    expect(atCloud).toBeLessThan(1000);
+    // and they all follow
+    await eventually(async () => uploadsSeen(clouds, 'edge-prio').length === 1000, 60_000, 'the uploads at the cloud');
+    await app.close();
+  }, 120_000);
 
   it('under a flood the outbox stays within its bound, collapsing a topic to its newest message, and says so', async () => {
     const edge = await c.startEdge('edge-flood', { heartbeat: 1, outboxLimit: 20 });
