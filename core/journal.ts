@@ -67,7 +67,8 @@ class FileJournal implements Journal {
   private fileBytes: number;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  private waiting: { resolve(): void; reject(e: Error): void }[] = [];
+  /** the commit the changes made since the last write wait for: one promise shared by all its callers */
+  private batch: { promise: Promise<void>; resolve(): void; reject(e: Error): void } | undefined;
   private fh: FileHandle | undefined;
   private chain: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -169,15 +170,15 @@ class FileJournal implements Journal {
     this.timerDue = Infinity;
     const changes = this.pending;
     const bytes = this.pendingBytes;
-    const batch = this.waiting;
+    const batch = this.batch;
     this.pending = [];
     this.pendingBytes = 0;
-    this.waiting = [];
-    if (this.memory || (changes.length === 0 && !this.needsSnapshot)) return batch.forEach((w) => w.resolve());
+    this.batch = undefined;
+    if (this.memory || (changes.length === 0 && !this.needsSnapshot)) return batch?.resolve();
     try {
       await this.write(changes, bytes);
       this.failure = undefined;
-      batch.forEach((w) => w.resolve());
+      batch?.resolve();
     } catch (err) {
       const e = new KubeEdgeError('store_failed', `cannot write ${this.path}: ${errorText(err)}`);
       this.failure = e.message;
@@ -186,7 +187,7 @@ class FileJournal implements Journal {
       this.pendingBytes += bytes;
       // a write that failed may have left part of itself: the next attempt writes the file whole
       this.needsSnapshot = true;
-      batch.forEach((w) => w.reject(e));
+      batch?.reject(e);
     }
   }
 
@@ -229,10 +230,13 @@ class FileJournal implements Journal {
   }
 
   commit(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.waiting.push({ resolve, reject });
-      this.schedule(this.batchMs);
-    });
+    if (!this.batch) {
+      let settle: Pick<NonNullable<FileJournal['batch']>, 'resolve' | 'reject'> | undefined;
+      const promise = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+      this.batch = { promise, ...(settle as Pick<NonNullable<FileJournal['batch']>, 'resolve' | 'reject'>) };
+    }
+    this.schedule(this.batchMs);
+    return this.batch.promise;
   }
 
   persistLater(maxDelayMs = 1000): void {

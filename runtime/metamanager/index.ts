@@ -7,7 +7,7 @@ import { throttled } from '../../core/log.js';
 import type { Module, ModuleContext } from '../../core/module.js';
 import { openDb, type Db } from '../../core/db.js';
 import { errorText } from '../../core/errors.js';
-import { Group, Operation, ackOf, newMessage, parseResource, responseTo, type Message, type MessageRoute } from '../../core/message.js';
+import { Group, Operation, ackOf, idSequence, newMessage, parseResource, responseTo, type Message, type MessageRoute } from '../../core/message.js';
 import type { MetaManagerConfig } from '../../api/config/edgecore.js';
 import type { KubeObject } from '../../api/object.js';
 import { EDGEHUB, HubEvent } from '../edgehub/index.js';
@@ -94,6 +94,9 @@ class MetaManagerModule implements MetaManager {
   private refused = 0;
   private warnRefused = (m: string): void => this.ctx?.log.warn(m);
   private readonly listeners: { kinds: readonly string[]; listener: (c: ObjectChange) => void }[] = [];
+  private readonly nextId = idSequence();
+  /** the outbox's commit in the making, and the newest message it holds: the sender is told once per write, not once per message */
+  private commitGroup: { promise: Promise<void>; upTo: number } | undefined;
 
   constructor(private readonly deps: MetaManagerDeps) {}
 
@@ -131,11 +134,21 @@ class MetaManagerModule implements MetaManager {
     sender.adding();
     let seq: number;
     try {
-      seq = box.add(route.resource, newMessage({ ...route, source: METAMANAGER }, content));
+      seq = box.add(route.resource, newMessage({ ...route, source: METAMANAGER }, content, { id: this.nextId() }));
     } catch (err) {
       return Promise.reject(err as Error);
     }
-    return box.commit().then(() => sender.durable(seq));
+    const promise = box.commit();
+    if (this.commitGroup?.promise === promise) {
+      this.commitGroup.upTo = seq;
+      return promise;
+    }
+    const group = (this.commitGroup = { promise, upTo: seq });
+    promise.then(
+      () => sender.durable(group.upTo),
+      () => undefined, // each caller is told; the messages stay queued for the next commit
+    );
+    return promise;
   };
 
   source(kinds: readonly string[]): ObjectSource {
