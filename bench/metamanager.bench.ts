@@ -157,7 +157,7 @@ async function persistTimes(): Promise<Row[]> {
  * edgecore standalone (edgeHub off), after it settles: with `twins` devices (and their model) in its
  * manifest folder, run by DeviceTwin, and `objects` more stored in its database.
  */
-async function edgeRss(objects: number, twins = 0): Promise<{ rss: number; anon: number; split: AnonSplit }> {
+async function edgeRss(objects: number, twins = 0): Promise<{ rss: number; anon: number; split: AnonSplit; afterStart: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'ke-rss-'));
   try {
     const manifests = join(dir, 'devices');
@@ -172,13 +172,32 @@ async function edgeRss(objects: number, twins = 0): Promise<{ rss: number; anon:
     // as the shebang and the systemd units run it
     const p = runBundle('edgecore', ['--config', config], { ...NODE_ENV }, [process.execPath, ...NODE_ARGS]);
     await p.waitFor(/edgecore is running/);
-    await new Promise((r) => setTimeout(r, 3000 + twins)); // 1,000 devices take a moment more to settle
     const pid = p.child.pid as number;
-    const used = { rss: rssKiB(pid), anon: anonKiB(pid), split: anonSplit(pid) };
+    await new Promise((r) => setTimeout(r, 3000 + twins)); // 1,000 devices take a moment more to start
+    const afterStart = rssKiB(pid);
+    await settled(pid);
+    const used = { rss: rssKiB(pid), anon: anonKiB(pid), split: anonSplit(pid), afterStart };
     await p.kill('SIGKILL');
     return used;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Waits for an idle process's RSS to settle: V8's memory reducer gives back what a start-up burst
+ * (a folder of devices parsed, the store opened) left in the heap some seconds after it goes idle.
+ * Settled: no new low for 10 s (at most 60 s).
+ */
+async function settled(pid: number): Promise<void> {
+  let low = rssKiB(pid);
+  let lowAt = Date.now();
+  for (const t0 = Date.now(); Date.now() - t0 < 60_000 && Date.now() - lowAt < 10_000; ) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = rssKiB(pid);
+    if (now >= low * 0.995) continue;
+    low = now;
+    lowAt = Date.now();
   }
 }
 
@@ -220,13 +239,15 @@ const small = await edgeRss(0, 10);
 const many = await edgeRss(0, 1000);
 const big = await edgeRss(10_000);
 const mib = (k: number): number => k / 1024;
-rows.push({ metric: 'edgecore idle RSS: embedded broker, 10 devices with twins (standalone)', ours: mib(small.rss), peer: mib(bare.rss), peerName: 'bare node', ratio: small.rss / bare.rss, unit: 'MiB', target: 'ratio ≤ 1.35', met: small.rss / bare.rss <= 1.35 });
+rows.push({ metric: 'edgecore idle RSS: embedded broker, 10 devices with twins (standalone), settled', ours: mib(small.rss), peer: mib(bare.rss), peerName: 'bare node', ratio: small.rss / bare.rss, unit: 'MiB', target: 'ratio ≤ 1.35', met: small.rss / bare.rss <= 1.35 });
 rows.push({ metric: '  of which anonymous memory (RssAnon: heaps, not mapped code)', ours: mib(small.anon), peer: mib(bare.anon), peerName: 'bare node', ratio: small.anon / bare.anon, unit: 'MiB', target: '≤ 12 MiB', met: small.anon <= 12 * 1024 });
 // where that anonymous memory lives (smaps), so each cut can be measured
 const parts: [string, keyof AnonSplit][] = [['V8 heap (and other unnamed mappings)', 'v8Heap'], ['WASM memory (sql.js)', 'wasm'], ['malloc: the main arena (brk)', 'brkHeap'], ['malloc: thread arenas', 'mallocArenas'], ['thread stacks', 'stacks'], ['code: private pages of node, libc, add-ons', 'code']];
 for (const [label, key] of parts) rows.push({ metric: `    ${label}`, ours: mib(small.split[key]), unit: 'MiB' });
 const perDevice = (many.rss - small.rss) / 990;
-rows.push({ metric: 'edgecore RSS per added device (1,000 devices with twins vs 10)', ours: perDevice, unit: 'KiB', target: '≤ 10 KiB', met: perDevice <= 10 });
+rows.push({ metric: 'edgecore RSS per added device (1,000 devices with twins vs 10), settled', ours: perDevice, unit: 'KiB', target: '≤ 10 KiB', met: perDevice <= 10 });
+rows.push({ metric: '  the same 3 s after start (what the start-up burst leaves until V8 gives it back)', ours: (many.afterStart - small.afterStart) / 990, unit: 'KiB' });
+rows.push({ metric: '  idle RSS 3 s after start, 10 / 1,000 devices', ours: `${mib(small.afterStart).toFixed(2)} / ${mib(many.afterStart).toFixed(2)}`, unit: 'MiB' });
 rows.push({ metric: 'edgecore RSS with 10,000 stored objects', ours: mib(big.rss), peer: mib(bare.rss), peerName: 'bare node', ratio: big.rss / bare.rss, unit: 'MiB' });
 report('metamanager', rows);
 process.exit(0);
