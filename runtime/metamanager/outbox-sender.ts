@@ -1,12 +1,13 @@
 /**
- * The outbox's way to the cloud: while the link is up, what is on disk is sent in order, at most
- * OUTBOX_WINDOW messages awaiting their acknowledgement at once; an acknowledged one leaves the
- * outbox. A new link starts again from the oldest message (the cloud takes a resent one once).
+ * The outbox's way to the cloud: while the link is up, what is on disk is sent in order, the urgent
+ * lane (reports, status) ahead of the bulk one (uploads), at most OUTBOX_WINDOW messages awaiting
+ * their acknowledgement at once; an acknowledged one leaves the outbox. A new link starts again from
+ * the oldest message of each lane (the cloud takes a resent one once).
  */
 import type { ModuleContext } from '../../core/module.js';
 import { ACK_CONTENT, type Message } from '../../core/message.js';
 import { EDGEHUB } from '../edgehub/dialect.js';
-import type { Outbox } from './outbox.js';
+import type { Lane, Outbox } from './outbox.js';
 
 /** messages of the outbox in flight to the cloud at once */
 const OUTBOX_WINDOW = 128;
@@ -16,7 +17,8 @@ export class OutboxSender {
   /** the link's generation: answers to a link that is gone change no count */
   private generation = 0;
   private inFlight = 0;
-  private sentUpTo = 0;
+  /** the newest message sent on this link, per lane */
+  private sent: Record<Lane, number> = { urgent: 0, bulk: 0 };
   /** the outbox sends only what is on disk: else a crash could deliver an upload its app never saw acknowledged */
   private durableUpTo: number;
   /** when the outbox last moved: an acknowledgement, a new link, or a message into an empty outbox */
@@ -34,7 +36,7 @@ export class OutboxSender {
     this.progressAt = Date.now();
     this.generation++;
     this.inFlight = 0;
-    this.sentUpTo = 0;
+    this.sent = { urgent: 0, bulk: 0 };
     this.drain();
   }
 
@@ -58,18 +60,21 @@ export class OutboxSender {
     return this.connected && this.outbox.stats().queued > 0 ? Date.now() - this.progressAt : 0;
   }
 
+  /** sends what is on disk and not yet sent on this link, the urgent lane first */
   private drain(): void {
     if (!this.connected) return;
-    while (this.inFlight < OUTBOX_WINDOW) {
-      const batch = this.outbox.next(this.sentUpTo, Math.min(OUTBOX_WINDOW - this.inFlight, this.durableUpTo - this.sentUpTo));
-      if (batch.length === 0) return;
-      for (const { seq, msg } of batch) this.send(seq, msg);
+    for (const lane of ['urgent', 'bulk'] as const) {
+      while (this.inFlight < OUTBOX_WINDOW) {
+        const batch = this.outbox.next(this.sent[lane], OUTBOX_WINDOW - this.inFlight, lane, this.durableUpTo);
+        if (batch.length === 0) break;
+        for (const { seq, msg } of batch) this.send(lane, seq, msg);
+      }
     }
   }
 
-  private send(seq: number, msg: Message): void {
+  private send(lane: Lane, seq: number, msg: Message): void {
     const gen = this.generation;
-    this.sentUpTo = seq;
+    this.sent[lane] = seq;
     this.inFlight++;
     this.ctx.bus.sendSync(EDGEHUB, msg, 30_000).then(
       (reply) => {

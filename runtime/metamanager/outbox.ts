@@ -11,7 +11,7 @@
  */
 import type { Journal } from '../../core/journal.js';
 import type { Logger } from '../../core/log.js';
-import type { Message } from '../../core/message.js';
+import { Group, type Message } from '../../core/message.js';
 
 export interface OutboxStats {
   queued: number;
@@ -29,6 +29,17 @@ interface Stored {
   msg: Message;
 }
 
+/**
+ * The outbox sends in two lanes, each in order: `urgent` first (twin reports, the node's and pods'
+ * status: few, small, and what a user waits to see), then `bulk` (apps' uploads). The cloud takes
+ * uploads in order per node and reports in order per object, so neither order is broken.
+ */
+export type Lane = 'urgent' | 'bulk';
+
+export function laneOf(msg: Message): Lane {
+  return msg.route.group === Group.user ? 'bulk' : 'urgent';
+}
+
 const MESSAGES = 'outbox';
 const META = 'outbox-meta';
 
@@ -37,6 +48,7 @@ export class Outbox {
   private dropped = 0;
   /** seq → message, in insertion (= seq) order */
   private readonly bySeq = new Map<number, Stored>();
+  private readonly lanes: Record<Lane, Map<number, Stored>> = { urgent: new Map(), bulk: new Map() };
   private readonly byKey = new Map<string, Set<number>>();
   private seq: number;
 
@@ -53,6 +65,7 @@ export class Outbox {
 
   private index(seq: number, v: Stored): void {
     this.bySeq.set(seq, v);
+    this.lanes[laneOf(v.msg)].set(seq, v);
     let s = this.byKey.get(v.key);
     if (!s) this.byKey.set(v.key, (s = new Set()));
     s.add(seq);
@@ -62,6 +75,7 @@ export class Outbox {
     const v = this.bySeq.get(seq);
     if (!v) return false;
     this.bySeq.delete(seq);
+    this.lanes[laneOf(v.msg)].delete(seq);
     const s = this.byKey.get(v.key);
     s?.delete(seq);
     if (s?.size === 0) this.byKey.delete(v.key);
@@ -70,10 +84,6 @@ export class Outbox {
     if (this.bySeq.size === 0) this.journal.set(META, 'seq', this.seq);
     this.journal.delete(MESSAGES, String(seq));
     return true;
-  }
-
-  private firstSeq(): number {
-    return (this.bySeq.keys().next().value as number | undefined) ?? this.seq + 1;
   }
 
   stats(): OutboxStats {
@@ -112,29 +122,21 @@ export class Outbox {
     return this.journal.commit();
   }
 
-  /** The oldest messages after `afterSeq`, stamped with their sequence number. */
-  next(afterSeq: number, max: number): OutboxEntry[] {
+  /**
+   * The oldest messages after `afterSeq` and up to `upTo`, of one lane or of both, stamped with their
+   * sequence number. The walk starts at the oldest queued: an acknowledged message has left, so
+   * what it passes over is at most what is in flight.
+   */
+  next(afterSeq: number, max: number, lane?: Lane, upTo = Infinity): OutboxEntry[] {
     const out: OutboxEntry[] = [];
     if (max <= 0) return out;
-    for (const seq of this.seqsAfter(afterSeq)) {
-      const v = this.bySeq.get(seq) as Stored;
+    for (const [seq, v] of lane ? this.lanes[lane] : this.bySeq) {
+      if (seq <= afterSeq) continue;
+      if (seq > upTo) break;
       out.push({ seq, msg: { ...v.msg, header: { ...v.msg.header, resourceversion: `${this.storeId}/${seq}` } } });
       if (out.length >= max) break;
     }
     return out;
-  }
-
-  /**
-   * The queued sequence numbers after `afterSeq`, in order: counted up from it, so what is in flight
-   * is not walked again for every message sent; through the map when collapses left it sparse.
-   */
-  private *seqsAfter(afterSeq: number): Generator<number> {
-    const from = Math.max(afterSeq, this.firstSeq() - 1) + 1;
-    if (this.seq - from > 4 * this.bySeq.size) {
-      for (const seq of this.bySeq.keys()) if (seq > afterSeq) yield seq;
-      return;
-    }
-    for (let seq = from; seq <= this.seq; seq++) if (this.bySeq.has(seq)) yield seq;
   }
 
   /** Forgets an acknowledged message; persisted lazily (a resend is recognised by the cloud). */

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { makeCluster, eventually, readyOf, device, thermometerModel, type Cluster } from './cluster.js';
+import { makeCluster, eventually, readyOf, device, statusTwin, thermometerModel, type Cluster } from './cluster.js';
 import type { Proc } from '../peers/proc.js';
 import { mqttApp } from '../peers/mqtt.js';
 
@@ -139,7 +139,7 @@ describe('the cloud away: uploads wait in the outbox', () => {
     expect(edgeLines.concat(edge.proc.lines).filter((l) => /outbox full/.test(l))).toEqual([]); // none given up to the bound
   }, 300_000);
 
-  it('a desired value reaches the app as a delta while 1,000 acknowledged uploads still wait to go up, ahead of them', async () => {
+  it('a desired value reaches the app as a delta, and the app\'s report of it reaches the cloud, while 1,000 acknowledged uploads still wait to go up', async () => {
     // the uplink held to 2 frames a second: 1,000 uploads take seconds to leave
     const edge = await c.startEdge('edge-prio', { heartbeat: 1, modules: { edgeHub: { messageQPS: 2, messageBurst: 1 } } });
     await c.api.call('POST', `${DEVICES}/../devicemodels`, thermometerModel);
@@ -156,6 +156,10 @@ describe('the cloud away: uploads wait in the outbox', () => {
     expect(delta.twin.setpoint.expected.value).toBe('25');
     expect(waiting).toBeGreaterThan(0);
     expect(atCloud).toBeLessThan(1000);
+    // the app's report of the value it set goes up in the outbox's urgent lane, ahead of the uploads queued before it
+    await app.client.publishAsync('$hw/events/device/default/p-1/twin/update', JSON.stringify({ event_id: 'r', twin: { setpoint: { actual: { value: '25' } } } }), { qos: 1 });
+    await eventually(async () => (await statusTwin(c, 'p-1', 'setpoint'))?.reported?.value === '25', 30_000, 'the report in status.twins');
+    expect(uploadsSeen(clouds, 'edge-prio').length).toBeLessThan(1000);
     // and they all follow
     await eventually(async () => uploadsSeen(clouds, 'edge-prio').length === 1000, 60_000, 'the uploads at the cloud');
     await app.close();

@@ -11,6 +11,7 @@ const log = createLogger({ sink: { write: () => undefined } });
 const dirs: string[] = [];
 afterEach(() => dirs.splice(0).forEach((d) => rmSync(d, { recursive: true, force: true })));
 const upload = (n: number) => newMessage({ source: 'metamanager', group: 'user', operation: 'upload', resource: '$hw/events/upload/m' }, String(n));
+const report = (device: string) => newMessage({ source: 'metamanager', group: 'twin', operation: 'update', resource: `default/device/${device}` }, { twins: {} });
 
 async function reopened(path: string, limit = 100): Promise<Outbox> {
   return new Outbox(await openJournal(path, log), 'store', limit, log);
@@ -42,5 +43,20 @@ describe('the outbox', () => {
     for (let n = 0; n < 1000; n++) box.add('k2', upload(n)); // a long run of collapses leaves the numbers sparse
     expect(box.next(0, 10).map((e) => e.seq)).toEqual([3, 4, 6, 1006]);
     expect(box.stats()).toMatchObject({ queued: 4, dropped: 1, collapsed: 1001 });
+  });
+
+  it('keeps twin reports and status in a lane of their own, each lane in order, both numbered from one sequence', async () => {
+    const box = new Outbox(await openJournal(':memory:', log), 'store', 100, log);
+    for (let n = 1; n <= 5; n++) box.add('$hw/events/upload/m', upload(n));
+    box.add('default/device/a', report('a')); // 6
+    box.add('$hw/events/upload/m', upload(7));
+    box.add('default/device/b', report('b')); // 8
+    expect(box.next(0, 10, 'urgent').map((e) => e.seq)).toEqual([6, 8]);
+    expect(box.next(0, 10, 'bulk').map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 7]);
+    expect(box.next(2, 2, 'bulk', 4).map((e) => e.seq)).toEqual([3, 4]);
+    expect(box.next(0, 10, 'bulk', 4).map((e) => e.seq)).toEqual([1, 2, 3, 4]); // not past what is on disk
+    expect(box.next(0, 100).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    box.remove(6);
+    expect(box.next(0, 10, 'urgent').map((e) => e.msg.header.resourceversion)).toEqual(['store/8']);
   });
 });
