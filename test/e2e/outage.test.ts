@@ -97,7 +97,8 @@ describe('the cloud away: uploads wait in the outbox', () => {
       while (!stop) {
         let client: mqtt.MqttClient | undefined;
         try {
-          client = await mqtt.connectAsync(`mqtt://127.0.0.1:${edge.mqttPort}`, { reconnectPeriod: 0, connectTimeout: 2000 });
+          // allowRetries false: a connect to an edge that is restarting rejects instead of waiting for ever
+          client = await mqtt.connectAsync(`mqtt://127.0.0.1:${edge.mqttPort}`, { reconnectPeriod: 0, connectTimeout: 2000 }, false);
           const c0 = client;
           const closed = new Promise<never>((_, reject) => c0.once('close', () => reject(new Error('closed'))));
           closed.catch(() => undefined);
