@@ -128,6 +128,13 @@ interface Loaded {
 
 type SqlJs = Awaited<ReturnType<typeof initSqlJs>>;
 
+/**
+ * SQLite's page cache, small: sql.js keeps the whole file in memory already (its in-memory file
+ * system), so a page cache of SQLite's default 2 MiB only holds a second copy, in WASM memory that
+ * is never given back.
+ */
+const PAGE_CACHE = 'PRAGMA cache_size = -256';
+
 /** the snapshot at `path`, checked; a file that will not open is moved aside (with its changes) */
 function loadSnapshot(SQL: SqlJs, opts: DbOptions): { db: Database; gen: number; bytes: number } | undefined {
   const { path, log } = opts;
@@ -135,6 +142,7 @@ function loadSnapshot(SQL: SqlJs, opts: DbOptions): { db: Database; gen: number;
   try {
     const data = readFileSync(path);
     db = new SQL.Database(data);
+    db.exec(PAGE_CACHE);
     db.exec('PRAGMA quick_check');
     db.exec(opts.schema);
     return { db, gen: Number(db.exec('PRAGMA user_version')[0]?.values[0]?.[0] ?? 0), bytes: data.length };
@@ -173,6 +181,7 @@ function load(SQL: SqlJs, opts: DbOptions): Loaded {
     }
   }
   const db = new SQL.Database();
+  db.exec(PAGE_CACHE);
   db.exec(opts.schema);
   return { db, gen: 0, snapshotBytes: 0, changesBytes: 0, replayed: 0, needsSnapshot: persistent };
 }
