@@ -13,6 +13,7 @@ import { dirname } from 'node:path';
 import { KubeEdgeError, errorText } from './errors.js';
 import type { Logger } from './log.js';
 import { JOURNAL_MARK, encodeChange, encodedBytes, readJournalFile, record, tableOf, type Tables } from './journal-file.js';
+
 export interface Journal {
   get<T>(table: string, key: string): T | undefined;
   entries<T>(table: string): IterableIterator<[string, T]>;
@@ -61,6 +62,22 @@ export async function openJournal(path: string, log: Logger, opts: { batchMs?: n
   return journal;
 }
 
+interface Batch {
+  promise: Promise<void>;
+  resolve(): void;
+  reject(e: Error): void;
+}
+
+function newBatch(): Batch {
+  let resolve!: () => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
 class FileJournal implements Journal {
   private readonly memory: boolean;
   private readonly tables: Tables;
@@ -68,7 +85,7 @@ class FileJournal implements Journal {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   /** the commit the changes made since the last write wait for: one promise shared by all its callers */
-  private batch: { promise: Promise<void>; resolve(): void; reject(e: Error): void } | undefined;
+  private batch: Batch | undefined;
   private fh: FileHandle | undefined;
   private chain: Promise<void> = Promise.resolve();
   private timer: ReturnType<typeof setTimeout> | undefined;
@@ -230,11 +247,7 @@ class FileJournal implements Journal {
   }
 
   commit(): Promise<void> {
-    if (!this.batch) {
-      let settle: Pick<NonNullable<FileJournal['batch']>, 'resolve' | 'reject'> | undefined;
-      const promise = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
-      this.batch = { promise, ...(settle as Pick<NonNullable<FileJournal['batch']>, 'resolve' | 'reject'>) };
-    }
+    this.batch ??= newBatch();
     this.schedule(this.batchMs);
     return this.batch.promise;
   }
