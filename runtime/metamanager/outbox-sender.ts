@@ -85,7 +85,8 @@ export class OutboxSender {
         }
         if (gen !== this.generation) return;
         this.inFlight--;
-        if (taken) this.drain();
+        // refilled a quarter of the window at a time, in one frame, not one message per acknowledgement
+        if (taken && this.inFlight <= (OUTBOX_WINDOW * 3) / 4) this.drain();
         else this.ctx.log.debug(`${msg.route.resource} #${seq} not taken (${JSON.stringify(reply.content).slice(0, 200)}); it stays in the outbox for the next link`);
       },
       () => {

@@ -130,13 +130,31 @@ export class Outbox {
   next(afterSeq: number, max: number, lane?: Lane, upTo = Infinity): OutboxEntry[] {
     const out: OutboxEntry[] = [];
     if (max <= 0) return out;
-    for (const [seq, v] of lane ? this.lanes[lane] : this.bySeq) {
-      if (seq <= afterSeq) continue;
-      if (seq > upTo) break;
+    const queued = lane ? this.lanes[lane] : this.bySeq;
+    for (const seq of this.seqsAfter(queued, afterSeq, Math.min(upTo, this.seq))) {
+      const v = queued.get(seq) as Stored;
       out.push({ seq, msg: { ...v.msg, header: { ...v.msg.header, resourceversion: `${this.storeId}/${seq}` } } });
       if (out.length >= max) break;
     }
     return out;
+  }
+
+  /**
+   * The sequence numbers of `queued` after `afterSeq` and up to `upTo`, in order. Counted up from
+   * `afterSeq`, so the messages in flight (up to a window of them, at the front) are not walked over
+   * again for every one acknowledged; walked through the map when the numbers are sparse there
+   * (the other lane's between them, or collapses).
+   */
+  private *seqsAfter(queued: Map<number, Stored>, afterSeq: number, upTo: number): Generator<number> {
+    const from = Math.max(afterSeq + 1, (queued.keys().next().value as number | undefined) ?? Infinity);
+    if (upTo - from > 4 * queued.size) {
+      for (const seq of queued.keys()) {
+        if (seq > upTo) return;
+        if (seq > afterSeq) yield seq;
+      }
+      return;
+    }
+    for (let seq = from; seq <= upTo; seq++) if (queued.has(seq)) yield seq;
   }
 
   /** Forgets an acknowledged message; persisted lazily (a resend is recognised by the cloud). */
