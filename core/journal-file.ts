@@ -47,18 +47,22 @@ export interface FileRead {
   legacy: boolean;
 }
 
-function applyChange(tables: Tables, e: unknown): boolean {
-  if (!Array.isArray(e) || typeof e[0] !== 'string' || typeof e[1] !== 'string' || (e.length !== 2 && e.length !== 3)) return false;
+type Change = [table: string, key: string, value?: unknown];
+
+function isChange(e: unknown): e is Change {
+  return Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'string' && (e.length === 2 || e.length === 3);
+}
+
+function applyChange(tables: Tables, e: Change): void {
   if (e.length === 3) tableOf(tables, e[0]).set(e[1], e[2]);
   else tableOf(tables, e[0]).delete(e[1]);
-  return true;
 }
 
 /** the changes of one record's payload, or undefined when it does not decode into changes */
-function changesOf(payload: Buffer): unknown[] | undefined {
+function changesOf(payload: Buffer): Change[] | undefined {
   try {
     const out = decoder.decodeMultiple(payload) as unknown[] | undefined;
-    return out && out.every((e) => Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'string') ? out : undefined;
+    return out?.every(isChange) ? out : undefined;
   } catch {
     return undefined;
   }
@@ -90,7 +94,9 @@ function readLines(text: string, tables: Tables): number {
     if (line === '') continue;
     try {
       const e = JSON.parse(line) as { t?: unknown; k?: unknown; v?: unknown };
-      if (!applyChange(tables, 'v' in e ? [e.t, e.k, e.v] : [e.t, e.k])) throw new Error('not an entry');
+      const change: unknown = 'v' in e ? [e.t, e.k, e.v] : [e.t, e.k];
+      if (!isChange(change)) throw new Error('not an entry');
+      applyChange(tables, change);
     } catch {
       bad++;
     }

@@ -137,17 +137,17 @@ class DeviceTwinModule implements DeviceTwin {
 
   /**
    * Stores the device (or its removal), then, once on disk and in the outbox, runs `after`. With
-   * `afterReport` false, `after` runs once the twin is on disk, without waiting for its report's
+   * `waitForReport` false, `after` runs once the twin is on disk, without waiting for its report's
    * place in the outbox: what the cloud asked (a delta) is not kept behind a group commit of bulk
    * uploads, and a report lost to a crash between the two is sent again at the next start.
    */
-  private save(dev: DeviceRecord | undefined, removedId?: string, after?: () => void, toCloud = true, afterReport = true): Promise<void> {
+  private save(dev: DeviceRecord | undefined, removedId?: string, after?: () => void, { toCloud = true, waitForReport = true } = {}): Promise<void> {
     const store = this.store;
     if (!store) return Promise.reject(new Error('the twin store is not open'));
     if (dev) store.put(dev);
     if (removedId !== undefined) store.remove(removedId);
     const reported = dev && toCloud ? this.reportToCloud(dev) : undefined;
-    if (afterReport) return Promise.all([store.commit(), reported]).then(() => after?.());
+    if (waitForReport) return Promise.all([store.commit(), reported]).then(() => after?.());
     reported?.catch((err: unknown) => this.ctx?.log.error(`cannot queue the report of ${dev?.id ?? ''} for the cloud: ${errorText(err)}`));
     return store.commit().then(() => after?.());
   }
@@ -190,7 +190,7 @@ class DeviceTwinModule implements DeviceTwin {
         if (!existing) this.publish(membershipTopic(this.deps.nodeName, 'updated'), { ...this.stamp(), added_devices: [memberOf(dev)], removed_devices: [] });
         if (changed.length) this.publish(deviceTopic(id, 'twin/update/document'), { ...this.stamp(), twin: document });
         this.publishDelta(dev);
-      }, true, false).catch((err: unknown) => this.ctx?.log.error(`cannot store the twin of ${id}: ${errorText(err)}`));
+      }, { waitForReport: false }).catch((err: unknown) => this.ctx?.log.error(`cannot store the twin of ${id}: ${errorText(err)}`));
     }
     this.events.emit('device', id, s.spec);
   }
@@ -241,7 +241,7 @@ class DeviceTwinModule implements DeviceTwin {
       this.publish(deviceTopic(dev.id, 'twin/update/document'), { ...this.stamp(outcome.eventId), twin: outcome.document });
       this.publishDelta(next);
     };
-    return this.save(next, undefined, answer, toCloud);
+    return this.save(next, undefined, answer, { toCloud });
   }
 
   private changeState(dev: DeviceRecord, state: string, eventId: string, resultTopic: string | undefined): Promise<void> {
