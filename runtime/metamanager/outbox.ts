@@ -79,9 +79,11 @@ export class Outbox {
     const s = this.byKey.get(v.key);
     s?.delete(seq);
     if (s?.size === 0) this.byKey.delete(v.key);
-    // the sequence is kept apart only when no message holds it: written in the same commit as the
-    // deletion of the newest message, it is never behind what a reopened outbox sees
-    if (this.bySeq.size === 0) this.journal.set(META, 'seq', this.seq);
+    // the sequence is kept apart only when the newest message goes (else that message holds it);
+    // written in the same commit as its deletion, it is never behind what a reopened outbox sees.
+    // Acknowledgements come out of order (the urgent lane's ahead of older uploads): a number
+    // given again would be taken by the cloud as a resend and dropped.
+    if (seq === this.seq) this.journal.set(META, 'seq', this.seq);
     this.journal.delete(MESSAGES, String(seq));
     return true;
   }

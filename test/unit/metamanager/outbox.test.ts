@@ -33,6 +33,23 @@ describe('the outbox', () => {
     expect(again.add('m', upload(6))).toBe(6);
   });
 
+  it('numbers on past the newest message when it was acknowledged before older ones (the urgent lane first) and the edge restarted', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ke-outbox-'));
+    dirs.push(dir);
+    const path = join(dir, 'edgecore.db.outbox');
+    const j = await openJournal(path, log);
+    const box = new Outbox(j, 'store', 100, log);
+    for (let n = 1; n <= 3; n++) box.add('$hw/events/upload/m', upload(n));
+    box.add('default/device/a', report('a')); // 4, sent first
+    await box.commit();
+    box.remove(4);
+    box.remove(1);
+    await j.close();
+    const again = await reopened(path);
+    expect(again.next(0, 10).map((e) => e.seq)).toEqual([2, 3]);
+    expect(again.add('m', upload(5))).toBe(5);
+  });
+
   it('sends in order from after what is in flight, across collapsed and dropped messages', async () => {
     const box = new Outbox(await openJournal(':memory:', log), 'store', 4, log);
     for (let n = 1; n <= 4; n++) box.add(`k${n}`, upload(n));
