@@ -5,7 +5,7 @@ import { runProgram } from '../core/cli.js';
 import { loadConfig, readRequiredFile } from '../core/configfile.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { EDGECORE_KEYS } from '../api/config/edgecore-keys.js';
-import { startModules } from '../core/module.js';
+import { startModules, type Module } from '../core/module.js';
 import { DNS_SUBDOMAIN_RULE, isDnsSubdomain } from '../api/names.js';
 import { defaults } from '../core/schema.js';
 import { edgeCoreSchema, type EdgeCoreConfig } from '../api/config/edgecore.js';
@@ -14,9 +14,10 @@ import { certificateSource, ensureEdgeCertificate } from './edgehub/join.js';
 import { cloudcoreRunningHere } from '../core/environment.js';
 import { createMetaManager } from './metamanager/index.js';
 import { createEventBus, type EventBus } from './eventbus/index.js';
-import { createDeviceTwin } from './devicetwin/index.js';
+import { createDeviceTwin, type DeviceTwin } from './devicetwin/index.js';
 import { openManifestFolder } from './devicetwin/manifests.js';
-import { createDeviceManager } from './devicemanager/index.js';
+import { createDeviceManager, type DeviceManager } from './devicemanager/index.js';
+import { createDmi } from './dmi/index.js';
 import { createEdged, type Edged } from './edged/index.js';
 import { createServiceBus } from './servicebus/index.js';
 import { edgeMetrics } from './metrics.js';
@@ -60,6 +61,17 @@ function partsReady(config: EdgeCoreConfig, edgeHub: EdgeHub, eventBus: () => Ev
   };
 }
 
+/** the in-process drivers, and DMI for the protocols they do not take (all of them with deviceManager disabled) */
+function deviceDrivers(config: EdgeCoreConfig, twin: DeviceTwin): { deviceManager: DeviceManager; dmi: Module } {
+  const drivers = [modbusDriver(), serialDriver(), gpioDriver()];
+  const inProcess = new Set(config.modules.deviceManager.enable ? drivers.map((d) => d.protocol) : []);
+  const data = config.database.dataSource;
+  return {
+    deviceManager: createDeviceManager({ twin, drivers }),
+    dmi: createDmi({ twin, sockPath: config.modules.deviceTwin.dmiSockPath, inProcess: (p) => inProcess.has(p), mappersFile: data === ':memory:' ? undefined : `${data}.mappers` }),
+  };
+}
+
 export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promise<void>> {
   checkStart(config);
   const log = createLogger({ scope: 'edgecore' });
@@ -96,7 +108,7 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
     source: manifests ?? metaManager.source(['devicemodel', 'device']), // models first, so a device finds its model
     outbox: hub.enable ? metaManager.enqueue : undefined,
   });
-  const deviceManager = createDeviceManager({ twin: deviceTwin, drivers: [modbusDriver(), serialDriver(), gpioDriver()] });
+  const { deviceManager, dmi } = deviceDrivers(config, deviceTwin);
   edged = createEdged({ nodeName, config: m.edged, source: metaManager.source(['configmap', 'secret', 'pod']), outbox: hub.enable ? metaManager.enqueue : undefined });
   const bus = createBus(log.child('bus'));
   const stop = await startModules(
@@ -106,6 +118,7 @@ export async function startEdgeCore(config: EdgeCoreConfig): Promise<() => Promi
       { module: deviceTwin, enabled: m.deviceTwin.enable },
       { module: eventBus, enabled: m.eventBus.enable },
       { module: deviceManager, enabled: m.deviceTwin.enable && m.deviceManager.enable },
+      { module: dmi, enabled: m.deviceTwin.enable && m.deviceTwin.dmiSockPath !== '' },
       { module: edged, enabled: m.edged.enable },
       { module: createServiceBus({ config: m.serviceBus }), enabled: m.serviceBus.enable },
     ],

@@ -64,6 +64,8 @@ export const edgeCoreSchema = s.obj({
       enable: s.bool(true),
       /** standalone (edgeHub disabled): Device and DeviceModel manifests are read from this folder, and re-read when it changes */
       manifestDir: s.str('/etc/kubeedge/devices'),
+      /** DMI: the unix socket where mappers (drivers in their own process, as KubeEdge's) register; empty: none */
+      dmiSockPath: s.str('/etc/kubeedge/dmi.sock'),
     }),
     /** drivers in-process (Modbus, serial, GPIO) for devices of this node; disable it to leave them to external mappers */
     deviceManager: s.obj({ enable: s.bool(true) }),

@@ -154,7 +154,8 @@ export function checkDeviceSpec(spec: Obj, modelProperties?: ReadonlySet<string>
   const protocol = c.obj(spec, 'protocol', 'spec');
   let protocolName: string | undefined;
   if (protocol) {
-    protocolName = c.str(protocol, 'protocolName', 'spec.protocol', { required: true, oneOf: PROTOCOLS });
+    // any protocol, as KubeEdge's CRD: one without a driver here is a mapper's, and its configData the mapper's to judge
+    protocolName = c.str(protocol, 'protocolName', 'spec.protocol', { required: true });
     const cfg = c.obj(protocol, 'configData', 'spec.protocol');
     if (cfg && protocolName && (PROTOCOLS as readonly string[]).includes(protocolName)) protocolConfig(c, protocolName, cfg, 'spec.protocol.configData');
   }
@@ -169,7 +170,7 @@ export function checkDeviceSpec(spec: Obj, modelProperties?: ReadonlySet<string>
     c.bool(p, 'reportToCloud', path);
     const visitors = c.obj(p, 'visitors', path);
     if (visitors) {
-      const vp = c.str(visitors, 'protocolName', `${path}.visitors`, { oneOf: PROTOCOLS });
+      const vp = c.str(visitors, 'protocolName', `${path}.visitors`);
       if (vp !== undefined && protocolName !== undefined && vp !== protocolName) c.bad(`${path}.visitors.protocolName`, `must be the device's protocol ${JSON.stringify(protocolName)}, not ${JSON.stringify(vp)}`);
       const cfg = c.obj(visitors, 'configData', `${path}.visitors`);
       const proto = vp ?? protocolName;

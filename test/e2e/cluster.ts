@@ -126,6 +126,7 @@ export async function makeCluster(opts: { keepaliveInterval?: number; cloudModul
             tlsPrivateKeyFile: certs.keyFile,
             websocket: { server: o.server ?? `127.0.0.1:${cluster.hubPort}`, handshakeTimeout: o.handshakeTimeout ?? 5 },
           },
+          deviceTwin: { dmiSockPath: join(edgeDir, 'dmi.sock') },
           metaManager: { metaServer: { server: `127.0.0.1:${metaPort}` }, ...(o.outboxLimit ? { outboxLimit: o.outboxLimit } : {}) },
           eventBus: { mqttServerInternal: `tcp://127.0.0.1:${mqttPort}` },
           // pods' state in the test's folder; no podman unless a test gives its socket; quick back-off

@@ -21,7 +21,7 @@ describe('Device and DeviceModel manifests are checked as the CRDs describe them
     expect((await c.api.call('GET', path)).body.items.length).toBe(before); // nothing changed
   };
 
-  it('refuses missing fields, wrong types, unknown enums and unknown protocols, naming each field', async () => {
+  it('refuses missing fields, wrong types and unknown enums, naming each field', async () => {
     await refused(`${API}/devicemodels`, { apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'DeviceModel', metadata: { name: 'm1' }, spec: { properties: [{ name: 'temp', type: 'NUMBER' }, { name: 'temp', type: 'INT', accessMode: 'ReadOnly' }] } }, [
       'spec.properties[0].type',
       'spec.properties[0].accessMode',
@@ -29,7 +29,7 @@ describe('Device and DeviceModel manifests are checked as the CRDs describe them
     ]);
     await refused(`${API}/devicemodels`, { apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'DeviceModel', metadata: { name: 'm2' } }, ['spec']);
     const bad = device('bad-1', 'edge-1') as any;
-    bad.spec.protocol = { protocolName: 'zigbee', configData: {} };
+    bad.spec.protocol = { protocolName: 7, configData: {} };
     bad.spec.properties = [{ name: 'setpoint', desired: { value: 21 } }, { name: 'humidity' }];
     await refused(`${API}/devices`, bad, ['spec.protocol.protocolName', 'spec.properties[0].desired.value', 'spec.properties[1].name']);
     const modbus = device('bad-2', 'edge-1') as any;
@@ -54,5 +54,10 @@ describe('Device and DeviceModel manifests are checked as the CRDs describe them
     rtu.spec.protocol = { protocolName: 'modbus', configData: { serialPort: '/dev/ttyS0', baudRate: 19200, dataBits: 8, parity: 'even', stopBits: 1, slaveID: 3 } };
     rtu.spec.properties = [{ name: 'setpoint', collectCycle: 1000, reportCycle: 1000, reportToCloud: true, visitors: { protocolName: 'modbus', configData: { register: 'HoldingRegister', offset: 2, limit: 2, scale: 0.1, isSwap: true, isRegisterSwap: false, dataType: 'float32' } } }];
     expect((await c.api.call('POST', `${API}/devices`, rtu)).status).toBe(201);
+    // any protocol, as KubeEdge's CRD: a mapper's, whose configData is the mapper's to judge
+    const opcua = device('boiler-1', 'edge-1') as any;
+    opcua.spec.protocol = { protocolName: 'opcua', configData: { url: 'opc.tcp://10.0.0.9:4840', securityMode: 'None' } };
+    opcua.spec.properties = [{ name: 'setpoint', visitors: { protocolName: 'opcua', configData: { nodeID: 'ns=2;s=Setpoint' } } }];
+    expect((await c.api.call('POST', `${API}/devices`, opcua)).status).toBe(201);
   });
 });

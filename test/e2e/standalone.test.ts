@@ -48,10 +48,10 @@ describe('a standalone edge (edgeHub disabled): devices from a manifest folder',
   it('reports a bad file by name and keeps the others working', async () => {
     writeFileSync(join(dir, 'broken.yaml'), 'kind: Device\nmetadata: {name: [oops\n');
     const bad = thermostat('thermo-c', 'edge-sa', '1') as any;
-    bad.spec.protocol = { protocolName: 'zigbee' };
-    write('unknown-protocol.yaml', bad);
+    bad.spec.protocol = { protocolName: ['zigbee'] };
+    write('bad-protocol.yaml', bad);
     await edge.proc.waitFor(/broken\.yaml: document 1 is not valid YAML/);
-    await edge.proc.waitFor(/unknown-protocol\.yaml: document 1: Device "thermo-c" is invalid: spec\.protocol\.protocolName/);
+    await edge.proc.waitFor(/bad-protocol\.yaml: document 1: Device "thermo-c" is invalid: spec\.protocol\.protocolName/);
     // a good file written after the bad ones is still taken
     write('thermo-d.yaml', thermostat('thermo-d', 'edge-sa', '7'));
     await eventually(async () => (await members()).includes('default/thermo-d'), 10_000, 'thermo-d');

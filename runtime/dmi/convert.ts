@@ -1,0 +1,56 @@
+/**
+ * Devices and models as DMI messages, as KubeEdge's dtcommon.ConvertDevice/ConvertDeviceModel
+ * make them: configData values wrapped in google.protobuf.Any (a string as StringValue, a number
+ * as DoubleValue, since KubeEdge reads them from JSON as float64, a boolean as BoolValue), and the
+ * twin's desired value (the cloud's latest) in each property's `desired`.
+ */
+import { encode } from '../../core/protobuf.js';
+import { BoolValue, DoubleValue, StringValue, type DeviceModelMsg, type DeviceMsg } from '../../api/dmi/messages.js';
+import type { ConfigData, DeviceModelSpec, DeviceSpec } from '../../api/devices/types.js';
+import type { DeviceRecord } from '../devicetwin/twin.js';
+
+const WRAPPERS = 'type.googleapis.com/google.protobuf.';
+
+type AnyMsg = { type_url: string; value: Buffer };
+
+function toAny(v: unknown): AnyMsg {
+  if (typeof v === 'number') return { type_url: `${WRAPPERS}DoubleValue`, value: encode(DoubleValue, { value: v }) };
+  if (typeof v === 'boolean') return { type_url: `${WRAPPERS}BoolValue`, value: encode(BoolValue, { value: v }) };
+  return { type_url: `${WRAPPERS}StringValue`, value: encode(StringValue, { value: typeof v === 'string' ? v : JSON.stringify(v) }) };
+}
+
+/** configData as KubeEdge's CustomizedValue: flat here, under `data` in a manifest written for KubeEdge */
+function customized(cfg: ConfigData | undefined): { data: Record<string, AnyMsg> } {
+  const flat = cfg && typeof cfg.data === 'object' && cfg.data !== null && Object.keys(cfg).length === 1 ? (cfg.data as ConfigData) : (cfg ?? {});
+  return { data: Object.fromEntries(Object.entries(flat).map(([k, v]) => [k, toAny(v)])) };
+}
+
+export function deviceMsg(id: string, spec: DeviceSpec, twin: DeviceRecord | undefined): DeviceMsg {
+  const [namespace, name] = id.split('/') as [string, string];
+  const protocolName = spec.protocol?.protocolName ?? '';
+  return {
+    name,
+    namespace,
+    spec: {
+      deviceModelReference: spec.deviceModelRef.name,
+      protocol: { protocolName, configData: customized(spec.protocol?.configData) },
+      properties: (spec.properties ?? []).map((p) => {
+        const t = twin?.twins[p.name];
+        const desired = t?.expected?.value ?? p.desired?.value;
+        return {
+          name: p.name,
+          ...(desired !== undefined ? { desired: { value: desired, metadata: { ...(t ? { type: t.metadata.type } : {}), ...(t?.expected ? { timestamp: String(t.expected.metadata.timestamp) } : {}) } } } : {}),
+          ...(p.visitors ? { visitors: { protocolName: p.visitors.protocolName ?? protocolName, configData: customized(p.visitors.configData) } } : {}),
+          reportCycle: p.reportCycle ?? 0,
+          collectCycle: p.collectCycle ?? 0,
+          reportToCloud: p.reportToCloud ?? true,
+        };
+      }),
+    },
+  };
+}
+
+export function modelMsg(id: string, spec: DeviceModelSpec): DeviceModelMsg {
+  const [namespace, name] = id.split('/') as [string, string];
+  return { name, namespace, spec: { properties: spec.properties.map((p) => ({ name: p.name, type: p.type, accessMode: p.accessMode, ...(p.minimum !== undefined ? { minimum: p.minimum } : {}), ...(p.maximum !== undefined ? { maximum: p.maximum } : {}), ...(p.unit !== undefined ? { unit: p.unit } : {}) })) } };
+}
