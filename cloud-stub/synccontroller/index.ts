@@ -39,7 +39,19 @@ export interface SyncStep {
  * (an insert when it holds none, else an update), and a delete for each it holds that it must not
  * (at `deleteRv`, the store's version now).
  */
-export function syncPlan(want: ReadonlyMap<string, { rv: number; object: unknown }>, acked: ReadonlyMap<string, number>, deleteRv: number): SyncStep[] {
+/**
+ * The module KubeEdge's cloud sends an object from: a KubeEdge edge hands a device or a model to
+ * its DeviceTwin (and so to its mappers) only when it comes from the devicecontroller.
+ */
+function sourceOf(resource: string): string {
+  return /^[^/]*\/(device|devicemodel)\//.test(resource) ? 'devicecontroller' : 'synccontroller';
+}
+
+/**
+ * `lastOf`: a deleted object as it was, when known: a KubeEdge edge finds the mapper of a deleted
+ * device from its spec, as KubeEdge's devicecontroller sends it.
+ */
+export function syncPlan(want: ReadonlyMap<string, { rv: number; object: unknown }>, acked: ReadonlyMap<string, number>, deleteRv: number, lastOf: (resource: string) => unknown = () => undefined): SyncStep[] {
   const steps: SyncStep[] = [];
   for (const [resource, obj] of want) {
     const have = acked.get(resource);
@@ -48,16 +60,23 @@ export function syncPlan(want: ReadonlyMap<string, { rv: number; object: unknown
   for (const resource of acked.keys()) {
     if (want.has(resource)) continue;
     const [namespace, kind, name] = resource.split('/');
-    steps.push({ operation: Operation.delete, resource, rv: deleteRv, content: { kind, metadata: { namespace, name } } });
+    steps.push({ operation: Operation.delete, resource, rv: deleteRv, content: lastOf(resource) ?? { kind, metadata: { namespace, name } } });
   }
-  return steps;
+  // models ahead of the devices that use them, and removed after them, as KubeEdge's
+  // devicecontroller sends them: a KubeEdge edge hands a device to its mappers only with its model
+  const rank = (s: SyncStep): number => (s.operation === Operation.delete ? 2 : 0) + (/^[^/]*\/devicemodel\//.test(s.resource) === (s.operation === Operation.delete) ? 1 : 0);
+  return steps.sort((a, b) => rank(a) - rank(b));
 }
+
+/** deleted devices and models as they were, the newest GONE_KEPT */
+const GONE_KEPT = 1000;
 
 class SyncControllerModule implements SyncController {
   readonly name = 'synccontroller';
   readonly group = ControllerGroup.sync;
   private ctx: ModuleContext | undefined;
   private readonly online = new Set<string>();
+  private readonly gone = new Map<string, unknown>();
   private readonly onChange = (ev: ChangeEvent): void => {
     try {
       this.changed(ev);
@@ -72,9 +91,9 @@ class SyncControllerModule implements SyncController {
   // a property: the edge controller's tests and the API are handed it as a function
   readonly syncNode = (node: string): number => {
     const { store } = this.deps;
-    const steps = syncPlan(objectsForNode(store, node), store.ackedFor(node), store.currentRv());
+    const steps = syncPlan(objectsForNode(store, node), store.ackedFor(node), store.currentRv(), (r) => this.gone.get(r));
     for (const s of steps) {
-      const msg = newMessage({ source: 'synccontroller', group: Group.resource, operation: s.operation, resource: nodeResource(node, s.resource) }, s.content, { resourceVersion: String(s.rv) });
+      const msg = newMessage({ source: sourceOf(s.resource), group: Group.resource, operation: s.operation, resource: nodeResource(node, s.resource) }, s.content, { resourceVersion: String(s.rv) });
       this.ctx?.bus.send('cloudhub', msg);
     }
     if (steps.length > 0) this.ctx?.log.info(`${node}: sending ${steps.length} changed object(s)`);
@@ -85,11 +104,18 @@ class SyncControllerModule implements SyncController {
     if (ev.kind === 'node' || this.online.size === 0) return;
     const namespace = ev.object.metadata.namespace ?? 'default';
     const resource = resourceOf(ev.kind, namespace, ev.object.metadata.name);
+    if (ev.type === 'deleted' && (ev.kind === 'device' || ev.kind === 'devicemodel')) this.keepGone(resource, ev.object);
     // the nodes concerned: those that must hold the object now (a pod's node, the nodes whose
     // devices use a model or whose pods read a ConfigMap), and those that hold it
     const nodes = ev.type === 'deleted' ? new Set<string>() : nodesUsing(this.deps.store, ev.kind, ev.object);
     for (const node of this.deps.store.holdersOf(resource)) nodes.add(node);
     for (const node of nodes) if (this.online.has(node)) this.syncNode(node);
+  }
+
+  private keepGone(resource: string, object: unknown): void {
+    this.gone.delete(resource);
+    this.gone.set(resource, object);
+    if (this.gone.size > GONE_KEPT) this.gone.delete(this.gone.keys().next().value as string);
   }
 
   /**

@@ -1,11 +1,13 @@
 /**
  * Devices and models as DMI messages, as KubeEdge's dtcommon.ConvertDevice/ConvertDeviceModel
- * make them: configData values wrapped in google.protobuf.Any (a string as StringValue, a number
- * as DoubleValue, since KubeEdge reads them from JSON as float64, a boolean as BoolValue), and the
- * twin's desired value (the cloud's latest) in each property's `desired`.
+ * make them (seen from KubeEdge 1.23's edgecore): configData values wrapped in google.protobuf.Any
+ * (a string as StringValue, any number as FloatValue, a boolean as BoolValue), the twin's desired
+ * value (the cloud's latest) in each property's `desired`, and an empty `desired` and `status` where
+ * there is none. One difference: `reportToCloud` left out of the Device is sent as true, this
+ * edge's default (KubeEdge sends Go's zero value, false, and mapper-framework then keeps the values).
  */
 import { encode } from '../../core/protobuf.js';
-import { BoolValue, DoubleValue, StringValue, type DeviceModelMsg, type DeviceMsg } from '../../api/dmi/messages.js';
+import { BoolValue, FloatValue, StringValue, type DeviceModelMsg, type DeviceMsg } from '../../api/dmi/messages.js';
 import type { ConfigData, DeviceModelSpec, DeviceSpec } from '../../api/devices/types.js';
 import type { DeviceRecord } from '../devicetwin/twin.js';
 
@@ -14,7 +16,7 @@ const WRAPPERS = 'type.googleapis.com/google.protobuf.';
 type AnyMsg = { type_url: string; value: Buffer };
 
 function toAny(v: unknown): AnyMsg {
-  if (typeof v === 'number') return { type_url: `${WRAPPERS}DoubleValue`, value: encode(DoubleValue, { value: v }) };
+  if (typeof v === 'number') return { type_url: `${WRAPPERS}FloatValue`, value: encode(FloatValue, { value: v }) };
   if (typeof v === 'boolean') return { type_url: `${WRAPPERS}BoolValue`, value: encode(BoolValue, { value: v }) };
   return { type_url: `${WRAPPERS}StringValue`, value: encode(StringValue, { value: typeof v === 'string' ? v : JSON.stringify(v) }) };
 }
@@ -39,7 +41,7 @@ export function deviceMsg(id: string, spec: DeviceSpec, twin: DeviceRecord | und
         const desired = t?.expected?.value ?? p.desired?.value;
         return {
           name: p.name,
-          ...(desired !== undefined ? { desired: { value: desired, metadata: { ...(t ? { type: t.metadata.type } : {}), ...(t?.expected ? { timestamp: String(t.expected.metadata.timestamp) } : {}) } } } : {}),
+          desired: desired === undefined ? { value: '' } : { value: desired, metadata: { ...(t ? { type: t.metadata.type } : {}), ...(t?.expected ? { timestamp: String(t.expected.metadata.timestamp) } : {}) } },
           ...(p.visitors ? { visitors: { protocolName: p.visitors.protocolName ?? protocolName, configData: customized(p.visitors.configData) } } : {}),
           reportCycle: p.reportCycle ?? 0,
           collectCycle: p.collectCycle ?? 0,
@@ -47,6 +49,7 @@ export function deviceMsg(id: string, spec: DeviceSpec, twin: DeviceRecord | und
         };
       }),
     },
+    status: { twins: [] },
   };
 }
 

@@ -81,7 +81,7 @@ describe('DMI: a Python grpcio mapper with our edgecore', () => {
     expect(boiler.spec.protocol.protocolName).toBe('virtualplc');
     // configData as KubeEdge wraps it: each value a google.protobuf.Any
     expect(boiler.spec.protocol.configData.data.endpoint).toEqual({ '@type': 'type.googleapis.com/google.protobuf.StringValue', value: 'plc.local:4840' });
-    expect(boiler.spec.protocol.configData.data.unitID).toEqual({ '@type': 'type.googleapis.com/google.protobuf.DoubleValue', value: 3 });
+    expect(boiler.spec.protocol.configData.data.unitID).toEqual({ '@type': 'type.googleapis.com/google.protobuf.FloatValue', value: 3 });
     expect(boiler.spec.properties.find((p: any) => p.name === 'setpoint').desired.value).toBe('20');
     expect(boiler.spec.properties.find((p: any) => p.name === 'temperature')).toMatchObject({ collectCycle: '1000', reportCycle: '2000', reportToCloud: true });
     expect(reg.models[0].spec.properties.map((p: any) => [p.name, p.type, p.accessMode])).toEqual([

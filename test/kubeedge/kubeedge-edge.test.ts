@@ -7,12 +7,13 @@
  * Device status; SIGKILL of it → NotReady.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ROOT } from '../peers/proc.js';
+import { pyMapper, type PyMapper } from '../peers/dmi.js';
 import { kubectl, requireKubeEdge, realKubeEdge, type RealKubeEdge } from './real.js';
 
 const keadm = (args: string[], input?: string) => spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), ...args], { encoding: 'utf8', input, timeout: 60_000 });
@@ -27,11 +28,21 @@ async function until<T>(fn: () => T | undefined | false, what: string, ms = 30_0
   }
 }
 
+/** the first unix socket under `dir` whose name says DMI */
+function findSocket(dir: string): string | undefined {
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    const p = join(e.parentPath, e.name);
+    if (/dmi/.test(p) && e.isSocket()) return p;
+  }
+  return undefined;
+}
+
 describe('a real KubeEdge edgecore on our cloudcore', () => {
   beforeAll(() => requireKubeEdge());
   let dir: string;
   let kubeconfig: string;
   let real: RealKubeEdge;
+  let mapper: PyMapper | undefined;
   const cloud = (): string[] => ['--config-dir', join(dir, 'etc'), '--data-dir', join(dir, 'var')];
 
   beforeAll(() => {
@@ -42,7 +53,8 @@ describe('a real KubeEdge edgecore on our cloudcore', () => {
     const up = real.up('edge', { TOKEN: keadm(['gettoken', ...cloud()]).stdout.trim(), NODE: 'ke-edge' });
     expect(up.status, `${up.stdout}\n${up.stderr}\n${real.edgeLog().slice(-3000)}`).toBe(0);
   });
-  afterAll(() => {
+  afterAll(async () => {
+    await mapper?.kill();
     real?.down();
     keadm(['reset', '--force', ...cloud()]);
     rmSync(dir, { recursive: true, force: true });
@@ -113,6 +125,70 @@ spec:
     expect(status.twins[0]).toMatchObject({ propertyName: 'temperature', reported: { value: '21' } });
     expect(status.lastOnlineTime).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(kubectl(kubeconfig, ['get', 'devicestatus', 'thermo-1', '-o', 'jsonpath={.status.twins[0].reported.value}']).stdout).toBe('21');
+  });
+
+  it('serves the same Python DMI mapper as our edgecore does', async () => {
+    keadm(
+      ['apply', '-f', '-', ...cloud()],
+      `apiVersion: devices.kubeedge.io/v1beta1
+kind: DeviceModel
+metadata: {name: boiler-model}
+spec:
+  protocol: virtualplc
+  properties: [{name: temperature, type: FLOAT, accessMode: ReadOnly}, {name: setpoint, type: INT, accessMode: ReadWrite}]
+---
+apiVersion: devices.kubeedge.io/v1beta1
+kind: Device
+metadata: {name: boiler}
+spec:
+  deviceModelRef: {name: boiler-model}
+  nodeName: ke-edge
+  protocol: {protocolName: virtualplc, configData: {endpoint: "plc.local:4840", unitID: 3}}
+  properties:
+  - {name: temperature, collectCycle: 1000, reportCycle: 2000, visitors: {protocolName: virtualplc, configData: {nodeID: "ns=2;s=Temperature"}}}
+  - {name: setpoint, desired: {value: "20"}, visitors: {protocolName: virtualplc, configData: {nodeID: "ns=2;s=Setpoint"}}}
+---
+apiVersion: devices.kubeedge.io/v1beta1
+kind: Device
+metadata: {name: lamp}
+spec:
+  deviceModelRef: {name: boiler-model}
+  nodeName: ke-edge
+  protocol: {protocolName: zigbee}
+  properties: [{name: setpoint, visitors: {protocolName: zigbee, configData: {cluster: 6}}}]
+`,
+    );
+    const sock = await until(() => findSocket(join(real.dir, 'edge')), 'the real edgecore’s DMI socket');
+    const own = join(real.dir, 'virtualplc.sock');
+    let m = pyMapper(sock, own, 'virtualplc');
+    mapper = m;
+    // the devices and models of its protocol (the lamp of another protocol, and thermo-1 of none, are not its)
+    const reg = await m.next((e) => e.call === 'registered', 30_000);
+    expect(reg.devices.map((d: any) => `${d.namespace}/${d.name}`)).toEqual(['default/boiler']);
+    expect(reg.models.map((x: any) => x.name)).toEqual(['boiler-model']);
+    const boiler = reg.devices[0];
+    expect(boiler.spec.protocol.configData.data.unitID).toEqual({ '@type': 'type.googleapis.com/google.protobuf.FloatValue', value: 3 });
+    expect(boiler.spec.properties.find((p: any) => p.name === 'setpoint').desired.value).toBe('20');
+    // its twin report reaches our Device status
+    expect(await m.command({ report: { device: 'boiler', twins: { temperature: '21.5' } } })).toMatchObject({ ok: true });
+    await until(() => parse(kubectl(kubeconfig, ['get', 'device', 'boiler', '-o', 'yaml']).stdout)?.status?.twins?.find((t: any) => t.propertyName === 'temperature')?.reported?.value === '21.5', 'the mapper’s report in the Device status', 60_000);
+    // a desired value applied on the cloud: UpdateDevice
+    let from = m.events.length;
+    keadm(['apply', '-f', '-', ...cloud()], kubectl(kubeconfig, ['get', 'device', 'boiler', '-o', 'yaml']).stdout.replace(/value: "?20"?/, 'value: "42"'));
+    const upd = await m.next((e) => e.call === 'UpdateDevice', 60_000, from);
+    expect(upd.device.spec.properties.find((p: any) => p.name === 'setpoint').desired.value).toBe('42');
+    // restarted, it registers again and gets everything
+    await m.kill();
+    m = pyMapper(sock, own, 'virtualplc');
+    mapper = m;
+    const again = await m.next((e) => e.call === 'registered', 30_000);
+    expect(again.devices.map((d: any) => d.name)).toEqual(['boiler']);
+    expect(again.devices[0].spec.properties.find((p: any) => p.name === 'setpoint').desired.value).toBe('42');
+    // deleted: RemoveDevice (KubeEdge finds the mapper from the deleted Device's spec, which our cloud now sends)
+    from = m.events.length;
+    keadm(['delete', 'device', 'boiler', ...cloud()]);
+    expect(await m.next((e) => e.call === 'RemoveDevice', 60_000, from)).toMatchObject({ deviceName: 'boiler', deviceNamespace: 'default' });
+    await m.kill();
   });
 
   it('goes NotReady when it is killed', async () => {

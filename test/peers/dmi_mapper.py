@@ -52,7 +52,7 @@ def config_values(device):
     from google.protobuf import wrappers_pb2
     out = {}
     for key, any_value in device.spec.protocol.configData.data.items():
-        for kind in (wrappers_pb2.StringValue, wrappers_pb2.DoubleValue, wrappers_pb2.BoolValue, wrappers_pb2.Int64Value):
+        for kind in (wrappers_pb2.StringValue, wrappers_pb2.FloatValue, wrappers_pb2.DoubleValue, wrappers_pb2.BoolValue, wrappers_pb2.Int64Value):
             v = kind()
             if any_value.Unpack(v):
                 out[key] = v.value
@@ -60,12 +60,22 @@ def config_values(device):
     return out
 
 
+desired = {}  # (namespace, device, property) -> the desired value last given, as mapper-framework keeps it
+
+
+def note_desired(device):
+    for p in device.spec.properties:
+        desired[(device.namespace, device.name, p.name)] = p.desired.value
+
+
 class Mapper(api_pb2_grpc.DeviceMapperServiceServicer):
     def RegisterDevice(self, request, context):
+        note_desired(request.device)
         say({'call': 'RegisterDevice', 'device': as_dict(request.device), 'config': config_values(request.device)})
         return api_pb2.RegisterDeviceResponse(deviceName=request.device.name, deviceNamespace=request.device.namespace)
 
     def UpdateDevice(self, request, context):
+        note_desired(request.device)
         say({'call': 'UpdateDevice', 'device': as_dict(request.device)})
         return api_pb2.UpdateDeviceResponse()
 
@@ -103,6 +113,8 @@ edge = api_pb2_grpc.DeviceManagerServiceStub(channel)
 def register():
     info = api_pb2.MapperInfo(name=name, version='v1.0.0', api_version='v1beta1', protocol=protocol, address=own_sock.encode(), state='running')
     reply = edge.MapperRegister(api_pb2.MapperRegisterRequest(withData=True, mapper=info), timeout=5, wait_for_ready=True)
+    for d in reply.deviceList:
+        note_desired(d)
     say({'call': 'registered', 'devices': [as_dict(d) for d in reply.deviceList], 'models': [as_dict(m) for m in reply.modelList]})
 
 
@@ -111,9 +123,11 @@ def run(cmd):
         register()
     elif 'report' in cmd:
         r = cmd['report']
-        twins = [api_pb2.Twin(propertyName=k, reported=api_pb2.TwinProperty(value=v, metadata={'type': 'string'})) for k, v in r['twins'].items()]
+        ns = r.get('namespace', 'default')
+        # with observedDesired, as mapper-framework sends it (KubeEdge's edgecore dereferences it)
+        twins = [api_pb2.Twin(propertyName=k, observedDesired=api_pb2.TwinProperty(value=desired.get((ns, r['device'], k), '')), reported=api_pb2.TwinProperty(value=v, metadata={'type': 'string'})) for k, v in r['twins'].items()]
         status = api_pb2.DeviceStatus(twins=twins, reportToCloud=True)
-        edge.ReportDeviceStatus(api_pb2.ReportDeviceStatusRequest(deviceName=r['device'], deviceNamespace=r.get('namespace', 'default'), reportedDevice=status), timeout=5)
+        edge.ReportDeviceStatus(api_pb2.ReportDeviceStatusRequest(deviceName=r['device'], deviceNamespace=ns, reportedDevice=status), timeout=5)
     elif 'state' in cmd:
         s = cmd['state']
         edge.ReportDeviceStates(api_pb2.ReportDeviceStatesRequest(deviceName=s['device'], deviceNamespace=s.get('namespace', 'default'), state=s['state']), timeout=5)

@@ -15,7 +15,14 @@ describe('what a node must be sent to hold what it should', () => {
     expect(syncPlan(wanted, acked, 99).map((s) => [s.operation, s.resource, s.rv])).toEqual(steps);
   });
 
-  it('a delete names the object as a bare kind and metadata', () => {
+  it('a delete carries the object as it was when known, else names it by a bare kind and metadata', () => {
     expect(syncPlan(new Map(), new Map([['plant/device/boiler', 1]]), 10)[0]?.content).toEqual({ kind: 'device', metadata: { namespace: 'plant', name: 'boiler' } });
+    const last = { kind: 'Device', metadata: { namespace: 'plant', name: 'boiler' }, spec: { protocol: { protocolName: 'opcua' } } };
+    expect(syncPlan(new Map(), new Map([['plant/device/boiler', 1]]), 10, (r) => (r === 'plant/device/boiler' ? last : undefined))[0]?.content).toEqual(last);
+  });
+
+  it('sends models ahead of the devices that use them, and removes them after those devices', () => {
+    const steps = syncPlan(want([['d/device/a', 5], ['d/devicemodel/m', 4], ['d/pod/p', 6]]), new Map([['d/devicemodel/old', 1], ['d/device/gone', 2]]), 9);
+    expect(steps.map((s) => `${s.operation} ${s.resource}`)).toEqual(['insert d/devicemodel/m', 'insert d/device/a', 'insert d/pod/p', 'delete d/device/gone', 'delete d/devicemodel/old']);
   });
 });
