@@ -13,7 +13,7 @@ import { createEdgeHub, type EdgeHub } from './edgehub/index.js';
 import { certificateSource, ensureEdgeCertificate } from './edgehub/join.js';
 import { cloudcoreRunningHere } from '../core/environment.js';
 import { createMetaManager } from './metamanager/index.js';
-import { createEventBus, type EventBus } from './eventbus/index.js';
+import { createEventBus, eventBusTlsFiles, type EventBus } from './eventbus/index.js';
 import { createDeviceTwin, type DeviceTwin } from './devicetwin/index.js';
 import { openManifestFolder } from './devicetwin/manifests.js';
 import { createDeviceManager, type DeviceManager } from './devicemanager/index.js';
@@ -67,7 +67,7 @@ function deviceDrivers(config: EdgeCoreConfig, twin: DeviceTwin): { deviceManage
   const inProcess = new Set(config.modules.deviceManager.enable ? drivers.map((d) => d.protocol) : []);
   const data = config.database.dataSource;
   return {
-    deviceManager: createDeviceManager({ twin, drivers }),
+    deviceManager: createDeviceManager({ twin, drivers, push: { clientId: `edgecore-${config.modules.edged.hostnameOverride}`, mqttTls: () => eventBusTlsFiles(config.modules.eventBus) } }),
     dmi: createDmi({ twin, sockPath: config.modules.deviceTwin.dmiSockPath, inProcess: (p) => inProcess.has(p), mappersFile: data === ':memory:' ? undefined : `${data}.mappers` }),
   };
 }

@@ -115,6 +115,35 @@ function visitorConfig(c: Checker, protocol: string, cfg: Obj, path: string): vo
   }
 }
 
+const MQTT_ADDRESS = /^(tcp|mqtt|ssl|tls|mqtts|tcps):\/\/([^/@]+@)?([^:/@]+|\[[^\]]+\]):\d+\/?$/;
+
+/** a property's pushMethod: mqtt and http as KubeEdge's mapper-framework takes them; the others are refused by name */
+function pushMethod(c: Checker, p: Obj, path: string): void {
+  const push = c.obj(p, 'pushMethod', path);
+  if (!push) return;
+  const pp = `${path}.pushMethod`;
+  const http = c.obj(push, 'http', pp);
+  if (http) {
+    c.str(http, 'hostName', `${pp}.http`, { required: true });
+    c.num(http, 'port', `${pp}.http`, { integer: true, min: 1, max: 65535 });
+    c.str(http, 'requestPath', `${pp}.http`);
+    c.num(http, 'timeout', `${pp}.http`, { integer: true, min: 0 });
+  }
+  const mqtt = c.obj(push, 'mqtt', pp);
+  if (mqtt) {
+    const address = c.str(mqtt, 'address', `${pp}.mqtt`, { required: true });
+    if (address !== undefined && !MQTT_ADDRESS.test(address)) c.bad(`${pp}.mqtt.address`, 'must be tcp://HOST:PORT, or ssl://HOST:PORT for TLS (user:password@ before HOST for credentials)');
+    c.str(mqtt, 'topic', `${pp}.mqtt`, { required: true });
+    c.num(mqtt, 'qos', `${pp}.mqtt`, { integer: true, min: 0, max: 2 });
+    c.bool(mqtt, 'retained', `${pp}.mqtt`);
+  }
+  for (const k of ['dbMethod', 'otel', 'anomalyDetection']) {
+    if (push[k] === undefined) continue;
+    const backends = k === 'dbMethod' && isObj(push[k]) && Object.keys(push[k]).length > 0 ? Object.keys(push[k]).map((b) => `${pp}.dbMethod.${b}`) : [`${pp}.${k}`];
+    for (const field of backends) c.bad(field, 'is not implemented by this edge: pushMethod takes mqtt and http');
+  }
+}
+
 function uniqueNames(c: Checker, items: unknown[], path: string): Obj[] {
   const seen = new Set<string>();
   const out: Obj[] = [];
@@ -168,6 +197,7 @@ export function checkDeviceSpec(spec: Obj, modelProperties?: ReadonlySet<string>
     c.num(p, 'collectCycle', path, { integer: true, min: 0 });
     c.num(p, 'reportCycle', path, { integer: true, min: 0 });
     c.bool(p, 'reportToCloud', path);
+    pushMethod(c, p, path);
     const visitors = c.obj(p, 'visitors', path);
     if (visitors) {
       const vp = c.str(visitors, 'protocolName', `${path}.visitors`);

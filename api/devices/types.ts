@@ -10,6 +10,11 @@ export interface DeviceProperty {
   /** ms between reports to the cloud (KubeEdge: reportCycle) */
   reportCycle?: number;
   reportToCloud?: boolean;
+  /** readings also sent to the user's broker or HTTP endpoint (KubeEdge's PushMethod) */
+  pushMethod?: {
+    mqtt?: { address?: string; topic?: string; qos?: number; retained?: boolean };
+    http?: { hostName?: string; port?: number; requestPath?: string; timeout?: number };
+  };
 }
 
 export interface DeviceSpec {

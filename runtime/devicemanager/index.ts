@@ -16,6 +16,7 @@ import { twinTypeOf, type DeviceModelSpec, type DeviceSpec } from '../../api/dev
 import type { DeviceTwin } from '../devicetwin/index.js';
 import { deltaOf } from '../devicetwin/twin.js';
 import type { DeviceConnection, DeviceInfo, Driver, PropertyVisitor } from '../../drivers/core/types.js';
+import { Pusher, type PushMethodSpec, type PusherOptions } from './push.js';
 
 export const DEVICEMANAGER = 'devicemanager';
 export const DEFAULT_COLLECT_CYCLE_MS = 1000;
@@ -40,6 +41,8 @@ interface Plan {
   /** properties grouped by collect cycle */
   cycles: Map<number, PropertyVisitor[]>;
   reportCycle: Map<string, number>;
+  /** properties with a pushMethod, and how often (ms) a reading of each is pushed */
+  push: Map<string, { spec: PushMethodSpec; everyMs: number }>;
   fingerprint: string;
 }
 
@@ -50,6 +53,7 @@ export function planDevice(id: string, spec: DeviceSpec, model: DeviceModelSpec 
   const properties: PropertyVisitor[] = [];
   const cycles = new Map<number, PropertyVisitor[]>();
   const reportCycle = new Map<string, number>();
+  const push = new Map<string, { spec: PushMethodSpec; everyMs: number }>();
   for (const p of spec.properties ?? []) {
     const m = model.properties.find((x) => x.name === p.name);
     if (!m || !p.visitors?.configData) continue;
@@ -58,10 +62,11 @@ export function planDevice(id: string, spec: DeviceSpec, model: DeviceModelSpec 
     const cycle = Math.max(MIN_CYCLE_MS, p.collectCycle && p.collectCycle > 0 ? p.collectCycle : DEFAULT_COLLECT_CYCLE_MS);
     cycles.set(cycle, [...(cycles.get(cycle) ?? []), v]);
     reportCycle.set(p.name, p.reportCycle && p.reportCycle > 0 ? p.reportCycle : 0);
+    if (p.pushMethod?.mqtt || p.pushMethod?.http) push.set(p.name, { spec: p.pushMethod, everyMs: p.reportCycle && p.reportCycle > 0 ? p.reportCycle : cycle });
   }
   if (properties.length === 0) return undefined;
   const info: DeviceInfo = { id, config: spec.protocol?.configData ?? {}, properties };
-  return { info, protocol, cycles, reportCycle, fingerprint: JSON.stringify([protocol, info, [...cycles.keys()], [...reportCycle]]) };
+  return { info, protocol, cycles, reportCycle, push, fingerprint: JSON.stringify([protocol, info, [...cycles.keys()], [...reportCycle], [...push]]) };
 }
 
 interface Runner {
@@ -128,8 +133,8 @@ function conditionOfReads(properties: readonly PropertyVisitor[], lastError: Rea
   return { status: 'False', reason: 'PropertyFailing', message: said };
 }
 
-function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger): Runner {
-  const runner = new DeviceRunner(plan, driver, twin, log);
+function runDevice(plan: Plan, driver: Driver, twin: DeviceTwin, log: Logger, pusher: Pusher): Runner {
+  const runner = new DeviceRunner(plan, driver, twin, log, pusher);
   runner.open();
   return runner;
 }
@@ -151,12 +156,14 @@ class DeviceRunner implements Runner {
   /** the desired value last written to each property (successfully), so it is written once */
   private readonly written = new Map<string, string>();
   private writing = false;
+  private readonly pushedAt = new Map<string, number>();
 
   constructor(
     private readonly plan: Plan,
     private readonly driver: Driver,
     private readonly twin: DeviceTwin,
     private readonly log: Logger,
+    private readonly pusher: Pusher,
   ) {
     this.id = plan.info.id;
     this.fingerprint = plan.fingerprint;
@@ -191,6 +198,16 @@ class DeviceRunner implements Runner {
     this.log.warn(`${this.id}: ${name}: ${err.message}`);
   }
 
+  /** a reading of a property with a pushMethod goes to its destinations, at most once per its reportCycle */
+  private pushReading(p: PropertyVisitor, value: string): void {
+    const push = this.plan.push.get(p.name);
+    const now = Date.now();
+    if (!push || now - (this.pushedAt.get(p.name) ?? 0) < push.everyMs) return;
+    this.pushedAt.set(p.name, now);
+    const [namespace, deviceName] = this.id.split('/') as [string, string];
+    this.pusher.push(push.spec, { deviceName, namespace, propertyName: p.name, value, type: p.type, timestamp: now });
+  }
+
   private async readAndReport(props: readonly PropertyVisitor[], c: DeviceConnection): Promise<void> {
     const t0 = performance.now();
     const result = await c.read(props);
@@ -207,6 +224,7 @@ class DeviceRunner implements Runner {
       ok++;
       if (this.lastError.delete(p.name)) this.log.info(`${this.id}: ${p.name} reads again`);
       this.reports.take(p.name, v);
+      this.pushReading(p, v);
     }
     if (!this.stopped) this.reports.flush();
     if (c !== this.conn) return;
@@ -317,10 +335,11 @@ class DeviceRunner implements Runner {
   }
 }
 
-export function createDeviceManager(deps: { twin: DeviceTwin; drivers: readonly Driver[] }): DeviceManager {
+export function createDeviceManager(deps: { twin: DeviceTwin; drivers: readonly Driver[]; push: Omit<PusherOptions, 'log'> }): DeviceManager {
   const drivers = new Map(deps.drivers.map((d) => [d.protocol, d]));
   const runners = new Map<string, Runner>();
   let ctx: ModuleContext | undefined;
+  let pusher: Pusher | undefined;
 
   const onDevice = (id: string, spec: DeviceSpec | undefined): void => {
     const have = runners.get(id);
@@ -332,8 +351,8 @@ export function createDeviceManager(deps: { twin: DeviceTwin; drivers: readonly 
       void have.stop();
       ctx?.log.info(`${id}: stopped${plan ? ' (changed)' : ''}`);
     }
-    if (!plan || !ctx) return;
-    runners.set(id, runDevice(plan, drivers.get(plan.protocol) as Driver, deps.twin, ctx.log));
+    if (!plan || !ctx || !pusher) return;
+    runners.set(id, runDevice(plan, drivers.get(plan.protocol) as Driver, deps.twin, ctx.log, pusher));
   };
   const onDelta = (id: string): void => runners.get(id)?.reconcile();
 
@@ -346,10 +365,12 @@ export function createDeviceManager(deps: { twin: DeviceTwin; drivers: readonly 
         counter('edgecore_device_property_reads_total', 'Property reads through a driver, by device.', each.map((e) => ({ labels: e.labels, value: e.stats.reads }))),
         counter('edgecore_device_property_read_errors_total', 'Property reads that failed (a timeout, an exception, a bad answer), by device.', each.map((e) => ({ labels: e.labels, value: e.stats.errors }))),
         { name: 'edgecore_device_read_duration_seconds', help: 'Time one read of a device takes (one request for the properties read together), by device.', type: 'histogram', samples: each.flatMap((e) => e.stats.latency.samples(e.labels)) },
+        ...(pusher?.metrics() ?? []),
       ];
     },
     async start(c) {
       ctx = c;
+      pusher = new Pusher({ ...deps.push, log: c.log });
       deps.twin.events.on('device', onDevice);
       deps.twin.events.on('delta', onDelta);
       for (const id of deps.twin.deviceIds()) onDevice(id, deps.twin.spec(id)?.device);
@@ -359,6 +380,7 @@ export function createDeviceManager(deps: { twin: DeviceTwin; drivers: readonly 
       deps.twin.events.off('delta', onDelta);
       await Promise.all([...runners.values()].map((r) => r.stop()));
       runners.clear();
+      await pusher?.close();
     },
   } satisfies DeviceManager;
 }

@@ -8,7 +8,7 @@
  */
 import { encode } from '../../core/protobuf.js';
 import { BoolValue, FloatValue, StringValue, type DeviceModelMsg, type DeviceMsg } from '../../api/dmi/messages.js';
-import type { ConfigData, DeviceModelSpec, DeviceSpec } from '../../api/devices/types.js';
+import type { ConfigData, DeviceModelSpec, DeviceProperty, DeviceSpec } from '../../api/devices/types.js';
 import type { DeviceRecord } from '../devicetwin/twin.js';
 
 const WRAPPERS = 'type.googleapis.com/google.protobuf.';
@@ -25,6 +25,15 @@ function toAny(v: unknown): AnyMsg {
 function customized(cfg: ConfigData | undefined): { data: Record<string, AnyMsg> } {
   const flat = cfg && typeof cfg.data === 'object' && cfg.data !== null && Object.keys(cfg).length === 1 ? (cfg.data as ConfigData) : (cfg ?? {});
   return { data: Object.fromEntries(Object.entries(flat).map(([k, v]) => [k, toAny(v)])) };
+}
+
+/** the proto's PushMethod: its field names are lower case where the CRD's are not */
+function pushMethodMsg(p: NonNullable<DeviceProperty['pushMethod']>): Record<string, unknown> {
+  const { http, mqtt } = p;
+  return {
+    ...(http ? { http: { hostname: http.hostName ?? '', port: http.port ?? 0, requestpath: http.requestPath ?? '', timeout: http.timeout ?? 0 } } : {}),
+    ...(mqtt ? { mqtt: { address: mqtt.address ?? '', topic: mqtt.topic ?? '', qos: mqtt.qos ?? 0, retained: mqtt.retained ?? false } } : {}),
+  };
 }
 
 export function deviceMsg(id: string, spec: DeviceSpec, twin: DeviceRecord | undefined): DeviceMsg {
@@ -46,6 +55,7 @@ export function deviceMsg(id: string, spec: DeviceSpec, twin: DeviceRecord | und
           reportCycle: p.reportCycle ?? 0,
           collectCycle: p.collectCycle ?? 0,
           reportToCloud: p.reportToCloud ?? true,
+          ...(p.pushMethod ? { pushMethod: pushMethodMsg(p.pushMethod) } : {}),
         };
       }),
     },

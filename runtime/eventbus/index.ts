@@ -81,13 +81,15 @@ export function createEventBus(deps: EventBusDeps): EventBus {
 }
 
 /** the external broker's TLS and credentials, from KubeEdge's keys */
-function externalCredentials(cfg: EventBusConfig, tlsUrl: boolean): Pick<MqttClientOptions, 'tls' | 'username' | 'password' | 'connackTimeoutMs'> {
+/** the client certificate, key and CA of modules.eventBus.eventBusTLS, when it is enabled */
+export function eventBusTlsFiles(cfg: EventBusConfig): MqttClientOptions['tls'] | undefined {
   const files = cfg.eventBusTLS;
-  const tls = !(tlsUrl || files.enable)
-    ? undefined
-    : files.enable
-      ? { ca: readRequiredFile(files.tlsMqttCAFile, 'MQTT CA (modules.eventBus.eventBusTLS.tlsMqttCAFile)'), cert: readRequiredFile(files.tlsMqttCertFile, 'MQTT client certificate (eventBusTLS.tlsMqttCertFile)'), key: readRequiredFile(files.tlsMqttPrivateKeyFile, 'MQTT client key (eventBusTLS.tlsMqttPrivateKeyFile)') }
-      : {};
+  if (!files.enable) return undefined;
+  return { ca: readRequiredFile(files.tlsMqttCAFile, 'MQTT CA (modules.eventBus.eventBusTLS.tlsMqttCAFile)'), cert: readRequiredFile(files.tlsMqttCertFile, 'MQTT client certificate (eventBusTLS.tlsMqttCertFile)'), key: readRequiredFile(files.tlsMqttPrivateKeyFile, 'MQTT client key (eventBusTLS.tlsMqttPrivateKeyFile)') };
+}
+
+function externalCredentials(cfg: EventBusConfig, tlsUrl: boolean): Pick<MqttClientOptions, 'tls' | 'username' | 'password' | 'connackTimeoutMs'> {
+  const tls = tlsUrl || cfg.eventBusTLS.enable ? (eventBusTlsFiles(cfg) ?? {}) : undefined;
   return { ...(tls ? { tls } : {}), ...(cfg.mqttUsername ? { username: cfg.mqttUsername } : {}), ...(cfg.mqttPassword ? { password: cfg.mqttPassword } : {}), connackTimeoutMs: cfg.mqttConnectTimeout * 1000 };
 }
 
