@@ -4,7 +4,9 @@
  * - latency from an app's twin/update at the edge to the value in the cloud's status (polled);
  * - twin updates per second through the edge (an app publishing twin/update with a window of
  *   requests, each answered by update/result once on disk), against a bare request/result echo
- *   through mosquitto (an mqtt.js responder that stores nothing): the ratio is what the twin costs.
+ *   through mosquitto (an mqtt.js responder that stores nothing): the ratio is what the twin costs;
+ * - the same reports from a mapper, as DMI ReportDeviceStatus calls on the edge's unix socket,
+ *   beside the MQTT ones.
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -14,6 +16,9 @@ import { makeCluster, thermostat, thermostatModel } from '../test/e2e/cluster.js
 import { mqttApp } from '../test/peers/mqtt.js';
 import { freePort } from '../test/peers/proxy.js';
 import { percentile, report, type Row } from './lib/report.js';
+import { UnixClient } from '../core/grpc.js';
+import { encode } from '../core/protobuf.js';
+import { Manager } from '../api/dmi/messages.js';
 
 const API = '/apis/devices.kubeedge.io/v1beta1/namespaces/default';
 const DEVICES = 10;
@@ -112,6 +117,19 @@ try {
   );
   await client.endAsync();
 
+  // the same reports from a mapper: DMI's ReportDeviceStatus on the edge's unix socket, answered once on disk and in the outbox
+  const dmi = new UnixClient(join(c.dir, 'edge-bench', 'dmi.sock'));
+  const [reportSchema] = Manager.ReportDeviceStatus;
+  let dmiDone: (i: number) => void = () => undefined;
+  const dmiRate = await rate(
+    (i) =>
+      void dmi
+        .call(`/${Manager.service}/ReportDeviceStatus`, encode(reportSchema, { deviceName: `t-${i % DEVICES}`, deviceNamespace: 'default', reportedDevice: { twins: [{ propertyName: 'temperature', reported: { value: String(i % 1000) } }] } }), 10_000)
+        .then(() => dmiDone(i)),
+    (cb) => (dmiDone = cb),
+  );
+  dmi.close();
+
   // the peer: a bare responder on mosquitto that answers each request and stores nothing
   const port = await freePort();
   const conf = join(c.dir, 'mosq-bench.conf');
@@ -132,6 +150,7 @@ try {
       (cb) => peerApp.on('message', () => cb(0)),
     );
     rows.push({ metric: `twin updates/s through the edge (${DEVICES} devices, ${WINDOW} in flight, each on disk and in the outbox before its result)`, ours, peer, peerName: 'bare mqtt.js echo via mosquitto, nothing stored', ratio: ours / peer, unit: 'updates/s' });
+    rows.push({ metric: `  the same from a mapper: DMI ReportDeviceStatus round trips/s (gRPC on the unix socket, ${WINDOW} in flight)`, ours: dmiRate, peer: ours, peerName: 'MQTT twin/update → update/result, above', ratio: dmiRate / ours, unit: 'reports/s' });
     await responder.endAsync();
     await peerApp.endAsync();
   } finally {

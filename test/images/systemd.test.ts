@@ -72,6 +72,8 @@ describe('the packages under systemd (podman, systemd as PID 1)', () => {
     const lib = '/usr/lib/kubeedge-lite/node_modules';
     expect(sh(`cd /tmp && node -e "const { Epoll } = require('${lib}/epoll'); require('${lib}/onoff'); require('${lib}/serialport'); console.log(typeof Epoll, Epoll.EPOLLPRI)"`).trim()).toBe('function 2');
     expect(sh('journalctl -u edgecore -o cat --no-pager')).toMatch(/edgecore is running as node pi-container \(standalone/);
+    // DMI for mappers, at KubeEdge's path, for root only (the unit may write /etc/kubeedge)
+    expect(sh('stat -c "%a %U %F" /etc/kubeedge/dmi.sock').trim()).toBe('600 root socket');
     // the journal has priorities: -p warning shows the warnings, not the info lines
     const warnings = sh('journalctl -u edgecore -p warning -o cat --no-pager _COMM=node');
     expect(warnings).toMatch(/no container runtime at/);
