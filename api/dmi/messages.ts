@@ -3,7 +3,7 @@
  * tables for core/protobuf.ts: what edgecore and a mapper say to each other over gRPC. Field
  * numbers and names are the proto's; only the messages the two services use are here.
  */
-import { schema, type Schema } from '../../core/protobuf.js';
+import { decode, encode, schema, type Schema } from '../../core/protobuf.js';
 
 const s = 'string' as const;
 
@@ -57,7 +57,8 @@ export const Manager = {
   service: 'v1beta1.DeviceManagerService',
   MapperRegister: [schema({ no: 1, name: 'withData', kind: 'bool' }, { no: 2, name: 'mapper', kind: MapperInfo }), schema({ no: 1, name: 'modelList', kind: DeviceModel, repeated: true }, { no: 2, name: 'deviceList', kind: Device, repeated: true })],
   ReportDeviceStatus: [schema({ no: 1, name: 'deviceName', kind: s }, { no: 2, name: 'reportedDevice', kind: DeviceStatus }, { no: 3, name: 'deviceNamespace', kind: s }), Empty],
-  ReportDeviceStates: [schema({ no: 1, name: 'deviceName', kind: s }, { no: 2, name: 'deviceNamespace', kind: s }, { no: 3, name: 'state', kind: s }), Empty],
+  // fields 100-102 are ours, for a mapper to say why (the device's Ready condition: True or False, a reason, a message); KubeEdge's edgecore skips them
+  ReportDeviceStates: [schema({ no: 1, name: 'deviceName', kind: s }, { no: 2, name: 'deviceNamespace', kind: s }, { no: 3, name: 'state', kind: s }, { no: 100, name: 'reason', kind: s }, { no: 101, name: 'message', kind: s }, { no: 102, name: 'ready', kind: s }), Empty],
 } as const satisfies { service: string } & Record<string, string | readonly [Schema, Schema]>;
 
 /** DeviceMapperService, served by a mapper: request and response of each method edgecore calls */
@@ -98,4 +99,26 @@ export interface DeviceModelMsg {
   name: string;
   namespace: string;
   spec: { properties: { name: string; description?: string; type: string; accessMode: string; minimum?: string; maximum?: string; unit?: string }[] };
+}
+
+const WRAPPERS = 'type.googleapis.com/google.protobuf.';
+const UNWRAP: Record<string, Schema> = { StringValue, FloatValue, DoubleValue, Int64Value, Int32Value, BoolValue };
+export type AnyMsg = { type_url: string; value: Buffer };
+
+/** a configData value as KubeEdge wraps it: a string as StringValue, any number as FloatValue, a boolean as BoolValue */
+export function toAny(v: unknown): AnyMsg {
+  if (typeof v === 'number') return { type_url: `${WRAPPERS}FloatValue`, value: encode(FloatValue, { value: v }) };
+  if (typeof v === 'boolean') return { type_url: `${WRAPPERS}BoolValue`, value: encode(BoolValue, { value: v }) };
+  return { type_url: `${WRAPPERS}StringValue`, value: encode(StringValue, { value: typeof v === 'string' ? v : JSON.stringify(v) }) };
+}
+
+/** a CustomizedValue's map as plain values (a wrapper this does not know is left out) */
+export function fromCustomized(c: unknown): Record<string, string | number | boolean> {
+  const data = ((c as { data?: Record<string, AnyMsg> } | undefined)?.data ?? {}) as Record<string, AnyMsg>;
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, a] of Object.entries(data)) {
+    const s = UNWRAP[a.type_url.slice(a.type_url.lastIndexOf('.') + 1)];
+    if (s && a.type_url.startsWith(WRAPPERS)) out[k] = decode(s, a.value).value as string | number | boolean;
+  }
+  return out;
 }

@@ -6,20 +6,9 @@
  * there is none. One difference: `reportToCloud` left out of the Device is sent as true, this
  * edge's default (KubeEdge sends Go's zero value, false, and mapper-framework then keeps the values).
  */
-import { encode } from '../../core/protobuf.js';
-import { BoolValue, FloatValue, StringValue, type DeviceModelMsg, type DeviceMsg } from '../../api/dmi/messages.js';
+import { toAny, type AnyMsg, type DeviceModelMsg, type DeviceMsg } from '../../api/dmi/messages.js';
 import type { ConfigData, DeviceModelSpec, DeviceProperty, DeviceSpec } from '../../api/devices/types.js';
 import type { DeviceRecord } from '../devicetwin/twin.js';
-
-const WRAPPERS = 'type.googleapis.com/google.protobuf.';
-
-type AnyMsg = { type_url: string; value: Buffer };
-
-function toAny(v: unknown): AnyMsg {
-  if (typeof v === 'number') return { type_url: `${WRAPPERS}FloatValue`, value: encode(FloatValue, { value: v }) };
-  if (typeof v === 'boolean') return { type_url: `${WRAPPERS}BoolValue`, value: encode(BoolValue, { value: v }) };
-  return { type_url: `${WRAPPERS}StringValue`, value: encode(StringValue, { value: typeof v === 'string' ? v : JSON.stringify(v) }) };
-}
 
 /** configData as KubeEdge's CustomizedValue: flat here, under `data` in a manifest written for KubeEdge */
 function customized(cfg: ConfigData | undefined): { data: Record<string, AnyMsg> } {

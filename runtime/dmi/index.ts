@@ -46,8 +46,8 @@ class DmiModule implements Module {
   private health: NodeJS.Timeout | undefined;
   /** by protocol: one mapper serves a protocol, the last to register */
   private readonly links = new Map<string, MapperLink>();
-  /** each device's condition as DMI last set it, so an unchanged one is not written again */
-  private readonly said = new Map<string, string>();
+  /** each device's condition as DMI last set it (its own, or its mapper's), so an unchanged one is not written again */
+  private readonly said = new Map<string, { key: string; reason: string | undefined }>();
 
   constructor(private readonly deps: DmiDeps) {}
 
@@ -74,8 +74,8 @@ class DmiModule implements Module {
 
   private condition(id: string, c: Condition): void {
     const key = JSON.stringify(c ?? null);
-    if (this.said.get(id) === key) return;
-    this.said.set(id, key);
+    if (this.said.get(id)?.key === key) return;
+    this.said.set(id, { key, reason: c?.reason });
     this.deps.twin.setCondition(id, c).catch((err: unknown) => this.ctx?.log.debug(`${id}: condition not stored: ${errorText(err)}`));
   }
 
@@ -87,7 +87,7 @@ class DmiModule implements Module {
       const link = this.links.get(p);
       if (!link) this.condition(id, { status: 'False', reason: 'MapperMissing', message: `no driver in edgecore and no mapper registered for protocol ${JSON.stringify(p)}` });
       else if (link.missing) this.condition(id, { status: 'False', reason: 'MapperMissing', message: `mapper ${link.info.name} of protocol ${JSON.stringify(p)} does not answer: ${link.missing}` });
-      else this.condition(id, { status: 'True', reason: 'MapperRegistered', message: `driven by mapper ${link.info.name}` });
+      else if ([undefined, 'MapperMissing'].includes(this.said.get(id)?.reason)) this.condition(id, { status: 'True', reason: 'MapperRegistered', message: `driven by mapper ${link.info.name}` }); // else the mapper's own word stands
     }
   }
 
@@ -179,8 +179,15 @@ class DmiModule implements Module {
     });
   }
 
+  /** the state, and (our addition to DMI) why: the device's Ready condition */
   private reportStates(req: Decoded): Promise<Decoded> {
-    return this.intoTwin(() => this.deps.twin.setState(this.deviceId(req), parseState({ state: req.state })));
+    return this.intoTwin(async () => {
+      const id = this.deviceId(req);
+      const state = parseState({ state: req.state });
+      await this.deps.twin.setState(id, state);
+      const ready = req.ready === 'True' || req.ready === 'False' ? req.ready : state === 'online' || state === 'ok' ? 'True' : 'False';
+      if (req.reason) this.condition(id, { status: ready, reason: String(req.reason), message: String(req.message) });
+    });
   }
 
   private handlers(): Map<string, UnaryHandler> {

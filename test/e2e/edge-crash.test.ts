@@ -51,10 +51,14 @@ describe('edgecore killed with SIGKILL, and its database damaged', () => {
 
     const want = new Map<string, number>();
     for (const d of (await c.api.call('GET', DEVICES)).body.items) if (d.spec.nodeName === 'edge-kill') want.set(d.metadata.name, Number(d.metadata.resourceVersion));
+    let held: string[] = [];
     await eventually(async () => {
       const items = (await edge.meta(DEVICES)).body.items as any[];
-      return items.length === want.size && items.every((d) => want.get(d.metadata.name) === Number(d.metadata.resourceVersion));
-    }, 20_000, 'every device at its latest version');
+      held = items.filter((d) => want.get(d.metadata.name) !== Number(d.metadata.resourceVersion)).map((d) => `${d.metadata.name}@${d.metadata.resourceVersion}≠${want.get(d.metadata.name)}`);
+      return items.length === want.size && held.length === 0;
+    }, 20_000, 'every device at its latest version').catch((err: Error) => {
+      throw new Error(`${err.message}; the edge holds ${held.join(', ')}; its last lines:\n${edge.proc.lines.slice(-8).join('\n')}`);
+    });
     lines.push(...edge.proc.lines);
     // the file always opened: nothing was ever moved aside
     expect(lines.filter((l) => /cannot be opened/.test(l))).toEqual([]);

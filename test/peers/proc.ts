@@ -20,7 +20,7 @@ export interface Proc {
 }
 
 /** `launcher` runs the bundle: by default this Node; the ARM test passes qemu and an arm64 Node. */
-export function runBundle(name: 'edgecore' | 'cloudcore' | 'keadm', args: string[], env: Record<string, string> = {}, launcher: string[] = [process.execPath]): Proc {
+export function runBundle(name: 'edgecore' | 'cloudcore' | 'keadm' | 'mapper-opcua', args: string[], env: Record<string, string> = {}, launcher: string[] = [process.execPath]): Proc {
   const [cmd, ...pre] = launcher as [string, ...string[]];
   return runProcess(cmd, [...pre, resolve(ROOT, 'dist', `${name}.js`), ...args], env, name);
 }

@@ -1,0 +1,132 @@
+/**
+ * mapper-opcua (dist/mapper-opcua.js) with our edgecore over DMI, against node-opcua's server
+ * holding a simulated boiler: readings arrive in status.twins; a desired setpoint is written to the
+ * server, and one it refuses is said in the Device's status with the server's status code; the
+ * server is SIGKILLed and started again, and the readings come back; with SignAndEncrypt, a client
+ * certificate (from files) that the server does not trust is refused, with that reason in the status.
+ */
+import { execFileSync } from 'node:child_process';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, makeCluster, statusTwin, type Cluster } from './cluster.js';
+import { ROOT, runBundle, runProcess, type Proc } from '../peers/proc.js';
+import { freePort } from '../peers/proxy.js';
+
+const API = '/apis/devices.kubeedge.io/v1beta1/namespaces/default';
+const BOILER = resolve(ROOT, 'test/peers/opcua-boiler.mjs');
+
+const model = {
+  apiVersion: 'devices.kubeedge.io/v1beta1',
+  kind: 'DeviceModel',
+  metadata: { name: 'boiler-model' },
+  spec: {
+    protocol: 'opcua',
+    properties: [
+      { name: 'temperature', type: 'FLOAT', accessMode: 'ReadOnly', unit: 'C' },
+      { name: 'pressure', type: 'FLOAT', accessMode: 'ReadOnly', unit: 'bar' },
+      { name: 'setpoint', type: 'FLOAT', accessMode: 'ReadWrite', unit: 'C' },
+    ],
+  },
+};
+
+const boiler = (name: string, url: string, security: Record<string, string>, setpoint = '55') => ({
+  apiVersion: 'devices.kubeedge.io/v1beta1',
+  kind: 'Device',
+  metadata: { name },
+  spec: {
+    deviceModelRef: { name: 'boiler-model' },
+    nodeName: 'edge-ua',
+    protocol: { protocolName: 'opcua', configData: { url, ...security } },
+    properties: [
+      { name: 'temperature', collectCycle: 200, reportCycle: 300, visitors: { protocolName: 'opcua', configData: { nodeID: 'ns=2;s=Temperature', subscribe: true } } },
+      { name: 'pressure', collectCycle: 300, reportCycle: 300, visitors: { protocolName: 'opcua', configData: { nodeID: 'ns=2;s=Pressure' } } },
+      { name: 'setpoint', collectCycle: 300, desired: { value: setpoint }, visitors: { protocolName: 'opcua', configData: { nodeID: 'ns=2;s=Setpoint' } } },
+    ],
+  },
+});
+
+describe('mapper-opcua: an OPC UA boiler through DMI', () => {
+  let c: Cluster;
+  let mapper: Proc;
+  let server: Proc;
+  let strict: Proc;
+  let port: number;
+  const startBoiler = async (p: number, pki: string, mode: 'open' | 'strict'): Promise<Proc> => {
+    const proc = runProcess(process.execPath, [BOILER, String(p), pki, mode], {}, `boiler-${mode}`);
+    await proc.waitFor(/^ready$/, 60_000);
+    return proc;
+  };
+  const ready = async (name: string): Promise<{ status: string; reason: string; message: string } | undefined> =>
+    (await c.api.call('GET', `${API}/devices/${name}`)).body?.status?.conditions?.find((x: { type: string }) => x.type === 'Ready');
+  const reported = async (name: string, prop: string): Promise<string | undefined> => (await statusTwin(c, name, prop))?.reported?.value;
+
+  beforeAll(async () => {
+    c = await makeCluster();
+    port = await freePort();
+    server = await startBoiler(port, join(c.dir, 'boiler-pki'), 'open');
+    await c.startCloud();
+    await c.startEdge('edge-ua');
+    mapper = runBundle('mapper-opcua', ['--dmi-socket', join(c.dir, 'edge-ua', 'dmi.sock'), '--socket', join(c.dir, 'mapper-opcua.sock'), '--pki-dir', join(c.dir, 'mapper-pki')]);
+    await mapper.waitFor(/registered with edgecore/, 20_000);
+    expect((await c.api.call('POST', `${API}/devicemodels`, model)).status).toBe(201);
+    expect((await c.api.call('POST', `${API}/devices`, boiler('boiler', `opc.tcp://127.0.0.1:${port}/UA/Boiler`, { securityMode: 'None' }))).status).toBe(201);
+  }, 120_000);
+  afterAll(async () => {
+    await mapper?.kill('SIGKILL');
+    await server?.kill('SIGKILL');
+    await strict?.kill('SIGKILL');
+    await c?.stop();
+  });
+
+  it('readings arrive in status.twins: a monitored item and a polled one', async () => {
+    await eventually(async () => /^6\d(\.5)?$/.test((await reported('boiler', 'temperature')) ?? ''), 30_000, 'temperature in status.twins');
+    await eventually(async () => /^1\.\d+$/.test((await reported('boiler', 'pressure')) ?? ''), 30_000, 'pressure in status.twins');
+    expect(await ready('boiler')).toMatchObject({ status: 'True', reason: 'Reading' });
+  });
+
+  it('a desired setpoint is written to the server; one it refuses is said with its status code', async () => {
+    await server.waitFor(/^setpoint 55$/, 20_000);
+    await eventually(async () => (await reported('boiler', 'setpoint')) === '55', 20_000, 'setpoint 55 read back');
+    const cur = (await c.api.call('GET', `${API}/devices/boiler`)).body;
+    cur.spec.properties[2].desired.value = '500';
+    expect((await c.api.call('PUT', `${API}/devices/boiler`, cur)).status).toBe(200);
+    await eventually(async () => (await ready('boiler'))?.reason === 'WriteRefused', 20_000, 'WriteRefused in the status');
+    expect(await ready('boiler')).toMatchObject({ status: 'False', message: 'setpoint = 500: BadOutOfRange' });
+    expect(await reported('boiler', 'setpoint')).toBe('55');
+    // a value it takes: written, and the condition is Reading again
+    cur.spec.properties[2].desired.value = '60';
+    delete cur.metadata.resourceVersion;
+    expect((await c.api.call('PUT', `${API}/devices/boiler`, cur)).status).toBe(200);
+    await server.waitFor(/^setpoint 60$/, 20_000);
+    await eventually(async () => (await ready('boiler'))?.reason === 'Reading', 20_000, 'Reading after a write the server took');
+  });
+
+  it('the server is SIGKILLed and started again: the device says so, then the readings come back', async () => {
+    await server.kill('SIGKILL');
+    await eventually(async () => (await ready('boiler'))?.reason === 'ServerUnreachable', 30_000, 'ServerUnreachable in the status');
+    const before = (await statusTwin(c, 'boiler', 'temperature'))?.reported?.metadata?.timestamp;
+    server = await startBoiler(port, join(c.dir, 'boiler-pki'), 'open');
+    await eventually(async () => (await ready('boiler'))?.reason === 'Reading', 60_000, 'Reading again');
+    await eventually(async () => (await statusTwin(c, 'boiler', 'temperature'))?.reported?.metadata?.timestamp !== before, 30_000, 'a new temperature');
+    // a restarted server starts at its default (20): the desired value is written to it again
+    await server.waitFor(/^setpoint 60$/, 20_000);
+    await eventually(async () => (await reported('boiler', 'setpoint')) === '60', 20_000, 'setpoint 60 again');
+    expect(mapper.child.exitCode).toBeNull();
+  });
+
+  it('with SignAndEncrypt, a client certificate the server does not trust is refused, with the reason in the status', async () => {
+    const certDir = join(c.dir, 'client-cert');
+    execFileSync('mkdir', ['-p', certDir]);
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '30', '-subj', '/CN=mapper-opcua', '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem'), '-addext', 'subjectAltName=URI:urn:kubeedge-lite:mapper-opcua,DNS:localhost', '-addext', 'keyUsage=critical,digitalSignature,nonRepudiation,keyEncipherment,dataEncipherment', '-addext', 'extendedKeyUsage=clientAuth,serverAuth'], { stdio: 'ignore' });
+    const strictPort = await freePort();
+    strict = await startBoiler(strictPort, join(c.dir, 'strict-pki'), 'strict');
+    const secure = { securityMode: 'SignAndEncrypt', securityPolicy: 'Basic256Sha256', certificateFile: join(certDir, 'cert.pem'), privateKeyFile: join(certDir, 'key.pem') };
+    expect((await c.api.call('POST', `${API}/devices`, boiler('boiler-secure', `opc.tcp://127.0.0.1:${strictPort}/UA/Boiler`, secure))).status).toBe(201);
+    await eventually(async () => (await ready('boiler-secure'))?.reason === 'CertificateRefused', 60_000, 'CertificateRefused for the untrusted certificate');
+    expect((await ready('boiler-secure'))?.message).toContain(`the server refused the SignAndEncrypt secure channel: it does not trust the client certificate ${join(certDir, 'cert.pem')}`);
+    expect(await strict.waitFor(/BadCertificateUntrusted/)).toBeTruthy(); // the server's own word for it
+    expect(await reported('boiler-secure', 'temperature')).toBeUndefined();
+    // the first boiler, unaffected
+    expect((await ready('boiler'))?.status).toBe('True');
+  });
+});
