@@ -5,6 +5,7 @@
 //                                        edgecore and first-boot units, a default (standalone) config
 //   kubeedge-lite-cloud_<v>_all.deb     cloudcore and its dashboard, run as the system user kubeedge
 //   kubeedge-lite-keadm_<v>_all.deb     keadm, which both need
+//   kubeedge-lite-mapper-opcua_<v>_all.deb   the OPC UA mapper (optional), its unit enabled on install
 // Needs dpkg-deb, g++ and g++-aarch64-linux-gnu / g++-arm-linux-gnueabihf (.ci/run installs them; a missing one is named first),
 // Node's headers (/usr/include/node) and the npm registry (the add-ons' sources). `npm run images -- arm64`
 // builds one architecture. Every file is owned by root; two builds of one commit are byte-identical (test/images/reproducible.test.ts): the add-ons install from a lock cut from the project's, and every time is the commit's.
@@ -47,7 +48,7 @@ function unit(name) {
   return readFileSync(join(ROOT, 'images', 'systemd', name), 'utf8')
     .replaceAll('@NODE@', '/usr/bin/node')
     .replaceAll('@NODE_FLAGS@', NODE_FLAGS)
-    .replaceAll('@BUNDLE@', `${LIB}/${name.startsWith('cloudcore') ? 'cloudcore' : 'edgecore'}.js`)
+    .replaceAll('@BUNDLE@', `${LIB}/${name.startsWith('cloudcore') ? 'cloudcore' : name.startsWith('mapper-opcua') ? 'mapper-opcua' : 'edgecore'}.js`)
     .replaceAll('@KEADM@', `${LIB}/keadm.js`)
     .replaceAll('@CONFIG@', `/etc/kubeedge/config/${name.startsWith('cloudcore') ? 'cloudcore' : 'edgecore'}.yaml`);
 }
@@ -271,6 +272,19 @@ if [ -d /run/systemd/system ] && [ "$1" = remove ]; then
 fi
 exit 0
 `;
+const POSTINST_MAPPER = `#!/bin/sh
+set -e
+if [ "$1" = configure ]; then
+  mkdir -p /var/lib/kubeedge/mapper-opcua /etc/kubeedge
+  deb-systemd-helper unmask mapper-opcua.service >/dev/null || true
+  deb-systemd-helper enable mapper-opcua.service >/dev/null || true
+  if [ -d /run/systemd/system ]; then
+    systemctl --system daemon-reload >/dev/null || true
+    deb-systemd-invoke restart mapper-opcua.service || echo "mapper-opcua did not start: journalctl -u mapper-opcua" >&2
+  fi
+fi
+exit 0
+`;
 const POSTRM = (units) => `#!/bin/sh
 set -e
 if [ -d /run/systemd/system ]; then systemctl --system daemon-reload >/dev/null || true; fi
@@ -379,6 +393,24 @@ const built = [];
   write(join(root, 'DEBIAN', 'postrm'), POSTRM('cloudcore.service'), 0o755);
   write(join(root, 'DEBIAN', 'control'), control({ Package: 'kubeedge-lite-cloud', Version: VERSION, Architecture: 'all', Maintainer: MAINTAINER, 'Installed-Size': sizeKiB(root), Depends: `${NODE_DEPENDS}, adduser, init-system-helpers (>= 1.54~), kubeedge-lite-keadm (= ${VERSION})`, Section: 'admin', Priority: 'optional', Homepage: 'https://kubeedge.io', Description: 'KubeEdge-compatible cloud side (cloudcore) with a dashboard\n CloudHub, the certificate service, EdgeController, DeviceController, the\n router and a resource API at Kubernetes paths, for kubeedge-lite edges and\n KubeEdge edgecores.' }));
   built.push(build(root, 'kubeedge-lite-cloud', 'all'));
+}
+
+// mapper-opcua: architecture-independent (node-opcua's client is JavaScript), optional
+{
+  const root = join(WORK, 'mapper-opcua');
+  write(join(root, LIB.slice(1), 'mapper-opcua.js'), readFileSync(join(ROOT, 'dist', 'mapper-opcua.js'), 'utf8'), 0o755);
+  write(join(root, LIB.slice(1), 'package.json'), '{ "type": "module" }\n');
+  mkdirSync(join(root, 'usr', 'bin'), { recursive: true });
+  symlinkSync('../lib/kubeedge-lite/mapper-opcua.js', join(root, 'usr', 'bin', 'mapper-opcua'));
+  write(join(root, 'lib', 'systemd', 'system', 'mapper-opcua.service'), unit('mapper-opcua.service'));
+  docs(root, 'kubeedge-lite-mapper-opcua');
+  manpage(root, 'mapper-opcua', 'a KubeEdge mapper for OPC UA servers');
+  overrides(root, 'kubeedge-lite-mapper-opcua', 'mapper-opcua.js');
+  write(join(root, 'DEBIAN', 'postinst'), POSTINST_MAPPER, 0o755);
+  write(join(root, 'DEBIAN', 'prerm'), PRERM('mapper-opcua.service'), 0o755);
+  write(join(root, 'DEBIAN', 'postrm'), POSTRM('mapper-opcua.service'), 0o755);
+  write(join(root, 'DEBIAN', 'control'), control({ Package: 'kubeedge-lite-mapper-opcua', Version: VERSION, Architecture: 'all', Maintainer: MAINTAINER, 'Installed-Size': sizeKiB(root), Depends: `${NODE_DEPENDS}, init-system-helpers (>= 1.54~)`, Recommends: `kubeedge-lite-edge (= ${VERSION})`, Section: 'admin', Priority: 'optional', Homepage: 'https://kubeedge.io', Description: 'KubeEdge mapper for OPC UA servers (DMI)\n Drives OPC UA servers as KubeEdge devices for an edgecore that speaks\n KubeEdge\'s Device Management Interface: readings by subscription or by\n polling, desired values written, security None, Sign and SignAndEncrypt.' }));
+  built.push(build(root, 'kubeedge-lite-mapper-opcua', 'all'));
 }
 
 for (const arch of arches) {

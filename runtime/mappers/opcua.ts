@@ -11,22 +11,13 @@
  *   refuses the connection or the session is said too (ServerUnreachable, with its reason).
  */
 import { join } from 'node:path';
-import { parseArgs, VERSION } from '../../core/cli.js';
+import type { ParsedArgs } from '../../core/cli.js';
 import { createLogger, type Logger } from '../../core/log.js';
 import { errorText } from '../../core/errors.js';
 import type { Decoded } from '../../core/protobuf.js';
 import { fromCustomized } from '../../api/dmi/messages.js';
 import { OpcuaDevice, type OpcuaConfig, type OpcuaProperty } from '../../drivers/opcua/device.js';
 import { DmiMapper, type ProtocolDriver } from './dmi-mapper.js';
-
-const USAGE = `mapper-opcua: a KubeEdge mapper (DMI) for OPC UA servers
-
-  --dmi-socket PATH   edgecore's DMI socket (default /etc/kubeedge/dmi.sock)
-  --socket PATH       this mapper's own socket (default /etc/kubeedge/mapper-opcua.sock)
-  --name NAME         its name (default opcua-mapper); --protocol NAME (default opcua)
-  --pki-dir PATH      where the OPC UA client keeps the certificates it has seen (default /var/lib/kubeedge/mapper-opcua/pki)
-  --version, --help
-`;
 
 interface Running {
   fingerprint: string;
@@ -124,10 +115,8 @@ export class OpcuaDriver implements ProtocolDriver {
   }
 }
 
-export async function main(argv: readonly string[]): Promise<void> {
-  const args = parseArgs(argv, ['dmi-socket', 'socket', 'name', 'protocol', 'pki-dir']);
-  if (args.flags.has('help') || args.flags.has('h')) return void process.stdout.write(USAGE);
-  if (args.flags.has('version')) return void process.stdout.write(`mapper-opcua version: v${VERSION}\n`);
+/** runs the mapper with the flags opcua-entry.ts parsed */
+export async function main(args: ParsedArgs): Promise<void> {
   const flag = (k: string, d: string): string => String(args.flags.get(k) ?? d);
   const log = createLogger({ scope: 'mapper-opcua' });
   const mapper = new DmiMapper({ name: flag('name', 'opcua-mapper'), protocol: flag('protocol', 'opcua'), edgeSocket: flag('dmi-socket', '/etc/kubeedge/dmi.sock'), socket: flag('socket', '/etc/kubeedge/mapper-opcua.sock'), log });

@@ -37,6 +37,11 @@ describe('the Debian packages', () => {
     expect(conffiles.trim()).toBe('/etc/kubeedge/config/edgecore.yaml');
     expect(info(deb('kubeedge-lite-cloud', 'all'))).toMatch(/^ Depends: nodejs \(>= 18\.19\), adduser, /m);
     expect(info(deb('kubeedge-lite-keadm', 'all'))).toMatch(/^ Architecture: all$/m);
+    const mapper = info(deb('kubeedge-lite-mapper-opcua', 'all'));
+    expect(mapper).toMatch(/^ Depends: nodejs \(>= 18\.19\), init-system-helpers/m);
+    expect(mapper).toMatch(/^ Recommends: kubeedge-lite-edge \(= [\d.]+\)$/m);
+    const files = execFileSync('dpkg-deb', ['--contents', deb('kubeedge-lite-mapper-opcua', 'all')], { encoding: 'utf8' });
+    for (const f of [`./${LIB}/mapper-opcua.js`, './usr/bin/mapper-opcua -> ../lib/kubeedge-lite/mapper-opcua.js', './lib/systemd/system/mapper-opcua.service']) expect(files).toContain(f);
   });
 
   it('hold the bundles, the units and the add-ons built for their architecture, and no prebuilt binary', () => {
@@ -60,7 +65,7 @@ describe('the Debian packages', () => {
   });
 
   it('are lintian-clean (one override, explained in the package)', () => {
-    const files = ['kubeedge-lite-keadm_all', 'kubeedge-lite-cloud_all', ...ARCHES.map((a) => `kubeedge-lite-edge_${a.arch}`)].map((n) => {
+    const files = ['kubeedge-lite-keadm_all', 'kubeedge-lite-cloud_all', 'kubeedge-lite-mapper-opcua_all', ...ARCHES.map((a) => `kubeedge-lite-edge_${a.arch}`)].map((n) => {
       const [name, arch] = n.split('_') as [string, string];
       return deb(name, arch);
     });
@@ -84,5 +89,8 @@ describe('the Debian packages', () => {
     expect(out).toBe(`${nodeArch} function function function`);
     expect(execFileSync(launcher[0] as string, [...launcher.slice(1), `${lib}/edgecore.js`, '--version'], { encoding: 'utf8' })).toMatch(/^edgecore version: v[\d.]+/);
     expect(execFileSync(launcher[0] as string, [...launcher.slice(1), `${lib}/keadm.js`, 'version'], { encoding: 'utf8' })).toMatch(/^keadm version: v[\d.]+/);
+    // the OPC UA mapper's bundle (node-opcua's client) loads on that Node too
+    execFileSync('dpkg-deb', ['-x', deb('kubeedge-lite-mapper-opcua', 'all'), dir]);
+    expect(execFileSync(launcher[0] as string, [...launcher.slice(1), `${lib}/mapper-opcua.js`, '--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })).toMatch(/^mapper-opcua version: v[\d.]+/);
   });
 });

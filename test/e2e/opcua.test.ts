@@ -114,6 +114,19 @@ describe('mapper-opcua: an OPC UA boiler through DMI', () => {
     expect(mapper.child.exitCode).toBeNull();
   });
 
+  it('a changed Device is connected again without leaving its old session on the server', async () => {
+    const connects = mapper.count(/default\/boiler: connected to/);
+    const cur = (await c.api.call('GET', `${API}/devices/boiler`)).body;
+    cur.spec.properties[1].collectCycle = 400;
+    delete cur.metadata.resourceVersion;
+    expect((await c.api.call('PUT', `${API}/devices/boiler`, cur)).status).toBe(200);
+    await eventually(async () => mapper.count(/default\/boiler: connected to/) > connects, 20_000, 'connected again');
+    await new Promise((r) => setTimeout(r, 1000));
+    const said = server.lines.filter((l) => /^sessions \d+$/.test(l));
+    expect(said.at(-1)).toBe('sessions 1');
+    expect(said.every((l) => Number(l.split(' ')[1]) <= 2)).toBe(true); // the new one may open before the old one closes
+  });
+
   it('with SignAndEncrypt, a client certificate the server does not trust is refused, with the reason in the status', async () => {
     const certDir = join(c.dir, 'client-cert');
     execFileSync('mkdir', ['-p', certDir]);

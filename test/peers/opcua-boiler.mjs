@@ -1,7 +1,8 @@
 // A simulated boiler on node-opcua's server, as a test peer: Temperature and Pressure (Double,
 // changing every 200 ms) and a writable Setpoint (Double, 0..100; a value beyond is refused with
 // BadOutOfRange), in namespace urn:kubeedge-lite:boiler (ns=2; ns=1 is the server's own), at opc.tcp://127.0.0.1:PORT/UA/Boiler.
-// It prints "ready" once listening and "setpoint <value>" on each accepted write.
+// It prints "ready" once listening, "setpoint <value>" on each accepted write, and "sessions <n>"
+// when the number of open sessions changes.
 //   node opcua-boiler.mjs PORT PKI_DIR open|strict
 // open: security None and SignAndEncrypt (Basic256Sha256), any client certificate accepted;
 // strict: SignAndEncrypt only, and only client certificates already in its trusted folder.
@@ -52,3 +53,10 @@ ns.addVariable({
 setInterval(() => t++, 200);
 await server.start();
 process.stdout.write('ready\n');
+// the sessions open on it, whenever that changes: a client that leaks them shows here
+let sessions = 0;
+setInterval(() => {
+  if (server.currentSessionCount === sessions) return;
+  sessions = server.currentSessionCount;
+  process.stdout.write(`sessions ${sessions}\n`);
+}, 100);
