@@ -18,6 +18,7 @@ import { freePort } from '../peers/proxy.js';
 import { modbusClient, ptyPair, pymodbusSlave, type PtyPair } from '../peers/serial.js';
 import { fakeGpioLauncher } from '../peers/gpio.js';
 import { startPodman, type Podman } from '../peers/podman.js';
+import { ROOT, runBundle, runProcess } from '../peers/proc.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const NODE = 'edge-ex';
@@ -114,7 +115,7 @@ describe('examples/: each manifest applied with kubectl reaches its device or ap
 
   it('every file in examples/ is applied below', () => {
     // a new example without a test here fails this
-    expect(readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).sort()).toEqual(['gpio-button-relay.yaml', 'modbus-rtu-sensor.yaml', 'modbus-tcp-thermostat.yaml', 'podman-pod.yaml', 'process-pod.yaml', 'router-rules.yaml', 'serial-scale.yaml']);
+    expect(readdirSync(EXAMPLES).filter((f) => f.endsWith('.yaml')).sort()).toEqual(['gpio-button-relay.yaml', 'modbus-rtu-sensor.yaml', 'modbus-tcp-thermostat.yaml', 'opcua-boiler.yaml', 'podman-pod.yaml', 'process-pod.yaml', 'router-rules.yaml', 'serial-scale.yaml']);
   });
 
   it('modbus-tcp-thermostat: the temperature is reported, the setpoint is written to its register', async () => {
@@ -155,6 +156,18 @@ describe('examples/: each manifest applied with kubectl reaches its device or ap
     await eventually(async () => (await reported('door-1', 'button')) === 'false', 20_000, 'the button reported');
     writeFileSync(sysfs('gpio529/value'), '1\n');
     await eventually(async () => (await reported('door-1', 'button')) === 'true', 20_000, 'the press reported');
+  });
+
+  it('opcua-boiler: through mapper-opcua, the readings are reported and the setpoint is written to the server', async () => {
+    const port = await freePort();
+    const server = runProcess(process.execPath, [join(ROOT, 'test', 'peers', 'opcua-boiler.mjs'), String(port), join(c.dir, 'boiler-pki'), 'open'], {}, 'boiler');
+    const mapper = runBundle('mapper-opcua', ['--dmi-socket', join(c.dir, NODE, 'dmi.sock'), '--socket', join(c.dir, 'mapper-opcua.sock'), '--pki-dir', join(c.dir, 'mapper-pki')]);
+    stops.push(() => server.kill('SIGKILL'), () => mapper.kill('SIGKILL'));
+    await server.waitFor(/^ready$/, 60_000);
+    applyExample('opcua-boiler.yaml', { '192.168.1.60:4840': `127.0.0.1:${port}`, 'nodeName: pi-1': `nodeName: ${NODE}` });
+    await eventually(async () => /^6\d(\.5)?$/.test((await reported('boiler-1', 'temperature')) ?? ''), 30_000, 'the temperature reported');
+    await eventually(async () => /^1\.\d+$/.test((await reported('boiler-1', 'pressure')) ?? ''), 30_000, 'the pressure reported');
+    await server.waitFor(/^setpoint 65$/, 20_000);
   });
 
   it('process-pod: the app runs with its ConfigMap and Secret', async () => {
