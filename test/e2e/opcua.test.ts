@@ -3,7 +3,8 @@
  * holding a simulated boiler: readings arrive in status.twins; a desired setpoint is written to the
  * server, and one it refuses is said in the Device's status with the server's status code; the
  * server is SIGKILLed and started again, and the readings come back; with SignAndEncrypt, a client
- * certificate (from files) that the server does not trust is refused, with that reason in the status.
+ * certificate (from files) that the server does not trust is refused, with that reason in the status,
+ * and one it takes gives an encrypted session.
  */
 import { execFileSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
@@ -141,5 +142,9 @@ describe('mapper-opcua: an OPC UA boiler through DMI', () => {
     expect(await reported('boiler-secure', 'temperature')).toBeUndefined();
     // the first boiler, unaffected
     expect((await ready('boiler'))?.status).toBe('True');
+    // the same certificate files with a server that takes them: an encrypted session, and readings
+    expect((await c.api.call('POST', `${API}/devices`, boiler('boiler-encrypted', `opc.tcp://127.0.0.1:${port}/UA/Boiler`, secure))).status).toBe(201);
+    await eventually(async () => /^6\d(\.5)?$/.test((await reported('boiler-encrypted', 'temperature')) ?? ''), 60_000, 'readings over SignAndEncrypt');
+    expect(mapper.lines.some((l) => /default\/boiler-encrypted: connected to .* \(SignAndEncrypt\)/.test(l))).toBe(true);
   });
 });

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../peers/proc.js';
+import { ROOT, runProcess } from '../peers/proc.js';
 import { bootMachine, type Machine } from './machine.js';
 import { makeCluster, eventually, readyOf, thermostat, thermostatModel, statusTwin, type Cluster } from '../e2e/cluster.js';
 import { kubectl, kubectlInTerminal } from '../peers/kubectl.js';
@@ -90,6 +90,29 @@ describe('the packages under systemd (podman, systemd as PID 1)', () => {
     expect(sh('journalctl -u kubeedge-firstboot -o cat --no-pager')).toMatch(/joined; removed the token/);
     expect(show('ActiveState')).toBe('active');
   }, 120_000);
+
+  it('the OPC UA mapper\'s package: its unit runs on Debian\'s Node 18, registers with edgecore over DMI, and a boiler\'s readings reach the cloud', async () => {
+    const deb = join(ROOT, 'images', 'out', `kubeedge-lite-mapper-opcua_${VERSION}_all.deb`);
+    expect(install([deb])).toMatch(/Setting up kubeedge-lite-mapper-opcua/);
+    const port = 4840 + Math.floor(Math.random() * 1000);
+    const boiler = runProcess(process.execPath, [join(ROOT, 'test', 'peers', 'opcua-boiler.mjs'), String(port), join(dir, 'boiler-pki'), 'open'], {}, 'boiler');
+    try {
+      await boiler.waitFor(/^ready$/, 60_000);
+      await until(async () => /registered with edgecore at \/etc\/kubeedge\/dmi\.sock/.test(sh('journalctl -u mapper-opcua -o cat --no-pager')), 60_000, 'mapper-opcua registered');
+      const api = (method: string, path: string, body?: unknown) => c.api.call(method, path, body);
+      const DEVS = '/apis/devices.kubeedge.io/v1beta1/namespaces/default';
+      const props = ['temperature', 'pressure'].map((name) => ({ name, type: 'FLOAT', accessMode: 'ReadOnly' }));
+      expect((await api('POST', `${DEVS}/devicemodels`, { apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'DeviceModel', metadata: { name: 'ua-boiler' }, spec: { protocol: 'opcua', properties: props } })).status).toBe(201);
+      const properties = [{ name: 'temperature', collectCycle: 500, visitors: { protocolName: 'opcua', configData: { nodeID: 'ns=2;s=Temperature', subscribe: true } } }, { name: 'pressure', collectCycle: 500, visitors: { protocolName: 'opcua', configData: { nodeID: 'ns=2;s=Pressure' } } }];
+      const device = { apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'Device', metadata: { name: 'ua-boiler' }, spec: { deviceModelRef: { name: 'ua-boiler' }, nodeName: NODE, protocol: { protocolName: 'opcua', configData: { url: `opc.tcp://127.0.0.1:${port}/UA/Boiler`, securityMode: 'None' } }, properties } };
+      expect((await api('POST', `${DEVS}/devices`, device)).status).toBe(201);
+      await eventually(async () => /^1\.\d+$/.test((await statusTwin(c, 'ua-boiler', 'pressure'))?.reported?.value ?? ''), 60_000, 'the boiler\'s pressure in status.twins');
+      expect((await api('GET', `${DEVS}/devices/ua-boiler`)).body.status.conditions.find((x: { type: string }) => x.type === 'Ready')).toMatchObject({ status: 'True', reason: 'Reading' });
+    } finally {
+      await boiler.kill('SIGKILL');
+      sh('systemctl disable --now mapper-opcua 2>&1 || true'); // the later tests measure edgecore alone
+    }
+  }, 180_000);
 
   it('runs a process pod under the packaged unit (a ConfigMap volume at /cfg, a memory limit); systemctl restart edgecore leaves it running, the restarted edgecore adopts it, and kubectl exec and top reach it', async () => {
     const api = (method: string, path: string, body?: unknown) => c.api.call(method, path, body);
