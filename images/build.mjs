@@ -398,8 +398,8 @@ const built = [];
 // mapper-opcua: architecture-independent (node-opcua's client is JavaScript), optional
 {
   const root = join(WORK, 'mapper-opcua');
+  // its package.json (the bundles are ES modules) comes with kubeedge-lite-keadm, as for edgecore and cloudcore
   write(join(root, LIB.slice(1), 'mapper-opcua.js'), readFileSync(join(ROOT, 'dist', 'mapper-opcua.js'), 'utf8'), 0o755);
-  write(join(root, LIB.slice(1), 'package.json'), '{ "type": "module" }\n');
   mkdirSync(join(root, 'usr', 'bin'), { recursive: true });
   symlinkSync('../lib/kubeedge-lite/mapper-opcua.js', join(root, 'usr', 'bin', 'mapper-opcua'));
   write(join(root, 'lib', 'systemd', 'system', 'mapper-opcua.service'), unit('mapper-opcua.service'));
@@ -409,7 +409,7 @@ const built = [];
   write(join(root, 'DEBIAN', 'postinst'), POSTINST_MAPPER, 0o755);
   write(join(root, 'DEBIAN', 'prerm'), PRERM('mapper-opcua.service'), 0o755);
   write(join(root, 'DEBIAN', 'postrm'), POSTRM('mapper-opcua.service'), 0o755);
-  write(join(root, 'DEBIAN', 'control'), control({ Package: 'kubeedge-lite-mapper-opcua', Version: VERSION, Architecture: 'all', Maintainer: MAINTAINER, 'Installed-Size': sizeKiB(root), Depends: `${NODE_DEPENDS}, init-system-helpers (>= 1.54~)`, Recommends: `kubeedge-lite-edge (= ${VERSION})`, Section: 'admin', Priority: 'optional', Homepage: 'https://kubeedge.io', Description: 'KubeEdge mapper for OPC UA servers (DMI)\n Drives OPC UA servers as KubeEdge devices for an edgecore that speaks\n KubeEdge\'s Device Management Interface: readings by subscription or by\n polling, desired values written, security None, Sign and SignAndEncrypt.' }));
+  write(join(root, 'DEBIAN', 'control'), control({ Package: 'kubeedge-lite-mapper-opcua', Version: VERSION, Architecture: 'all', Maintainer: MAINTAINER, 'Installed-Size': sizeKiB(root), Depends: `${NODE_DEPENDS}, init-system-helpers (>= 1.54~), kubeedge-lite-keadm (= ${VERSION})`, Recommends: `kubeedge-lite-edge (= ${VERSION})`, Section: 'admin', Priority: 'optional', Homepage: 'https://kubeedge.io', Description: 'KubeEdge mapper for OPC UA servers (DMI)\n Drives OPC UA servers as KubeEdge devices for an edgecore that speaks\n KubeEdge\'s Device Management Interface: readings by subscription or by\n polling, desired values written, security None, Sign and SignAndEncrypt.' }));
   built.push(build(root, 'kubeedge-lite-mapper-opcua', 'all'));
 }
 

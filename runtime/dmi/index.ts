@@ -56,20 +56,31 @@ class DmiModule implements Module {
     return p && !this.deps.inProcess(p) ? p : undefined;
   }
 
+  /** a device's message and its model's, for a mapper; undefined while its model is missing (ModelMissing says so) */
+  private messagesOf(id: string): { device: object; model: object; modelId: string } | undefined {
+    const s = this.deps.twin.spec(id);
+    if (!s?.model) return undefined;
+    const modelId = `${id.split('/')[0] ?? ''}/${s.device.deviceModelRef.name}`;
+    return { device: deviceMsg(id, s.device, this.deps.twin.device(id)), model: modelMsg(modelId, s.model), modelId };
+  }
+
   /** the devices (with their models) a mapper of `protocol` should hold */
   private wanted(protocol: string): Wanted {
     const w: Wanted = { models: new Map(), devices: new Map() };
-    const twin = this.deps.twin;
-    for (const id of twin.deviceIds()) {
-      const s = twin.spec(id);
-      if (!s?.model || this.protocolOf(id) !== protocol) continue; // a device without its model waits for it (ModelMissing)
-      const modelId = `${id.split('/')[0] ?? ''}/${s.device.deviceModelRef.name}`;
-      const model = modelMsg(modelId, s.model);
-      w.models.set(modelId, { msg: model, fingerprint: JSON.stringify(model) });
-      const device = deviceMsg(id, s.device, twin.device(id));
-      w.devices.set(id, { msg: device, fingerprint: JSON.stringify(device), model: modelId });
+    for (const id of this.deps.twin.deviceIds()) {
+      const m = this.protocolOf(id) === protocol ? this.messagesOf(id) : undefined;
+      if (!m) continue;
+      w.models.set(m.modelId, { msg: m.model, fingerprint: JSON.stringify(m.model) });
+      w.devices.set(id, { msg: m.device, fingerprint: JSON.stringify(m.device) });
     }
     return w;
+  }
+
+  /** does the mapper hold another version of this device (or its model) than it should? */
+  private stale(link: MapperLink, id: string): boolean {
+    const m = this.protocolOf(id) === link.info.protocol ? this.messagesOf(id) : undefined;
+    if (!m) return link.devices.has(id);
+    return link.devices.get(id) !== JSON.stringify(m.device) || link.models.get(m.modelId) !== JSON.stringify(m.model);
   }
 
   private condition(id: string, c: Condition): void {
@@ -79,16 +90,20 @@ class DmiModule implements Module {
     this.deps.twin.setCondition(id, c).catch((err: unknown) => this.ctx?.log.debug(`${id}: condition not stored: ${errorText(err)}`));
   }
 
-  /** says in each device's status whether a mapper serves it */
+  /** says in each device's status (of `protocol`, or all) whether a mapper serves it */
   private tellDevices(protocol?: string): void {
     for (const id of this.deps.twin.deviceIds()) {
       const p = this.protocolOf(id);
-      if (p === undefined || (protocol !== undefined && p !== protocol) || !this.deps.twin.spec(id)?.model) continue;
-      const link = this.links.get(p);
-      if (!link) this.condition(id, { status: 'False', reason: 'MapperMissing', message: `no driver in edgecore and no mapper registered for protocol ${JSON.stringify(p)}` });
-      else if (link.missing) this.condition(id, { status: 'False', reason: 'MapperMissing', message: `mapper ${link.info.name} of protocol ${JSON.stringify(p)} does not answer: ${link.missing}` });
-      else if ([undefined, 'MapperMissing'].includes(this.said.get(id)?.reason)) this.condition(id, { status: 'True', reason: 'MapperRegistered', message: `driven by mapper ${link.info.name}` }); // else the mapper's own word stands
+      if (p !== undefined && (protocol === undefined || p === protocol)) this.tellDevice(id, p);
     }
+  }
+
+  private tellDevice(id: string, protocol: string): void {
+    if (!this.deps.twin.spec(id)?.model) return;
+    const link = this.links.get(protocol);
+    if (!link) this.condition(id, { status: 'False', reason: 'MapperMissing', message: `no driver in edgecore and no mapper registered for protocol ${JSON.stringify(protocol)}` });
+    else if (link.missing) this.condition(id, { status: 'False', reason: 'MapperMissing', message: `mapper ${link.info.name} of protocol ${JSON.stringify(protocol)} does not answer: ${link.missing}` });
+    else if ([undefined, 'MapperMissing'].includes(this.said.get(id)?.reason)) this.condition(id, { status: 'True', reason: 'MapperRegistered', message: `driven by mapper ${link.info.name}` }); // else the mapper's own word stands
   }
 
   private sync(link: MapperLink): void {
@@ -122,12 +137,13 @@ class DmiModule implements Module {
     }
   }
 
+  /** a device changed (its spec, its model, a desired value) or went: its mapper is brought up to date */
   private onDevice = (id: string): void => {
     const protocol = this.protocolOf(id) ?? [...this.links.values()].find((l) => l.devices.has(id))?.info.protocol;
     if (protocol === undefined) return;
     const link = this.links.get(protocol);
-    if (link && link.missing === undefined) this.sync(link);
-    if (this.deps.twin.spec(id)) this.tellDevices(protocol);
+    if (link && link.missing === undefined && this.stale(link, id)) this.sync(link);
+    if (this.deps.twin.spec(id)) this.tellDevice(id, protocol);
     else this.said.delete(id);
   };
 

@@ -22,7 +22,7 @@ export interface MapperInfo {
 /** What a mapper should hold: messages ready to send, by id, with their fingerprints. */
 export interface Wanted {
   models: Map<string, { msg: object; fingerprint: string }>;
-  devices: Map<string, { msg: object; fingerprint: string; model: string }>;
+  devices: Map<string, { msg: object; fingerprint: string }>;
 }
 
 const CALL_TIMEOUT_MS = 10_000;

@@ -38,7 +38,7 @@ describe('the Debian packages', () => {
     expect(info(deb('kubeedge-lite-cloud', 'all'))).toMatch(/^ Depends: nodejs \(>= 18\.19\), adduser, /m);
     expect(info(deb('kubeedge-lite-keadm', 'all'))).toMatch(/^ Architecture: all$/m);
     const mapper = info(deb('kubeedge-lite-mapper-opcua', 'all'));
-    expect(mapper).toMatch(/^ Depends: nodejs \(>= 18\.19\), init-system-helpers/m);
+    expect(mapper).toMatch(/^ Depends: nodejs \(>= 18\.19\), init-system-helpers .*kubeedge-lite-keadm \(= [\d.]+\)$/m);
     expect(mapper).toMatch(/^ Recommends: kubeedge-lite-edge \(= [\d.]+\)$/m);
     const files = execFileSync('dpkg-deb', ['--contents', deb('kubeedge-lite-mapper-opcua', 'all')], { encoding: 'utf8' });
     for (const f of [`./${LIB}/mapper-opcua.js`, './usr/bin/mapper-opcua -> ../lib/kubeedge-lite/mapper-opcua.js', './lib/systemd/system/mapper-opcua.service']) expect(files).toContain(f);

@@ -3,7 +3,7 @@
  * certificate) and a password file, reached with KubeEdge's keys (eventBusTLS, mqttUsername,
  * mqttPassword). edgecore keeps a persistent session, so QoS 1 uploads published while it is
  * SIGKILLed wait in mosquitto and reach the cloud once it is back; a broker that never answers
- * CONNECT is given up on and tried again; the password is in no log.
+ * CONNECT is given up on and tried again; a property's pushMethod reaches it too; the passwords are in no log.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -13,9 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, makeCluster, type Cluster, type Edge } from './cluster.js';
 import { mqttApp, type App } from '../peers/mqtt.js';
 import { freePort } from '../peers/proxy.js';
+import { pymodbusSlave } from '../peers/serial.js';
 
 const NODE = 'edge-ext';
 const PASSWORD = 'pw-Vq7!kestrel-93';
+const PUSH_PASSWORD = 'push-Pw9!heron-41';
 const uploadsAtCloud = async (c: Cluster): Promise<number> => (await c.api.call('GET', `/api/v1/nodes/${NODE}`)).body?.status?.uploads?.count ?? 0;
 
 describe('the external broker: mosquitto with TLS and a password, as KubeEdge configures it', () => {
@@ -31,7 +33,7 @@ describe('the external broker: mosquitto with TLS and a password, as KubeEdge co
     port = await freePort();
     const pw = join(c.dir, 'mosquitto.passwd');
     writeFileSync(pw, '');
-    for (const [user, pass] of [['edgecore', PASSWORD], ['app', 'app-pw']]) {
+    for (const [user, pass] of [['edgecore', PASSWORD], ['app', 'app-pw'], ['pusher', PUSH_PASSWORD]]) {
       const r = spawnSync('mosquitto_passwd', ['-b', pw, user as string, pass as string], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
     }
@@ -83,6 +85,24 @@ describe('the external broker: mosquitto with TLS and a password, as KubeEdge co
     }
   });
 
+  it('a property\'s pushMethod reaches this broker too: TLS with the eventBusTLS certificate, credentials in its address', async () => {
+    const modbusPort = await freePort();
+    const slave = await pymodbusSlave('tcp', modbusPort);
+    try {
+      await app.client.subscribeAsync('plant/ext/#', { qos: 1 });
+      const API = '/apis/devices.kubeedge.io/v1beta1/namespaces/default';
+      await c.api.call('POST', `${API}/devicemodels`, { apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'DeviceModel', metadata: { name: 'meter' }, spec: { properties: [{ name: 'temperature', type: 'FLOAT', accessMode: 'ReadOnly' }] } });
+      const pushMethod = { mqtt: { address: `ssl://pusher:${PUSH_PASSWORD}@127.0.0.1:${port}`, topic: 'plant/ext/temperature', qos: 1 } };
+      const properties = [{ name: 'temperature', collectCycle: 200, reportCycle: 500, pushMethod, visitors: { protocolName: 'modbus', configData: { register: 'InputRegister', offset: 0, dataType: 'int16', scale: 0.1 } } }];
+      const device = { apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'Device', metadata: { name: 'meter' }, spec: { deviceModelRef: { name: 'meter' }, nodeName: NODE, protocol: { protocolName: 'modbus', configData: { ip: '127.0.0.1', port: modbusPort, slaveID: 1 } }, properties } };
+      expect((await c.api.call('POST', `${API}/devices`, device)).status).toBe(201);
+      const reading = await app.next('plant/ext/temperature', (b) => b.value === '21.5', 30_000);
+      expect(reading).toMatchObject({ deviceName: 'meter', namespace: 'default', propertyName: 'temperature', type: 'float' });
+    } finally {
+      await slave.stop();
+    }
+  });
+
   it('a wrong password is named as such, and no password is in any log', async () => {
     const other = await c.startEdge('edge-ext-bad', {
       modules: {
@@ -99,6 +119,7 @@ describe('the external broker: mosquitto with TLS and a password, as KubeEdge co
     const logs = [...edge.proc.lines, ...other.proc.lines, ...(c.cloud?.lines ?? [])].join('\n');
     expect(logs).not.toContain(PASSWORD);
     expect(logs).not.toContain('not-the-password-1234');
+    expect(logs).not.toContain(PUSH_PASSWORD);
     await other.proc.kill('SIGKILL');
   });
 });

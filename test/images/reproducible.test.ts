@@ -13,7 +13,7 @@ const debs = (dir: string): string[] => readdirSync(dir).filter((f) => f.endsWit
 describe('reproducible packages', () => {
   it('two builds of one commit give byte-identical .debs: the native add-ons from the locked versions, every time the commit\'s', () => {
     const first = debs(OUT);
-    expect(first).toEqual([`kubeedge-lite-cloud_${VERSION}_all.deb`, `kubeedge-lite-edge_${VERSION}_amd64.deb`, `kubeedge-lite-keadm_${VERSION}_all.deb`]);
+    expect(first).toEqual([`kubeedge-lite-cloud_${VERSION}_all.deb`, `kubeedge-lite-edge_${VERSION}_amd64.deb`, `kubeedge-lite-keadm_${VERSION}_all.deb`, `kubeedge-lite-mapper-opcua_${VERSION}_all.deb`]);
     expect(debs(join(OUT, 'again'))).toEqual(first);
     for (const deb of first) expect(`${deb} ${sha256(join(OUT, 'again', deb))}`).toBe(`${deb} ${sha256(join(OUT, deb))}`);
   });
