@@ -34,6 +34,15 @@ export interface DmiDeps {
 
 type Condition = Parameters<DeviceTwin['setCondition']>[1];
 
+/** a request's message; bytes that are not one are the caller's mistake */
+function decodeRequest(schema: Schema, body: Buffer): Decoded {
+  try {
+    return decode(schema, body);
+  } catch (err) {
+    throw new GrpcError(Status.invalidArgument, `not a request message: ${errorText(err)}`);
+  }
+}
+
 export function createDmi(deps: DmiDeps): Module {
   return new DmiModule(deps);
 }
@@ -209,7 +218,7 @@ class DmiModule implements Module {
   private handlers(): Map<string, UnaryHandler> {
     const method = (name: 'MapperRegister' | 'ReportDeviceStatus' | 'ReportDeviceStates', fn: (req: Decoded) => Decoded | Promise<Decoded>): [string, UnaryHandler] => {
       const [req, res] = Manager[name] as readonly [Schema, Schema];
-      return [`/${Manager.service}/${name}`, async (body) => encode(res, await fn(decode(req, body)))];
+      return [`/${Manager.service}/${name}`, async (body) => encode(res, await fn(decodeRequest(req, body)))];
     };
     return new Map([method('MapperRegister', (r) => this.register(r)), method('ReportDeviceStatus', (r) => this.reportStatus(r)), method('ReportDeviceStates', (r) => this.reportStates(r))]);
   }

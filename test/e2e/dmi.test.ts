@@ -9,6 +9,9 @@ import { statSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, makeCluster, readyOf, statusTwin, type Cluster, type Edge } from './cluster.js';
 import { pyMapper, type PyMapper } from '../peers/dmi.js';
+import { GrpcError, Status, UnixClient } from '../../core/grpc.js';
+import { encode } from '../../core/protobuf.js';
+import { Manager } from '../../api/dmi/messages.js';
 
 const API = '/apis/devices.kubeedge.io/v1beta1/namespaces/default';
 
@@ -139,6 +142,25 @@ describe('DMI: a Python grpcio mapper with our edgecore', () => {
     expect(await mapper.command({ report: { device: 'boiler', twins: { temperature: '23.25' } } })).toMatchObject({ ok: true });
     await c.startCloud();
     await eventually(async () => (await statusTwin(c, 'boiler', 'temperature'))?.reported?.value === '23.25', 30_000, 'the offline report in status.twins');
+  });
+
+  it('bytes that are not a request, and a registration without its socket, are refused by name; nothing changes', async () => {
+    const raw = new UnixClient(edgeSock);
+    try {
+      const err = await raw.call('/v1beta1.DeviceManagerService/ReportDeviceStatus', Buffer.from([0x0a, 0xff, 0xff, 0xff, 0x0f]), 5_000).catch((e: GrpcError) => e);
+      expect(err).toMatchObject({ code: Status.invalidArgument });
+      expect((err as GrpcError).message).toMatch(/^not a request message: protobuf: /);
+      const [regSchema] = Manager.MapperRegister;
+      const noSocket = await raw.call('/v1beta1.DeviceManagerService/MapperRegister', encode(regSchema, { withData: true, mapper: { name: 'x', protocol: 'virtualplc' } }), 5_000).catch((e: GrpcError) => e);
+      expect(noSocket).toMatchObject({ code: Status.invalidArgument, message: 'a mapper registers with its protocol and the address of its socket' });
+      const unknown = await raw.call('/v1beta1.DeviceManagerService/Nope', Buffer.alloc(0), 5_000).catch((e: GrpcError) => e);
+      expect(unknown).toMatchObject({ code: Status.unimplemented });
+    } finally {
+      raw.close();
+    }
+    // the registered mapper still gets what changes
+    expect(await mapper.command({ report: { device: 'boiler', twins: { temperature: '24' } } })).toMatchObject({ ok: true });
+    expect(edge.proc.child.exitCode).toBeNull();
   });
 
   it('deleting the Device reaches it as RemoveDevice, and its model then as RemoveDeviceModel', async () => {
