@@ -11,6 +11,7 @@ import type { Logger } from '../../core/log.js';
 import { errorText } from '../../core/errors.js';
 import { createBackoff } from '../../core/backoff.js';
 import { Manager, Mapper } from '../../api/dmi/messages.js';
+import type { PushMethodSpec } from '../devicemanager/push.js';
 
 /** what the driver of a protocol does with the devices edgecore gives its mapper */
 export interface ProtocolDriver {
@@ -30,6 +31,18 @@ export interface DmiMapperOptions {
 }
 
 const CALL_MS = 10_000;
+
+/** a DMI property's pushMethod (the proto's lower-case names) as our pusher takes it; undefined when it has none */
+export function pushMethodOf(p: Decoded): PushMethodSpec | undefined {
+  const pm = p.pushMethod as Decoded | undefined;
+  const http = pm?.http as Decoded | undefined;
+  const mqtt = pm?.mqtt as Decoded | undefined;
+  const spec: PushMethodSpec = {
+    ...(http?.hostname ? { http: { hostName: String(http.hostname), port: Number(http.port), requestPath: String(http.requestpath || '/'), timeout: Number(http.timeout) } } : {}),
+    ...(mqtt?.address ? { mqtt: { address: String(mqtt.address), topic: String(mqtt.topic), qos: Number(mqtt.qos), retained: mqtt.retained === true } } : {}),
+  };
+  return spec.http || spec.mqtt ? spec : undefined;
+}
 const idOf = (ns: unknown, name: unknown): string => `${String(ns || 'default')}/${String(name)}`;
 
 export class DmiMapper {

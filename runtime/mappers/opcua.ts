@@ -8,7 +8,9 @@
  * - readings go to edgecore as twins (changed ones, at most once per reportCycle); a desired value
  *   is written to its variable once per new value; a write the server refuses is said in the
  *   device's Ready condition (reason WriteRefused, with the server's status code); a server that
- *   refuses the connection or the session is said too (ServerUnreachable, with its reason).
+ *   refuses the connection or the session is said too (ServerUnreachable, with its reason);
+ * - a property's pushMethod (mqtt, http) sends its readings, once per reportCycle, as edgecore's
+ *   own drivers do (runtime/devicemanager/push.ts).
  */
 import { join } from 'node:path';
 import type { ParsedArgs } from '../../core/cli.js';
@@ -17,7 +19,9 @@ import { errorText } from '../../core/errors.js';
 import type { Decoded } from '../../core/protobuf.js';
 import { fromCustomized } from '../../api/dmi/messages.js';
 import { OpcuaDevice, type OpcuaConfig, type OpcuaProperty } from '../../drivers/opcua/device.js';
-import { DmiMapper, type ProtocolDriver } from './dmi-mapper.js';
+import { DmiMapper, pushMethodOf, type ProtocolDriver } from './dmi-mapper.js';
+import { Pusher, type PushMethodSpec } from '../devicemanager/push.js';
+import { twinTypeOf } from '../../api/devices/types.js';
 
 interface Running {
   fingerprint: string;
@@ -27,47 +31,80 @@ interface Running {
 }
 
 /** the connection-level settings and the properties of a Device message */
-function planOf(device: Decoded): { cfg: OpcuaConfig; props: OpcuaProperty[]; reportCycle: number; desired: Map<string, string> } {
+interface Plan {
+  cfg: OpcuaConfig;
+  props: OpcuaProperty[];
+  reportCycle: number;
+  desired: Map<string, string>;
+  /** properties with a pushMethod: where, how often (ms), and the twin type their readings carry */
+  push: Map<string, { spec: PushMethodSpec; everyMs: number; type: string }>;
+}
+
+function planOf(device: Decoded, model: Decoded | undefined): Plan {
   const spec = device.spec as Decoded;
   const c = fromCustomized((spec.protocol as Decoded | undefined)?.configData);
   const mode = c.securityMode === 'Sign' || c.securityMode === 'SignAndEncrypt' ? c.securityMode : 'None';
   const cfg: OpcuaConfig = { url: String(c.url ?? ''), securityMode: mode, ...(c.securityPolicy ? { securityPolicy: String(c.securityPolicy) } : {}), ...(c.certificateFile ? { certificateFile: String(c.certificateFile) } : {}), ...(c.privateKeyFile ? { privateKeyFile: String(c.privateKeyFile) } : {}), ...(typeof c.timeout === 'number' ? { timeout: c.timeout } : {}) };
   const props: OpcuaProperty[] = [];
   const desired = new Map<string, string>();
+  const push: Plan['push'] = new Map();
+  const types = new Map(((model?.spec as Decoded | undefined)?.properties as Decoded[] | undefined)?.map((m) => [String(m.name), twinTypeOf(String(m.type))]) ?? []);
   let reportCycle = Infinity;
   for (const p of spec.properties as Decoded[]) {
     const v = fromCustomized((p.visitors as Decoded | undefined)?.configData);
     const nodeId = v.nodeID ?? v.nodeId;
     if (typeof nodeId !== 'string') continue;
-    props.push({ name: String(p.name), nodeId, subscribe: v.subscribe === true || v.subscribe === 'true', cycleMs: Math.max(50, Number(p.collectCycle) || 1000) });
+    const prop: OpcuaProperty = { name: String(p.name), nodeId, subscribe: v.subscribe === true || v.subscribe === 'true', cycleMs: Math.max(50, Number(p.collectCycle) || 1000) };
+    props.push(prop);
     reportCycle = Math.min(reportCycle, Number(p.reportCycle) || 0);
+    const spec = pushMethodOf(p);
+    if (spec) push.set(prop.name, { spec, everyMs: Number(p.reportCycle) || prop.cycleMs, type: types.get(prop.name) ?? 'string' });
     const want = (p.desired as Decoded | undefined)?.value;
     if (typeof want === 'string' && want !== '') desired.set(String(p.name), want);
   }
-  return { cfg, props, reportCycle: Number.isFinite(reportCycle) ? reportCycle : 0, desired };
+  return { cfg, props, reportCycle: Number.isFinite(reportCycle) ? reportCycle : 0, desired, push };
 }
 
 export class OpcuaDriver implements ProtocolDriver {
   private readonly running = new Map<string, Running>();
   /** each device's desired values, from its last Device message */
   private readonly desired = new Map<string, Map<string, string>>();
+  /** pushMethod, as edgecore's own drivers push: when each property was last pushed */
+  private readonly pusher: Pusher;
+  private readonly pushedAt = new Map<string, number>();
 
   constructor(
     private readonly mapper: DmiMapper,
     private readonly pkiDir: string,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.pusher = new Pusher({ log, clientId: 'mapper-opcua' });
+  }
 
-  put(id: string, device: Decoded): void {
-    const plan = planOf(device);
-    const fingerprint = JSON.stringify([plan.cfg, plan.props]);
+  /** a reading of a property with a pushMethod goes to its destinations, at most once per its reportCycle */
+  private push(id: string, plan: Plan, property: string, value: string): void {
+    const p = plan.push.get(property);
+    const key = `${id}/${property}`;
+    const now = Date.now();
+    if (!p || now - (this.pushedAt.get(key) ?? 0) < p.everyMs) return;
+    this.pushedAt.set(key, now);
+    const [namespace, deviceName] = id.split('/') as [string, string];
+    this.pusher.push(p.spec, { deviceName, namespace, propertyName: property, value, type: p.type, timestamp: now });
+  }
+
+  put(id: string, device: Decoded, model: Decoded | undefined): void {
+    const plan = planOf(device, model);
+    const fingerprint = JSON.stringify([plan.cfg, plan.props, [...plan.push]]);
     let run = this.running.get(id);
     if (!plan.cfg.url) return void this.mapper.state(id, 'offline', { ready: 'False', reason: 'BadConfig', message: 'spec.protocol.configData.url is missing (opc.tcp://HOST:PORT/PATH)' });
     if (run?.fingerprint !== fingerprint) {
       void run?.device.stop();
       const log = this.log.child(id);
       const events = {
-        value: (property: string, value: string) => this.mapper.report(id, property, value, plan.reportCycle),
+        value: (property: string, value: string) => {
+          this.mapper.report(id, property, value, plan.reportCycle);
+          this.push(id, plan, property, value);
+        },
         state: (state: 'online' | 'offline', why?: string, reason = 'ServerUnreachable') => {
           if (state === 'online') {
             this.mapper.state(id, 'online', { ready: 'True', reason: 'Reading', message: `connected to ${plan.cfg.url}` });
@@ -112,6 +149,7 @@ export class OpcuaDriver implements ProtocolDriver {
 
   async stop(): Promise<void> {
     await Promise.all([...this.running.values()].map((r) => r.device.stop()));
+    await this.pusher.close();
   }
 }
 

@@ -1,12 +1,13 @@
 /**
  * mapper-opcua (dist/mapper-opcua.js) with our edgecore over DMI, against node-opcua's server
- * holding a simulated boiler: readings arrive in status.twins; a desired setpoint is written to the
+ * holding a simulated boiler: readings arrive in status.twins, and at a pushMethod's endpoint; a desired setpoint is written to the
  * server, and one it refuses is said in the Device's status with the server's status code; the
  * server is SIGKILLed and started again, and the readings come back; with SignAndEncrypt, a client
  * certificate (from files) that the server does not trust is refused, with that reason in the status,
- * and one it takes gives an encrypted session.
+ * and one it takes gives an encrypted session, or a signed one.
  */
 import { execFileSync } from 'node:child_process';
+import { createServer, type Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, makeCluster, statusTwin, type Cluster } from './cluster.js';
@@ -30,7 +31,7 @@ const model = {
   },
 };
 
-const boiler = (name: string, url: string, security: Record<string, string>, setpoint = '55') => ({
+const boiler = (name: string, url: string, security: Record<string, string>, pushPort?: number) => ({
   apiVersion: 'devices.kubeedge.io/v1beta1',
   kind: 'Device',
   metadata: { name },
@@ -39,9 +40,9 @@ const boiler = (name: string, url: string, security: Record<string, string>, set
     nodeName: 'edge-ua',
     protocol: { protocolName: 'opcua', configData: { url, ...security } },
     properties: [
-      { name: 'temperature', collectCycle: 200, reportCycle: 300, visitors: { protocolName: 'opcua', configData: { nodeID: 'ns=2;s=Temperature', subscribe: true } } },
+      { name: 'temperature', collectCycle: 200, reportCycle: 300, visitors: { protocolName: 'opcua', configData: { nodeID: 'ns=2;s=Temperature', subscribe: true } }, ...(pushPort ? { pushMethod: { http: { hostName: '127.0.0.1', port: pushPort, requestPath: '/boiler' } } } : {}) },
       { name: 'pressure', collectCycle: 300, reportCycle: 300, visitors: { protocolName: 'opcua', configData: { nodeID: 'ns=2;s=Pressure' } } },
-      { name: 'setpoint', collectCycle: 300, desired: { value: setpoint }, visitors: { protocolName: 'opcua', configData: { nodeID: 'ns=2;s=Setpoint' } } },
+      { name: 'setpoint', collectCycle: 300, desired: { value: '55' }, visitors: { protocolName: 'opcua', configData: { nodeID: 'ns=2;s=Setpoint' } } },
     ],
   },
 });
@@ -52,6 +53,9 @@ describe('mapper-opcua: an OPC UA boiler through DMI', () => {
   let server: Proc;
   let strict: Proc;
   let port: number;
+  let pushPort: number;
+  let pushes: Server | undefined;
+  const pushed: any[] = [];
   const startBoiler = async (p: number, pki: string, mode: 'open' | 'strict'): Promise<Proc> => {
     const proc = runProcess(process.execPath, [BOILER, String(p), pki, mode], {}, `boiler-${mode}`);
     await proc.waitFor(/^ready$/, 60_000);
@@ -70,9 +74,19 @@ describe('mapper-opcua: an OPC UA boiler through DMI', () => {
     mapper = runBundle('mapper-opcua', ['--dmi-socket', join(c.dir, 'edge-ua', 'dmi.sock'), '--socket', join(c.dir, 'mapper-opcua.sock'), '--pki-dir', join(c.dir, 'mapper-pki')]);
     await mapper.waitFor(/registered with edgecore/, 20_000);
     expect((await c.api.call('POST', `${API}/devicemodels`, model)).status).toBe(201);
-    expect((await c.api.call('POST', `${API}/devices`, boiler('boiler', `opc.tcp://127.0.0.1:${port}/UA/Boiler`, { securityMode: 'None' }))).status).toBe(201);
+    pushPort = await freePort();
+    pushes = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        pushed.push(JSON.parse(body));
+        res.end();
+      });
+    }).listen(pushPort, '127.0.0.1');
+    expect((await c.api.call('POST', `${API}/devices`, boiler('boiler', `opc.tcp://127.0.0.1:${port}/UA/Boiler`, { securityMode: 'None' }, pushPort))).status).toBe(201);
   }, 120_000);
   afterAll(async () => {
+    pushes?.close();
     await mapper?.kill('SIGKILL');
     await server?.kill('SIGKILL');
     await strict?.kill('SIGKILL');
@@ -83,6 +97,11 @@ describe('mapper-opcua: an OPC UA boiler through DMI', () => {
     await eventually(async () => /^6\d(\.5)?$/.test((await reported('boiler', 'temperature')) ?? ''), 30_000, 'temperature in status.twins');
     await eventually(async () => /^1\.\d+$/.test((await reported('boiler', 'pressure')) ?? ''), 30_000, 'pressure in status.twins');
     expect(await ready('boiler')).toMatchObject({ status: 'True', reason: 'Reading' });
+    // and its pushMethod: the mapper posts each reading to the user's endpoint, once per reportCycle
+    await eventually(async () => pushed.length >= 2, 20_000, 'two pushes');
+    expect(pushed[0]).toMatchObject({ deviceName: 'boiler', namespace: 'default', propertyName: 'temperature', type: 'float' });
+    expect(pushed[0].value).toMatch(/^6\d(\.5)?$/);
+    expect(pushed[1].timestamp - pushed[0].timestamp).toBeGreaterThanOrEqual(300);
   });
 
   it('a desired setpoint is written to the server; one it refuses is said with its status code', async () => {
@@ -146,5 +165,9 @@ describe('mapper-opcua: an OPC UA boiler through DMI', () => {
     expect((await c.api.call('POST', `${API}/devices`, boiler('boiler-encrypted', `opc.tcp://127.0.0.1:${port}/UA/Boiler`, secure))).status).toBe(201);
     await eventually(async () => /^6\d(\.5)?$/.test((await reported('boiler-encrypted', 'temperature')) ?? ''), 60_000, 'readings over SignAndEncrypt');
     expect(mapper.lines.some((l) => /default\/boiler-encrypted: connected to .* \(SignAndEncrypt\)/.test(l))).toBe(true);
+    // and signed only
+    expect((await c.api.call('POST', `${API}/devices`, boiler('boiler-signed', `opc.tcp://127.0.0.1:${port}/UA/Boiler`, { ...secure, securityMode: 'Sign' }))).status).toBe(201);
+    await eventually(async () => /^6\d(\.5)?$/.test((await reported('boiler-signed', 'temperature')) ?? ''), 60_000, 'readings over Sign');
+    expect(mapper.lines.some((l) => /default\/boiler-signed: connected to .* \(Sign\)/.test(l))).toBe(true);
   });
 });

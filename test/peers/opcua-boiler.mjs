@@ -4,7 +4,7 @@
 // It prints "ready" once listening, "setpoint <value>" on each accepted write, and "sessions <n>"
 // when the number of open sessions changes.
 //   node opcua-boiler.mjs PORT PKI_DIR open|strict
-// open: security None and SignAndEncrypt (Basic256Sha256), any client certificate accepted;
+// open: security None, Sign and SignAndEncrypt (Basic256Sha256), any client certificate accepted;
 // strict: SignAndEncrypt only, and only client certificates already in its trusted folder.
 import serverModule from 'node-opcua-server';
 import client from 'node-opcua-client';
@@ -22,7 +22,7 @@ const server = new OPCUAServer({
   port: Number(port),
   resourcePath: '/UA/Boiler',
   serverCertificateManager,
-  securityModes: strict ? [MessageSecurityMode.SignAndEncrypt] : [MessageSecurityMode.None, MessageSecurityMode.SignAndEncrypt],
+  securityModes: strict ? [MessageSecurityMode.SignAndEncrypt] : [MessageSecurityMode.None, MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt],
   securityPolicies: strict ? [SecurityPolicy.Basic256Sha256] : [SecurityPolicy.None, SecurityPolicy.Basic256Sha256],
   allowAnonymous: true,
   buildInfo: { productName: 'kubeedge-lite test boiler' },
