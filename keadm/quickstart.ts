@@ -72,6 +72,8 @@ function edgeYamlOf(dir: string, token: string, { hub, certs, meta, mqtt }: Port
       },
       metaManager: { metaServer: { server: `127.0.0.1:${meta}` } },
       eventBus: { mqttServerInternal: `tcp://127.0.0.1:${mqtt}` },
+      // DMI for mappers in the quick start's folder: it runs as any user, beside whatever else runs here
+      deviceTwin: { dmiSockPath: join(dir, 'edge', 'dmi.sock') },
       edged: { hostnameOverride: 'edge-quickstart', rootDirectory: join(dir, 'edge', 'edged') },
     },
   });
