@@ -6,15 +6,15 @@
  * with mosquitto_sub); a twin update and a state published by an app at that edge reach our
  * Device status; SIGKILL of it → NotReady.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ROOT } from '../peers/proc.js';
 import { pyMapper, type PyMapper } from '../peers/dmi.js';
-import { kubectl, requireKubeEdge, realKubeEdge, type RealKubeEdge } from './real.js';
+import { kubeedgeBinary, kubectl, requireKubeEdge, realKubeEdge, type RealKubeEdge } from './real.js';
 
 const keadm = (args: string[], input?: string) => spawnSync(process.execPath, [join(ROOT, 'dist', 'keadm.js'), ...args], { encoding: 'utf8', input, timeout: 60_000 });
 
@@ -150,6 +150,15 @@ spec:
 ---
 apiVersion: devices.kubeedge.io/v1beta1
 kind: Device
+metadata: {name: boiler-2}
+spec:
+  deviceModelRef: {name: boiler-model}
+  nodeName: ke-edge
+  protocol: {protocolName: virtualplc, configData: {endpoint: "plc2.local:4840"}}
+  properties: [{name: setpoint, visitors: {protocolName: virtualplc, configData: {nodeID: "ns=2;s=Setpoint"}}}]
+---
+apiVersion: devices.kubeedge.io/v1beta1
+kind: Device
 metadata: {name: lamp}
 spec:
   deviceModelRef: {name: boiler-model}
@@ -164,9 +173,9 @@ spec:
     mapper = m;
     // the devices and models of its protocol (the lamp of another protocol, and thermo-1 of none, are not its)
     const reg = await m.next((e) => e.call === 'registered', 30_000);
-    expect(reg.devices.map((d: any) => `${d.namespace}/${d.name}`)).toEqual(['default/boiler']);
-    expect(reg.models.map((x: any) => x.name)).toEqual(['boiler-model']);
-    const boiler = reg.devices[0];
+    expect(reg.devices.map((d: any) => `${d.namespace}/${d.name}`).sort()).toEqual(['default/boiler', 'default/boiler-2']);
+    expect([...new Set(reg.models.map((x: any) => x.name))]).toEqual(['boiler-model']);
+    const boiler = reg.devices.find((d: any) => d.name === 'boiler');
     expect(boiler.spec.protocol.configData.data.unitID).toEqual({ '@type': 'type.googleapis.com/google.protobuf.FloatValue', value: 3 });
     expect(boiler.spec.properties.find((p: any) => p.name === 'setpoint').desired.value).toBe('20');
     // its twin report reaches our Device status
@@ -182,12 +191,12 @@ spec:
     m = pyMapper(sock, own, 'virtualplc');
     mapper = m;
     const again = await m.next((e) => e.call === 'registered', 30_000);
-    expect(again.devices.map((d: any) => d.name)).toEqual(['boiler']);
-    expect(again.devices[0].spec.properties.find((p: any) => p.name === 'setpoint').desired.value).toBe('42');
+    expect(again.devices.map((d: any) => d.name).sort()).toEqual(['boiler', 'boiler-2']);
+    expect(again.devices.find((d: any) => d.name === 'boiler').spec.properties.find((p: any) => p.name === 'setpoint').desired.value).toBe('42');
     // deleted: RemoveDevice (KubeEdge finds the mapper from the deleted Device's spec, which our cloud now sends)
     from = m.events.length;
-    keadm(['delete', 'device', 'boiler', ...cloud()]);
-    expect(await m.next((e) => e.call === 'RemoveDevice', 60_000, from)).toMatchObject({ deviceName: 'boiler', deviceNamespace: 'default' });
+    keadm(['delete', 'device', 'boiler-2', ...cloud()]);
+    expect(await m.next((e) => e.call === 'RemoveDevice', 60_000, from)).toMatchObject({ deviceName: 'boiler-2', deviceNamespace: 'default' });
     await m.kill();
   });
 
@@ -200,4 +209,24 @@ spec:
     }, 'ke-edge NotReady', 60_000);
     expect(out).toMatch(/^ke-edge\s+NotReady/m);
   });
+
+  it('with the cloud SIGKILLed and KubeEdge\'s edgecore started again, the mapper registering again still gets its devices', async () => {
+    process.kill(Number(readFileSync(join(dir, 'var', 'cloudcore.pid'), 'utf8')), 'SIGKILL');
+    // as up.sh starts it (down.sh stops it by its pid file)
+    const edgeDir = join(real.dir, 'edge');
+    const before = real.edgeLog().length;
+    const log = openSync(join(edgeDir, 'edgecore.log'), 'a');
+    const child = spawn(kubeedgeBinary('edgecore'), ['--config', join(edgeDir, 'edgecore.yaml'), '-v=2'], { env: { ...process.env, CHECK_EDGECORE_ENVIRONMENT: 'false' }, stdio: ['ignore', log, log], detached: true });
+    child.unref();
+    writeFileSync(join(edgeDir, 'edgecore.pid'), String(child.pid));
+    const m = pyMapper(await until(() => findSocket(edgeDir), 'the DMI socket'), join(real.dir, 'virtualplc.sock'), 'virtualplc');
+    mapper = m;
+    const reg = await m.next((e) => e.call === 'registered', 90_000);
+    expect(reg.devices.map((d: any) => d.name)).toEqual(['boiler']);
+    expect(reg.devices[0].spec.properties.find((p: any) => p.name === 'setpoint').desired.value).toBe('42');
+    // the edgecore started here took it, from its store: its cloud is gone
+    await until(() => /save mapper info of virtualplc-mapper/.test(real.edgeLog().slice(before)), 'the new edgecore’s word for the registration', 10_000);
+    expect(real.edgeLog().slice(before)).not.toContain('Websocket connect to cloud access successful');
+    await m.kill();
+  }, 120_000);
 });

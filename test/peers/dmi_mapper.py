@@ -112,7 +112,14 @@ edge = api_pb2_grpc.DeviceManagerServiceStub(channel)
 
 def register():
     info = api_pb2.MapperInfo(name=name, version='v1.0.0', api_version='v1beta1', protocol=protocol, address=own_sock.encode(), state='running')
-    reply = edge.MapperRegister(api_pb2.MapperRegisterRequest(withData=True, mapper=info), timeout=5, wait_for_ready=True)
+    # edgecore may be starting: wait for its socket, as a mapper does
+    for attempt in range(60):
+        try:
+            reply = edge.MapperRegister(api_pb2.MapperRegisterRequest(withData=True, mapper=info), timeout=5, wait_for_ready=True)
+            break
+        except grpc.RpcError:
+            if attempt == 59:
+                raise
     for d in reply.deviceList:
         note_desired(d)
     say({'call': 'registered', 'devices': [as_dict(d) for d in reply.deviceList], 'models': [as_dict(m) for m in reply.modelList]})
