@@ -215,7 +215,7 @@ export class UnixClient {
       const fail = (): void => answer(false);
       const answer = (ok: boolean): void => {
         clearTimeout(timer);
-        s.off('error', fail).off('close', fail);
+        s.off('error', fail).off('close', fail).off('connect', send);
         resolve(ok);
       };
       const send = (): void => {

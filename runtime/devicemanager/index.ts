@@ -156,7 +156,6 @@ class DeviceRunner implements Runner {
   /** the desired value last written to each property (successfully), so it is written once */
   private readonly written = new Map<string, string>();
   private writing = false;
-  private readonly pushedAt = new Map<string, number>();
 
   constructor(
     private readonly plan: Plan,
@@ -198,16 +197,6 @@ class DeviceRunner implements Runner {
     this.log.warn(`${this.id}: ${name}: ${err.message}`);
   }
 
-  /** a reading of a property with a pushMethod goes to its destinations, at most once per its reportCycle */
-  private pushReading(p: PropertyVisitor, value: string): void {
-    const push = this.plan.push.get(p.name);
-    const now = Date.now();
-    if (!push || now - (this.pushedAt.get(p.name) ?? 0) < push.everyMs) return;
-    this.pushedAt.set(p.name, now);
-    const [namespace, deviceName] = this.id.split('/') as [string, string];
-    this.pusher.push(push.spec, { deviceName, namespace, propertyName: p.name, value, type: p.type, timestamp: now });
-  }
-
   private async readAndReport(props: readonly PropertyVisitor[], c: DeviceConnection): Promise<void> {
     const t0 = performance.now();
     const result = await c.read(props);
@@ -224,7 +213,8 @@ class DeviceRunner implements Runner {
       ok++;
       if (this.lastError.delete(p.name)) this.log.info(`${this.id}: ${p.name} reads again`);
       this.reports.take(p.name, v);
-      this.pushReading(p, v);
+      const push = this.plan.push.get(p.name);
+      if (push) this.pusher.offer(this.id, p.name, v, p.type, push.spec, push.everyMs);
     }
     if (!this.stopped) this.reports.flush();
     if (c !== this.conn) return;
@@ -349,6 +339,7 @@ export function createDeviceManager(deps: { twin: DeviceTwin; drivers: readonly 
     if (have) {
       runners.delete(id);
       void have.stop();
+      if (!plan) pusher?.forget(id);
       ctx?.log.info(`${id}: stopped${plan ? ' (changed)' : ''}`);
     }
     if (!plan || !ctx || !pusher) return;

@@ -64,6 +64,8 @@ export class Pusher {
   private readonly brokers = new Map<string, MqttClient>();
   private readonly counts = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** when each device's property (`<ns>/<name>/<property>`) was last pushed */
+  private readonly pushedAt = new Map<string, number>();
   private closed = false;
 
   constructor(private readonly opts: PusherOptions) {}
@@ -71,6 +73,21 @@ export class Pusher {
   private count(r: Reading, method: string, outcome: Outcome): void {
     const key = JSON.stringify([`${r.namespace}/${r.deviceName}`, r.propertyName, method, outcome]);
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+
+  /** a value read of device `id` (`<ns>/<name>`): pushed by `spec`, at most once per `everyMs` */
+  offer(id: string, property: string, value: string, type: string, spec: PushMethodSpec, everyMs: number): void {
+    const key = `${id}/${property}`;
+    const now = Date.now();
+    if (now - (this.pushedAt.get(key) ?? 0) < everyMs) return;
+    this.pushedAt.set(key, now);
+    const [namespace, deviceName] = id.split('/') as [string, string];
+    this.push(spec, { deviceName, namespace, propertyName: property, value, type, timestamp: now });
+  }
+
+  /** a device that is gone: its pacing is forgotten */
+  forget(id: string): void {
+    for (const key of this.pushedAt.keys()) if (key.startsWith(`${id}/`)) this.pushedAt.delete(key);
   }
 
   /** queues a reading for each destination of `spec`; returns at once */

@@ -9,6 +9,7 @@
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Module, ModuleContext } from '../../core/module.js';
+import { Group } from '../../core/message.js';
 import { errorText } from '../../core/errors.js';
 import { decode, encode, type Decoded, type Schema } from '../../core/protobuf.js';
 import { GrpcError, Status, serveUnix, type GrpcServer, type UnaryHandler } from '../../core/grpc.js';
@@ -49,7 +50,7 @@ export function createDmi(deps: DmiDeps): Module {
 
 class DmiModule implements Module {
   readonly name = DMI;
-  readonly group = 'twin';
+  readonly group = Group.twin;
   private ctx: ModuleContext | undefined;
   private server: GrpcServer | undefined;
   private health: NodeJS.Timeout | undefined;

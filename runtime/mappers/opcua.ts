@@ -69,9 +69,8 @@ export class OpcuaDriver implements ProtocolDriver {
   private readonly running = new Map<string, Running>();
   /** each device's desired values, from its last Device message */
   private readonly desired = new Map<string, Map<string, string>>();
-  /** pushMethod, as edgecore's own drivers push: when each property was last pushed */
+  /** pushMethod, as edgecore's own drivers push */
   private readonly pusher: Pusher;
-  private readonly pushedAt = new Map<string, number>();
 
   constructor(
     private readonly mapper: DmiMapper,
@@ -79,17 +78,6 @@ export class OpcuaDriver implements ProtocolDriver {
     private readonly log: Logger,
   ) {
     this.pusher = new Pusher({ log, clientId: 'mapper-opcua' });
-  }
-
-  /** a reading of a property with a pushMethod goes to its destinations, at most once per its reportCycle */
-  private push(id: string, plan: Plan, property: string, value: string): void {
-    const p = plan.push.get(property);
-    const key = `${id}/${property}`;
-    const now = Date.now();
-    if (!p || now - (this.pushedAt.get(key) ?? 0) < p.everyMs) return;
-    this.pushedAt.set(key, now);
-    const [namespace, deviceName] = id.split('/') as [string, string];
-    this.pusher.push(p.spec, { deviceName, namespace, propertyName: property, value, type: p.type, timestamp: now });
   }
 
   put(id: string, device: Decoded, model: Decoded | undefined): void {
@@ -103,7 +91,8 @@ export class OpcuaDriver implements ProtocolDriver {
       const events = {
         value: (property: string, value: string) => {
           this.mapper.report(id, property, value, plan.reportCycle);
-          this.push(id, plan, property, value);
+          const push = plan.push.get(property);
+          if (push) this.pusher.offer(id, property, value, push.type, push.spec, push.everyMs);
         },
         state: (state: 'online' | 'offline', why?: string, reason = 'ServerUnreachable') => {
           if (state === 'online') {
@@ -145,6 +134,7 @@ export class OpcuaDriver implements ProtocolDriver {
     void this.running.get(id)?.device.stop();
     this.running.delete(id);
     this.desired.delete(id);
+    this.pusher.forget(id);
   }
 
   async stop(): Promise<void> {
