@@ -12,6 +12,12 @@ export interface MessageHeader {
   timestamp: number;
   resourceversion?: string;
   sync?: boolean;
+  /**
+   * Edge-internal, never on the wire: the link (EdgeHub's connection number) its sender meant it
+   * for. EdgeHub refuses it on any other link: a message meant for a link that is gone must not
+   * overtake, on the next one, what its sender sends again from the start.
+   */
+  link?: number;
 }
 
 export interface MessageRoute {

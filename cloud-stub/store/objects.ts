@@ -60,6 +60,14 @@ const COUNTERS = 'counters';
 const NODE_KEYS = 'nodekeys';
 const NODE_STORES = 'nodestores';
 const UPLOADS = 'uploads';
+/** uploads that failed below the mark, kept for their resend: more than an edge has in flight */
+const UPLOAD_HOLES = 1024;
+
+interface UploadMark {
+  storeId: string;
+  seq: number;
+  holes?: number[];
+}
 const STATUS_TABLE: Record<StatusKind, string> = { device: 'devicestatus', pod: 'podstatus', node: 'nodestatus', rule: 'rulestatus' };
 
 /**
@@ -329,16 +337,30 @@ export class ObjectStore {
       return true; // not from an outbox: nothing to deduplicate by
     }
     const { storeId, seq } = n;
-    const last = this.journal.get<{ storeId: string; seq: number }>(UPLOADS, node);
-    if (last && last.storeId === storeId && seq <= last.seq) return false;
+    const last = this.uploadsOf(node, storeId);
+    if (seq <= last.seq && !last.holes?.includes(seq)) return false;
     // what takes the upload elsewhere (the router's queue, its own journal) is on disk before the
     // upload counts as taken here: a crash between the two then means a resend, never a loss
-    await first?.();
-    // uploads taken at once may finish out of order: the record only moves forward
-    const now = this.journal.get<{ storeId: string; seq: number }>(UPLOADS, node);
-    if (!now || now.storeId !== storeId || seq > now.seq) this.journal.set(UPLOADS, node, { storeId, seq });
+    try {
+      await first?.();
+    } catch (err) {
+      // uploads are taken at once, so a later one may still pass the mark: this one stays open for its resend
+      const now = this.uploadsOf(node, storeId);
+      if (!now.holes?.includes(seq)) this.journal.set(UPLOADS, node, { ...now, holes: [...(now.holes ?? []), seq].slice(-UPLOAD_HOLES) });
+      throw err;
+    }
+    // uploads taken at once may finish out of order: the mark only moves forward
+    const now = this.uploadsOf(node, storeId);
+    const holes = now.holes?.filter((h) => h !== seq);
+    this.journal.set(UPLOADS, node, { storeId, seq: Math.max(seq, now.seq), ...(holes?.length ? { holes } : {}) });
     await this.journal.commit();
     return true;
+  }
+
+  /** the newest upload taken from a node's store, and those below it not taken yet */
+  private uploadsOf(node: string, storeId: string): UploadMark {
+    const m = this.journal.get<UploadMark>(UPLOADS, node);
+    return m && m.storeId === storeId ? m : { storeId, seq: 0 };
   }
 
   /**

@@ -112,7 +112,7 @@ class EdgeHubModule implements EdgeHub {
   private tell(operation: string): void {
     for (const group of LISTENER_GROUPS) {
       try {
-        this.ctx?.bus.sendToGroup(group, newMessage({ source: EDGEHUB, group, operation, resource: 'node' }, this.deps.nodeName));
+        this.ctx?.bus.sendToGroup(group, newMessage({ source: EDGEHUB, group, operation, resource: 'node' }, { node: this.deps.nodeName, link: this.counts.connects }));
       } catch {
         /* no module of that group runs */
       }
@@ -174,8 +174,10 @@ class EdgeHubModule implements EdgeHub {
     this.counts.queued = 0;
   }
 
-  private fromModules(msg: Message): void {
-    if (!this.conn?.isOpen) return this.refuse(msg, new KubeEdgeError('not_connected', 'the link to the cloud is down').message);
+  private fromModules(bound: Message): void {
+    if (!this.conn?.isOpen) return this.refuse(bound, new KubeEdgeError('not_connected', 'the link to the cloud is down').message);
+    const msg = this.onThisLink(bound);
+    if (!msg) return this.refuse(bound, new KubeEdgeError('not_connected', `meant for link ${bound.header.link ?? '?'}, which is gone`).message);
     const q = msg.route.operation === Operation.response ? this.replies : this.queue;
     if (q.length >= this.queueLimit) {
       this.counts.dropped++;
@@ -189,6 +191,13 @@ class EdgeHubModule implements EdgeHub {
     q.push(...out.wire);
     this.counts.queued = this.queue.length + this.replies.length;
     this.pump();
+  }
+
+  /** the message without its link number; undefined when it was meant for another link */
+  private onThisLink(msg: Message): Message | undefined {
+    const { link, ...header } = msg.header;
+    if (link === undefined) return msg;
+    return link === this.counts.connects ? { ...msg, header } : undefined;
   }
 
   private fromCloud(msgs: Message[]): void {

@@ -197,7 +197,7 @@ class MetaManagerModule implements MetaManager {
   private handle(msg: Message): void {
     if (msg.route.source === EDGEHUB && msg.route.operation === HubEvent.connected) {
       this.announce();
-      return this.sender?.linkUp();
+      return this.sender?.linkUp((msg.content as { link?: number } | undefined)?.link);
     }
     if (msg.route.source === EDGEHUB && msg.route.operation === HubEvent.disconnected) return this.sender?.linkDown();
     this.fromCloud(msg);

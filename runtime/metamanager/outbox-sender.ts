@@ -16,6 +16,9 @@ export class OutboxSender {
   private connected = false;
   /** the link's generation: answers to a link that is gone change no count */
   private generation = 0;
+  /** EdgeHub's number of the link, put on each message: EdgeHub sends it on that link or refuses it */
+  private link: number | undefined;
+  private retry: ReturnType<typeof setTimeout> | undefined;
   private inFlight = 0;
   /** the newest message sent on this link, per lane */
   private sent: Record<Lane, number> = { urgent: 0, bulk: 0 };
@@ -31,8 +34,9 @@ export class OutboxSender {
     this.durableUpTo = outbox.lastSeq();
   }
 
-  linkUp(): void {
+  linkUp(link: number | undefined): void {
     this.connected = true;
+    this.link = link;
     this.progressAt = Date.now();
     this.generation++;
     this.inFlight = 0;
@@ -74,6 +78,7 @@ export class OutboxSender {
 
   private send(lane: Lane, seq: number, msg: Message): void {
     const gen = this.generation;
+    if (this.link !== undefined) msg.header.link = this.link; // a header of its own (Outbox.next copies it)
     this.sent[lane] = seq;
     this.inFlight++;
     this.ctx.bus.sendSync(EDGEHUB, msg, 30_000).then(
@@ -87,11 +92,30 @@ export class OutboxSender {
         this.inFlight--;
         // refilled a quarter of the window at a time, in one frame, not one message per acknowledgement
         if (taken && this.inFlight <= (OUTBOX_WINDOW * 3) / 4) this.drain();
-        else this.ctx.log.debug(`${msg.route.resource} #${seq} not taken (${JSON.stringify(reply.content).slice(0, 200)}); it stays in the outbox for the next link`);
+        if (taken) return;
+        this.ctx.log.debug(`${msg.route.resource} #${seq} not taken (${JSON.stringify(reply.content).slice(0, 200)}); sent again`);
+        this.again(lane, seq);
       },
       () => {
-        if (gen === this.generation) this.inFlight--; // timed out: the next link resends it
+        if (gen !== this.generation) return;
+        this.inFlight--;
+        this.again(lane, seq); // timed out on a link still up
       },
     );
+  }
+
+  /**
+   * A message of this link went unacknowledged while later ones may be taken: its lane goes back
+   * to it, after a pause (a refusal that repeats must not spin), so it is sent again on this link
+   * instead of waiting for the next (the cloud keeps a place open for it).
+   */
+  private again(lane: Lane, seq: number): void {
+    this.sent[lane] = Math.min(this.sent[lane], seq - 1);
+    if (this.retry !== undefined) return;
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.drain();
+    }, 1000);
+    this.retry.unref?.();
   }
 }
