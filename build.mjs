@@ -1,8 +1,11 @@
 // Bundles edgecore, cloudcore and keadm into single files under dist/ and reports where the bytes go.
 // Native add-ons (serialport, onoff, epoll) stay external: edgecore loads them lazily.
 import { build, analyzeMetafile } from 'esbuild';
-import { readFileSync, statSync, chmodSync, rmSync, mkdirSync, copyFileSync, readdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, statSync, chmodSync, rmSync, mkdirSync, copyFileSync, readdirSync } from 'node:fs';
 import { brotliCompressSync, gzipSync, constants as zlib } from 'node:zlib';
+import { builtinModules, createRequire } from 'node:module';
+
+const nodeRequire = createRequire(import.meta.url);
 
 const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 /** dist/edgecore.js must stay under this (bytes); KubeEdge's edgecore is 95 MiB. */
@@ -51,16 +54,43 @@ const dropUnused = {
  * sql.js's wasm, brotli-compressed into the bundle in place of core/sqlwasm.ts (which reads
  * it from node_modules): 290 KiB of compressed base64 where sql.js's inline build has 920 KiB.
  */
+const WASM_MARK = '__kubeedge_lite_sql_wasm__';
+let sqlWasmPacked = '';
 const sqlWasm = {
   name: 'sql-wasm',
   setup(b) {
     b.onLoad({ filter: /core[\\/]sqlwasm\.ts$/ }, () => {
       const wasm = readFileSync('node_modules/sql.js/dist/sql-wasm.wasm');
       const packed = brotliCompressSync(wasm, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_LGWIN]: 24, [zlib.BROTLI_PARAM_SIZE_HINT]: wasm.length } });
+      sqlWasmPacked = packed.toString('base64');
+      // the bytes go into a comment of packedWasm (put there once built: see below), read back
+      // through its source text: a string literal would stay on the heap for the process's life
       return {
         loader: 'js',
-        contents: `import { brotliDecompressSync } from 'node:zlib';\nexport function sqlWasmBinary() { return brotliDecompressSync(Buffer.from(${JSON.stringify(packed.toString('base64'))}, 'base64')); }`,
+        contents: `import { brotliDecompressSync } from 'node:zlib';\nfunction packedWasm() { return ${JSON.stringify(WASM_MARK)}; }\nexport function sqlWasmBinary() { const t = packedWasm.toString(); return brotliDecompressSync(Buffer.from(t.slice(t.indexOf('/*') + 2, t.lastIndexOf('*/')), 'base64')); }`,
       };
+    });
+  },
+};
+/**
+ * Node's built-in modules by require(), not import: Node makes an ES module of a built-in by reading
+ * every export, getters too, so `import … from 'node:tls'` alone materializes tls.rootCertificates
+ * (144 PEM strings, 214 KiB of heap) and 'node:crypto' its webcrypto. Required, a getter runs only
+ * when used. The banner's `require` loads them.
+ */
+const builtinsByRequire = {
+  name: 'builtins-by-require',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?[a-z_]+(\/[a-z_]+)?$/ }, (args) => {
+      if (args.kind !== 'import-statement' || !builtinModules.includes(args.path.replace(/^node:/, ''))) return undefined;
+      return { path: args.path.replace(/^node:/, ''), namespace: 'builtin-by-require' };
+    });
+    // its plain values as named exports (esbuild keeps those used), its getters left out
+    b.onLoad({ filter: /.*/, namespace: 'builtin-by-require' }, (args) => {
+      const names = Object.entries(Object.getOwnPropertyDescriptors(nodeRequire(args.path)))
+        .filter(([k, d]) => 'value' in d && /^[A-Za-z_$][\w$]*$/.test(k) && k !== 'default')
+        .map(([k]) => `export const ${k} = /* @__PURE__ */ (() => m.${k})();`);
+      return { contents: `const m = require('node:${args.path}');\nexport default m;\n${names.join('\n')}`, loader: 'js' };
     });
   },
 };
@@ -97,10 +127,17 @@ for (const b of bundles) {
     metafile: true,
     banner: { js: banner },
     external,
-    plugins: b.plugins ?? (b.name === 'edgecore' ? [dropUnused, sqlWasm] : [sqlWasm, openApiSchemas]),
+    plugins: [builtinsByRequire, ...(b.plugins ?? (b.name === 'edgecore' ? [dropUnused, sqlWasm] : [sqlWasm, openApiSchemas]))],
     define: { __KUBEEDGE_VERSION__: JSON.stringify(pkg.version) },
     logLevel: 'warning',
   });
+  if (sqlWasmPacked) {
+    const js = readFileSync(outfile, 'utf8');
+    const at = js.indexOf(JSON.stringify(WASM_MARK));
+    if (at < 0 || js.indexOf(JSON.stringify(WASM_MARK), at + 1) >= 0) throw new Error(`${outfile}: sql.js's wasm mark not found once`);
+    writeFileSync(outfile, `${js.slice(0, at)}/*${sqlWasmPacked}*/""${js.slice(at + WASM_MARK.length + 2)}`);
+    sqlWasmPacked = '';
+  }
   chmodSync(outfile, 0o755);
   const size = statSync(outfile).size;
   const over = b.budget !== undefined && size > b.budget;

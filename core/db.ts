@@ -186,8 +186,24 @@ function load(SQL: SqlJs, opts: DbOptions): Loaded {
   return { db, gen: 0, snapshotBytes: 0, changesBytes: 0, replayed: 0, needsSnapshot: persistent };
 }
 
+/**
+ * sql.js, its wasm compiled from bytes nobody keeps: given as `wasmBinary`, the module's 640 KiB
+ * would stay referenced by sql.js for the life of the process.
+ */
+function loadSqlJs(): Promise<SqlJs> {
+  let failed!: (err: unknown) => void;
+  const failure = new Promise<never>((_, reject) => (failed = reject));
+  const loaded = initSqlJs({
+    instantiateWasm: (imports, done) => {
+      WebAssembly.instantiate(sqlWasmBinary() as Uint8Array<ArrayBuffer>, imports).then((r) => done(r.instance), failed);
+      return {};
+    },
+  });
+  return Promise.race([loaded, failure]);
+}
+
 export async function openDb(opts: DbOptions): Promise<Db> {
-  const SQL = await (sqlPromise ??= initSqlJs({ wasmBinary: sqlWasmBinary() }));
+  const SQL = await (sqlPromise ??= loadSqlJs());
   const loaded = load(SQL, opts);
   if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
   return new SqlDb(opts, loaded);

@@ -22,5 +22,10 @@ declare module 'sql.js/dist/sql-wasm.js' {
   export interface SqlJsStatic {
     Database: new (data?: ArrayLike<number> | Buffer | null) => Database;
   }
-  export default function initSqlJs(config?: { wasmBinary?: Uint8Array }): Promise<SqlJsStatic>;
+  export interface SqlJsConfig {
+    wasmBinary?: Uint8Array;
+    /** Emscripten's hook: instantiate the module with `imports` and hand over the instance */
+    instantiateWasm?: (imports: WebAssembly.Imports, done: (instance: WebAssembly.Instance) => void) => object;
+  }
+  export default function initSqlJs(config?: SqlJsConfig): Promise<SqlJsStatic>;
 }
