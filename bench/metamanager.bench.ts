@@ -168,7 +168,7 @@ async function edgeRss(objects: number, twins = 0): Promise<{ rss: number; anon:
     const dbPath = join(dir, 'edgecore.db');
     await storeOf(dbPath, objects);
     const config = join(dir, 'edgecore.yaml');
-    writeFileSync(config, stringify({ database: { dataSource: dbPath }, modules: { edgeHub: { enable: false }, deviceTwin: { manifestDir: manifests }, metaManager: { metaServer: { server: `127.0.0.1:${await freePort()}` } }, eventBus: { mqttServerInternal: `tcp://127.0.0.1:${await freePort()}` }, edged: { hostnameOverride: 'edge-1', rootDirectory: join(dir, 'edged') } } }));
+    writeFileSync(config, stringify({ database: { dataSource: dbPath }, modules: { edgeHub: { enable: false }, deviceTwin: { manifestDir: manifests, dmiSockPath: join(dir, 'dmi.sock') }, metaManager: { metaServer: { server: `127.0.0.1:${await freePort()}` } }, eventBus: { mqttServerInternal: `tcp://127.0.0.1:${await freePort()}` }, edged: { hostnameOverride: 'edge-1', rootDirectory: join(dir, 'edged') } } }));
     // as the shebang and the systemd units run it
     const p = runBundle('edgecore', ['--config', config], { ...NODE_ENV }, [process.execPath, ...NODE_ARGS]);
     await p.waitFor(/edgecore is running/);

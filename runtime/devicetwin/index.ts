@@ -186,14 +186,15 @@ class DeviceTwinModule implements DeviceTwin {
       this.records.set(id, dev);
       const document: Record<string, { last: Twin | null; current: Twin | null }> = {};
       for (const k of changed) document[k] = { last: before[k] ?? null, current: dev.twins[k] ?? null };
-      // told before the twin is on disk: all of it is derived from the device's spec, which the
-      // cloud keeps and sends again until MetaManager has it on disk, so a crash before this write
-      // only means the same delta again after the restart (and the delta does not wait for an fsync
-      // behind the outbox's)
+      // stored first (the write is queued now: what the delta's listeners store comes after it),
+      // then told without waiting for the write to reach the disk: all of it is derived from the
+      // device's spec, which the cloud keeps and sends again until MetaManager has it on disk, so a
+      // crash before this write only means the same delta again after the restart (and the delta
+      // does not wait for an fsync behind the outbox's)
+      this.save(dev, undefined, undefined, { waitForReport: false }).catch((err: unknown) => this.ctx?.log.error(`cannot store the twin of ${id}: ${errorText(err)}`));
       if (!existing) this.publish(membershipTopic(this.deps.nodeName, 'updated'), { ...this.stamp(), added_devices: [memberOf(dev)], removed_devices: [] });
       if (changed.length) this.publish(deviceTopic(id, 'twin/update/document'), { ...this.stamp(), twin: document });
       this.publishDelta(dev);
-      this.save(dev, undefined, undefined, { waitForReport: false }).catch((err: unknown) => this.ctx?.log.error(`cannot store the twin of ${id}: ${errorText(err)}`));
     }
     this.events.emit('device', id, s.spec);
   }

@@ -195,8 +195,8 @@ class EdgeHubModule implements EdgeHub {
 
   /** the message without its link number; undefined when it was meant for another link */
   private onThisLink(msg: Message): Message | undefined {
+    if (msg.header.link === undefined) return msg;
     const { link, ...header } = msg.header;
-    if (link === undefined) return msg;
     return link === this.counts.connects ? { ...msg, header } : undefined;
   }
 

@@ -18,7 +18,6 @@ export class OutboxSender {
   private generation = 0;
   /** EdgeHub's number of the link, put on each message: EdgeHub sends it on that link or refuses it */
   private link: number | undefined;
-  private retry: ReturnType<typeof setTimeout> | undefined;
   private inFlight = 0;
   /** the newest message sent on this link, per lane */
   private sent: Record<Lane, number> = { urgent: 0, bulk: 0 };
@@ -93,7 +92,7 @@ export class OutboxSender {
         // refilled a quarter of the window at a time, in one frame, not one message per acknowledgement
         if (taken && this.inFlight <= (OUTBOX_WINDOW * 3) / 4) this.drain();
         if (taken) return;
-        this.ctx.log.debug(`${msg.route.resource} #${seq} not taken (${JSON.stringify(reply.content).slice(0, 200)}); sent again`);
+        this.ctx.log.debug(`${msg.route.resource} #${seq} not taken (${JSON.stringify(reply.content).slice(0, 200)}); sent again in 1 s`);
         this.again(lane, seq);
       },
       () => {
@@ -105,17 +104,18 @@ export class OutboxSender {
   }
 
   /**
-   * A message of this link went unacknowledged while later ones may be taken: its lane goes back
-   * to it, after a pause (a refusal that repeats must not spin), so it is sent again on this link
-   * instead of waiting for the next (the cloud keeps a place open for it).
+   * A message of this link went unacknowledged while later ones may be taken: after a pause (a
+   * refusal that repeats must not spin), its lane goes back to it, so it is sent again on this link
+   * instead of waiting for the next (the cloud keeps a place open for it). At most a window of these
+   * wait at once.
    */
   private again(lane: Lane, seq: number): void {
-    this.sent[lane] = Math.min(this.sent[lane], seq - 1);
-    if (this.retry !== undefined) return;
-    this.retry = setTimeout(() => {
-      this.retry = undefined;
+    const gen = this.generation;
+    const timer = setTimeout(() => {
+      if (gen !== this.generation) return; // a new link starts from the oldest anyway
+      this.sent[lane] = Math.min(this.sent[lane], seq - 1);
       this.drain();
     }, 1000);
-    this.retry.unref?.();
+    timer.unref?.();
   }
 }
