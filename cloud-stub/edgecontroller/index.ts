@@ -6,7 +6,7 @@
  * NotReady anyway, and a connect storm of thousands of edges must not mean thousands of writes.
  */
 import type { Module, ModuleContext } from '../../core/module.js';
-import { Group, Operation, ackOf, parseResource, type Message } from '../../core/message.js';
+import { Group, Operation, ackOf, parseResource, responseTo, type Message } from '../../core/message.js';
 import { errorText } from '../../core/errors.js';
 import { CLUSTER_NAMESPACE, outboxSequence, type KubeObject, type ObjectStore } from '../store/objects.js';
 import { ControllerGroup, HubEvent, splitNodeResource, toEdge } from '../routes.js';
@@ -182,6 +182,8 @@ class EdgeControllerModule implements EdgeController {
       toEdge(this.ctx, ackOf(msg, 'edgecontroller')); // resource keeps its node/<name>/ prefix
     } catch (err) {
       this.ctx?.log.error(`cannot take an upload from ${node}: ${errorText(err)}`);
+      // said at once: the edge sends it again a second later, not after its 30 s wait for an answer
+      toEdge(this.ctx, responseTo(msg, 'edgecontroller', { error: errorText(err) }));
     }
   }
 

@@ -78,7 +78,8 @@ export function createRouter(deps: RouterDeps): Router {
     group: ROUTER,
     port: () => boundPort(server),
     async fromEdge(node, topic, payload, version) {
-      if (!queues) return;
+      // not taken (and so not acknowledged) before the queues are open: the edge sends it again
+      if (!queues) throw new Error('the router is starting: its queues are not open yet');
       const slash = topic.indexOf('/');
       if (slash <= 0) return;
       for (const rule of loadRules(deps.store, topic.slice(0, slash))) {
