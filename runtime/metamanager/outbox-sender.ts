@@ -106,8 +106,8 @@ export class OutboxSender {
   /**
    * A message of this link went unacknowledged while later ones may be taken: after a pause (a
    * refusal that repeats must not spin), its lane goes back to it, so it is sent again on this link
-   * instead of waiting for the next (the cloud keeps a place open for it). At most a window of these
-   * wait at once.
+   * instead of waiting for the next (the cloud keeps a place open for it). Each answer holds at most
+   * one such timer, and answers come only for messages sent, so the window bounds how many wait.
    */
   private again(lane: Lane, seq: number): void {
     const gen = this.generation;
