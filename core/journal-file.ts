@@ -53,8 +53,38 @@ function isChange(e: unknown): e is Change {
   return Array.isArray(e) && typeof e[0] === 'string' && typeof e[1] === 'string' && (e.length === 2 || e.length === 3);
 }
 
-function applyChange(tables: Tables, e: Change): void {
-  if (e.length === 3) tableOf(tables, e[0]).set(e[1], e[2]);
+/** distinct short strings kept while a file is read: beyond that, a new one is not remembered */
+const INTERNED = 65_536;
+const SHORT = 64;
+
+/**
+ * One copy of each short string in what is read: each record decodes its own copies, so a store of
+ * 10,000 nodes held "default", "True", a node's name and the like 10,000 times over (~2 KiB a node).
+ * Changes the freshly decoded value in place.
+ */
+function interner(): (v: unknown) => unknown {
+  const seen = new Map<string, string>();
+  const one = (v: unknown): unknown => {
+    if (typeof v === 'string') {
+      if (v.length > SHORT) return v;
+      const had = seen.get(v);
+      if (had !== undefined) return had;
+      if (seen.size < INTERNED) seen.set(v, v);
+      return v;
+    }
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) v[i] = one(v[i]);
+    } else if (v !== null && typeof v === 'object' && !ArrayBuffer.isView(v)) {
+      const o = v as Record<string, unknown>;
+      for (const k in o) if (k !== '__proto__') o[k] = one(o[k]); // an own "__proto__" stays as it is
+    }
+    return v;
+  };
+  return one;
+}
+
+function applyChange(tables: Tables, e: Change, intern: (v: unknown) => unknown): void {
+  if (e.length === 3) tableOf(tables, e[0]).set(e[1], intern(e[2]));
   else tableOf(tables, e[0]).delete(e[1]);
 }
 
@@ -74,6 +104,7 @@ function changesOf(payload: Buffer): Change[] | undefined {
  * last write, unfinished. Each earlier write was fdatasynced before the next began.
  */
 function readRecords(data: Buffer, tables: Tables): number {
+  const intern = interner();
   let at = JOURNAL_MARK.length;
   while (at < data.length) {
     const len = at + HEADER <= data.length ? data.readUInt32LE(at) : 0;
@@ -81,7 +112,7 @@ function readRecords(data: Buffer, tables: Tables): number {
     if (len === 0 || end > data.length || data.readUInt32LE(at + 4) !== crc32(data, at + HEADER, end)) return 1;
     const changes = changesOf(data.subarray(at + HEADER, end));
     if (!changes) return 1;
-    for (const e of changes) applyChange(tables, e);
+    for (const e of changes) applyChange(tables, e, intern);
     at = end;
   }
   return 0;
@@ -89,6 +120,7 @@ function readRecords(data: Buffer, tables: Tables): number {
 
 /** the old format: a JSON line per change, {t, k, v} to set, {t, k} to delete */
 function readLines(text: string, tables: Tables): number {
+  const intern = interner();
   let bad = 0;
   for (const line of text.split('\n')) {
     if (line === '') continue;
@@ -96,7 +128,7 @@ function readLines(text: string, tables: Tables): number {
       const e = JSON.parse(line) as { t?: unknown; k?: unknown; v?: unknown };
       const change: unknown = 'v' in e ? [e.t, e.k, e.v] : [e.t, e.k];
       if (!isChange(change)) throw new Error('not an entry');
-      applyChange(tables, change);
+      applyChange(tables, change, intern);
     } catch {
       bad++;
     }

@@ -182,13 +182,14 @@ export class ObjectStore {
   /** `obj` as put() stores it at version `rv` (uid, creationTimestamp and resourceVersion stamped), not stored: a dry run shows it */
   stamped(kind: Kind, namespace: string, obj: KubeObject, rv: number): StoredObject {
     const prev = this.get(kind, namespace, obj.metadata.name);
-    const metadata: ObjectMeta = {
-      ...obj.metadata,
+    // Object.assign, not `{ ...meta, uid }`: V8 (11.3, Node 20) gives each object spread and then
+    // given a property of its own a hidden class of its own, ~300 bytes kept with every stored object
+    const metadata: ObjectMeta = Object.assign({}, obj.metadata, {
       uid: prev?.object.metadata.uid ?? obj.metadata.uid ?? randomUUID(),
       // seconds, as Kubernetes writes times
       creationTimestamp: prev?.object.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
       resourceVersion: String(rv),
-    };
+    });
     if (namespace !== CLUSTER_NAMESPACE) metadata.namespace = namespace;
     return { kind, namespace, name: obj.metadata.name, rv, object: { ...obj, metadata } };
   }

@@ -9,7 +9,7 @@ function setup(window = 2, limit = 100) {
   const sent: Message[][] = [];
   const acked: Message[] = [];
   const overflow: Message[] = [];
-  const d = new Delivery({ window, limit, firstResendMs: 1000, maxResendMs: 4000, clock, send: (b) => (sent.push(b), true), acked: (m) => acked.push(m), overflow: (m) => overflow.push(m) });
+  const d = new Delivery({ window, limit, firstResendMs: 1000, maxResendMs: 4000, clock }, { sendBatch: (b) => (sent.push(b), true), acked: (m) => acked.push(m), overflow: (m) => overflow.push(m) });
   return { d, sent, acked, overflow, advance: (ms: number) => (t += ms) };
 }
 const obj = (name: string, rv: number): Message => newMessage({ source: 's', group: 'resource', operation: 'update', resource: `default/device/${name}` }, { rv }, { resourceVersion: String(rv) });
@@ -57,6 +57,27 @@ describe('per-node delivery', () => {
     advance(500);
     d.pump({ resend: true });
     expect(sent.flat()).toHaveLength(7);
+  });
+
+  it('once all is acknowledged it keeps nothing, and starts again with the next object', () => {
+    const { d, sent, acked, advance } = setup(2);
+    const [a, b] = [obj('a', 1), obj('b', 2)];
+    d.enqueue(a);
+    d.enqueue(b);
+    d.pump();
+    d.ack(a.header.msg_id);
+    d.ack(b.header.msg_id);
+    expect(d.size).toBe(0);
+    advance(60_000);
+    d.pump({ resend: true }); // nothing left to send again
+    expect(sent.flat()).toEqual([a, b]);
+    expect(d.ack(a.header.msg_id)).toBe(false); // a late second ack
+    const c = obj('a', 3);
+    d.enqueue(c);
+    d.pump();
+    expect(sent.flat()).toEqual([a, b, c]);
+    expect(d.ack(c.header.msg_id)).toBe(true);
+    expect(acked).toEqual([a, b, c]);
   });
 
   it('refuses beyond its limit and says so', () => {
