@@ -3,7 +3,8 @@
  * other processes, each a real mutual-TLS WebSocket with its own certificate, heartbeating every
  * 15 s, with one device. Measured:
  * - cloudcore's memory per connected edge, beside a bare Node https+ws mTLS server holding the
- *   same connections from the same simulated edges;
+ *   same connections from the same simulated edges (as Node sets one up, and again sending no
+ *   session tickets, as CloudHub does);
  * - cloudcore's CPU at steady state;
  * - a desired value changed on every device through the API → the time until every edge has it
  *   (and has acknowledged it);
@@ -19,6 +20,8 @@ import { makeCluster, device, thermometerModel, type Cluster } from '../test/e2e
 import { ROOT, runProcess } from '../test/peers/proc.js';
 import { report, type Row } from './lib/report.js';
 import { cpuSeconds, memoryOf } from './lib/usage.js';
+
+type Memory = Awaited<ReturnType<typeof memoryOf>>;
 
 const EDGES = Number(process.env.BENCH_EDGES ?? 10_000);
 const SIMS = Number(process.env.BENCH_SIM_PROCESSES ?? 4);
@@ -196,21 +199,28 @@ async function main(): Promise<void> {
     const stored = await memoryOf(cloud);
     await cloud.kill('SIGKILL');
 
-    // the peer: the same simulated edges on a bare https+ws mTLS server
-    const bare = runProcess(process.execPath, ['--expose-gc', '--max-semi-space-size=1', join(ROOT, 'bench', 'peers', 'bare-wss.mjs'), c.pki.caFile, c.pki.serverCertFile, c.pki.serverKeyFile]);
-    const barePort = Number(/port (\d+)/.exec(await bare.waitFor(/listening on port/))?.[1]);
-    await sleep(500);
-    const bareIdle = await memoryOf(bare);
-    const bareSims = await startSims(c, barePort);
-    await until(bareSims, (s) => s.connected === EDGES, 600_000, 'all edges connected to the bare server');
-    await sleep(HEARTBEAT_MS + 2000);
-    const bareLoaded = await memoryOf(bare);
+    // the peer: the same simulated edges on a bare https+ws mTLS server; then the same without session tickets
+    const bareServer = async (variant: string[]): Promise<{ idle: Memory; loaded: Memory }> => {
+      const bare = runProcess(process.execPath, ['--expose-gc', '--max-semi-space-size=1', join(ROOT, 'bench', 'peers', 'bare-wss.mjs'), c.pki.caFile, c.pki.serverCertFile, c.pki.serverKeyFile, ...variant]);
+      const barePort = Number(/port (\d+)/.exec(await bare.waitFor(/listening on port/))?.[1]);
+      await sleep(500);
+      const idleMem = await memoryOf(bare);
+      const bareSims = await startSims(c, barePort);
+      await until(bareSims, (s) => s.connected === EDGES, 600_000, 'all edges connected to the bare server');
+      await sleep(HEARTBEAT_MS + 2000);
+      const loadedMem = await memoryOf(bare);
+      await bareSims.stop();
+      await bare.kill('SIGKILL');
+      return { idle: idleMem, loaded: loadedMem };
+    };
+    const { idle: bareIdle, loaded: bareLoaded } = await bareServer([]);
     const peer = (bareLoaded.rss - bareIdle.rss) / EDGES;
-    await bareSims.stop();
-    await bare.kill('SIGKILL');
+    const noTickets = await bareServer(['no-tickets']);
+    const peerNoTickets = (noTickets.loaded.rss - noTickets.idle.rss) / EDGES;
 
     rows.unshift(
       { metric: `cloudcore RSS per connected edge (${EDGES.toLocaleString('en')} edges, one device each, after GC)`, ours, peer, peerName: 'bare Node https+ws mTLS', ratio: ours / peer, unit: 'KiB', target: 'ratio ≤ 1.0', met: ours <= peer },
+      { metric: '  beside the bare server sending no session tickets either (as CloudHub)', ours, peer: peerNoTickets, peerName: 'bare, SSL_OP_NO_TICKET', ratio: ours / peerNoTickets, unit: 'KiB' },
       { metric: '  of which JS heap per edge', ours: (loaded.heap - idle.heap) / EDGES, peer: (bareLoaded.heap - bareIdle.heap) / EDGES, peerName: 'bare', unit: 'KiB' },
       { metric: '  of which what cloudcore keeps about a node when it is not connected (its Node object, sync records)', ours: (stored.rss - idle.rss) / EDGES, unit: 'KiB' },
       { metric: '  the connection alone (loaded − everything stored, per edge)', ours: (loaded.rss - stored.rss) / EDGES, peer, peerName: 'bare Node https+ws mTLS', ratio: (loaded.rss - stored.rss) / EDGES / peer, unit: 'KiB', target: 'ratio ≤ 1.0', met: (loaded.rss - stored.rss) / EDGES <= peer },

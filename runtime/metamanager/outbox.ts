@@ -135,7 +135,9 @@ export class Outbox {
     const queued = lane ? this.lanes[lane] : this.bySeq;
     for (const seq of this.seqsAfter(queued, afterSeq, Math.min(upTo, this.seq))) {
       const v = queued.get(seq) as Stored;
-      out.push({ seq, msg: { ...v.msg, header: { ...v.msg.header, resourceversion: `${this.storeId}/${seq}` } } });
+      // Object.assign, not a spread and a new key: that makes V8 (11.3) build a hidden class per message
+      const header = Object.assign({}, v.msg.header, { resourceversion: `${this.storeId}/${seq}` });
+      out.push({ seq, msg: { ...v.msg, header } });
       if (out.length >= max) break;
     }
     return out;
