@@ -240,7 +240,7 @@ export class ObjectStore {
     const last = this.status(kind, namespace, name);
     if (last && last.node === record.node && last.storeId === record.storeId && record.seq !== 0 && record.seq <= last.seq) return 'stale';
     const rv = this.nextRv();
-    this.journal.set(STATUS_TABLE[kind], `${namespace}/${name}`, { ...record, rv });
+    this.journal.set(STATUS_TABLE[kind], `${namespace}/${name}`, Object.assign({}, record, { rv })); // kept: see stamped()
     await this.journal.commit();
     this.events.emit('status', { kind, namespace, name, rv });
     return 'applied';
@@ -347,7 +347,7 @@ export class ObjectStore {
     } catch (err) {
       // uploads are taken at once, so a later one may still pass the mark: this one stays open for its resend
       const now = this.uploadsOf(node, storeId);
-      if (!now.holes?.includes(seq)) this.journal.set(UPLOADS, node, { ...now, holes: [...(now.holes ?? []), seq].slice(-UPLOAD_HOLES) });
+      if (!now.holes?.includes(seq)) this.journal.set(UPLOADS, node, Object.assign({}, now, { holes: [...(now.holes ?? []), seq].slice(-UPLOAD_HOLES) }));
       throw err;
     }
     // uploads taken at once may finish out of order: the mark only moves forward
