@@ -59,7 +59,7 @@ export function applyCondition(dev: DeviceRecord, c: Omit<DeviceCondition, 'last
   }
   if (have && have.status === c.status && have.reason === c.reason && have.message === c.message) return false;
   const at = have && have.status === c.status ? have.lastTransitionTime : new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  dev.conditions = [...(dev.conditions ?? []).filter((x) => x.type !== 'Ready'), Object.assign({}, c, { lastTransitionTime: at })]; // kept with the device: see stamped() in the cloud's store
+  dev.conditions = [...(dev.conditions ?? []).filter((x) => x.type !== 'Ready'), Object.assign({}, c, { lastTransitionTime: at })]; // kept with the device: why Object.assign, in docs/design.md (Memory)
   return true;
 }
 
