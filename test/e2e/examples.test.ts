@@ -150,8 +150,9 @@ describe('examples/: each manifest applied with kubectl reaches its device or ap
     applyExample('gpio-button-relay.yaml', { 'nodeName: pi-1': `nodeName: ${GPIO_NODE}` });
     const sysfs = (p: string): string => join(`/proc/${gpioEdge.proc.child.pid}/root/sys/class/gpio`, p);
     // BCM 17 and 27 on the Pi's chip (base 512); the relay active low, off
-    await eventually(async () => existsSync(sysfs('gpio539/value')) && readFileSync(sysfs('gpio539/value'), 'utf8').trim() === '0', 20_000, 'the relay line set');
-    expect(readFileSync(sysfs('gpio539/active_low'), 'utf8').trim()).toBe('1');
+    // the line is exported (its value file appears) before the driver has made it active low: wait for both
+    const relayLine = (): string => ['value', 'active_low'].map((f) => (existsSync(sysfs(`gpio539/${f}`)) ? readFileSync(sysfs(`gpio539/${f}`), 'utf8').trim() : '-')).join(' ');
+    await eventually(async () => relayLine() === '0 1', 20_000, 'the relay line set: value 0, active low');
     expect(readFileSync(sysfs('gpio529/edge'), 'utf8').trim()).toBe('both');
     await eventually(async () => (await reported('door-1', 'button')) === 'false', 20_000, 'the button reported');
     writeFileSync(sysfs('gpio529/value'), '1\n');
