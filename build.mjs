@@ -11,25 +11,27 @@ const pkg = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 
 /** dist/edgecore.js must stay under this (bytes); KubeEdge's edgecore is 95 MiB. */
 export const EDGECORE_BUDGET = 1.5 * 1024 * 1024;
 
+/**
+ * Node flags for a small footprint, in each shebang (and in images/ systemd units): a 1 MiB young
+ * generation saves ~20 KiB per connected edge on the cloud (bench/link); compiling WebAssembly with
+ * the baseline compiler only (no optimizing tier for sql.js) saves ~20 MiB of edgecore's RSS
+ * (bench/metamanager). edgecore's young generation may grow to 4 MiB under its uploads' load, and
+ * it runs without Sparkplug: why is at NODE_ARGS in keadm/service.ts; keep the two in step.
+ */
+const SMALL_FLAGS = '--max-semi-space-size=1 --liftoff-only';
+const EDGECORE_FLAGS = '--max-semi-space-size=4 --no-sparkplug --liftoff-only';
+
 const bundles = [
-  { name: 'edgecore', entry: 'runtime/entry.ts', budget: EDGECORE_BUDGET },
-  { name: 'cloudcore', entry: 'cloud-stub/entry.ts' },
-  { name: 'keadm', entry: 'keadm/entry.ts' },
+  { name: 'edgecore', entry: 'runtime/entry.ts', budget: EDGECORE_BUDGET, flags: EDGECORE_FLAGS },
+  { name: 'cloudcore', entry: 'cloud-stub/entry.ts', flags: SMALL_FLAGS },
+  { name: 'keadm', entry: 'keadm/entry.ts', flags: SMALL_FLAGS },
   // an optional program with its own package: node-opcua's client is most of its ~3 MiB
-  { name: 'mapper-opcua', entry: 'runtime/mappers/opcua-entry.ts', plugins: [] },
+  { name: 'mapper-opcua', entry: 'runtime/mappers/opcua-entry.ts', plugins: [], flags: SMALL_FLAGS },
 ];
 
-/**
- * Node flags for a small footprint, in the shebang (and in images/ systemd units): a 1 MiB young
- * generation saves ~20 KiB per connected edge on the cloud and a few MiB at the edge (bench/link);
- * compiling WebAssembly with the baseline compiler only (no optimizing tier for sql.js) saves
- * ~20 MiB of edgecore's RSS (bench/metamanager). Keep in step with keadm/service.ts.
- */
-export const NODE_FLAGS = '--max-semi-space-size=1 --liftoff-only';
-
 // ESM output still meets CommonJS dependencies (require, __dirname): give them what they expect.
-const banner = [
-  `#!/usr/bin/env -S node ${NODE_FLAGS}`,
+const banner = (flags) => [
+  `#!/usr/bin/env -S node ${flags}`,
   "import { createRequire as __kcr } from 'node:module';",
   "import { fileURLToPath as __kfu } from 'node:url';",
   "import { dirname as __kdn } from 'node:path';",
@@ -125,7 +127,7 @@ for (const b of bundles) {
     minify: true,
     legalComments: 'none',
     metafile: true,
-    banner: { js: banner },
+    banner: { js: banner(b.flags) },
     external,
     plugins: [builtinsByRequire, ...(b.plugins ?? (b.name === 'edgecore' ? [dropUnused, sqlWasm] : [sqlWasm, openApiSchemas]))],
     define: { __KUBEEDGE_VERSION__: JSON.stringify(pkg.version) },

@@ -22,7 +22,7 @@ async function main(): Promise<void> {
   try {
     await c.startCloud();
     const cloudPid = c.cloud?.child.pid as number;
-    const edge = await c.startEdge(NODE, { launcher: [process.execPath, ...NODE_ARGS] });
+    const edge = await c.startEdge(NODE, { launcher: [process.execPath, ...NODE_ARGS.edgecore] });
     await eventually(async () => readyOf((await c.api.call('GET', `/api/v1/nodes/${NODE}`)).body) === 'True', 15_000, 'Ready');
     await c.api.call('POST', '/apis/devices.kubeedge.io/v1beta1/namespaces/default/devicemodels', { apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'DeviceModel', metadata: { name: 'meter' }, spec: { properties: [{ name: 'value', type: 'INT', accessMode: 'ReadOnly' }] } });
     for (let i = 0; i < DEVICES; i++) {

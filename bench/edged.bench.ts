@@ -89,7 +89,7 @@ async function main(): Promise<void> {
     if (podmanAvailable()) podman = await startPodman(mkdtempSync(join(tmpdir(), 'ke-podman-')));
     await c.startCloud();
     const edge = await c.startEdge(NODE, {
-      launcher: [process.execPath, ...NODE_ARGS],
+      launcher: [process.execPath, ...NODE_ARGS.edgecore],
       modules: { edged: { tailoredKubeletConfig: podman ? { containerRuntimeEndpoint: podman.endpoint } : {} } },
     });
     await new Promise((r) => setTimeout(r, 3000));

@@ -6,14 +6,15 @@
  */
 import { spawn } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { NODE_ARGS } from '../keadm/service.js';
 import { eventually, makeCluster } from '../test/e2e/cluster.js';
 import { ROOT, runBundle, runProcess, type Proc } from '../test/peers/proc.js';
 import { freePort } from '../test/peers/proxy.js';
 import { anonKiB } from './lib/usage.js';
 import { report, rssKiB, type Row } from './lib/report.js';
 
-/** the Node flags of the packaged units (build.mjs NODE_FLAGS, images/build.mjs) */
-const NODE_FLAGS = ['--max-semi-space-size=1', '--liftoff-only'];
+/** the Node flags of the packaged mapper unit (build.mjs, images/build.mjs) */
+const MAPPER_FLAGS = ['--max-semi-space-size=1', '--liftoff-only'];
 
 const API = '/apis/devices.kubeedge.io/v1beta1/namespaces/default';
 const DEVICES = 10;
@@ -37,9 +38,9 @@ try {
   procs.push(server);
   await server.waitFor(/^ready$/, 60_000);
   await c.startCloud();
-  const edge = await c.startEdge('edge-mappers', { heartbeat: 15, launcher: [process.execPath, ...NODE_FLAGS] });
+  const edge = await c.startEdge('edge-mappers', { heartbeat: 15, launcher: [process.execPath, ...NODE_ARGS.edgecore] });
   // with the Node flags of its packaged unit, as it runs on a board
-  const mapper = runBundle('mapper-opcua', ['--dmi-socket', join(c.dir, 'edge-mappers', 'dmi.sock'), '--socket', join(c.dir, 'mapper-opcua.sock'), '--pki-dir', join(c.dir, 'mapper-pki')], {}, [process.execPath, ...NODE_FLAGS]);
+  const mapper = runBundle('mapper-opcua', ['--dmi-socket', join(c.dir, 'edge-mappers', 'dmi.sock'), '--socket', join(c.dir, 'mapper-opcua.sock'), '--pki-dir', join(c.dir, 'mapper-pki')], {}, [process.execPath, ...MAPPER_FLAGS]);
   procs.push(mapper);
   await mapper.waitFor(/registered with edgecore/, 20_000);
   const model = { apiVersion: 'devices.kubeedge.io/v1beta1', kind: 'DeviceModel', metadata: { name: 'boiler-model' }, spec: { protocol: 'opcua', properties: ['temperature', 'pressure', 'setpoint'].map((name) => ({ name, type: 'FLOAT', accessMode: name === 'setpoint' ? 'ReadWrite' : 'ReadOnly' })) } };

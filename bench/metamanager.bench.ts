@@ -32,7 +32,7 @@ const N = Number(process.env.BENCH_MESSAGES ?? 20_000);
  * uploads with `window` in flight: each PUBACK means "in the outbox on disk"; the clock stops when
  * the cloud has acknowledged every one (the outbox, read through MetaServer, is empty).
  */
-async function durableUploads(c: Cluster, n: number, window: number, launcher = [process.execPath, ...NODE_ARGS]): Promise<{ atEdge: number; atCloud: number }> {
+async function durableUploads(c: Cluster, n: number, window: number, launcher = [process.execPath, ...NODE_ARGS.edgecore]): Promise<{ atEdge: number; atCloud: number }> {
   const edge = await c.startEdge(`bench-outbox-${Math.random().toString(36).slice(2, 7)}`, {
     heartbeat: 5,
     outboxLimit: 2 * n,
@@ -170,7 +170,7 @@ async function edgeRss(objects: number, twins = 0): Promise<{ rss: number; anon:
     const config = join(dir, 'edgecore.yaml');
     writeFileSync(config, stringify({ database: { dataSource: dbPath }, modules: { edgeHub: { enable: false }, deviceTwin: { manifestDir: manifests, dmiSockPath: join(dir, 'dmi.sock') }, metaManager: { metaServer: { server: `127.0.0.1:${await freePort()}` } }, eventBus: { mqttServerInternal: `tcp://127.0.0.1:${await freePort()}` }, edged: { hostnameOverride: 'edge-1', rootDirectory: join(dir, 'edged') } } }));
     // as the shebang and the systemd units run it
-    const p = runBundle('edgecore', ['--config', config], { ...NODE_ENV }, [process.execPath, ...NODE_ARGS]);
+    const p = runBundle('edgecore', ['--config', config], { ...NODE_ENV }, [process.execPath, ...NODE_ARGS.edgecore]);
     await p.waitFor(/edgecore is running/);
     const pid = p.child.pid as number;
     await new Promise((r) => setTimeout(r, 3000 + twins)); // 1,000 devices take a moment more to start

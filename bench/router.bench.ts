@@ -48,7 +48,7 @@ async function load(port: number, path: string): Promise<{ rate: number; latenci
 
 async function edgeWith(c: Cluster, node: string, appPort: number, qps: number): Promise<void> {
   const busPort = await freePort();
-  await c.startEdge(node, { launcher: [process.execPath, ...NODE_ARGS], modules: { serviceBus: { enable: true, port: busPort }, edgeHub: { messageQPS: qps, messageBurst: Math.max(60, qps) } } });
+  await c.startEdge(node, { launcher: [process.execPath, ...NODE_ARGS.edgecore], modules: { serviceBus: { enable: true, port: busPort }, edgeHub: { messageQPS: qps, messageBurst: Math.max(60, qps) } } });
   await apply(
     c,
     { apiVersion: 'rules.kubeedge.io/v1', kind: 'RuleEndpoint', metadata: { name: `sb-${node}` }, spec: { ruleEndpointType: 'servicebus', properties: { service_port: String(appPort) } } },

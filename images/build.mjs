@@ -24,7 +24,9 @@ const MAINTAINER = 'kubeedge-lite maintainers <maintainers@kubeedge-lite.org>';
 /** Debian 12 and Raspberry Pi OS 12 ship nodejs 18.19; the bundles run on 18.19 and later (test/images) */
 const NODE_DEPENDS = 'nodejs (>= 18.19)';
 const LIB = '/usr/lib/kubeedge-lite';
-const NODE_FLAGS = '--max-semi-space-size=1 --liftoff-only';
+/** Node's flags per bundle, as build.mjs puts them in each shebang (keadm/service.ts NODE_ARGS says why) */
+const SMALL_FLAGS = '--max-semi-space-size=1 --liftoff-only';
+const nodeFlags = (bundle) => (bundle === 'edgecore.js' ? '--max-semi-space-size=4 --no-sparkplug --liftoff-only' : SMALL_FLAGS);
 
 const ARCHES = {
   amd64: { gyp: 'x64', prefix: '', elf: 0x3e },
@@ -45,10 +47,11 @@ function write(path, text, mode = 0o644) {
 
 /** a unit from images/systemd with the installed paths */
 function unit(name) {
+  const bundle = `${name.startsWith('cloudcore') ? 'cloudcore' : name.startsWith('mapper-opcua') ? 'mapper-opcua' : 'edgecore'}.js`;
   return readFileSync(join(ROOT, 'images', 'systemd', name), 'utf8')
     .replaceAll('@NODE@', '/usr/bin/node')
-    .replaceAll('@NODE_FLAGS@', NODE_FLAGS)
-    .replaceAll('@BUNDLE@', `${LIB}/${name.startsWith('cloudcore') ? 'cloudcore' : name.startsWith('mapper-opcua') ? 'mapper-opcua' : 'edgecore'}.js`)
+    .replaceAll('@NODE_FLAGS@', nodeFlags(bundle))
+    .replaceAll('@BUNDLE@', `${LIB}/${bundle}`)
     .replaceAll('@KEADM@', `${LIB}/keadm.js`)
     .replaceAll('@CONFIG@', `/etc/kubeedge/config/${name.startsWith('cloudcore') ? 'cloudcore' : 'edgecore'}.yaml`);
 }
@@ -92,8 +95,8 @@ function manpage(root, program, summary) {
 
 /** the one lintian tag left, explained where lintian reads it */
 function overrides(root, name, bundle) {
-  write(join(root, 'usr', 'share', 'lintian', 'overrides', name), `# the bundle's shebang is "#!/usr/bin/env -S node --max-semi-space-size=1 --liftoff-only": env -S is how a
-# script passes Node two flags (a small young generation, baseline-compiled WebAssembly: MiBs of RSS on a Pi)
+  write(join(root, 'usr', 'share', 'lintian', 'overrides', name), `# the bundle's shebang is "#!/usr/bin/env -S node ${nodeFlags(bundle)}": env -S is how a
+# script passes Node flags (a young generation sized for the program, baseline-compiled WebAssembly: MiBs of RSS on a Pi)
 ${name}: unusual-interpreter -S [usr/lib/kubeedge-lite/${bundle}]
 `);
 }

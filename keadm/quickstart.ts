@@ -15,7 +15,7 @@ import { startThermostat, type Thermostat } from '../drivers/modbus/simulator.js
 import { apply } from './apply.js';
 
 function start(program: 'cloudcore' | 'edgecore', config: string, log: string): ChildProcess {
-  const child = spawn(process.execPath, [...NODE_ARGS, bundlePath(program), '--config', config], {
+  const child = spawn(process.execPath, [...NODE_ARGS[program], bundlePath(program), '--config', config], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...NODE_ENV, CHECK_EDGECORE_ENVIRONMENT: 'false' },
   });

@@ -82,10 +82,11 @@ export class Delivery {
   }
 
   ack(parentId: string): boolean {
-    const key = this.q?.byId.get(parentId);
-    if (key === undefined) return false;
-    const entry = this.q?.pending.get(key);
-    this.q?.byId.delete(parentId);
+    const q = this.q;
+    const key = q?.byId.get(parentId);
+    if (!q || key === undefined) return false;
+    const entry = q.pending.get(key);
+    q.byId.delete(parentId);
     if (!entry || entry.msg.header.msg_id !== parentId) return false;
     this.drop(entry);
     this.sink.acked(entry.msg);
