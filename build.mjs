@@ -15,11 +15,11 @@ export const EDGECORE_BUDGET = 1.5 * 1024 * 1024;
  * Node flags for a small footprint, in each shebang (and in images/ systemd units): a 1 MiB young
  * generation saves ~20 KiB per connected edge on the cloud (bench/link); compiling WebAssembly with
  * the baseline compiler only (no optimizing tier for sql.js) saves ~20 MiB of edgecore's RSS
- * (bench/metamanager). edgecore's young generation may grow to 4 MiB under its uploads' load, and
- * it runs without Sparkplug: why is at NODE_ARGS in keadm/service.ts; keep the two in step.
+ * (bench/metamanager). edgecore also runs without Sparkplug: why is at NODE_ARGS in
+ * keadm/service.ts; keep the two in step.
  */
 const SMALL_FLAGS = '--max-semi-space-size=1 --liftoff-only';
-const EDGECORE_FLAGS = '--max-semi-space-size=4 --no-sparkplug --liftoff-only';
+const EDGECORE_FLAGS = '--max-semi-space-size=1 --no-sparkplug --liftoff-only';
 
 const bundles = [
   { name: 'edgecore', entry: 'runtime/entry.ts', budget: EDGECORE_BUDGET, flags: EDGECORE_FLAGS },

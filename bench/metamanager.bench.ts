@@ -187,12 +187,13 @@ async function edgeRss(objects: number, twins = 0): Promise<{ rss: number; anon:
 /**
  * Waits for an idle process's RSS to settle: V8's memory reducer gives back what a start-up burst
  * (a folder of devices parsed, the store opened) left in the heap some seconds after it goes idle.
- * Settled: no new low for 10 s (at most 60 s).
+ * Settled: no new low for 20 s (at most 90 s). 10 s was too short: sampled every 4 s, 1,000
+ * devices' edge held a plateau for 12 s before that GC (82 → 76 → 64 MiB), so a run could end on it.
  */
 async function settled(pid: number): Promise<void> {
   let low = rssKiB(pid);
   let lowAt = Date.now();
-  for (const t0 = Date.now(); Date.now() - t0 < 60_000 && Date.now() - lowAt < 10_000; ) {
+  for (const t0 = Date.now(); Date.now() - t0 < 90_000 && Date.now() - lowAt < 20_000; ) {
     await new Promise((r) => setTimeout(r, 1000));
     const now = rssKiB(pid);
     if (now >= low * 0.995) continue;
@@ -209,18 +210,30 @@ async function bareNodeRss(): Promise<{ rss: number; anon: number }> {
   return used;
 }
 
+/** the best of `n` runs by `score` (higher is better) */
+async function bestOf<T>(n: number, run: () => Promise<T>, score: (r: T) => number): Promise<T> {
+  let best = await run();
+  for (let i = 1; i < n; i++) {
+    const r = await run();
+    if (score(r) > score(best)) best = r;
+  }
+  return best;
+}
+
 const rows: Row[] = [];
 const c = await makeCluster({ keepaliveInterval: 30 });
 try {
   await c.startCloud();
   await durableUploads(c, 2000, 256); // warm-up: the cloud's code and files
-  const ours = await durableUploads(c, N, 256);
-  const peer = await mosquittoPeer(c, N, 256, false);
+  // the better of two runs, each side: the first full run after the warm-up was the slowest of
+  // three or more in every series of runs tried (10.1–11.4k/s against 12.5–16.1k/s after it)
+  const ours = await bestOf(2, () => durableUploads(c, N, 256), (r) => r.atEdge);
+  const peer = await bestOf(2, () => mosquittoPeer(c, N, 256, false), (r) => r);
   rows.push({ metric: 'an app\'s durable QoS 1 uploads/s at the edge (each PUBACK once in the outbox on disk)', ours: ours.atEdge, peer, peerName: 'mqtt.js QoS1→mosquitto TCP, nothing kept', ratio: ours.atEdge / peer, unit: 'msg/s', target: 'ratio ≥ 1.0', met: ours.atEdge >= peer });
   rows.push({ metric: '  …and all of them acknowledged by the cloud (outbox empty)', ours: ours.atCloud, peer, peerName: 'the same', ratio: ours.atCloud / peer, unit: 'msg/s', target: 'ratio ≥ 0.8', met: ours.atCloud >= 0.8 * peer });
   rows.push({ metric: '  cloud-acknowledged rate / edge rate, same run', ours: ours.atCloud / ours.atEdge, unit: 'ratio', target: '≥ 0.8', met: ours.atCloud >= 0.8 * ours.atEdge });
   // the floor: our embedded broker alone, with nothing kept and no link, taking the same client
-  const floor = await aedesPeer(N, 256);
+  const floor = await bestOf(2, () => aedesPeer(N, 256), (r) => r);
   rows.push({ metric: '  the floor: aedes alone (no outbox, no link), same mqtt.js QoS 1 client', ours: ours.atEdge, peer: floor, peerName: 'aedes alone', ratio: ours.atEdge / floor, unit: 'msg/s' });
   rows.push({ metric: '  aedes alone / mosquitto (what the embedded broker itself costs)', ours: floor / peer, unit: 'ratio' });
   // where edgecore's time goes on that path: a run of its own under --cpu-prof (names kept)

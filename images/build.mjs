@@ -26,7 +26,7 @@ const NODE_DEPENDS = 'nodejs (>= 18.19)';
 const LIB = '/usr/lib/kubeedge-lite';
 /** Node's flags per bundle, as build.mjs puts them in each shebang (keadm/service.ts NODE_ARGS says why) */
 const SMALL_FLAGS = '--max-semi-space-size=1 --liftoff-only';
-const nodeFlags = (bundle) => (bundle === 'edgecore.js' ? '--max-semi-space-size=4 --no-sparkplug --liftoff-only' : SMALL_FLAGS);
+const nodeFlags = (bundle) => (bundle === 'edgecore.js' ? '--max-semi-space-size=1 --no-sparkplug --liftoff-only' : SMALL_FLAGS);
 
 const ARCHES = {
   amd64: { gyp: 'x64', prefix: '', elf: 0x3e },
@@ -96,7 +96,7 @@ function manpage(root, program, summary) {
 /** the one lintian tag left, explained where lintian reads it */
 function overrides(root, name, bundle) {
   write(join(root, 'usr', 'share', 'lintian', 'overrides', name), `# the bundle's shebang is "#!/usr/bin/env -S node ${nodeFlags(bundle)}": env -S is how a
-# script passes Node flags (a young generation sized for the program, baseline-compiled WebAssembly: MiBs of RSS on a Pi)
+# script passes Node flags (a small young generation, baseline-compiled WebAssembly: MiBs of RSS on a Pi)
 ${name}: unusual-interpreter -S [usr/lib/kubeedge-lite/${bundle}]
 `);
 }

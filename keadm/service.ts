@@ -18,14 +18,13 @@ export function bundlePath(program: Program | 'keadm'): string {
 const UNIT_DIR = '/etc/systemd/system';
 /**
  * Node's flags for each program, as build.mjs puts them in each bundle's shebang (and images/build.mjs
- * in the units): WebAssembly compiled by the baseline compiler only. cloudcore keeps a 1 MiB young
- * generation (memory per connected edge); edgecore lets it grow to 4 MiB under load (its uploads'
- * garbage: +13–20 % uploads/s, bench metamanager; V8 gives it back when idle) and runs without
- * Sparkplug, whose baseline code the idle edge kept (0.5 MiB of heap, no loss of uploads/s).
+ * in the units): a 1 MiB young generation, WebAssembly compiled by the baseline compiler only.
+ * edgecore also runs without Sparkplug: the idle edge kept its baseline code, 0.5 MiB of heap, and
+ * turning it off cost no uploads/s that runs alternating the flags could tell (bench metamanager).
  */
 export const NODE_ARGS: Readonly<Record<Program, readonly string[]>> = {
   cloudcore: ['--max-semi-space-size=1', '--liftoff-only'],
-  edgecore: ['--max-semi-space-size=4', '--no-sparkplug', '--liftoff-only'],
+  edgecore: ['--max-semi-space-size=1', '--no-sparkplug', '--liftoff-only'],
 };
 /**
  * as the units set it: glibc gives each thread that allocates an arena of its own (up to 8 per

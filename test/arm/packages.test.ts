@@ -60,7 +60,7 @@ describe('the Debian packages', () => {
     const unit = execFileSync('sh', ['-c', `dpkg-deb --fsys-tarfile ${deb('kubeedge-lite-edge', 'amd64')} | tar -xOf - ./lib/systemd/system/edgecore.service`], { encoding: 'utf8' });
     expect(unit).toMatch(/^Type=notify$/m);
     expect(unit).toMatch(/^WatchdogSec=\d+$/m);
-    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node --max-semi-space-size=4 --no-sparkplug --liftoff-only \/usr\/lib\/kubeedge-lite\/edgecore\.js --config \/etc\/kubeedge\/config\/edgecore\.yaml$/m);
+    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node --max-semi-space-size=1 --no-sparkplug --liftoff-only \/usr\/lib\/kubeedge-lite\/edgecore\.js --config \/etc\/kubeedge\/config\/edgecore\.yaml$/m);
     expect(execFileSync('sh', ['-c', `dpkg-deb --fsys-tarfile ${deb('kubeedge-lite-cloud', 'all')} | tar -xOf - ./lib/systemd/system/cloudcore.service`], { encoding: 'utf8' })).toMatch(/^User=kubeedge$/m);
   });
 
