@@ -20,7 +20,7 @@ const UNIT_DIR = '/etc/systemd/system';
  * Node's flags for each program, as build.mjs puts them in each bundle's shebang (and images/build.mjs
  * in the units): a 1 MiB young generation, WebAssembly compiled by the baseline compiler only.
  * edgecore also runs without Sparkplug: the idle edge kept its baseline code, 0.5 MiB of heap, and
- * turning it off cost no uploads/s that runs alternating the flags could tell (bench metamanager).
+ * uploads/s with and without it were the same within the runs' noise (docs/design.md, Memory).
  */
 export const NODE_ARGS: Readonly<Record<Program, readonly string[]>> = {
   cloudcore: ['--max-semi-space-size=1', '--liftoff-only'],
