@@ -1,10 +1,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ROOT } from '../../peers/proc.js';
+import { NODE_ARGS, bundlePath, unitText } from '../../../keadm/service.js';
 
 const run = (prog: string, args: string[]) => spawnSync(process.execPath, [join(ROOT, 'dist', `${prog}.js`), ...args], { encoding: 'utf8', env: { ...process.env, CHECK_EDGECORE_ENVIRONMENT: 'false' } });
 
@@ -73,5 +74,19 @@ describe('edgecore and cloudcore command lines', () => {
     } finally {
       await c.stop();
     }
+  });
+});
+
+describe('the Node flags each program runs with', () => {
+  it('are the same in the bundle\'s shebang, in the unit keadm writes and in what keadm starts, and this node takes them', () => {
+    for (const prog of ['edgecore', 'cloudcore'] as const) {
+      const bundle = join(ROOT, 'dist', `${prog}.js`);
+      const flags = NODE_ARGS[prog].join(' ');
+      expect(readFileSync(bundle, 'utf8').split('\n', 1)[0]).toBe(`#!/usr/bin/env -S node ${flags}`);
+      expect(unitText(prog, '/etc/kubeedge/config/x.yaml')).toContain(`ExecStart=${process.execPath} ${flags} ${bundlePath(prog)} --config`);
+      // run as a user runs it: through its shebang (a flag this node lacks would stop it here)
+      expect(execFileSync(bundle, ['--version'], { encoding: 'utf8' })).toMatch(new RegExp(`^${prog} version: v`));
+    }
+    expect(NODE_ARGS.edgecore).toContain('--no-sparkplug');
   });
 });
