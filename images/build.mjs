@@ -24,9 +24,12 @@ const MAINTAINER = 'kubeedge-lite maintainers <maintainers@kubeedge-lite.org>';
 /** Debian 12 and Raspberry Pi OS 12 ship nodejs 18.19; the bundles run on 18.19 and later (test/images) */
 const NODE_DEPENDS = 'nodejs (>= 18.19)';
 const LIB = '/usr/lib/kubeedge-lite';
-/** Node's flags per bundle, as build.mjs puts them in each shebang (keadm/service.ts NODE_ARGS says why) */
-const SMALL_FLAGS = '--max-semi-space-size=1 --liftoff-only';
-const nodeFlags = (bundle) => (bundle === 'edgecore.js' ? '--max-semi-space-size=1 --no-sparkplug --liftoff-only' : SMALL_FLAGS);
+/** the Node flags a bundle runs with, read from the shebang build.mjs gave it: its unit passes the same */
+function nodeFlags(bundle) {
+  const shebang = /^#!\/usr\/bin\/env -S node ([^\n]*)/.exec(readFileSync(join(ROOT, 'dist', bundle), 'utf8').slice(0, 512));
+  if (!shebang) throw new Error(`dist/${bundle} has no "#!/usr/bin/env -S node" line: run npm run build`);
+  return shebang[1];
+}
 
 const ARCHES = {
   amd64: { gyp: 'x64', prefix: '', elf: 0x3e },
