@@ -1,6 +1,6 @@
 /**
  * The in-process message bus (KubeEdge's beehive context), as an object passed to modules:
- * send, sendSync (send and wait for the reply, with a timeout), sendResp (a reply matched by
+ * send, sendSync (send and wait for the reply, with a timeout; `request`, the same with a callback), sendResp (a reply matched by
  * parent_msg_id) and sendToGroup. Each module has one bounded inbox drained in order; a handler
  * that throws is logged and contained, and the next message is processed.
  */
@@ -11,6 +11,7 @@ import { systemClock } from './clock.js';
 import type { Message } from './message.js';
 
 export type Handler = (msg: Message) => void | Promise<void>;
+export type ReplyCallback = (err: Error | undefined, reply?: Message) => void;
 
 export interface Bus {
   register(name: string, group: string, handler: Handler, opts?: { queueLimit?: number }): void;
@@ -18,6 +19,11 @@ export interface Bus {
   send(module: string, msg: Message): void;
   sendToGroup(group: string, msg: Message): void;
   sendSync(module: string, msg: Message, timeoutMs: number): Promise<Message>;
+  /**
+   * sendSync without a promise: `done` is called once, with the reply or the error. For a sender
+   * with many messages in flight (the outbox), where a promise chain per message shows in the profile.
+   */
+  request(module: string, msg: Message, timeoutMs: number, done: ReplyCallback): void;
   sendResp(resp: Message): void;
   /** number of messages waiting in a module's inbox */
   depth(module: string): number;
@@ -33,8 +39,7 @@ interface Inbox {
 }
 
 interface Waiter {
-  resolve(msg: Message): void;
-  reject(err: Error): void;
+  done: ReplyCallback;
   timer: Timer;
 }
 
@@ -101,20 +106,24 @@ class LocalBus implements Bus {
 
   sendSync(module: string, msg: Message, timeoutMs: number): Promise<Message> {
     return new Promise<Message>((resolve, reject) => {
-      const id = msg.header.msg_id;
-      const timer = this.clock.setTimeout(() => {
-        this.waiters.delete(id);
-        reject(new KubeEdgeError('timeout', `no reply to ${msg.route.operation} ${msg.route.resource} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.waiters.set(id, { resolve, reject, timer });
-      try {
-        this.send(module, msg);
-      } catch (err) {
-        this.clock.clear(timer);
-        this.waiters.delete(id);
-        reject(err as Error);
-      }
+      this.request(module, msg, timeoutMs, (err, reply) => (err ? reject(err) : resolve(reply as Message)));
     });
+  }
+
+  request(module: string, msg: Message, timeoutMs: number, done: ReplyCallback): void {
+    const id = msg.header.msg_id;
+    const timer = this.clock.setTimeout(() => {
+      this.waiters.delete(id);
+      done(new KubeEdgeError('timeout', `no reply to ${msg.route.operation} ${msg.route.resource} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    this.waiters.set(id, { done, timer });
+    try {
+      this.send(module, msg);
+    } catch (err) {
+      this.clock.clear(timer);
+      this.waiters.delete(id);
+      done(err as Error);
+    }
   }
 
   sendResp(resp: Message): void {
@@ -123,7 +132,7 @@ class LocalBus implements Bus {
     if (!waiter || parent === undefined) return void this.log.debug(`bus: reply to ${parent ?? '(none)'} has no waiter, dropped`);
     this.waiters.delete(parent);
     this.clock.clear(waiter.timer);
-    waiter.resolve(resp);
+    waiter.done(undefined, resp);
   }
 
   depth(module: string): number {

@@ -19,6 +19,8 @@ export class OutboxSender {
   /** EdgeHub's number of the link, put on each message: EdgeHub sends it on that link or refuses it */
   private link: number | undefined;
   private inFlight = 0;
+  private draining = false;
+  private drainAgain = false;
   /** the newest message sent on this link, per lane */
   private sent: Record<Lane, number> = { urgent: 0, bulk: 0 };
   /** the outbox sends only what is on disk: else a crash could deliver an upload its app never saw acknowledged */
@@ -66,6 +68,21 @@ export class OutboxSender {
   /** sends what is on disk and not yet sent on this link, the urgent lane first */
   private drain(): void {
     if (!this.connected) return;
+    // an answer can come back within a send (a refusal, an ack on write), and asks for a drain:
+    // the loop below runs again instead, so no batch is taken twice
+    if (this.draining) return void (this.drainAgain = true);
+    this.draining = true;
+    try {
+      do {
+        this.drainAgain = false;
+        this.drainOnce();
+      } while (this.drainAgain && this.connected);
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private drainOnce(): void {
     for (const lane of ['urgent', 'bulk'] as const) {
       while (this.inFlight < OUTBOX_WINDOW) {
         const batch = this.outbox.next(this.sent[lane], OUTBOX_WINDOW - this.inFlight, lane, this.durableUpTo);
@@ -80,27 +97,21 @@ export class OutboxSender {
     if (this.link !== undefined) msg.header.link = this.link; // a header of its own (Outbox.next copies it)
     this.sent[lane] = seq;
     this.inFlight++;
-    this.ctx.bus.sendSync(EDGEHUB, msg, 30_000).then(
-      (reply) => {
-        const taken = reply.content === ACK_CONTENT;
-        if (taken) {
-          this.outbox.remove(seq);
-          this.progressAt = Date.now();
-        }
-        if (gen !== this.generation) return;
-        this.inFlight--;
-        // refilled a quarter of the window at a time, in one frame, not one message per acknowledgement
-        if (taken && this.inFlight <= (OUTBOX_WINDOW * 3) / 4) this.drain();
-        if (taken) return;
-        this.ctx.log.debug(`${msg.route.resource} #${seq} not taken (${JSON.stringify(reply.content).slice(0, 200)}); sent again in 1 s`);
-        this.again(lane, seq);
-      },
-      () => {
-        if (gen !== this.generation) return;
-        this.inFlight--;
-        this.again(lane, seq); // timed out on a link still up
-      },
-    );
+    // a callback, not a promise: up to a window of these are in flight, one per upload
+    this.ctx.bus.request(EDGEHUB, msg, 30_000, (_err, reply) => {
+      const taken = reply?.content === ACK_CONTENT;
+      if (taken) {
+        this.outbox.remove(seq);
+        this.progressAt = Date.now();
+      }
+      if (gen !== this.generation) return;
+      this.inFlight--;
+      // refilled a quarter of the window at a time, in one frame, not one message per acknowledgement
+      if (taken && this.inFlight <= (OUTBOX_WINDOW * 3) / 4) this.drain();
+      if (taken) return;
+      if (reply) this.ctx.log.debug(`${msg.route.resource} #${seq} not taken (${JSON.stringify(reply.content).slice(0, 200)}); sent again in 1 s`);
+      this.again(lane, seq); // refused, or no answer in time on a link still up
+    });
   }
 
   /**

@@ -31,6 +31,21 @@ describe('bus', () => {
     await expect(bus.sendSync('silent', m(), 20)).rejects.toMatchObject({ code: 'timeout' });
   });
 
+  it('request calls back once: with the reply, with a timeout, or with why it could not be sent', async () => {
+    const bus = createBus(log);
+    bus.register('echo', 'g', (msg) => bus.sendResp(responseTo(msg, 'echo', 'pong')));
+    bus.register('silent', 'g', () => undefined);
+    const calls = (module: string, timeoutMs: number): Promise<{ err?: string; reply?: unknown }[]> =>
+      new Promise((resolve) => {
+        const seen: { err?: string; reply?: unknown }[] = [];
+        bus.request(module, m(), timeoutMs, (err, reply) => seen.push({ err: (err as { code?: string } | undefined)?.code, reply: reply?.content }));
+        setTimeout(() => resolve(seen), timeoutMs + 50); // anything after the first call would show here
+      });
+    expect(await calls('echo', 20)).toEqual([{ err: undefined, reply: 'pong' }]);
+    expect(await calls('silent', 20)).toEqual([{ err: 'timeout', reply: undefined }]);
+    expect(await calls('nobody', 20)).toEqual([{ err: 'no_route', reply: undefined }]);
+  });
+
   it('bounds every inbox and refuses unknown routes', () => {
     const bus = createBus(log);
     bus.register('slow', 'g', () => new Promise(() => undefined), { queueLimit: 2 });
