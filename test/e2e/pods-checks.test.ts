@@ -38,7 +38,8 @@ describe('pods: refusals, reasons, binding, probes, logs', () => {
     root = join(c.dir, NODE, 'edged');
     await apply(c, proc('healthy', { command: ['/bin/sh', '-c', 'while true; do echo tick; sleep 0.2; done'] }));
     await eventually(async () => containerStatus(await podStatus(c, 'healthy'))?.state.running, 20_000, 'healthy running');
-    healthyPid = appPid(root, (await c.api.call('GET', `${PODS}/healthy`)).body.metadata.uid) as number;
+    const healthyUid = (await c.api.call('GET', `${PODS}/healthy`)).body.metadata.uid;
+    healthyPid = await eventually(async () => appPid(root, healthyUid), 10_000, "healthy's process"); // running is reported as the shim starts
   });
   afterAll(async () => {
     await c?.stop();
@@ -201,7 +202,9 @@ describe('pods: refusals, reasons, binding, probes, logs', () => {
     // one that ignores SIGTERM is killed once its grace period is over
     await apply(c, proc('stubborn', { command: ['/bin/sh', '-c', "trap '' TERM; while true; do sleep 0.2; done"] }, { terminationGracePeriodSeconds: 2 }));
     await eventually(async () => containerStatus(await podStatus(c, 'stubborn'))?.state.running, 15_000, 'stubborn running');
-    const pid = appPid(root, (await c.api.call('GET', `${PODS}/stubborn`)).body.metadata.uid) as number;
+    // running is reported as the shim starts: its command may not have been forked yet
+    const uid = (await c.api.call('GET', `${PODS}/stubborn`)).body.metadata.uid;
+    const pid = await eventually(async () => appPid(root, uid), 10_000, "stubborn's process");
     const t0 = Date.now();
     await keadm(c, ['delete', 'pod', 'stubborn']);
     await eventually(async () => !alive(pid), 15_000, 'stubborn killed');

@@ -48,11 +48,13 @@ describe('pods through a cloud outage and an edgecore SIGKILL', () => {
     for (const p of ['steady', 'doomed', 'box']) {
       await eventually(async () => containerStatus(await podStatus(c, p))?.state.running, 60_000, `${p} running`);
     }
-    const steadyPid = appPid(root, await uid('steady')) as number;
-    const doomedPid = appPid(root, await uid('doomed')) as number;
+    // running is reported as the shim starts: its command may not have been forked yet
+    const steadyUid = await uid('steady');
+    const steadyPid = await eventually(async () => appPid(root, steadyUid), 10_000, "steady's process");
+    const doomedUid = await uid('doomed');
+    const doomedPid = await eventually(async () => appPid(root, doomedUid), 10_000, "doomed's process");
     const box = runningContainers();
     expect(pidsWith('marker-steady-7f3')).toHaveLength(2); // the shim and its command
-    const doomedUid = await uid('doomed');
 
     await c.cloud?.kill('SIGKILL');
     await edge.proc.kill('SIGKILL');

@@ -141,7 +141,7 @@ describe('process pods: runtimeClassName: process', () => {
 
   it('restarts the app when its process is killed: restartCount 1, Running again', async () => {
     const uid = await uidOf('hello');
-    const pid = appPid(root, uid) as number;
+    const pid = await eventually(async () => appPid(root, uid), 10_000, "hello's process"); // running is reported as the shim starts
     expect(pid).toBeGreaterThan(0);
     process.kill(pid, 'SIGKILL');
     const cs = await eventually(async () => {
