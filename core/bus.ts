@@ -1,8 +1,9 @@
 /**
  * The in-process message bus (KubeEdge's beehive context), as an object passed to modules:
- * send, sendSync (send and wait for the reply, with a timeout; `request`, the same with a callback), sendResp (a reply matched by
- * parent_msg_id) and sendToGroup. Each module has one bounded inbox drained in order; a handler
- * that throws is logged and contained, and the next message is processed.
+ * send, sendSync (send and wait for the reply, with a timeout), request (the same, with a
+ * callback), sendResp (a reply matched by parent_msg_id) and sendToGroup. Each module has one
+ * bounded inbox drained in order; a handler that throws is logged and contained, and the next
+ * message is processed.
  */
 import { KubeEdgeError, errorText } from './errors.js';
 import type { Logger } from './log.js';

@@ -70,7 +70,10 @@ export class OutboxSender {
     if (!this.connected) return;
     // an answer can come back within a send (a refusal, an ack on write), and asks for a drain:
     // the loop below runs again instead, so no batch is taken twice
-    if (this.draining) return void (this.drainAgain = true);
+    if (this.draining) {
+      this.drainAgain = true;
+      return;
+    }
     this.draining = true;
     try {
       do {
